@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+HOST ?= 127.0.0.1
+export YIWANG_DATABASE_URL ?= sqlite:///$(CURDIR)/var/yiwang.sqlite3
+
+.PHONY: demo test venv lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	@mkdir -p var
+	$(BIN)/yiwang migrate --noinput -v 0
+	$(BIN)/yiwang demo --keep-existing
+	$(BIN)/yiwang serve --host $(HOST) --port $(PORT)
+
+test: venv
+	bash scripts/run-tests
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+
+bench: venv
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,114 @@
+"""The REST API under /api/v1/: one NinjaAPI, token or session auth, one error format.
+
+Every error is JSON: {"code": "...", "detail": "message", "errors": {"field": ["message", ...]}}.
+App routers are added in yiwang.urls.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from yiwang.core.errors import DomainError
+from yiwang.org.selectors import Viewer, user_for_token, viewer_for
+
+# Token → (viewer, fetched at): intake must not spend three queries per request on who is asking.
+# A revoked token or a changed role takes effect within TOKEN_CACHE_SECONDS in every process.
+TOKEN_CACHE_SECONDS = 5.0
+_token_cache: dict[str, tuple[Viewer, float]] = {}
+
+
+class TokenAuth(HttpBearer):
+    openapi_description = "Staff and integration token: `yiwang token create USERNAME` prints one."
+
+    def authenticate(self, request, token: str):
+        hit = _token_cache.get(token)
+        now = time.monotonic()
+        if hit is not None and now - hit[1] < TOKEN_CACHE_SECONDS:
+            request.viewer = hit[0]
+            return hit[0]
+        user = user_for_token(token)
+        if user is None:
+            _token_cache.pop(token, None)
+            return None
+        viewer = viewer_for(user)
+        if len(_token_cache) > 10_000:
+            _token_cache.clear()
+        _token_cache[token] = (viewer, now)
+        request.viewer = viewer
+        return viewer
+
+
+class SessionAuth(APIKeyCookie):
+    """A resident's or staff member's browser session (CSRF-checked on unsafe methods)."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request, key):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        request.viewer = viewer_for(user)
+        return request.viewer
+
+
+def clear_token_cache() -> None:
+    _token_cache.clear()
+
+
+api = NinjaAPI(
+    title="yiwang 一网 API",
+    version="1",
+    description="One network for every public service and every local problem (上一张网，办所有事).",
+    auth=[TokenAuth(), SessionAuth()],
+    urls_namespace="api",
+)
+
+
+def viewer_of(request) -> Viewer:
+    return request.viewer
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload", "form", "params")]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(DomainError)
+def domain_error(request, exc: DomainError):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors:
+        errors.setdefault(_field_name(tuple(err.get("loc", ()))), []).append(err.get("msg", "invalid"))
+    body = {"code": "validation_failed", "detail": _("提交的内容有误，请按提示修改。"), "errors": errors}
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    detail = str(exc)
+    if exc.status_code == 400 and "parse" in detail.lower():
+        detail = _("请求体不是有效的 JSON。")
+    return api.create_response(request, {"code": "bad_request", "detail": detail}, status=exc.status_code)
+
+
+@api.exception_handler(AuthenticationError)
+def auth_error(request, exc):
+    return api.create_response(
+        request, {"code": "unauthenticated", "detail": _("请先登录，或在 Authorization 头中提供有效的令牌。")},
+        status=401,
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc):
+    return api.create_response(request, {"code": "too_large", "detail": _("请求体过大。")}, status=413)

@@ -1,0 +1,224 @@
+"""Cases over HTTP. Thin: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from yiwang.api import viewer_of
+from yiwang.cases import selectors, services
+from yiwang.cases.models import Case
+from yiwang.cases.workflows import action_label, workflow
+from yiwang.catalog.selectors import matter_info_by_id
+from yiwang.core import idnumber
+from yiwang.core.errors import NotFound
+from yiwang.org.models import Resident
+from yiwang.org.selectors import hierarchy, scope_q
+
+router = Router(tags=["cases"])
+
+
+class Material(Schema):
+    code: str = Field(..., max_length=40)
+    name: str = Field("", max_length=200)
+    reference: str = Field("", max_length=500, description="where the file is: an upload id or a URL")
+
+
+class CaseIn(Schema):
+    matter_code: str = Field(..., max_length=40)
+    region_code: str | None = Field(None, max_length=32, description="applicant's or the location's region")
+    title: str = Field("", max_length=200)
+    description: str = Field("", max_length=5000)
+    form: dict = Field(default_factory=dict)
+    materials: list[Material] = Field(default_factory=list, max_length=50)
+    applicant_id: int | None = Field(None, description="resident applied for (staff acting on behalf, 代办)")
+    applicant_name: str = Field("", max_length=50)
+    applicant_phone: str = Field("", max_length=20)
+    channel: str = Field("online", max_length=10)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lng: float | None = Field(None, ge=-180, le=180)
+    address: str = Field("", max_length=200)
+
+
+class UnitRef(Schema):
+    code: str
+    name: str
+
+
+class CaseOut(Schema):
+    number: str
+    kind: str
+    matter_code: str
+    matter_name: str
+    title: str
+    state: str
+    state_label: str
+    holder_unit: UnitRef
+    region_code: str
+    applicant_name: str
+    applicant_phone: str
+    channel: str
+    created_at: dt.datetime
+    accepted_at: dt.datetime | None
+    due_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    overdue: bool
+    warning_level: int
+    version: int
+
+
+class EventOut(Schema):
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    action_label: str
+    from_state: str
+    to_state: str
+    from_unit: str | None
+    to_unit: str | None
+    payload: dict
+    hash: str
+
+
+class ActionOut(Schema):
+    name: str
+    label: str
+    needs: list[str]
+
+
+class CaseDetail(CaseOut):
+    description: str
+    form: dict
+    materials: list[dict]
+    decision: str
+    result: str
+    handling_unit: UnitRef | None
+    parent: str | None
+    timeline: list[EventOut]
+    actions: list[ActionOut]
+
+
+class CasePage(Schema):
+    items: list[CaseOut]
+    next_cursor: str | None
+
+
+class ActionIn(Schema):
+    version: int = Field(..., description="the case version you saw; a stale one gets 409")
+    comment: str = Field("", max_length=2000)
+    unit_code: str | None = Field(None, max_length=40)
+    result: str = Field("", max_length=5000)
+    decision: str = Field("", max_length=20)
+
+
+class CaseFilterIn(Schema):
+    state: list[str] | None = None
+    kind: str | None = None
+    matter: str | None = None
+    region: str | None = None
+    holder_unit: str | None = None
+    overdue: bool | None = None
+    open: bool | None = None
+    due_before: dt.datetime | None = None
+    due_after: dt.datetime | None = None
+    applicant_phone: str | None = None
+    order: str = "-created"
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=200)
+
+
+def case_summary(case: Case) -> dict:
+    """Render a case from the row and the in-process caches only (no extra queries)."""
+    h = hierarchy()
+    wf = workflow(case.kind)
+    unit = h.units.get(case.holder_unit_id)
+    region = h.regions.get(case.region_id)
+    matter = matter_info_by_id(case.matter_id)
+    return {
+        "number": case.number, "kind": case.kind,
+        "matter_code": matter.code if matter else case.matter.code,
+        "matter_name": matter.name if matter else case.matter.name,
+        "title": case.title, "state": case.state, "state_label": str(wf.states.get(case.state, case.state)),
+        "holder_unit": {"code": unit.code, "name": unit.name} if unit else {"code": "", "name": ""},
+        "region_code": region.code if region else "",
+        "applicant_name": case.applicant_name, "applicant_phone": idnumber.mask_phone(case.applicant_phone),
+        "channel": case.channel, "created_at": case.created_at, "accepted_at": case.accepted_at,
+        "due_at": case.due_at, "closed_at": case.closed_at, "overdue": selectors.is_overdue(case),
+        "warning_level": case.warning_level, "version": case.version,
+    }
+
+
+def case_detail(request: HttpRequest, case: Case) -> dict:
+    viewer = viewer_of(request)
+    h = hierarchy()
+    d = case_summary(case)
+    handling = h.units.get(case.handling_unit_id) if case.handling_unit_id else None
+    d.update(
+        description=case.description, form=case.form_data, materials=case.materials, decision=case.decision,
+        result=case.result, handling_unit={"code": handling.code, "name": handling.name} if handling else None,
+        parent=case.parent.number if case.parent_id else None,
+        timeline=[
+            {
+                "seq": e.seq, "at": e.at, "actor": e.actor_name, "action": e.action,
+                "action_label": str(action_label(e.action)), "from_state": e.from_state, "to_state": e.to_state,
+                "from_unit": e.from_unit.name if e.from_unit_id else None,
+                "to_unit": e.to_unit.name if e.to_unit_id else None, "payload": e.payload, "hash": e.hash,
+            }
+            for e in selectors.case_timeline(case)
+        ],
+        actions=[
+            {"name": a.name, "label": str(a.label), "needs": list(a.needs)}
+            for a in selectors.allowed_actions(viewer, case)
+        ],
+    )
+    return d
+
+
+@router.post("/cases", response={200: CaseOut, 201: CaseOut}, summary="Submit an application or report (idempotent)")
+def create_case(request, payload: CaseIn):
+    """Send an `Idempotency-Key` header to make retries safe: a replay returns the first case with 200."""
+    viewer = viewer_of(request)
+    applicant = None
+    if payload.applicant_id is not None:
+        applicant = Resident.objects.filter(scope_q(viewer, holder_field=None, resident_field="id"),
+                                            pk=payload.applicant_id).first()
+        if applicant is None:
+            raise NotFound("unknown resident", field="applicant_id")
+    created = services.case_create(
+        viewer=viewer, matter_code=payload.matter_code, region_code=payload.region_code, title=payload.title,
+        description=payload.description, form=payload.form, materials=[m.dict() for m in payload.materials],
+        applicant=applicant, applicant_name=payload.applicant_name, applicant_phone=payload.applicant_phone,
+        channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    return (200 if created.replayed else 201), case_summary(created.case)
+
+
+@router.get("/cases", response=CasePage, summary="Cases the caller may see, filtered, keyset-paged")
+def list_cases(request, filters: Query[CaseFilterIn]):
+    f = selectors.CaseFilters(
+        state=filters.state, kind=filters.kind, matter_code=filters.matter, region_code=filters.region,
+        holder_unit_code=filters.holder_unit, overdue=filters.overdue, open=filters.open,
+        due_before=filters.due_before, due_after=filters.due_after, applicant_phone=filters.applicant_phone,
+    )
+    page = selectors.case_list(viewer=viewer_of(request), filters=f, order=filters.order, cursor=filters.cursor,
+                               limit=filters.limit)
+    return {"items": [case_summary(c) for c in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/cases/{number}", response=CaseDetail, summary="One case with its timeline and the caller's actions")
+def get_case(request, number: str):
+    return case_detail(request, selectors.case_get(viewer=viewer_of(request), number=number))
+
+
+@router.post("/cases/{number}/actions/{action}", response=CaseDetail, summary="Take a workflow action")
+def act_on_case(request, number: str, action: str, payload: ActionIn):
+    viewer = viewer_of(request)
+    case = selectors.case_get(viewer=viewer, number=number)
+    services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
+                      comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
+                      decision=payload.decision)
+    return case_detail(request, selectors.case_get(viewer=viewer, number=number))

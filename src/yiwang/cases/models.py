@@ -1,0 +1,162 @@
+"""Case (件), its append-only hash-chained timeline, and the working-day calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from yiwang.catalog.models import Matter, MatterVersion
+from yiwang.org.models import Region, Resident, Unit
+
+
+class Kind(models.TextChoices):
+    APPLICATION = "application", _("办件")
+    CONSULTATION = "consultation", _("咨询")
+    INCIDENT = "incident", _("事件")
+    FOLLOW_UP = "follow_up", _("差评整改")
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", _("网上")
+    HALL = "hall", _("窗口")
+    PHONE = "phone", _("电话")
+    GRID = "grid", _("网格员")
+    PATROL = "patrol", _("巡逻")
+    CAMERA = "camera", _("摄像头")
+    OPEN311 = "open311", _("Open311")
+    SYSTEM = "system", _("系统")
+
+
+NUMBER_RE = re.compile(r"^YW(\d{8})(\d{8,})$")
+
+
+class Case(models.Model):
+    kind = models.CharField(_("类别"), max_length=20, choices=Kind.choices)
+    matter = models.ForeignKey(Matter, models.PROTECT, related_name="cases", verbose_name=_("事项"))
+    matter_version = models.ForeignKey(MatterVersion, models.PROTECT, related_name="+")
+    title = models.CharField(_("标题"), max_length=200)
+    description = models.TextField(_("描述"), blank=True)
+    form_data = models.JSONField(_("表单"), default=dict, blank=True)
+    materials = models.JSONField(_("材料"), default=list, blank=True)
+    applicant = models.ForeignKey(Resident, models.PROTECT, null=True, blank=True, related_name="cases")
+    applicant_name = models.CharField(_("申请人"), max_length=50, blank=True)
+    applicant_phone = models.CharField(_("联系电话"), max_length=20, blank=True, db_index=True)
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    lat = models.FloatField(null=True, blank=True)
+    lng = models.FloatField(null=True, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name=_("所属区域"))
+    # Copied from the region so scoping is one prefix scan and a national deployment can shard by
+    # the top-level region without a join (docs/SCALING.md).
+    region_path = models.CharField(max_length=255)
+    state = models.CharField(_("状态"), max_length=20)
+    holder_unit = models.ForeignKey(Unit, models.PROTECT, related_name="+", verbose_name=_("当前办理单位"))
+    handling_unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="+")
+    supervisor_unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="+")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    priority = models.PositiveSmallIntegerField(_("优先级"), default=2)
+    created_at = models.DateTimeField(_("提交时间"))
+    accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
+    due_at = models.DateTimeField(_("办理期限"), null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    # 0 none, 1 yellow (deadline near), 2 red (overdue): set by the deadline sweep.
+    warning_level = models.PositiveSmallIntegerField(default=0)
+    decision = models.CharField(_("决定"), max_length=20, blank=True)
+    result = models.TextField(_("办理结果"), blank=True)
+    parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children")
+    version = models.PositiveIntegerField(default=1)
+    event_count = models.PositiveIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("案件")
+        verbose_name_plural = _("案件")
+        indexes = [
+            models.Index(fields=["holder_unit", "state", "due_at"], name="case_queue_idx"),
+            models.Index(fields=["region_path", "state"], name="case_region_idx"),
+            models.Index(fields=["applicant", "created_at"], name="case_applicant_idx"),
+            models.Index(fields=["created_at"], name="case_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        """办件编号: "YW" + local submission date + the id; derived, so intake writes nothing extra."""
+        return f"YW{timezone.localtime(self.created_at):%Y%m%d}{self.id:08d}"
+
+    @staticmethod
+    def parse_number(number: str) -> tuple[dt.date, int] | None:
+        m = NUMBER_RE.match(number.strip().upper())
+        if not m:
+            return None
+        try:
+            return dt.datetime.strptime(m.group(1), "%Y%m%d").date(), int(m.group(2))
+        except ValueError:
+            return None
+
+
+class CaseEvent(models.Model):
+    """One step of a case's timeline. Append-only: only cases.services writes it, never updates."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    from_unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="+")
+    to_unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="+")
+    payload = models.JSONField(default=dict, blank=True)
+    hash = models.CharField(max_length=64)
+    region_path = models.CharField(max_length=255)
+
+    class Meta:
+        verbose_name = _("案件事件")
+        verbose_name_plural = _("案件事件")
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique")]
+        indexes = [models.Index(fields=["at"], name="case_event_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}#{self.seq} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("case events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("case events are append-only")
+
+
+class Workday(models.Model):
+    """One calendar day known to the working-day calendar. Years without rows are guessed Mon–Fri."""
+
+    class Source(models.TextChoices):
+        SEED = "seed", _("chinese-calendar")
+        LOADED = "loaded", _("国务院通知导入")
+        ADMIN = "admin", _("管理员修改")
+
+    date = models.DateField(_("日期"), primary_key=True)
+    is_workday = models.BooleanField(_("工作日"))
+    name = models.CharField(_("说明"), max_length=50, blank=True)
+    source = models.CharField(_("来源"), max_length=10, choices=Source.choices, default=Source.SEED)
+
+    class Meta:
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'班' if self.is_workday else '休'}"

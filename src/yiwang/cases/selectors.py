@@ -1,0 +1,115 @@
+"""Reads of cases, every one scoped to the viewer through org.selectors.scope_q."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yiwang.cases.models import Case, CaseEvent
+from yiwang.cases.workflows import APPLICANT, Action, workflow
+from yiwang.core import clock
+from yiwang.core.errors import NotFound, ValidationFailed
+from yiwang.core.pagination import Page, paginate
+from yiwang.org.selectors import Viewer, hierarchy, scope_q
+
+ORDERS = {"-created": "-created_at", "created": "created_at", "due": "due_at", "-id": "-id"}
+
+
+@dataclass
+class CaseFilters:
+    state: list[str] | None = None
+    kind: str | None = None
+    matter_code: str | None = None
+    region_code: str | None = None
+    holder_unit_code: str | None = None
+    overdue: bool | None = None
+    open: bool | None = None
+    due_before: dt.datetime | None = None
+    due_after: dt.datetime | None = None
+    applicant_phone: str | None = None
+
+
+def case_queryset(viewer: Viewer) -> QuerySet[Case]:
+    return Case.objects.filter(scope_q(viewer))
+
+
+def case_get(*, viewer: Viewer, number: str) -> Case:
+    """A case by its number, or NotFound when it does not exist or the viewer may not see it."""
+    parsed = Case.parse_number(number)
+    if parsed is None:
+        raise NotFound(_("案件编号 %(n)s 格式不正确。") % {"n": number}, field="number")
+    _day, pk = parsed
+    case = (
+        case_queryset(viewer)
+        .select_related("matter", "holder_unit", "handling_unit", "region", "applicant")
+        .filter(pk=pk)
+        .first()
+    )
+    if case is None or case.number != number.strip().upper():
+        raise NotFound(_("没有找到该案件，或您无权查看。"), field="number")
+    return case
+
+
+def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", cursor: str | None = None,
+              limit: int = 50) -> Page:
+    if order not in ORDERS:
+        raise ValidationFailed(_("排序只能是 %(o)s 之一。") % {"o": ", ".join(ORDERS)}, field="order")
+    qs = case_queryset(viewer).select_related("matter", "holder_unit")
+    h = hierarchy()
+    if filters.state:
+        qs = qs.filter(state__in=filters.state)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.matter_code:
+        qs = qs.filter(matter__code=filters.matter_code)
+    if filters.region_code:
+        qs = qs.filter(region_path__startswith=h.region(filters.region_code).path)
+    if filters.holder_unit_code:
+        qs = qs.filter(holder_unit_id=h.unit(filters.holder_unit_code).id)
+    if filters.open is not None:
+        qs = qs.filter(closed_at__isnull=filters.open)
+    if filters.overdue:
+        qs = qs.filter(closed_at__isnull=True, due_at__lt=clock.now())
+    if filters.due_before:
+        qs = qs.filter(due_at__lt=filters.due_before)
+    if filters.due_after:
+        qs = qs.filter(due_at__gte=filters.due_after)
+    if filters.applicant_phone:
+        qs = qs.filter(applicant_phone=filters.applicant_phone)
+    return paginate(qs, order=ORDERS[order], cursor=cursor, limit=limit)
+
+
+def case_timeline(case: Case) -> list[CaseEvent]:
+    return list(case.events.select_related("from_unit", "to_unit").order_by("seq"))
+
+
+def allowed_actions(viewer: Viewer, case: Case) -> list[Action]:
+    """The actions this viewer may take on this case now (what pages and the API offer)."""
+    wf = workflow(case.kind)
+    roles = viewer.roles_in(case.holder_unit_id)
+    out = []
+    for act in wf.actions.values():
+        if case.state not in act.sources:
+            continue
+        if viewer.is_superuser or roles & act.actors or (
+            APPLICANT in act.actors and viewer.resident_id and viewer.resident_id == case.applicant_id
+        ):
+            out.append(act)
+    return out
+
+
+def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
+    if case.due_at is None:
+        return False
+    end = case.closed_at or (now or clock.now())
+    return end > case.due_at
+
+
+def open_cases_due_from(day: dt.date) -> QuerySet[Case]:
+    """Open cases whose deadline falls on or after ``day`` (candidates after a calendar change)."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return Case.objects.filter(closed_at__isnull=True, due_at__gte=start).select_related("matter_version")

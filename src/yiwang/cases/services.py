@@ -1,0 +1,393 @@
+"""Every write to a case. Each function is one transaction and appends the CaseEvent that explains it.
+
+Nothing else in yiwang writes Case or CaseEvent rows: the timeline is the audit log, and every
+indicator can be recomputed from it (`yiwang verify`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from yiwang.cases import routing, workdays
+from yiwang.cases.chain import GENESIS, event_hash
+from yiwang.cases.models import Case, CaseEvent, Channel, Kind
+from yiwang.cases.workflows import APPLICANT, SYSTEM, Action, workflow
+from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_info
+from yiwang.core import clock
+from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from yiwang.org.models import Resident
+from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
+
+MAX_TITLE = 200
+
+
+@dataclass
+class Created:
+    case: Case
+    replayed: bool  # True when an earlier request with the same idempotency key made it
+
+
+def _event(case: Case, *, seq: int, prev: str, at: dt.datetime, actor_id: int | None, actor_name: str,
+           action: str, from_state: str, to_state: str, from_unit_id: int | None, to_unit_id: int | None,
+           payload: dict) -> CaseEvent:
+    h = event_hash(prev=prev, seq=seq, at=at, actor_id=actor_id, action=action, from_state=from_state,
+                   to_state=to_state, from_unit_id=from_unit_id, to_unit_id=to_unit_id, payload=payload)
+    return CaseEvent(case=case, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
+                     from_state=from_state, to_state=to_state, from_unit_id=from_unit_id, to_unit_id=to_unit_id,
+                     payload=payload, hash=h, region_path=case.region_path)
+
+
+def _check_submission(matter: MatterInfo, form: dict, materials: list[dict]) -> None:
+    errors = matter.check_form(form)
+    if not isinstance(materials, list) or any(not isinstance(m, dict) or not m.get("code") for m in materials):
+        errors.setdefault("materials", []).append(_("每项材料须为含 code 的对象。"))
+    else:
+        given = {m["code"] for m in materials}
+        for code in sorted(matter.required_materials - given):
+            errors.setdefault("materials", []).append(_("缺少必需的材料：%(code)s。") % {"code": code})
+        for code in sorted(given - matter.material_codes):
+            errors.setdefault("materials", []).append(_("该事项不需要材料 %(code)s。") % {"code": code})
+    if errors:
+        raise ValidationFailed(_("提交的内容有误，请按提示修改。"), errors=errors)
+
+
+def case_create(
+    *, viewer: Viewer, matter_code: str, region_code: str | None = None, title: str = "",
+    description: str = "", form: dict | None = None, materials: list[dict] | None = None,
+    applicant: Resident | None = None, applicant_name: str = "", applicant_phone: str = "",
+    channel: str = Channel.ONLINE, lat: float | None = None, lng: float | None = None, address: str = "",
+    idempotency_key: str | None = None,
+) -> Created:
+    """Submit an application, a consultation or an incident report, routed to the lowest level that can take it."""
+    if viewer.user_id is None:
+        raise PermissionDenied(_("请先登录。"))
+    if not viewer.is_staff_member and viewer.resident_id is None:
+        raise PermissionDenied(_("只有居民本人或工作人员可以提交。"))
+    matter = matter_info(matter_code)
+    form = form or {}
+    materials = materials or []
+    _check_submission(matter, form, materials)
+    if channel not in Channel.values:
+        raise ValidationFailed(_("未知的渠道 %(c)s。") % {"c": channel}, field="channel")
+    if len(title) > MAX_TITLE:
+        raise ValidationFailed(_("标题不能超过 %(n)s 个字。") % {"n": MAX_TITLE}, field="title")
+    if applicant is None and not viewer.is_staff_member:
+        applicant = Resident.objects.get(pk=viewer.resident_id)
+    if applicant is not None:
+        applicant_name = applicant_name or applicant.name
+        applicant_phone = applicant_phone or applicant.phone
+    h = hierarchy()
+    if region_code:
+        region = h.region(region_code)
+    elif applicant is not None:
+        region = h.regions[applicant.region_id]
+    else:
+        raise ValidationFailed(_("请指明所在区域。"), field="region_code")
+    route = routing.route(matter, region, h)
+    wf = workflow(matter.kind)
+    now = clock.now()
+    key = f"{viewer.user_id}:{idempotency_key}" if idempotency_key else None
+    case = Case(
+        kind=matter.kind, matter_id=matter.id, matter_version_id=matter.version_id,
+        title=title or matter.name, description=description, form_data=form, materials=materials,
+        applicant=applicant, applicant_name=applicant_name, applicant_phone=applicant_phone, channel=channel,
+        lat=lat, lng=lng, address=address, region_id=region.id, region_path=region.path, state=wf.initial,
+        holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1, event_count=1,
+        idempotency_key=key,
+    )
+    payload = {"routing": route.as_payload(), "note": routing.explain(route), "channel": channel}
+    first = _event(case, seq=1, prev=GENESIS, at=now, actor_id=viewer.user_id, actor_name=viewer.username,
+                   action="submit", from_state="", to_state=wf.initial, from_unit_id=None,
+                   to_unit_id=route.unit.id, payload=payload)
+    case.last_hash = first.hash
+    try:
+        with transaction.atomic():
+            case.save(force_insert=True)
+            first.case = case
+            first.save(force_insert=True)
+    except IntegrityError:
+        if key is None:
+            raise
+        existing = Case.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise
+        return Created(existing, replayed=True)
+    return Created(case, replayed=False)
+
+
+def _snapshot_info(case: Case) -> MatterInfo:
+    return info_from_snapshot(case.matter_id, case.matter_version_id, case.matter_version.snapshot)
+
+
+def _authorize(viewer: Viewer, case: Case, action: Action) -> str:
+    """Return the capacity in which ``viewer`` may take ``action`` on ``case``, or refuse."""
+    if APPLICANT in action.actors and viewer.resident_id is not None and viewer.resident_id == case.applicant_id:
+        return APPLICANT
+    roles = viewer.roles_in(case.holder_unit_id) & action.actors
+    if roles:
+        return sorted(roles)[0]
+    if viewer.is_superuser:
+        return "superuser"
+    raise PermissionDenied(
+        _("您无权对该案件执行“%(action)s”：需要由%(unit)s的相应人员办理。")
+        % {"action": action.label, "unit": hierarchy().units.get(case.holder_unit_id, case.holder_unit).name}
+    )
+
+
+def case_for_action(viewer: Viewer, case_id: int) -> Case:
+    case = (
+        Case.objects.select_related("matter_version", "holder_unit")
+        .filter(scope_q(viewer), pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("没有找到该案件，或您无权查看。"), field="number")
+    return case
+
+
+def case_act(
+    *, viewer: Viewer, case_id: int, action: str, version: int, comment: str = "", unit_code: str | None = None,
+    result: str = "", decision: str = "",
+) -> Case:
+    """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
+    with transaction.atomic():
+        case = case_for_action(viewer, case_id)
+        wf = workflow(case.kind)
+        act = wf.actions.get(action)
+        if act is None:
+            raise IllegalTransition(
+                _("“%(kind)s”没有“%(action)s”这一操作。") % {"kind": wf.label, "action": action}, field="action"
+            )
+        if case.version != version:
+            raise Conflict(
+                _("该案件已被他人更新(版本 %(theirs)s，您看到的是 %(yours)s)，请刷新后重试。")
+                % {"theirs": case.version, "yours": version},
+                field="version",
+            )
+        if case.state not in act.sources:
+            raise IllegalTransition(
+                _("案件当前状态为“%(state)s”，不能执行“%(action)s”。")
+                % {"state": wf.states.get(case.state, case.state), "action": act.label},
+                field="action",
+            )
+        capacity = _authorize(viewer, case, act)
+        comment = (comment or "").strip()
+        result = (result or "").strip()
+        if "comment" in act.needs and not comment:
+            raise ValidationFailed(_("请填写意见或理由。"), field="comment")
+        if "result" in act.needs and not result:
+            raise ValidationFailed(_("请填写办理结果。"), field="result")
+        if "decision" in act.needs and decision not in ("approved", "denied"):
+            raise ValidationFailed(_("决定须为 approved(准予)或 denied(不予)。"), field="decision")
+        now = clock.now()
+        changes: dict = {}
+        payload: dict = {"capacity": capacity}
+        if comment:
+            payload["comment"] = comment
+        to_unit_id = case.holder_unit_id
+        h = hierarchy()
+
+        if "unit" in act.needs:
+            if not unit_code:
+                raise ValidationFailed(_("请选择目标单位。"), field="unit_code")
+            target = h.unit(unit_code)
+            if target.id == case.holder_unit_id:
+                raise ValidationFailed(_("目标单位就是当前办理单位。"), field="unit_code")
+            if not viewer.is_superuser and target.id not in {u.id for u in units_reachable(viewer)}:
+                raise PermissionDenied(_("您不能把案件交给%(unit)s。") % {"unit": target.name}, field="unit_code")
+            to_unit_id = target.id
+        if action == "escalate":
+            to_unit_id = routing.escalation_target(h.units[case.holder_unit_id], h).id
+        if action == "dispatch":
+            changes["handling_unit_id"] = to_unit_id
+            changes["supervisor_unit_id"] = case.supervisor_unit_id or case.holder_unit_id
+        if action == "register":
+            changes["supervisor_unit_id"] = case.holder_unit_id
+        if action == "handle":
+            changes["handling_unit_id"] = case.holder_unit_id
+            to_unit_id = case.supervisor_unit_id or case.holder_unit_id
+        if action == "rework":
+            to_unit_id = case.handling_unit_id or case.holder_unit_id
+        if action in ("accept", "decide", "answer", "report_back"):
+            changes["handling_unit_id"] = case.holder_unit_id
+        if decision:
+            changes["decision"] = decision
+            payload["decision"] = decision
+        if result:
+            changes["result"] = result
+            payload["result"] = result
+
+        if act.starts_clock:
+            info = _snapshot_info(case)
+            changes["accepted_at"] = now
+            changes["due_at"] = workdays.due_after(now, info.time_limit, info.time_unit)
+            payload["due_at"] = changes["due_at"].isoformat()
+        if act.stops_clock:
+            changes["suspended_at"] = now
+        if act.resumes_clock and case.suspended_at and case.due_at:
+            info = _snapshot_info(case)
+            changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, now, info.time_unit)
+            changes["suspended_at"] = None
+            payload["due_at"] = changes["due_at"].isoformat()
+        to_state = act.target or case.state
+        if to_state in wf.closed:
+            changes["closed_at"] = now
+            changes["warning_level"] = 0
+        if to_unit_id != case.holder_unit_id:
+            changes["holder_unit_id"] = to_unit_id
+            changes["assignee_id"] = None
+            payload["to_unit_name"] = h.units[to_unit_id].name if to_unit_id in h.units else ""
+        changes["state"] = to_state
+        return _append(case, viewer=viewer, action=action, to_state=to_state, to_unit_id=to_unit_id,
+                       payload=payload, changes=changes, at=now)
+
+
+def _append(case: Case, *, viewer: Viewer | None, action: str, to_state: str, to_unit_id: int | None,
+            payload: dict, changes: dict, at: dt.datetime) -> Case:
+    """Append one event and apply ``changes`` with a version check; must run inside a transaction."""
+    event = _event(
+        case, seq=case.event_count + 1, prev=case.last_hash, at=at,
+        actor_id=viewer.user_id if viewer else None, actor_name=viewer.username if viewer else SYSTEM,
+        action=action, from_state=case.state, to_state=to_state, from_unit_id=case.holder_unit_id,
+        to_unit_id=to_unit_id, payload=payload,
+    )
+    updated = Case.objects.filter(pk=case.pk, version=case.version).update(
+        **changes, version=F("version") + 1, event_count=F("event_count") + 1, last_hash=event.hash
+    )
+    if updated != 1:
+        raise Conflict(_("该案件刚刚被他人更新，请刷新后重试。"), field="version")
+    event.save(force_insert=True)
+    for name, value in changes.items():
+        setattr(case, name, value)
+    case.version += 1
+    case.event_count += 1
+    case.last_hash = event.hash
+    return case
+
+
+def case_mark_warning(*, case: Case, level: int) -> Case:
+    """Sweep: raise a case's warning level (1 yellow: due soon; 2 red: overdue). Never lowers it."""
+    with transaction.atomic():
+        fresh = Case.objects.filter(pk=case.pk).first()
+        if fresh is None or fresh.closed_at is not None or fresh.warning_level >= level:
+            return fresh or case
+        action = "mark_overdue" if level >= 2 else "warn"
+        payload = {"level": level, "due_at": fresh.due_at.isoformat() if fresh.due_at else None}
+        try:
+            return _append(fresh, viewer=None, action=action, to_state=fresh.state, to_unit_id=fresh.holder_unit_id,
+                           payload=payload, changes={"warning_level": level}, at=clock.now())
+        except Conflict:
+            # Someone acted on the case meanwhile; the next sweep looks again.
+            return fresh
+
+
+@transaction.atomic
+def case_open_follow_up(*, case: Case, evaluation_id: int, rating: int, comment: str, workdays_limit: int) -> Case:
+    """A bad review (差评) opens a follow-up case at the unit that handled the rated case."""
+    now = clock.now()
+    unit_id = case.handling_unit_id or case.holder_unit_id
+    wf = workflow(Kind.FOLLOW_UP)
+    follow_up = Case(
+        kind=Kind.FOLLOW_UP, matter_id=case.matter_id, matter_version_id=case.matter_version_id,
+        title=(_("差评整改：") + case.title)[:MAX_TITLE], description=comment, applicant_id=case.applicant_id,
+        applicant_name=case.applicant_name, applicant_phone=case.applicant_phone, channel=Channel.SYSTEM,
+        region_id=case.region_id, region_path=case.region_path, state=wf.initial, holder_unit_id=unit_id,
+        handling_unit_id=unit_id, created_at=now, accepted_at=now,
+        due_at=workdays.due_after(now, workdays_limit, "workdays"), version=1, event_count=1,
+    )
+    payload = {"source_case": case.number, "evaluation": evaluation_id, "rating": rating,
+               "note": _("差评自动转办整改，%(n)s 个工作日内回访并反馈结果") % {"n": workdays_limit}}
+    first = _event(follow_up, seq=1, prev=GENESIS, at=now, actor_id=None, actor_name=SYSTEM, action="submit",
+                   from_state="", to_state=wf.initial, from_unit_id=None, to_unit_id=unit_id, payload=payload)
+    follow_up.last_hash = first.hash
+    follow_up.save(force_insert=True)
+    first.case = follow_up
+    first.save(force_insert=True)
+    return follow_up
+
+
+def suspensions(kind: str, events: Iterable[CaseEvent]) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """Suspension intervals of the clock, read from a timeline."""
+    wf = workflow(kind)
+    out: list[tuple[dt.datetime, dt.datetime | None]] = []
+    for e in events:
+        act = wf.actions.get(e.action)
+        if act is None:
+            continue
+        if act.stops_clock:
+            out.append((e.at, None))
+        elif act.resumes_clock and out and out[-1][1] is None:
+            out[-1] = (out[-1][0], e.at)
+    return out
+
+
+def due_from_timeline(case: Case) -> dt.datetime | None:
+    """The deadline as the current calendar computes it from the case's own timeline."""
+    if case.accepted_at is None or case.kind == Kind.FOLLOW_UP:
+        return case.due_at
+    info = _snapshot_info(case)
+    events = list(case.events.order_by("seq"))
+    return workdays.compute_due(case.accepted_at, info.time_limit, info.time_unit, suspensions(case.kind, events))
+
+
+def case_recompute_due(*, case: Case) -> Case:
+    """Recompute a deadline after a calendar change, recording old and new on the timeline."""
+    with transaction.atomic():
+        fresh = Case.objects.select_related("matter_version").get(pk=case.pk)
+        new_due = due_from_timeline(fresh)
+        if new_due == fresh.due_at or fresh.closed_at is not None:
+            return fresh
+        payload = {"old_due_at": fresh.due_at.isoformat() if fresh.due_at else None, "due_at": new_due.isoformat(),
+                   "note": _("工作日历调整，重新计算办理期限")}
+        return _append(fresh, viewer=None, action="recompute_due", to_state=fresh.state,
+                       to_unit_id=fresh.holder_unit_id, payload=payload, changes={"due_at": new_due}, at=clock.now())
+
+
+# --- the working-day calendar ----------------------------------------------------------------
+
+CALENDAR = "cases.calendar"
+
+
+@transaction.atomic
+def workday_set(*, day: dt.date, is_workday: bool, name: str = "") -> None:
+    """An administrator's correction of one day. Deadlines already computed are not moved."""
+    from yiwang.cases.models import Workday
+    from yiwang.core import confcache
+
+    Workday.objects.update_or_create(date=day, defaults={"is_workday": is_workday, "name": name,
+                                                         "source": Workday.Source.ADMIN})
+    confcache.bump(CALENDAR)
+
+
+@dataclass
+class CalendarChange:
+    day: dt.date
+    was_workday: bool
+    is_workday: bool
+    name: str
+
+
+@transaction.atomic
+def calendar_load_year(*, year_calendar: workdays.YearCalendar) -> list[CalendarChange]:
+    """Replace one year's days with the official calendar; return the days whose status changed."""
+    from yiwang.cases.models import Workday
+    from yiwang.core import confcache
+
+    cal = workdays.calendar_cache.get()
+    changes = []
+    rows = []
+    for day, (is_work, name) in year_calendar.days().items():
+        before = cal.is_workday(day)
+        if before != is_work:
+            changes.append(CalendarChange(day, before, is_work, name))
+        rows.append(Workday(date=day, is_workday=is_work, name=name, source=Workday.Source.LOADED))
+    Workday.objects.filter(date__year=year_calendar.year).delete()
+    Workday.objects.bulk_create(rows, batch_size=500)
+    confcache.bump(CALENDAR)
+    return changes

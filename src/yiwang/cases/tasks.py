@@ -1,0 +1,41 @@
+"""Background jobs (django-tasks). The sweep is idempotent and safe to run twice at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django_tasks import task
+
+from yiwang.cases.models import Case
+from yiwang.cases.services import case_mark_warning
+from yiwang.core import clock
+
+log = logging.getLogger("yiwang.sweep")
+
+# A case turns yellow when less than this share of its time limit is left (and at most a day).
+YELLOW_WINDOW = dt.timedelta(hours=24)
+
+
+def sweep_deadlines() -> dict:
+    """Raise warning levels: yellow when a deadline is near, red (超期) when it has passed."""
+    now = clock.now()
+    counts = {"yellow": 0, "red": 0}
+    overdue = Case.objects.filter(closed_at__isnull=True, due_at__lt=now, warning_level__lt=2)
+    for case in overdue.only("pk").iterator(chunk_size=500):
+        before = case.warning_level
+        after = case_mark_warning(case=case, level=2)
+        counts["red"] += int(after.warning_level == 2 and before < 2)
+    near = Case.objects.filter(closed_at__isnull=True, due_at__gte=now, due_at__lt=now + YELLOW_WINDOW,
+                               warning_level__lt=1)
+    for case in near.only("pk").iterator(chunk_size=500):
+        after = case_mark_warning(case=case, level=1)
+        counts["yellow"] += int(after.warning_level == 1)
+    if counts["red"] or counts["yellow"]:
+        log.info("deadline sweep: %(red)s overdue, %(yellow)s due soon", counts)
+    return counts
+
+
+@task()
+def sweep_deadlines_task() -> dict:
+    return sweep_deadlines()

@@ -1,0 +1,164 @@
+"""Every case workflow, declared here and nowhere else.
+
+A workflow is a set of named actions. Each action says from which states it may be taken, which
+state it leads to (None: the state stays, e.g. a transfer moves the case, not its stage), who may
+take it, and which inputs it needs. Services look actions up here; pages and the API list the
+actions a viewer may take now from here. A comment on a rule says why it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_lazy as _
+
+# Who may act. Staff roles come from yiwang.org.models.Role; these two are not staff roles.
+APPLICANT = "applicant"  # the resident who applied or reported
+SYSTEM = "system"  # sweeps and automatic rules
+
+CLERK, HANDLER, OPERATOR, LEADER = "clerk", "handler", "operator", "leader"
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: object
+    sources: frozenset[str]
+    target: str | None
+    actors: frozenset[str]
+    needs: tuple[str, ...] = ()  # inputs the action must be given: unit, comment, result, decision
+    starts_clock: bool = False  # acceptance/registration: the time limit runs from here
+    stops_clock: bool = False  # waiting on the applicant: the time limit is suspended
+    resumes_clock: bool = False
+
+
+@dataclass(frozen=True)
+class Workflow:
+    kind: str
+    label: object
+    initial: str
+    states: dict[str, object]
+    closed: frozenset[str]
+    actions: dict[str, Action] = field(default_factory=dict)
+
+    def open_states(self) -> frozenset[str]:
+        return frozenset(self.states) - self.closed
+
+
+def _wf(kind, label, initial, states, closed, actions) -> Workflow:
+    return Workflow(kind, label, initial, states, frozenset(closed), {a.name: a for a in actions})
+
+
+def _s(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+# 政务服务办件. Transfer and escalate are allowed in every open state because a wrongly routed
+# application must be able to move at whatever stage the mistake is noticed.
+_APP_OPEN = _s("submitted", "accepted", "supplement", "decided")
+APPLICATION = _wf(
+    "application", _("政务服务办件"), "submitted",
+    {
+        "submitted": _("已提交"), "accepted": _("已受理"), "supplement": _("待补正"),
+        "decided": _("已决定"), "closed": _("已办结"), "rejected": _("不予受理"), "withdrawn": _("已撤回"),
+    },
+    ["closed", "rejected", "withdrawn"],
+    [
+        Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True),
+        Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",)),
+        # 一次性告知: the applicant is told everything missing at once; the clock stops meanwhile
+        # (the waiting time is the applicant's, not the unit's).
+        Action("request_supplement", _("要求补正"), _s("accepted"), "supplement", _s(CLERK, HANDLER),
+               needs=("comment",), stops_clock=True),
+        Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True),
+        Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",)),
+        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER)),
+        Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT)),
+        Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment")),
+        Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",)),
+    ],
+)
+
+# 咨询: a question about a matter, routed like an application and answered within its time limit.
+CONSULTATION = _wf(
+    "consultation", _("咨询"), "submitted",
+    {"submitted": _("待答复"), "answered": _("已答复"), "closed": _("已关闭")},
+    ["answered", "closed"],
+    [
+        Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",)),
+        Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",)),
+        Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment")),
+        Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",)),
+    ],
+)
+
+# 事件: GB/T 30428's closed loop — 信息采集 → 案卷建立(register) → 任务派遣(dispatch) →
+# 任务处理(acknowledge, handle) → 处理反馈 → 核查结案(verify, close). Rework sends a badly handled
+# case back to the unit that handled it, which must acknowledge it again.
+_INC_OPEN = _s("reported", "registered", "dispatched", "acknowledged", "handled", "verified")
+INCIDENT = _wf(
+    "incident", _("事件"), "reported",
+    {
+        "reported": _("已上报"), "registered": _("已立案"), "dispatched": _("已派遣"),
+        "acknowledged": _("已签收"), "handled": _("已处置"), "verified": _("已核查"),
+        "closed": _("已结案"), "dismissed": _("不予立案"),
+    },
+    ["closed", "dismissed"],
+    [
+        Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True),
+        Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",)),
+        Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",)),
+        Action("acknowledge", _("签收"), _s("dispatched"), "acknowledged", _s(HANDLER, OPERATOR)),
+        Action("handle", _("处置完成"), _s("acknowledged"), "handled", _s(HANDLER, OPERATOR), needs=("result",)),
+        Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR)),
+        Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",)),
+        Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR)),
+        Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment")),
+        Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
+               _s(OPERATOR, HANDLER), needs=("comment",)),
+    ],
+)
+
+# 差评整改/回访: the national 好差评 rule — the unit calls the rater back, verifies and rectifies,
+# and reports the outcome to the rater within 15 working days.
+FOLLOW_UP = _wf(
+    "follow_up", _("差评整改"), "open",
+    {"open": _("待回访"), "called_back": _("已回访"), "closed": _("已反馈")},
+    ["closed"],
+    [
+        Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("comment",)),
+        Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
+               needs=("result",)),
+        Action("transfer", _("转办"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER),
+               needs=("unit", "comment")),
+    ],
+)
+
+WORKFLOWS: dict[str, Workflow] = {w.kind: w for w in (APPLICATION, CONSULTATION, INCIDENT, FOLLOW_UP)}
+
+# Sweeps add these to the timeline without changing the state; they are not user actions.
+SYSTEM_ACTIONS = {"warn": _("临期预警"), "mark_overdue": _("已超期"), "recompute_due": _("重新计算期限")}
+
+
+def workflow(kind: str) -> Workflow:
+    return WORKFLOWS[kind]
+
+
+def all_states() -> dict[str, object]:
+    out: dict[str, object] = {}
+    for wf in WORKFLOWS.values():
+        out.update(wf.states)
+    return out
+
+
+def closed_states() -> frozenset[str]:
+    return frozenset().union(*(w.closed for w in WORKFLOWS.values()))
+
+
+def action_label(name: str) -> object:
+    if name == "submit":
+        return _("提交")
+    for wf in WORKFLOWS.values():
+        if name in wf.actions:
+            return wf.actions[name].label
+    return SYSTEM_ACTIONS.get(name, name)

@@ -1,0 +1,89 @@
+"""The matter catalogue (事项目录): what can be applied for or reported, by whom, where, how fast."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from yiwang.org.models import Region, Unit, UnitKind
+
+
+class MatterKind(models.TextChoices):
+    APPLICATION = "application", _("政务服务事项")
+    INCIDENT = "incident", _("事件类别")
+    CONSULTATION = "consultation", _("咨询")
+
+
+class TimeUnit(models.TextChoices):
+    WORKDAYS = "workdays", _("工作日")
+    HOURS = "hours", _("小时")
+
+
+class Matter(models.Model):
+    """The live, editable definition. Cases point at an immutable MatterVersion instead."""
+
+    code = models.CharField(_("事项编码"), max_length=40, unique=True)
+    name = models.CharField(_("事项名称"), max_length=100)
+    kind = models.CharField(_("类别"), max_length=20, choices=MatterKind.choices)
+    life_event = models.CharField(_("人生事件"), max_length=50, blank=True)
+    # Levels at which a unit may handle the matter, e.g. ["community", "town"]; routing picks the
+    # lowest one in the applicant's region chain (能在村(社区)办，不到街镇跑).
+    handling_levels = models.JSONField(_("办理层级"), default=list)
+    responsible_unit_kind = models.CharField(_("承办单位类型"), max_length=30, choices=UnitKind.choices)
+    time_limit = models.PositiveIntegerField(_("承诺时限"), default=5)
+    time_unit = models.CharField(_("时限单位"), max_length=10, choices=TimeUnit.choices, default=TimeUnit.WORKDAYS)
+    statutory_limit = models.PositiveIntegerField(_("法定时限(工作日)"), default=20)
+    is_instant = models.BooleanField(_("即办件"), default=False)
+    materials = models.JSONField(_("申请材料"), default=list, blank=True)
+    form_schema = models.JSONField(_("表单"), default=dict, blank=True)
+    guide = models.TextField(_("办事指南"), blank=True)
+    where = models.CharField(_("办理地点"), max_length=200, blank=True)
+    fees = models.CharField(_("收费标准"), max_length=200, blank=True, default="不收费")
+    legal_basis = models.TextField(_("设定依据"), blank=True)
+    keywords = models.CharField(_("关键词"), max_length=200, blank=True)
+    active = models.BooleanField(_("启用"), default=True)
+    current_version = models.ForeignKey(
+        "MatterVersion", models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = _("事项")
+        verbose_name_plural = _("事项")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MatterVersion(models.Model):
+    """A frozen copy of a matter as published; a case keeps the one it was opened under."""
+
+    matter = models.ForeignKey(Matter, models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    published_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["matter", "number"], name="matter_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.matter.code} v{self.number}"
+
+
+class RoutingRule(models.Model):
+    """An administrator's override of lowest-level routing: matter (or any) within a region subtree."""
+
+    name = models.CharField(_("规则名称"), max_length=100)
+    matter = models.ForeignKey(Matter, models.CASCADE, null=True, blank=True, verbose_name=_("事项(空为全部)"))
+    region = models.ForeignKey(
+        Region, models.CASCADE, null=True, blank=True, verbose_name=_("适用区域(空为全部)")
+    )
+    target_unit = models.ForeignKey(Unit, models.CASCADE, verbose_name=_("分派到"))
+    priority = models.IntegerField(_("优先级"), default=100, help_text=_("小者优先"))
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("分拨规则")
+        verbose_name_plural = _("分拨规则")
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,122 @@
+"""Reads of the catalogue, served from an in-process cache so case intake asks the database nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from yiwang.catalog.formschema import Checker, compile_checker
+from yiwang.catalog.models import Matter, RoutingRule
+from yiwang.core.confcache import ConfigCache
+from yiwang.core.errors import NotFound
+
+
+@dataclass(frozen=True)
+class MatterInfo:
+    id: int
+    version_id: int
+    code: str
+    name: str
+    kind: str
+    handling_levels: tuple[str, ...]
+    responsible_unit_kind: str
+    time_limit: int
+    time_unit: str
+    is_instant: bool
+    required_materials: frozenset[str]
+    material_codes: frozenset[str]
+    check_form: Checker
+
+
+def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInfo:
+    materials = snap.get("materials") or []
+    return MatterInfo(
+        id=matter_id,
+        version_id=version_id,
+        code=snap["code"],
+        name=snap["name"],
+        kind=snap["kind"],
+        handling_levels=tuple(snap["handling_levels"]),
+        responsible_unit_kind=snap["responsible_unit_kind"],
+        time_limit=snap["time_limit"],
+        time_unit=snap["time_unit"],
+        is_instant=snap["is_instant"],
+        required_materials=frozenset(m["code"] for m in materials if m.get("required", True)),
+        material_codes=frozenset(m["code"] for m in materials),
+        check_form=compile_checker(snap.get("form_schema") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    by_code: dict[str, MatterInfo]
+    by_id: dict[int, MatterInfo]
+
+
+def _load_matters() -> Catalogue:
+    rows = Matter.objects.filter(active=True, current_version__isnull=False).values_list(
+        "id", "current_version_id", "current_version__snapshot"
+    )
+    infos = [info_from_snapshot(mid, vid, snap) for mid, vid, snap in rows]
+    return Catalogue(by_code={m.code: m for m in infos}, by_id={m.id: m for m in infos})
+
+
+matter_cache: ConfigCache[Catalogue] = ConfigCache("catalog.matters", _load_matters)
+
+
+def matter_info(code: str) -> MatterInfo:
+    try:
+        return matter_cache.get().by_code[code]
+    except KeyError:
+        raise NotFound(f"unknown or inactive matter {code!r}", field="matter_code") from None
+
+
+def matter_info_by_id(matter_id: int) -> MatterInfo | None:
+    """The live matter's name and code for display (None once it is deactivated)."""
+    return matter_cache.get().by_id.get(matter_id)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: int
+    name: str
+    matter_id: int | None
+    region_path: str | None
+    target_unit_id: int
+
+
+def _load_rules() -> list[RuleInfo]:
+    return [
+        RuleInfo(*row)
+        for row in RoutingRule.objects.filter(active=True, target_unit__active=True)
+        .order_by("priority", "id")
+        .values_list("id", "name", "matter_id", "region__path", "target_unit_id")
+    ]
+
+
+rule_cache: ConfigCache[list[RuleInfo]] = ConfigCache("catalog.routing", _load_rules)
+
+
+def routing_rules() -> list[RuleInfo]:
+    return rule_cache.get()
+
+
+def matter_list(*, kind: str | None = None, level: str | None = None, q: str | None = None) -> list[Matter]:
+    qs = Matter.objects.filter(active=True)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(keywords__icontains=q) | Q(code__iexact=q))
+    matters = list(qs.order_by("code"))
+    # JSON containment differs between SQLite and PostgreSQL; the catalogue is small, so filter here.
+    if level:
+        matters = [m for m in matters if level in m.handling_levels]
+    return matters
+
+
+def matter_get(code: str) -> Matter:
+    matter = Matter.objects.filter(code=code, active=True).first()
+    if matter is None:
+        raise NotFound(f"unknown or inactive matter {code!r}", field="code")
+    return matter

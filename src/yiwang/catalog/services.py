@@ -1,0 +1,69 @@
+"""Writes to the catalogue. Publishing a matter freezes a new MatterVersion; open cases keep theirs."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from yiwang.catalog.formschema import validate_schema
+from yiwang.catalog.models import Matter, MatterKind, MatterVersion, RoutingRule, TimeUnit
+from yiwang.core import clock, confcache
+from yiwang.core.errors import ValidationFailed
+from yiwang.org.models import Level, UnitKind
+
+CATALOGUE = "catalog.matters"
+ROUTING = "catalog.routing"
+
+SNAPSHOT_FIELDS = (
+    "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "time_limit",
+    "time_unit", "statutory_limit", "is_instant", "materials", "form_schema", "guide", "where", "fees",
+    "legal_basis",
+)
+
+
+def _validate(matter: Matter) -> None:
+    if matter.kind not in MatterKind.values:
+        raise ValidationFailed(_("未知的事项类别。"), field="kind")
+    if not matter.handling_levels or any(lv not in Level.values for lv in matter.handling_levels):
+        raise ValidationFailed(_("办理层级须为 area、city、town、community 中的一个或多个。"), field="handling_levels")
+    if matter.responsible_unit_kind not in UnitKind.values:
+        raise ValidationFailed(_("未知的承办单位类型。"), field="responsible_unit_kind")
+    if matter.time_unit not in TimeUnit.values or matter.time_limit < 0:
+        raise ValidationFailed(_("时限须为非负整数，单位为工作日或小时。"), field="time_limit")
+    if not isinstance(matter.materials, list) or any(
+        not isinstance(m, dict) or not m.get("code") or not m.get("name") for m in matter.materials
+    ):
+        raise ValidationFailed(_("每项申请材料须有 code 和 name。"), field="materials")
+    validate_schema(matter.form_schema)
+
+
+@transaction.atomic
+def matter_publish(*, matter: Matter) -> Matter:
+    """Validate and save ``matter`` (new or edited) and freeze it as its next version."""
+    _validate(matter)
+    matter.save()
+    number = (matter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    snapshot = {f: getattr(matter, f) for f in SNAPSHOT_FIELDS}
+    version = MatterVersion.objects.create(matter=matter, number=number, snapshot=snapshot, published_at=clock.now())
+    matter.current_version = version
+    matter.save(update_fields=["current_version"])
+    confcache.bump(CATALOGUE)
+    return matter
+
+
+@transaction.atomic
+def matter_create(**fields) -> Matter:
+    return matter_publish(matter=Matter(**fields))
+
+
+@transaction.atomic
+def routing_rule_save(*, rule: RoutingRule) -> RoutingRule:
+    rule.save()
+    confcache.bump(ROUTING)
+    return rule
+
+
+@transaction.atomic
+def routing_rule_delete(*, rule: RoutingRule) -> None:
+    rule.delete()
+    confcache.bump(ROUTING)

@@ -1,0 +1,57 @@
+from django.contrib import admin
+
+from yiwang.core import confcache
+from yiwang.org.models import ApiToken, Region, Resident, Staff, Unit
+from yiwang.org.services import HIERARCHY
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "level", "path")
+    list_filter = ("level",)
+    search_fields = ("name", "code")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code is part of every descendant's path and of every case's region_path.
+        return ("code", "level", "parent") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.path = (obj.parent.path if obj.parent else "/") + obj.code + "/"
+        super().save_model(request, obj, form, change)
+        confcache.bump(HIERARCHY)
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "kind", "region", "active")
+    list_filter = ("kind", "active")
+    search_fields = ("name", "code")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("region",) if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        obj.region_path = obj.region.path
+        super().save_model(request, obj, form, change)
+        confcache.bump(HIERARCHY)
+
+
+@admin.register(Staff)
+class StaffAdmin(admin.ModelAdmin):
+    list_display = ("user", "unit", "role")
+    list_filter = ("role",)
+    search_fields = ("user__username", "unit__name")
+
+
+@admin.register(Resident)
+class ResidentAdmin(admin.ModelAdmin):
+    list_display = ("name", "phone", "id_number_masked", "region")
+    search_fields = ("name", "phone")
+    exclude = ("id_number",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "name", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "key_hash", "created_at")

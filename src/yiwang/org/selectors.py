@@ -1,0 +1,220 @@
+"""Reads of the hierarchy, and the one scoping rule every other selector applies.
+
+Scoping rule: a staff member sees what lies in the region subtree of any unit they belong to, and
+whatever their units hold wherever it lies (a case transferred to them from elsewhere). A resident
+sees their own cases. A superuser sees everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.db.models import Q
+
+from yiwang.core.confcache import ConfigCache
+from yiwang.core.errors import NotFound
+from yiwang.org.models import LEVEL_RANK, ApiToken, Region, Resident, Staff, Unit
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    path: str
+
+    @property
+    def rank(self) -> int:
+        return LEVEL_RANK[self.level]
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    code: str
+    name: str
+    kind: str
+    region_id: int
+    region_path: str
+
+
+@dataclass
+class Hierarchy:
+    regions: dict[int, RegionInfo]
+    region_by_code: dict[str, int]
+    units: dict[int, UnitInfo]
+    unit_by_code: dict[str, int]
+    units_at: dict[tuple[int, str], list[int]]
+
+    def chain(self, region_id: int) -> list[RegionInfo]:
+        """The region and its ancestors, lowest first."""
+        out = []
+        current: int | None = region_id
+        while current is not None:
+            info = self.regions[current]
+            out.append(info)
+            current = info.parent_id
+        return out
+
+    def region(self, code: str) -> RegionInfo:
+        try:
+            return self.regions[self.region_by_code[code]]
+        except KeyError:
+            raise NotFound(f"unknown region {code!r}", field="region_code") from None
+
+    def unit(self, code: str) -> UnitInfo:
+        try:
+            return self.units[self.unit_by_code[code]]
+        except KeyError:
+            raise NotFound(f"unknown unit {code!r}", field="unit_code") from None
+
+
+def _load_hierarchy() -> Hierarchy:
+    regions = {
+        r.id: r
+        for r in (
+            RegionInfo(*row)
+            for row in Region.objects.values_list("id", "code", "name", "level", "parent_id", "path")
+        )
+    }
+    units: dict[int, UnitInfo] = {}
+    units_at: dict[tuple[int, str], list[int]] = {}
+    for row in Unit.objects.filter(active=True).order_by("id").values_list(
+        "id", "code", "name", "kind", "region_id", "region_path"
+    ):
+        info = UnitInfo(*row)
+        units[info.id] = info
+        units_at.setdefault((info.region_id, info.kind), []).append(info.id)
+    return Hierarchy(
+        regions=regions,
+        region_by_code={r.code: r.id for r in regions.values()},
+        units=units,
+        unit_by_code={u.code: u.id for u in units.values()},
+        units_at=units_at,
+    )
+
+
+hierarchy_cache: ConfigCache[Hierarchy] = ConfigCache("org.hierarchy", _load_hierarchy)
+
+
+def hierarchy() -> Hierarchy:
+    return hierarchy_cache.get()
+
+
+@dataclass(frozen=True)
+class Membership:
+    unit_id: int
+    role: str
+    region_path: str
+
+
+@dataclass
+class Viewer:
+    """Who is asking, and so what they may see and do. Built once per request."""
+
+    user_id: int | None
+    username: str = ""
+    is_superuser: bool = False
+    memberships: tuple[Membership, ...] = ()
+    resident_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @cached_property
+    def unit_ids(self) -> frozenset[int]:
+        return frozenset(m.unit_id for m in self.memberships)
+
+    @cached_property
+    def region_paths(self) -> tuple[str, ...]:
+        # Drop paths covered by a shorter one: a leader of a town need not also scan its communities.
+        paths = sorted({m.region_path for m in self.memberships}, key=len)
+        kept: list[str] = []
+        for p in paths:
+            if not any(p.startswith(k) for k in kept):
+                kept.append(p)
+        return tuple(kept)
+
+    @property
+    def is_staff_member(self) -> bool:
+        return bool(self.memberships) or self.is_superuser
+
+    def roles_in(self, unit_id: int | None) -> frozenset[str]:
+        return frozenset(m.role for m in self.memberships if m.unit_id == unit_id)
+
+    def can_see_path(self, path: str) -> bool:
+        return self.is_superuser or any(path.startswith(p) for p in self.region_paths)
+
+
+ANONYMOUS = Viewer(user_id=None)
+
+
+def viewer_for(user) -> Viewer:
+    if user is None or not user.is_authenticated:
+        return ANONYMOUS
+    rows = Staff.objects.filter(user_id=user.pk, unit__active=True).values_list(
+        "unit_id", "role", "unit__region_path"
+    )
+    resident_id = Resident.objects.filter(user_id=user.pk).values_list("id", flat=True).first()
+    return Viewer(
+        user_id=user.pk,
+        username=user.get_username(),
+        is_superuser=user.is_superuser,
+        memberships=tuple(Membership(*r) for r in rows),
+        resident_id=resident_id,
+    )
+
+
+def scope_q(
+    viewer: Viewer,
+    *,
+    path_field: str = "region_path",
+    holder_field: str | None = "holder_unit_id",
+    resident_field: str | None = "applicant_id",
+) -> Q:
+    """The one scoping filter: rows ``viewer`` may read. Use it in every selector."""
+    if viewer.is_superuser:
+        return Q()
+    q = Q(pk__in=[])
+    for path in viewer.region_paths:
+        q |= Q(**{f"{path_field}__startswith": path})
+    if holder_field and viewer.unit_ids:
+        q |= Q(**{f"{holder_field}__in": sorted(viewer.unit_ids)})
+    if resident_field and viewer.resident_id:
+        q |= Q(**{resident_field: viewer.resident_id})
+    return q
+
+
+def units_reachable(viewer: Viewer) -> list[UnitInfo]:
+    """Units a viewer may hand a case to: any active unit whose region shares a chain with theirs."""
+    h = hierarchy()
+    if viewer.is_superuser:
+        return sorted(h.units.values(), key=lambda u: u.region_path)
+    out = []
+    for unit in h.units.values():
+        for path in viewer.region_paths:
+            if unit.region_path.startswith(path) or path.startswith(unit.region_path):
+                out.append(unit)
+                break
+    return sorted(out, key=lambda u: u.region_path)
+
+
+def region_list(*, parent_code: str | None = None) -> list[RegionInfo]:
+    h = hierarchy()
+    if parent_code is None:
+        return sorted((r for r in h.regions.values() if r.parent_id is None), key=lambda r: r.code)
+    parent = h.region(parent_code)
+    return sorted((r for r in h.regions.values() if r.parent_id == parent.id), key=lambda r: r.code)
+
+
+def user_for_token(key: str):
+    """The active user behind an API token, or None."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    return token.user if token else None

@@ -1,0 +1,83 @@
+"""`yiwang verify`: recompute every hash chain, and every indicator from the timelines alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from yiwang.cases.chain import verify_events
+from yiwang.cases.models import Case, CaseEvent
+from yiwang.cases.workflows import workflow
+from yiwang.org.selectors import Viewer
+from yiwang.stats.selectors import indicators
+
+BATCH = 2000
+
+
+@dataclass
+class Report:
+    cases: int = 0
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _batches() -> Iterator[tuple[list[Case], dict[int, list[CaseEvent]]]]:
+    last = 0
+    while True:
+        cases = list(Case.objects.filter(pk__gt=last).order_by("pk")[:BATCH])
+        if not cases:
+            return
+        events: dict[int, list[CaseEvent]] = {c.pk: [] for c in cases}
+        for e in CaseEvent.objects.filter(case_id__gte=cases[0].pk, case_id__lte=cases[-1].pk).order_by("case_id", "seq"):
+            events.setdefault(e.case_id, []).append(e)
+        yield cases, events
+        last = cases[-1].pk
+
+
+def verify(*, max_problems: int = 50) -> Report:
+    report = Report()
+    replay_state: Counter[str] = Counter()
+    replay_closed = 0
+    for cases, events in _batches():
+        for case in cases:
+            report.cases += 1
+            timeline = events.get(case.pk, [])
+            report.events += len(timeline)
+            problem = _check_case(case, timeline)
+            if problem and len(report.problems) < max_problems:
+                report.problems.append(f"{case.number}: {problem}")
+            if timeline:
+                replay_state[timeline[-1].to_state] += 1
+                if timeline[-1].to_state in workflow(case.kind).closed:
+                    replay_closed += 1
+    figures = indicators(viewer=Viewer(user_id=None, is_superuser=True, username="verify"))
+    if dict(sorted(replay_state.items())) != figures["by_state"]:
+        report.problems.append(f"cases by state from the timelines {dict(replay_state)} != indicators {figures['by_state']}")
+    if replay_closed != figures["closed"]:
+        report.problems.append(f"closed cases from the timelines {replay_closed} != indicators {figures['closed']}")
+    return report
+
+
+def _check_case(case: Case, timeline: list[CaseEvent]) -> str | None:
+    if len(timeline) != case.event_count:
+        return f"{len(timeline)} events but the case counts {case.event_count}"
+    broken = verify_events(timeline, case.last_hash)
+    if broken:
+        return broken
+    last = timeline[-1]
+    if last.to_state != case.state:
+        return f"timeline ends in {last.to_state!r} but the case is {case.state!r}"
+    if last.to_unit_id != case.holder_unit_id:
+        return "timeline ends at another unit than the case's holder"
+    closed_at = next((e.at for e in timeline if e.to_state in workflow(case.kind).closed), None)
+    if closed_at != case.closed_at:
+        return f"closed at {closed_at} by the timeline but {case.closed_at} on the case"
+    dues = [e.payload["due_at"] for e in timeline if e.payload.get("due_at")]
+    if dues and case.due_at and dues[-1] != case.due_at.isoformat():
+        return f"deadline {case.due_at.isoformat()} differs from the timeline's {dues[-1]}"
+    return None
