@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "yiwang.feedback",
     "yiwang.stats",
     "yiwang.web",
+    "yiwang.demo",
 ]
 
 MIDDLEWARE = [
