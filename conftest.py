@@ -11,6 +11,12 @@ def world(db):
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The production hasher (PBKDF2, a million rounds) would spend most of the suite's time here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     # Each test's database is new; caches from an earlier test must not leak into it.
     confcache.clear_all()

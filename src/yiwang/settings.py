@@ -5,6 +5,7 @@ YIWANG_DATABASE_URL selects the database: ``sqlite:///path`` (the embedded defau
 """
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -84,7 +85,11 @@ def database_from_url(url: str) -> dict:
                     "PRAGMA busy_timeout=20000;PRAGMA cache_size=-64000;PRAGMA mmap_size=268435456;"
                 ),
             },
-            "TEST": {"NAME": os.environ.get("YIWANG_TEST_SQLITE")},
+            # Tests get a file in WAL mode, not Django's shared-cache in-memory default: that one
+            # refuses a second writer ("database table is locked") where WAL queues it, so tests of
+            # racing writers would not see what a deployment does. One file per test process.
+            "TEST": {"NAME": os.environ.get("YIWANG_TEST_SQLITE")
+                     or str(Path(tempfile.gettempdir()) / f"yiwang-test-{os.getpid()}.sqlite3")},
         }
     if parsed.scheme in {"postgres", "postgresql"}:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from yiwang.api import viewer_of
 from yiwang.cases import selectors, services
@@ -194,7 +194,7 @@ def create_case(request, payload: CaseIn):
         channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
-    return (200 if created.replayed else 201), case_summary(created.case)
+    return Status(200 if created.replayed else 201, case_summary(created.case))
 
 
 @router.get("/cases", response=CasePage, summary="Cases the caller may see, filtered, keyset-paged")

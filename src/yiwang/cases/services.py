@@ -216,7 +216,9 @@ def case_act(
             to_unit_id = case.handling_unit_id or case.holder_unit_id
         if action in ("accept", "decide", "answer", "report_back"):
             changes["handling_unit_id"] = case.holder_unit_id
-        if decision:
+        # Only `decide` records a decision; another action given one (say a close) must not
+        # overwrite the decision taken, nor store a value `decide` would have refused.
+        if decision and "decision" in act.needs:
             changes["decision"] = decision
             payload["decision"] = decision
         if result:

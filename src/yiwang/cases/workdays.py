@@ -168,6 +168,16 @@ def _expand(entry: object, where: str) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+class _DatesAsText(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is our clear error, not PyYAML's crash."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_calendar_file(path: Path) -> YearCalendar:
     """Read a year's holidays and make-up workdays from YAML or CSV, refusing anything doubtful.
 
@@ -201,7 +211,7 @@ def parse_calendar_file(path: Path) -> YearCalendar:
         year = years.pop()
     else:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (a SafeLoader subclass)
         except yaml.YAMLError as exc:
             raise ValidationFailed(_("YAML 格式错误：%(e)s") % {"e": exc}) from exc
         if not isinstance(data, dict) or not isinstance(data.get("year"), int):

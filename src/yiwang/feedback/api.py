@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from yiwang.api import viewer_of
 from yiwang.cases.selectors import case_get
@@ -59,7 +59,7 @@ def rate(request, number: str, payload: EvaluationIn):
     case = case_get(viewer=viewer, number=number)
     evaluation = services.evaluation_create(viewer=viewer, case_id=case.pk, rating=payload.rating,
                                             channel=payload.channel, comment=payload.comment, tags=payload.tags)
-    return 201, _out(evaluation, case.number)
+    return Status(201, _out(evaluation, case.number))
 
 
 @router.get("/cases/{number}/evaluation", response=EvaluationOut, summary="A case's rating and its follow-up outcome")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,6 @@ def _check_case(case: Case, timeline: list[CaseEvent]) -> str | None:
     if closed_at != case.closed_at:
         return f"closed at {closed_at} by the timeline but {case.closed_at} on the case"
     dues = [e.payload["due_at"] for e in timeline if e.payload.get("due_at")]
-    if dues and case.due_at and dues[-1] != case.due_at.isoformat():
+    if dues and case.due_at and dt.datetime.fromisoformat(dues[-1]) != case.due_at:
         return f"deadline {case.due_at.isoformat()} differs from the timeline's {dues[-1]}"
     return None

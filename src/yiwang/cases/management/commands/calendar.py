@@ -72,10 +72,10 @@ class Command(BaseCommand):
             what = "workday → holiday" if c.was_workday else "holiday → workday"
             log.info("calendar %s: %s %s", c.day, what, c.name)
             self.stdout.write(f"  {c.day}  {what}  {c.name}")
-        if not changes:
-            return
+        # Scan from the year's first day even when nothing changed in this run: a previous run may
+        # have changed the days without --recompute.
         affected = []
-        for case in open_cases_due_from(min(c.day for c in changes)).iterator(chunk_size=500):
+        for case in open_cases_due_from(dt.date(year_calendar.year, 1, 1)).iterator(chunk_size=500):
             new_due = due_from_timeline(case)
             if new_due != case.due_at:
                 affected.append((case, new_due))

@@ -1,0 +1,114 @@
+"""Every action of every workflow, from every state: allowed exactly where the workflow says."""
+
+import pytest
+
+from yiwang.cases.models import Case
+from yiwang.cases.services import case_act, case_create
+from yiwang.cases.workflows import WORKFLOWS
+from yiwang.core.errors import IllegalTransition, PermissionDenied
+from yiwang.testing import SENIOR_OK
+
+# How to reach each state from a fresh case, acting as the superuser.
+PATHS = {
+    "application": {
+        "submitted": [], "accepted": ["accept"], "supplement": ["accept", "request_supplement"],
+        "decided": ["accept", "decide"], "closed": ["accept", "decide", "close"], "rejected": ["reject"],
+        "withdrawn": ["withdraw"],
+    },
+    "incident": {
+        "reported": [], "registered": ["register"], "dispatched": ["register", "dispatch"],
+        "acknowledged": ["register", "dispatch", "acknowledge"],
+        "handled": ["register", "dispatch", "acknowledge", "handle"],
+        "verified": ["register", "dispatch", "acknowledge", "handle", "verify"],
+        "closed": ["register", "dispatch", "acknowledge", "handle", "verify", "close"], "dismissed": ["dismiss"],
+    },
+    "consultation": {"submitted": [], "answered": ["answer"], "closed": ["close"]},
+}
+MATTER = {"application": ("SENIOR_CARD", SENIOR_OK), "incident": ("INC_PARKING", {}), "consultation": ("ASK_MEDICAL", {})}
+INPUTS = {"comment": "意见", "result": "已办理", "decision": "approved"}
+
+
+def act(world, case, action):
+    unit = "KG-DZ-EN" if case.holder_unit.code != "KG-DZ-EN" else "KG-DZ-SH"
+    return case_act(viewer=world.viewer("admin"), case_id=case.pk, action=action, version=case.version,
+                    unit_code=unit, **INPUTS)
+
+
+def case_in(world, kind, state):
+    code, extra = MATTER[kind]
+    case = case_create(viewer=world.viewer("admin"), matter_code=code, region_code="KG-DZ-XFL", **extra).case
+    for action in PATHS[kind][state]:
+        case = act(world, Case.objects.select_related("holder_unit").get(pk=case.pk), action)
+    assert case.state == state
+    return Case.objects.select_related("holder_unit").get(pk=case.pk)
+
+
+def test_the_paths_cover_every_state_of_every_workflow():
+    for kind, paths in PATHS.items():
+        assert set(paths) == set(WORKFLOWS[kind].states)
+
+
+CASES = [(kind, state, action) for kind, paths in PATHS.items() for state in paths for action in WORKFLOWS[kind].actions]
+
+
+@pytest.mark.parametrize("kind, state, action", CASES, ids=[f"{k}-{s}-{a}" for k, s, a in CASES])
+def test_an_action_is_allowed_exactly_from_its_source_states(world, kind, state, action):
+    case = case_in(world, kind, state)
+    definition = WORKFLOWS[kind].actions[action]
+    if state in definition.sources:
+        after = act(world, case, action)
+        assert after.state == (definition.target or state)
+        assert after.events.count() == case.event_count + 1
+    else:
+        with pytest.raises(IllegalTransition):
+            act(world, case, action)
+        assert Case.objects.get(pk=case.pk).version == case.version
+
+
+def test_staff_of_another_unit_may_not_accept(world):
+    case = case_in(world, "application", "submitted")
+    with pytest.raises(PermissionDenied):
+        case_act(viewer=world.viewer("handler_dz"), case_id=case.pk, action="accept", version=case.version)
+
+
+def test_the_applicant_resubmits_after_a_supplement_request_and_the_clock_resumes(world):
+    wang = world.viewer("resident_wang")
+    case = case_create(viewer=wang, matter_code="SENIOR_CARD", **SENIOR_OK).case
+    clerk = world.viewer("clerk_xfl")
+    case = case_act(viewer=clerk, case_id=case.pk, action="accept", version=case.version)
+    case = case_act(viewer=clerk, case_id=case.pk, action="request_supplement", version=case.version,
+                    comment="请补交户口本")
+    assert case.suspended_at is not None
+    case = case_act(viewer=wang, case_id=case.pk, action="resubmit", version=case.version)
+    assert case.state == "accepted" and case.suspended_at is None
+
+
+def test_an_incident_goes_around_the_closed_loop_with_rework(world):
+    operator, handler = world.viewer("operator_kg"), world.viewer("handler_en")
+    case = case_create(viewer=operator, matter_code="INC_PARKING", region_code="KG-DZ-XFL", channel="grid").case
+    steps = [(operator, "register", {}), (operator, "dispatch", {"unit_code": "KG-DZ-EN"}),
+             (handler, "acknowledge", {}), (handler, "handle", {"result": "已劝离"}),
+             (operator, "rework", {"comment": "车辆仍在"}), (handler, "acknowledge", {}),
+             (handler, "handle", {"result": "已拖离"}), (operator, "verify", {}), (operator, "close", {})]
+    holders = []
+    for viewer, action, kw in steps:
+        case = case_act(viewer=viewer, case_id=case.pk, action=action, version=case.version, **kw)
+        holders.append(case.holder_unit_id)
+    assert case.state == "closed"
+    cc, en = world.units["kg_cc"].id, world.units["dz_en"].id
+    assert holders == [cc, en, en, cc, en, en, cc, cc, cc]
+    assert case.handling_unit_id == en
+
+
+def test_escalation_goes_to_the_same_kind_one_level_up(world):
+    case = case_in(world, "application", "submitted")
+    case = case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="escalate", version=case.version,
+                    comment="需街道审核")
+    assert case.holder_unit_id == world.units["dz_sh"].id
+
+
+def test_a_transfer_outside_the_staff_members_reach_is_refused(world):
+    case = case_in(world, "application", "submitted")
+    with pytest.raises(PermissionDenied):
+        case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="transfer", version=case.version,
+                 unit_code="QH-WC-SPD-SH", comment="转")

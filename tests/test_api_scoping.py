@@ -1,0 +1,86 @@
+"""Data is scoped to the caller's units and region subtree, through the API."""
+
+import json
+
+import pytest
+
+from yiwang.cases.models import CaseEvent
+from yiwang.org.services import token_create
+from yiwang.testing import SENIOR_OK
+
+
+@pytest.fixture
+def as_user(client, world):
+    def call(username, method, path, body=None):
+        token = token_create(username=username)
+        return getattr(client, method)(
+            f"/api/v1{path}", data=json.dumps(body) if body is not None else None,
+            content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+    return call
+
+
+@pytest.fixture
+def spd_case(as_user):
+    """A case at 玻璃厂三普东社区 (秦汉新城), submitted by that community's clerk."""
+    body = {"matter_code": "SENIOR_CARD", "region_code": "QH-WC-SPD", "applicant_name": "李阿姨", **SENIOR_OK}
+    response = as_user("clerk_spd", "post", "/cases", body)
+    assert response.status_code == 201
+    return response.json()["number"]
+
+
+def test_a_community_clerk_cannot_read_another_communitys_case(as_user, spd_case):
+    assert as_user("clerk_xfl", "get", f"/cases/{spd_case}").status_code == 404
+
+
+def test_a_community_clerk_cannot_act_on_another_communitys_case(as_user, spd_case):
+    before = CaseEvent.objects.count()
+    response = as_user("clerk_xfl", "post", f"/cases/{spd_case}/actions/accept", {"version": 1})
+    assert response.status_code == 404
+    assert CaseEvent.objects.count() == before
+
+
+def test_another_communitys_case_is_not_in_the_list(as_user, spd_case):
+    items = as_user("clerk_xfl", "get", "/cases").json()["items"]
+    assert spd_case not in {c["number"] for c in items}
+
+
+def test_the_communitys_own_clerk_reads_and_acts(as_user, spd_case):
+    assert as_user("clerk_spd", "get", f"/cases/{spd_case}").status_code == 200
+    assert as_user("clerk_spd", "post", f"/cases/{spd_case}/actions/accept", {"version": 1}).status_code == 200
+
+
+def test_a_city_leader_sees_cases_of_the_city_subtree_only(as_user, spd_case):
+    xfl = as_user("clerk_xfl", "post", "/cases", {"matter_code": "SENIOR_CARD", "region_code": "KG-DZ-XFL", **SENIOR_OK})
+    numbers = {c["number"] for c in as_user("leader_kg", "get", "/cases").json()["items"]}
+    assert xfl.json()["number"] in numbers
+    assert spd_case not in numbers
+
+
+def test_a_leader_can_read_but_not_act(as_user):
+    xfl = as_user("clerk_xfl", "post", "/cases", {"matter_code": "SENIOR_CARD", "region_code": "KG-DZ-XFL", **SENIOR_OK})
+    number = xfl.json()["number"]
+    assert as_user("leader_kg", "get", f"/cases/{number}").json()["actions"] == []
+    response = as_user("leader_kg", "post", f"/cases/{number}/actions/accept", {"version": 1})
+    assert response.status_code == 403
+
+
+def test_a_resident_sees_only_their_own_cases(as_user, world, spd_case):
+    own = as_user("resident_wang", "post", "/cases", {"matter_code": "SENIOR_CARD", **SENIOR_OK})
+    assert own.status_code == 201, own.content
+    numbers = {c["number"] for c in as_user("resident_wang", "get", "/cases").json()["items"]}
+    assert numbers == {own.json()["number"]}
+    assert as_user("resident_wang", "get", f"/cases/{spd_case}").status_code == 404
+
+
+def test_a_resident_cannot_act_for_the_unit(as_user):
+    own = as_user("resident_wang", "post", "/cases", {"matter_code": "SENIOR_CARD", **SENIOR_OK}).json()
+    response = as_user("resident_wang", "post", f"/cases/{own['number']}/actions/accept", {"version": 1})
+    assert response.status_code == 403
+
+
+def test_indicators_are_scoped_to_the_callers_subtree(as_user, spd_case):
+    as_user("clerk_xfl", "post", "/cases", {"matter_code": "SENIOR_CARD", "region_code": "KG-DZ-XFL", **SENIOR_OK})
+    assert as_user("leader_kg", "get", "/indicators").json()["cases"] == 1
+    assert as_user("admin", "get", "/indicators").json()["cases"] == 2
