@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from ninja import Router, Schema
+from django.contrib.auth import authenticate
+from django.contrib.auth import login as django_login
+from django.contrib.auth import logout as django_logout
+from django.middleware.csrf import get_token
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
 
 from yiwang.api import viewer_of
+from yiwang.core.errors import PermissionDenied
 from yiwang.org import selectors
 
 router = Router(tags=["organisation"])
@@ -54,3 +60,26 @@ def regions(request, parent: str | None = None):
 @router.get("/units", response=list[UnitOut], summary="Units the caller may hand a case to")
 def units(request):
     return [u.__dict__ for u in selectors.units_reachable(viewer_of(request))]
+
+
+class LoginIn(Schema):
+    username: str
+    password: str
+
+
+@router.post("/session", response={200: MeOut}, auth=None, summary="Log in with a password (browser session)")
+def login(request, payload: LoginIn):
+    """Starts a Django session; later unsafe calls must send the CSRF token (cookie `csrftoken`)."""
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None:
+        raise PermissionDenied(_("用户名或密码不正确。"), field="password")
+    django_login(request, user)
+    get_token(request)
+    request.viewer = selectors.viewer_for(user)
+    return me(request)
+
+
+@router.delete("/session", response={204: None}, summary="Log out")
+def logout(request):
+    django_logout(request)
+    return Status(204, None)
