@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from yiwang.api import viewer_of
@@ -186,7 +187,7 @@ def create_case(request, payload: CaseIn):
         applicant = Resident.objects.filter(scope_q(viewer, holder_field=None, resident_field="id"),
                                             pk=payload.applicant_id).first()
         if applicant is None:
-            raise NotFound("unknown resident", field="applicant_id")
+            raise NotFound(_("没有找到该居民，或您无权查看。"), field="applicant_id")
     created = services.case_create(
         viewer=viewer, matter_code=payload.matter_code, region_code=payload.region_code, title=payload.title,
         description=payload.description, form=payload.form, materials=[m.dict() for m in payload.materials],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from yiwang.catalog.formschema import Checker, compile_checker
 from yiwang.catalog.models import Matter, RoutingRule
@@ -69,7 +70,7 @@ def matter_info(code: str) -> MatterInfo:
     try:
         return matter_cache.get().by_code[code]
     except KeyError:
-        raise NotFound(f"unknown or inactive matter {code!r}", field="matter_code") from None
+        raise NotFound(_("没有编码为 %(code)s 的在办事项。") % {"code": code}, field="matter_code") from None
 
 
 def matter_info_by_id(matter_id: int) -> MatterInfo | None:
@@ -118,5 +119,5 @@ def matter_list(*, kind: str | None = None, level: str | None = None, q: str | N
 def matter_get(code: str) -> Matter:
     matter = Matter.objects.filter(code=code, active=True).first()
     if matter is None:
-        raise NotFound(f"unknown or inactive matter {code!r}", field="code")
+        raise NotFound(_("没有编码为 %(code)s 的在办事项。") % {"code": code}, field="code")
     return matter

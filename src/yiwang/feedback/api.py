@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from yiwang.api import viewer_of
@@ -67,5 +68,5 @@ def get_rating(request, number: str):
     case = case_get(viewer=viewer_of(request), number=number)
     evaluation = selectors.evaluation_for_case(case.pk)
     if evaluation is None:
-        raise NotFound("this case has not been rated", field="number")
+        raise NotFound(_("该案件尚未评价。"), field="number")
     return _out(evaluation, case.number)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import NotFound
@@ -64,13 +65,13 @@ class Hierarchy:
         try:
             return self.regions[self.region_by_code[code]]
         except KeyError:
-            raise NotFound(f"unknown region {code!r}", field="region_code") from None
+            raise NotFound(_("没有代码为 %(code)s 的区域。") % {"code": code}, field="region_code") from None
 
     def unit(self, code: str) -> UnitInfo:
         try:
             return self.units[self.unit_by_code[code]]
         except KeyError:
-            raise NotFound(f"unknown unit {code!r}", field="unit_code") from None
+            raise NotFound(_("没有编码为 %(code)s 的单位。") % {"code": code}, field="unit_code") from None
 
 
 def _load_hierarchy() -> Hierarchy:
