@@ -136,19 +136,21 @@ def _authorize(viewer: Viewer, case: Case, action: Action) -> str:
         return "superuser"
     raise PermissionDenied(
         _("您无权对该案件执行“%(action)s”：需要由%(unit)s的相应人员办理。")
-        % {"action": action.label, "unit": hierarchy().units.get(case.holder_unit_id, case.holder_unit).name}
+        % {"action": action.label, "unit": _unit_name(case.holder_unit_id)}
     )
+
+
+def _unit_name(unit_id: int) -> str:
+    unit = hierarchy().units.get(unit_id)
+    return unit.name if unit else str(unit_id)
 
 
 def case_for_action(viewer: Viewer, case_id: int) -> Case:
-    case = (
-        Case.objects.select_related("matter_version", "holder_unit")
-        .filter(scope_q(viewer), pk=case_id)
-        .first()
-    )
-    if case is None:
+    # A plain slice, not .first(): no ORDER BY on the hot path of every action.
+    rows = list(Case.objects.select_related("matter_version").filter(scope_q(viewer), pk=case_id)[:1])
+    if not rows:
         raise NotFound(_("没有找到该案件，或您无权查看。"), field="number")
-    return case
+    return rows[0]
 
 
 def case_act(
@@ -237,6 +239,8 @@ def case_act(
             changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, now, info.time_unit)
             changes["suspended_at"] = None
             payload["due_at"] = changes["due_at"].isoformat()
+        if "due_at" in changes and changes["due_at"] > now:
+            changes["warning_level"] = 0  # a new or moved deadline starts unwarned
         to_state = act.target or case.state
         if to_state in wf.closed:
             changes["closed_at"] = now

@@ -21,12 +21,14 @@ def sweep_deadlines() -> dict:
     """Raise warning levels: yellow when a deadline is near, red (超期) when it has passed."""
     now = clock.now()
     counts = {"yellow": 0, "red": 0}
-    overdue = Case.objects.filter(closed_at__isnull=True, due_at__lt=now, warning_level__lt=2)
+    # A case waiting on the applicant (补正) has its clock stopped: it is neither late nor nearly so.
+    overdue = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=now,
+                                  warning_level__lt=2)
     for case in overdue.only("pk").iterator(chunk_size=500):
         before = case.warning_level
         after = case_mark_warning(case=case, level=2)
         counts["red"] += int(after.warning_level == 2 and before < 2)
-    near = Case.objects.filter(closed_at__isnull=True, due_at__gte=now, due_at__lt=now + YELLOW_WINDOW,
+    near = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__gte=now, due_at__lt=now + YELLOW_WINDOW,
                                warning_level__lt=1)
     for case in near.only("pk").iterator(chunk_size=500):
         after = case_mark_warning(case=case, level=1)

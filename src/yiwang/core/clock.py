@@ -26,7 +26,8 @@ def frozen_at(moment: dt.datetime) -> Iterator[None]:
     try:
         yield
     finally:
-        _frozen.pop()
+        if _frozen:  # set_frozen(None) inside the block may have emptied the stack already
+            _frozen.pop()
 
 
 def set_frozen(moment: dt.datetime | None) -> None:

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 
 from yiwang.cases.models import Case
+from yiwang.core import clock
 from yiwang.feedback.selectors import evaluation_counts
 from yiwang.org.models import Level
 from yiwang.org.selectors import Viewer, hierarchy, scope_q
@@ -67,7 +68,7 @@ def indicators(*, viewer: Viewer, region_code: str | None = None) -> dict:
         if row["seconds"] is not None:
             total_duration = row["seconds"] if total_duration is None else total_duration + row["seconds"]
 
-    overdue_open = qs.filter(closed_at__isnull=True, warning_level__gte=2).count()
+    overdue_open = qs.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=clock.now()).count()
     ratings = evaluation_counts(viewer=viewer, region_path=region.path if region else None)
     units = []
     for unit_id in sorted(set(open_by_unit) | set(closed_by_unit)):
