@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from yiwang.cases import routing, workdays
@@ -25,6 +27,12 @@ from yiwang.org.models import Resident
 from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
 
 MAX_TITLE = 200
+
+
+def _stored(fn, *args):
+    """Text written into a record is in the site's language, whoever's request wrote it."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return fn(*args)
 
 
 @dataclass
@@ -101,7 +109,7 @@ def case_create(
         holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1, event_count=1,
         idempotency_key=key,
     )
-    payload = {"routing": route.as_payload(), "note": routing.explain(route), "channel": channel}
+    payload = {"routing": route.as_payload(), "note": _stored(routing.explain, route), "channel": channel}
     first = _event(case, seq=1, prev=GENESIS, at=now, actor_id=viewer.user_id, actor_name=viewer.username,
                    action="submit", from_state="", to_state=wf.initial, from_unit_id=None,
                    to_unit_id=route.unit.id, payload=payload)
@@ -301,14 +309,14 @@ def case_open_follow_up(*, case: Case, evaluation_id: int, rating: int, comment:
     wf = workflow(Kind.FOLLOW_UP)
     follow_up = Case(
         kind=Kind.FOLLOW_UP, matter_id=case.matter_id, matter_version_id=case.matter_version_id,
-        title=(_("差评整改：") + case.title)[:MAX_TITLE], description=comment, applicant_id=case.applicant_id,
+        title=(_stored(_, "差评整改：") + case.title)[:MAX_TITLE], description=comment, applicant_id=case.applicant_id,
         applicant_name=case.applicant_name, applicant_phone=case.applicant_phone, channel=Channel.SYSTEM,
         region_id=case.region_id, region_path=case.region_path, state=wf.initial, holder_unit_id=unit_id,
         handling_unit_id=unit_id, created_at=now, accepted_at=now,
         due_at=workdays.due_after(now, workdays_limit, "workdays"), version=1, event_count=1,
     )
     payload = {"source_case": case.number, "evaluation": evaluation_id, "rating": rating,
-               "note": _("差评自动转办整改，%(n)s 个工作日内回访并反馈结果") % {"n": workdays_limit}}
+               "note": _stored(lambda: _("差评自动转办整改，%(n)s 个工作日内回访并反馈结果") % {"n": workdays_limit})}
     first = _event(follow_up, seq=1, prev=GENESIS, at=now, actor_id=None, actor_name=SYSTEM, action="submit",
                    from_state="", to_state=wf.initial, from_unit_id=None, to_unit_id=unit_id, payload=payload)
     follow_up.last_hash = first.hash
@@ -350,7 +358,7 @@ def case_recompute_due(*, case: Case) -> Case:
         if new_due == fresh.due_at or fresh.closed_at is not None:
             return fresh
         payload = {"old_due_at": fresh.due_at.isoformat() if fresh.due_at else None, "due_at": new_due.isoformat(),
-                   "note": _("工作日历调整，重新计算办理期限")}
+                   "note": _stored(_, "工作日历调整，重新计算办理期限")}
         return _append(fresh, viewer=None, action="recompute_due", to_state=fresh.state,
                        to_unit_id=fresh.holder_unit_id, payload=payload, changes={"due_at": new_due}, at=clock.now())
 
