@@ -10,9 +10,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 

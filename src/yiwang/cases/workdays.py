@@ -211,7 +211,7 @@ def parse_calendar_file(path: Path) -> YearCalendar:
         year = years.pop()
     else:
         try:
-            data = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (a SafeLoader subclass)
+            data = yaml.load(text, Loader=_DatesAsText)
         except yaml.YAMLError as exc:
             raise ValidationFailed(_("YAML 格式错误：%(e)s") % {"e": exc}) from exc
         if not isinstance(data, dict) or not isinstance(data.get("year"), int):

@@ -1,9 +1,9 @@
 """A new case goes to the lowest level that can handle it, or by a rule, or to a command centre."""
 
-from yiwang.catalog.models import RoutingRule
-from yiwang.catalog.services import routing_rule_save
 from yiwang.cases.models import CaseEvent
 from yiwang.cases.services import case_create
+from yiwang.catalog.models import RoutingRule
+from yiwang.catalog.services import routing_rule_save
 from yiwang.testing import SENIOR_OK
 
 

@@ -2,11 +2,11 @@
 
 import pytest
 
+from yiwang.cases.services import case_act, case_create
 from yiwang.catalog.formschema import compile_checker
 from yiwang.catalog.models import Matter
 from yiwang.catalog.selectors import matter_info
 from yiwang.catalog.services import matter_publish
-from yiwang.cases.services import case_act, case_create
 from yiwang.core.errors import ValidationFailed
 from yiwang.testing import SENIOR_CARD_FORM, SENIOR_OK
 
