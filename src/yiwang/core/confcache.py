@@ -17,7 +17,7 @@ from django.db.models import F
 
 T = TypeVar("T")
 
-_registry: dict[str, "ConfigCache"] = {}
+_registry: dict[str, list["ConfigCache"]] = {}
 
 
 class ConfigCache(Generic[T]):
@@ -28,7 +28,7 @@ class ConfigCache(Generic[T]):
         self._version: int | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
-        _registry[name] = self
+        _registry.setdefault(name, []).append(self)
 
     def get(self) -> T:
         recheck = settings.YIWANG_CONFIG_RECHECK_SECONDS
@@ -63,13 +63,13 @@ def bump(name: str) -> None:
     updated = ConfigVersion.objects.filter(name=name).update(version=F("version") + 1)
     if not updated:
         ConfigVersion.objects.get_or_create(name=name, defaults={"version": 1})
-    local = _registry.get(name)
-    if local is not None:
-        # This process sees its own change at once, but only once the transaction commits.
+    for local in _registry.get(name, []):
+        # This process sees its own change at once, and again once the transaction commits.
         transaction.on_commit(local.clear)
         local.clear()
 
 
 def clear_all() -> None:
-    for cache in _registry.values():
-        cache.clear()
+    for caches in _registry.values():
+        for cache in caches:
+            cache.clear()

@@ -1,0 +1,81 @@
+"""Matter search that finds 老年证 from "老年证", "老年證", "lnz" or "laonianzheng".
+
+Residents type Simplified or Traditional characters, full pinyin or pinyin initials. Each
+matter is indexed once per catalogue version (in-process, like the catalogue cache): its name
+and keywords in Simplified Chinese, their full pinyin and their initials. A query is folded to
+Simplified (OpenCC t2s), lower-case, without spaces, and matched by substring.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+from pypinyin import Style, lazy_pinyin
+
+from yiwang.catalog.models import Matter
+from yiwang.core.confcache import ConfigCache
+
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+_t2s = opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """Simplified, lower-case, no spaces or punctuation that people leave out."""
+    return re.sub(r"[\s()（）/·、,，]+", "", _t2s.convert(text or "")).lower()
+
+
+@lru_cache(maxsize=4096)
+def pinyin_forms(text: str) -> tuple[str, str]:
+    """(full pinyin, initials) of the Han characters in ``text``."""
+    han = "".join(_HAN.findall(text))
+    return "".join(lazy_pinyin(han)), "".join(lazy_pinyin(han, style=Style.FIRST_LETTER))
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    name: str
+    text: str  # folded name + keywords
+    pinyin: str
+    initials: str
+    name_folded: str
+
+
+def _load_index() -> list[Entry]:
+    entries = []
+    for code, name, keywords in Matter.objects.filter(active=True).values_list("code", "name", "keywords"):
+        words = [name, *keywords.split()]
+        full = [pinyin_forms(w) for w in words]
+        entries.append(Entry(
+            code=code, name=name, text=" ".join(fold(w) for w in words),
+            pinyin=" ".join(f for f, _ in full), initials=" ".join(i for _, i in full), name_folded=fold(name),
+        ))
+    return entries
+
+
+index_cache: ConfigCache[list[Entry]] = ConfigCache("catalog.matters", _load_index)
+
+
+def search(query: str, *, limit: int = 20) -> list[str]:
+    """Matter codes best first: name matches, then keyword matches, then pinyin and initials."""
+    q = fold(query)
+    if not q:
+        return []
+    q_pinyin = "".join(lazy_pinyin(q)) if _HAN.search(q) else q
+    ranked = []
+    for e in index_cache.get():
+        if e.name_folded.startswith(q):
+            rank = 0
+        elif q in e.name_folded:
+            rank = 1
+        elif q in e.text:
+            rank = 2
+        elif q_pinyin.isascii() and (q_pinyin in e.pinyin or q_pinyin in e.initials):
+            rank = 3 if q_pinyin in e.pinyin else 4
+        else:
+            continue
+        ranked.append((rank, len(e.name), e.code))
+    return [code for _, _, code in sorted(ranked)[:limit]]
