@@ -62,6 +62,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "yiwang.web.context.viewer",
             ],
         },
     },
@@ -129,7 +130,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "/"
 
 LOGGING = {
     "version": 1,

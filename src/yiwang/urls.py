@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from yiwang.api import api
 from yiwang.cases.api import router as cases_router
@@ -18,5 +18,7 @@ api.add_router("/", stats_router)
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("yiwang.web.urls")),
     path("api/v1/", api.urls),
 ]

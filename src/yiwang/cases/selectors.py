@@ -50,6 +50,17 @@ def case_get(*, viewer: Viewer, number: str) -> Case:
     return case
 
 
+def case_lookup(*, number: str, phone: str) -> Case | None:
+    """A case by number and the applicant's phone, for people without an account (查件)."""
+    parsed = Case.parse_number(number)
+    if parsed is None or not phone:
+        return None
+    rows = list(Case.objects.select_related("matter", "holder_unit").filter(pk=parsed[1], applicant_phone=phone)[:1])
+    if not rows or rows[0].number != number.strip().upper():
+        return None
+    return rows[0]
+
+
 def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", cursor: str | None = None,
               limit: int = 50) -> Page:
     if order not in ORDERS:

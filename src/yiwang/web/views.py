@@ -1,8 +1,187 @@
-from django.shortcuts import render
+"""Resident portal pages. Thin: read with selectors, write with services, render."""
 
-from yiwang.catalog.selectors import matter_list
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from yiwang.cases import selectors as case_selectors
+from yiwang.cases import services as case_services
+from yiwang.cases.attachments import attachment_store
+from yiwang.cases.models import Case
+from yiwang.cases.workflows import action_label, workflow
+from yiwang.catalog import selectors as catalog_selectors
+from yiwang.catalog.search import search
+from yiwang.core.errors import DomainError
+from yiwang.feedback.models import TAGS, Rating
+from yiwang.feedback.selectors import evaluation_for_case
+from yiwang.feedback.services import evaluation_create
+from yiwang.org.models import Level
+from yiwang.org.selectors import ANONYMOUS
+from yiwang.web.context import request_viewer
+from yiwang.web.forms import fields_for, read_form, sniff_upload
+
+_viewer = request_viewer
 
 
 def home(request):
-    """A plain landing page until the resident portal arrives (issue [2/6])."""
-    return render(request, "web/home.html", {"matters": matter_list()})
+    q = request.GET.get("q", "").strip()
+    matters = catalog_selectors.matter_list()
+    if q:
+        order = {code: i for i, code in enumerate(search(q))}
+        results = sorted((m for m in matters if m.code in order), key=lambda m: order[m.code])
+        return render(request, "web/home.html", {"q": q, "results": results})
+    by_event: dict[str, list] = defaultdict(list)
+    by_level: dict[str, list] = defaultdict(list)
+    for m in matters:
+        if m.kind == "incident":
+            continue
+        by_event[m.life_event or _("其他")].append(m)
+        by_level[m.handling_levels[0] if m.handling_levels else ""].append(m)
+    levels = [(Level(lv).label, by_level[lv]) for lv in ("community", "town", "city", "area") if by_level.get(lv)]
+    return render(request, "web/home.html", {"q": q, "by_event": dict(by_event), "by_level": levels})
+
+
+def matter_guide(request, code: str):
+    try:
+        matter = catalog_selectors.matter_get(code)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    levels = [Level(lv).label for lv in matter.handling_levels]
+    return render(request, "web/guide.html", {"matter": matter, "levels": levels})
+
+
+@login_required(login_url="web:login")
+@require_http_methods(["GET", "POST"])
+def apply(request, code: str):
+    try:
+        matter = catalog_selectors.matter_get(code)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    viewer = _viewer(request)
+    on_behalf = bool(viewer.memberships)  # a window clerk applying for a resident (代办)
+    errors: dict = {}
+    values: dict = {}
+    if request.method == "POST":
+        values = read_form(matter.form_schema, request.POST)
+        stored: list[dict] = []
+        try:
+            for material in matter.materials:
+                upload = request.FILES.get(f"m_{material['code']}")
+                if upload is not None:
+                    content_type, ext = sniff_upload(upload)
+                    stored.append({"code": material["code"], "name": material["name"],
+                                   **attachment_store(upload=upload, content_type=content_type, ext=ext)})
+                elif on_behalf and request.POST.get(f"seen_{material['code']}") == "on":
+                    # checked at the window: the clerk saw the original (原件核验)
+                    stored.append({"code": material["code"], "name": material["name"], "reference": "window"})
+            created = case_services.case_create(
+                viewer=viewer, matter_code=matter.code, form=values, materials=stored,
+                description=request.POST.get("description", "")[:5000],
+                region_code=request.POST.get("region_code") or None,
+                applicant_name=request.POST.get("applicant_name", "")[:50],
+                applicant_phone=request.POST.get("applicant_phone", "")[:20],
+                channel="hall" if on_behalf else "online",
+                idempotency_key=request.POST.get("idempotency_key") or None,
+            )
+        except DomainError as exc:
+            errors = exc.errors or {"__all__": [exc.message]}
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已提交，办件编号 %(n)s。请记下编号以便查询。") % {"n": created.case.number})
+            target = "web:work_case" if on_behalf else "web:case"
+            return HttpResponseRedirect(reverse(target, args=[created.case.number]))
+    context = {
+        "matter": matter, "fields": fields_for(matter.form_schema, values, errors), "errors": errors,
+        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex, "on_behalf": on_behalf,
+        "material_errors": errors.get("materials", []), "other_errors": errors.get("__all__", []),
+    }
+    return render(request, "web/apply.html", context)
+
+
+def _case_context(request, case: Case, viewer) -> dict:
+    wf = workflow(case.kind)
+    timeline = case_selectors.case_timeline(case)
+    evaluation = evaluation_for_case(case.pk)
+    supplement_note = ""
+    if case.state == "supplement":
+        asked = [e for e in timeline if e.action == "request_supplement"]
+        supplement_note = asked[-1].payload.get("comment", "") if asked else ""
+    return {
+        "case": case, "state_label": wf.states.get(case.state, case.state),
+        "timeline": [(e, action_label(e.action)) for e in timeline],
+        "actions": case_selectors.allowed_actions(viewer, case) if viewer.user_id else [],
+        "evaluation": evaluation, "supplement_note": supplement_note,
+        "can_rate": (case.closed_at is not None and evaluation is None and viewer.resident_id
+                     and viewer.resident_id == case.applicant_id and case.kind != "follow_up"),
+        "ratings": list(reversed(Rating.choices)), "tags": TAGS["online"],
+        "overdue": case_selectors.is_overdue(case),
+    }
+
+
+@login_required(login_url="web:login")
+def case_page(request, number: str):
+    viewer = _viewer(request)
+    try:
+        case = case_selectors.case_get(viewer=viewer, number=number)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "web/case.html", _case_context(request, case, viewer))
+
+
+@login_required(login_url="web:login")
+@require_http_methods(["POST"])
+def case_resident_action(request, number: str):
+    viewer = _viewer(request)
+    try:
+        case = case_selectors.case_get(viewer=viewer, number=number)
+        action = request.POST.get("action", "")
+        if action == "rate":
+            evaluation_create(viewer=viewer, case_id=case.pk, rating=int(request.POST.get("rating") or 0),
+                              comment=request.POST.get("comment", "")[:1000], tags=request.POST.getlist("tags"))
+            messages.success(request, _("感谢您的评价。"))
+        elif action in ("resubmit", "withdraw"):
+            case_services.case_act(viewer=viewer, case_id=case.pk, action=action,
+                                   version=int(request.POST.get("version") or 0))
+            messages.success(request, _("已提交。"))
+        else:
+            raise Http404
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    except ValueError:
+        messages.error(request, _("提交的内容有误，请按提示修改。"))
+    return HttpResponseRedirect(reverse("web:case", args=[number]))
+
+
+@login_required(login_url="web:login")
+def my_cases(request):
+    viewer = _viewer(request)
+    if not viewer.resident_id:
+        return HttpResponseRedirect(reverse("web:queue"))
+    page = case_selectors.case_list(viewer=viewer, filters=case_selectors.CaseFilters(),
+                                    cursor=request.GET.get("cursor"), limit=20)
+    return render(request, "web/my_cases.html", {"page": page})
+
+
+def lookup(request):
+    """People without an account find a case by its number and the phone number they gave."""
+    number = request.GET.get("number", "").strip()
+    phone = request.GET.get("phone", "").strip()
+    case = None
+    error = ""
+    if number or phone:
+        case = case_selectors.case_lookup(number=number, phone=phone)
+        if case is None:
+            error = _("没有找到编号与手机号都相符的办件。")
+    context = {"number": number, "phone": phone, "error": error}
+    if case is not None:
+        context.update(_case_context(request, case, viewer=ANONYMOUS))
+    return render(request, "web/lookup.html", context)

@@ -1,0 +1,83 @@
+"""Rendering a matter's JSON form schema as HTML fields, and reading them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from yiwang.core.errors import ValidationFailed
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# Sniffed by content, never by the name or the browser's claim: (magic prefix, type, extension).
+ALLOWED_UPLOADS = [(b"%PDF-", "application/pdf", "pdf"), (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+                   (b"\x89PNG\r\n\x1a\n", "image/png", "png")]
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    kind: str  # text, textarea, number, date, checkbox, select
+    required: bool
+    choices: list[str]
+    value: object = ""
+    errors: list[str] | None = None
+
+
+def fields_for(schema: dict, values: dict | None = None, errors: dict | None = None) -> list[Field]:
+    values = values or {}
+    errors = errors or {}
+    required = set(schema.get("required", [])) if schema else set()
+    out = []
+    for name, spec in (schema or {}).get("properties", {}).items():
+        t = spec["type"]
+        if "enum" in spec:
+            kind = "select"
+        elif t == "boolean":
+            kind = "checkbox"
+        elif t in ("integer", "number"):
+            kind = "number"
+        elif spec.get("format") == "date":
+            kind = "date"
+        elif spec.get("maxLength", 0) > 200:
+            kind = "textarea"
+        else:
+            kind = "text"
+        out.append(Field(name=name, label=spec.get("title", name), kind=kind, required=name in required,
+                         choices=[str(c) for c in spec.get("enum", [])], value=values.get(name, ""),
+                         errors=errors.get(f"form.{name}")))
+    return out
+
+
+def read_form(schema: dict, post) -> dict:
+    """Typed values from POST data, by the schema (bad numbers are left for the checker to name)."""
+    data: dict = {}
+    for name, spec in (schema or {}).get("properties", {}).items():
+        t = spec["type"]
+        if t == "boolean":
+            data[name] = post.get(f"f_{name}") == "on"
+            continue
+        raw = (post.get(f"f_{name}") or "").strip()
+        if raw == "":
+            continue
+        if t in ("integer", "number"):
+            try:
+                data[name] = int(raw) if t == "integer" else float(raw)
+            except ValueError:
+                data[name] = raw
+        else:
+            data[name] = raw
+    return data
+
+
+def sniff_upload(upload) -> tuple[str, str]:
+    """(content type, extension) of an uploaded file, or refuse it."""
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationFailed(_("文件 %(name)s 超过 5 MB。") % {"name": upload.name}, field="materials")
+    head = upload.read(16)
+    upload.seek(0)
+    for magic, content_type, ext in ALLOWED_UPLOADS:
+        if head.startswith(magic):
+            return content_type, ext
+    raise ValidationFailed(_("文件 %(name)s 不是 PDF、JPEG 或 PNG。") % {"name": upload.name}, field="materials")

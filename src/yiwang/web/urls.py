@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from yiwang.web import views, workbench
+
+app_name = "web"
+
+urlpatterns = [
+    path("matters/<str:code>/", views.matter_guide, name="guide"),
+    path("matters/<str:code>/apply/", views.apply, name="apply"),
+    path("cases/<str:number>/", views.case_page, name="case"),
+    path("cases/<str:number>/action/", views.case_resident_action, name="case_action"),
+    path("me/cases/", views.my_cases, name="my_cases"),
+    path("lookup/", views.lookup, name="lookup"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path("work/", workbench.queue, name="queue"),
+    path("work/cases/<str:number>/", workbench.work_case, name="work_case"),
+    path("work/cases/<str:number>/act/<str:action>/", workbench.work_case_act, name="work_case_act"),
+    path("work/cases/<str:number>/materials/<int:index>/", workbench.work_material, name="work_material"),
+]

@@ -1,0 +1,163 @@
+"""Staff workbench: my units' queue and the case page with exactly the actions allowed now."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponseForbidden
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from yiwang.cases import selectors as case_selectors
+from yiwang.cases import services as case_services
+from yiwang.cases.models import Case
+from yiwang.cases.workflows import action_label, all_states, workflow
+from yiwang.catalog.selectors import matter_list
+from yiwang.core import clock
+from yiwang.core.errors import DomainError
+from yiwang.core.pagination import paginate
+from yiwang.org.selectors import hierarchy, units_reachable
+from yiwang.web.context import request_viewer
+
+TABS = [
+    ("open", gettext_lazy("待办")), ("overdue", gettext_lazy("已超期")), ("soon", gettext_lazy("临期")),
+    ("waiting", gettext_lazy("待补正")), ("closed", gettext_lazy("已办结")),
+]
+SOON = dt.timedelta(days=3)
+
+
+def _staff(view):
+    def wrapped(request, *args, **kwargs):
+        viewer = request_viewer(request)
+        if not viewer.is_staff_member:
+            return HttpResponseForbidden(_("仅限工作人员。"))
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return login_required(wrapped, login_url="web:login")
+
+
+def _tab_filter(tab: str, now: dt.datetime) -> Q:
+    open_ = Q(closed_at__isnull=True)
+    return {
+        "open": open_,
+        "overdue": open_ & Q(due_at__lt=now, suspended_at__isnull=True),
+        "soon": open_ & Q(due_at__gte=now, due_at__lt=now + SOON, suspended_at__isnull=True),
+        "waiting": open_ & Q(suspended_at__isnull=False),
+        "closed": Q(closed_at__isnull=False),
+    }[tab]
+
+
+@_staff
+def queue(request):
+    """Cases my units hold: overdue first (earliest deadline), then by deadline."""
+    viewer = request_viewer(request)
+    now = clock.now()
+    tab = request.GET.get("tab", "open")
+    if tab not in dict(TABS):
+        tab = "open"
+    held = Case.objects.filter(holder_unit_id__in=sorted(viewer.unit_ids)) if not viewer.is_superuser else Case.objects.all()
+    qs = held.filter(_tab_filter(tab, now)).select_related("matter", "holder_unit")
+    state = request.GET.get("state") or ""
+    matter = request.GET.get("matter") or ""
+    region = request.GET.get("region") or ""
+    due_days = request.GET.get("due_days") or ""
+    if state:
+        qs = qs.filter(state=state)
+    if matter:
+        qs = qs.filter(matter__code=matter)
+    if region:
+        try:
+            qs = qs.filter(region_path__startswith=hierarchy().region(region).path)
+        except DomainError:
+            qs = qs.none()
+    if due_days.isdigit():
+        qs = qs.filter(due_at__lt=now + dt.timedelta(days=int(due_days)))
+    order = "-closed_at" if tab == "closed" else "due_at"
+    try:
+        page = paginate(qs, order=order, cursor=request.GET.get("cursor"), limit=50)
+    except DomainError:
+        page = paginate(qs, order=order, cursor=None, limit=50)
+    counts = {key: held.filter(_tab_filter(key, now)).count() for key, _label in TABS if key != "closed"}
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    context = {
+        "tab": tab, "tabs": [(k, label, counts.get(k)) for k, label in TABS], "page": page, "now": now,
+        "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
+        "region": region, "due_days": due_days}, "query": params.urlencode(),
+        "rows": [(c, workflow(c.kind).states.get(c.state, c.state), case_selectors.is_overdue(c, now)) for c in page.items],
+    }
+    return render(request, "web/work/queue.html", context)
+
+
+def _panel_context(request, case: Case, error: str = "") -> dict:
+    viewer = request_viewer(request)
+    wf = workflow(case.kind)
+    return {
+        "case": case, "state_label": wf.states.get(case.state, case.state), "error": error,
+        "timeline": [(e, action_label(e.action)) for e in case_selectors.case_timeline(case)],
+        "actions": case_selectors.allowed_actions(viewer, case),
+        "units": [u for u in units_reachable(viewer) if u.id != case.holder_unit_id],
+        "overdue": case_selectors.is_overdue(case),
+    }
+
+
+@_staff
+def work_case(request, number: str):
+    try:
+        case = case_selectors.case_get(viewer=request_viewer(request), number=number)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "web/work/case.html", _panel_context(request, case))
+
+
+@_staff
+@require_POST
+def work_case_act(request, number: str, action: str):
+    """One workflow action from its small htmx form; answers the refreshed case panel."""
+    viewer = request_viewer(request)
+    try:
+        case = case_selectors.case_get(viewer=viewer, number=number)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    error = ""
+    try:
+        version = int(request.POST.get("version") or 0)
+        case_services.case_act(
+            viewer=viewer, case_id=case.pk, action=action, version=version,
+            comment=request.POST.get("comment", "")[:2000], unit_code=request.POST.get("unit_code") or None,
+            result=request.POST.get("result", "")[:5000], decision=request.POST.get("decision", ""),
+        )
+    except DomainError as exc:
+        error = exc.message
+    except ValueError:
+        error = _("提交的内容有误，请按提示修改。")
+    case = case_selectors.case_get(viewer=viewer, number=number)
+    template = "web/work/_panel.html" if request.headers.get("HX-Request") else "web/work/case.html"
+    response = render(request, template, _panel_context(request, case, error))
+    if error:
+        response.status_code = 409 if "版本" in error or "更新" in error else 422
+        if request.headers.get("HX-Request"):
+            response.status_code = 200  # htmx swaps only 2xx by default; the message is in the panel
+    return response
+
+
+@_staff
+def work_material(request, number: str, index: int):
+    """A material file of a case the staff member may see."""
+    try:
+        case = case_selectors.case_get(viewer=request_viewer(request), number=number)
+        material = case.materials[index]
+    except (DomainError, IndexError) as exc:
+        raise Http404 from exc
+    path = material.get("reference", "")
+    if not path.startswith("materials/") or not default_storage.exists(path):
+        raise Http404
+    return FileResponse(default_storage.open(path, "rb"), content_type=material.get("content_type"),
+                        filename=material.get("filename") or path.rsplit("/", 1)[-1])
