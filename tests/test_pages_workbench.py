@@ -1,0 +1,83 @@
+"""Staff workbench pages: the queue, the case panel and its htmx actions."""
+
+import pytest
+
+from yiwang.cases.models import Case
+from yiwang.cases.services import case_act, case_create
+from yiwang.testing import SENIOR_OK
+
+
+@pytest.fixture
+def clerk(client, world):
+    client.login(username="clerk_xfl", password="pw-clerk_xfl")
+    return client
+
+
+def new_case(world, region="KG-DZ-XFL"):
+    return case_create(viewer=world.viewer("admin"), matter_code="SENIOR_CARD", region_code=region,
+                       applicant_name="王大爷", applicant_phone="13800000001", **SENIOR_OK).case
+
+
+def test_the_queue_lists_what_my_unit_holds_and_not_the_neighbours(clerk, world):
+    mine, other = new_case(world), new_case(world, "QH-WC-SPD")
+    body = clerk.get("/work/").content.decode()
+    assert mine.number in body and other.number not in body
+
+
+def test_overdue_cases_come_first_and_are_counted(clerk, world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from yiwang.core import clock
+
+    with clock.frozen_at(timezone.make_aware(dt.datetime(2019, 9, 2, 9))):
+        late = new_case(world)
+        late = case_act(viewer=world.viewer("clerk_xfl"), case_id=late.pk, action="accept", version=1)
+    fresh = new_case(world)
+    case_act(viewer=world.viewer("clerk_xfl"), case_id=fresh.pk, action="accept", version=1)
+    body = clerk.get("/work/").content.decode()
+    assert body.index(late.number) < body.index(fresh.number)
+    overdue_tab = clerk.get("/work/?tab=overdue").content.decode()
+    assert late.number in overdue_tab and fresh.number not in overdue_tab
+
+
+def test_the_queue_filters_by_state(clerk, world):
+    a, b = new_case(world), new_case(world)
+    case_act(viewer=world.viewer("clerk_xfl"), case_id=a.pk, action="accept", version=1)
+    body = clerk.get("/work/", {"state": "submitted"}).content.decode()
+    assert b.number in body and a.number not in body
+
+
+def test_the_case_panel_offers_exactly_the_allowed_actions(clerk, world):
+    case = new_case(world)
+    body = clerk.get(f"/work/cases/{case.number}/").content.decode()
+    assert "/act/accept/" in body and "/act/reject/" in body and "/act/close/" not in body
+
+
+def test_an_htmx_action_answers_the_refreshed_panel(clerk, world):
+    case = new_case(world)
+    response = clerk.post(f"/work/cases/{case.number}/act/accept/", {"version": 1}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body and "已受理" in body
+    assert Case.objects.get(pk=case.pk).state == "accepted"
+
+
+def test_a_stale_form_shows_a_conflict_message(clerk, world):
+    case = new_case(world)
+    clerk.post(f"/work/cases/{case.number}/act/accept/", {"version": 1})
+    response = clerk.post(f"/work/cases/{case.number}/act/request_supplement/", {"version": 1, "comment": "缺"},
+                          HTTP_HX_REQUEST="true")
+    assert "请刷新后重试" in response.content.decode()
+    assert Case.objects.get(pk=case.pk).state == "accepted"
+
+
+def test_a_resident_cannot_open_the_workbench(client, world):
+    client.login(username="resident_wang", password="pw-wang")
+    assert client.get("/work/").status_code == 403
+
+
+def test_another_communitys_case_page_is_a_404(clerk, world):
+    other = new_case(world, "QH-WC-SPD")
+    assert clerk.get(f"/work/cases/{other.number}/").status_code == 404
