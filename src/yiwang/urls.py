@@ -19,6 +19,7 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("dashboard/", include("yiwang.stats.urls")),
     path("", include("yiwang.web.urls")),
     path("api/v1/", api.urls),
 ]

@@ -1,0 +1,13 @@
+"""Leaders' dashboard (being built; see issue [2/6])."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from yiwang.stats.selectors import indicators
+from yiwang.web.context import request_viewer
+
+
+@login_required(login_url="web:login")
+def dashboard(request):
+    data = indicators(viewer=request_viewer(request), region_code=request.GET.get("region") or None)
+    return render(request, "stats/dashboard.html", {"data": data})
