@@ -15,7 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from yiwang.core.errors import DomainError
-from yiwang.org.selectors import Viewer, user_for_token, viewer_for
+from yiwang.org.selectors import Viewer, request_viewer, user_for_token, viewer_for
 
 # Token → (viewer, fetched at): intake must not spend three queries per request on who is asking.
 # A revoked token or a changed role takes effect within TOKEN_CACHE_SECONDS in every process.
@@ -30,7 +30,7 @@ class TokenAuth(HttpBearer):
         hit = _token_cache.get(token)
         now = time.monotonic()
         if hit is not None and now - hit[1] < TOKEN_CACHE_SECONDS:
-            request.viewer = hit[0]
+            request._yiwang_viewer = hit[0]
             return hit[0]
         user = user_for_token(token)
         if user is None:
@@ -40,7 +40,7 @@ class TokenAuth(HttpBearer):
         if len(_token_cache) > 10_000:
             _token_cache.clear()
         _token_cache[token] = (viewer, now)
-        request.viewer = viewer
+        request._yiwang_viewer = viewer
         return viewer
 
 
@@ -53,8 +53,7 @@ class SessionAuth(APIKeyCookie):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
-        request.viewer = viewer_for(user)
-        return request.viewer
+        return request_viewer(request)
 
 
 def clear_token_cache() -> None:
@@ -70,8 +69,7 @@ api = NinjaAPI(
 )
 
 
-def viewer_of(request) -> Viewer:
-    return request.viewer
+viewer_of = request_viewer
 
 
 def _field_name(loc: tuple) -> str:

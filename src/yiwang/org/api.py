@@ -75,7 +75,7 @@ def login(request, payload: LoginIn):
         raise PermissionDenied(_("用户名或密码不正确。"), field="password")
     django_login(request, user)
     get_token(request)
-    request.viewer = selectors.viewer_for(user)
+    request._yiwang_viewer = selectors.viewer_for(user)
     return me(request)
 
 

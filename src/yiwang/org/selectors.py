@@ -219,3 +219,11 @@ def user_for_token(key: str):
         .first()
     )
     return token.user if token else None
+
+
+def request_viewer(request) -> Viewer:
+    """Who is asking, built at most once per request; the API's auth sets it from a token."""
+    viewer = getattr(request, "_yiwang_viewer", None)
+    if viewer is None:
+        viewer = request._yiwang_viewer = viewer_for(getattr(request, "user", None))
+    return viewer

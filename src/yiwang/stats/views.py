@@ -3,8 +3,8 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from yiwang.org.selectors import request_viewer
 from yiwang.stats.selectors import indicators
-from yiwang.web.context import request_viewer
 
 
 @login_required(login_url="web:login")

@@ -25,8 +25,7 @@ from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
 from yiwang.feedback.services import evaluation_create
 from yiwang.org.models import Level
-from yiwang.org.selectors import ANONYMOUS
-from yiwang.web.context import request_viewer
+from yiwang.org.selectors import ANONYMOUS, request_viewer
 from yiwang.web.forms import fields_for, read_form, sniff_upload
 
 _viewer = request_viewer

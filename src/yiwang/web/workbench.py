@@ -21,8 +21,7 @@ from yiwang.catalog.selectors import matter_list
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
-from yiwang.org.selectors import hierarchy, units_reachable
-from yiwang.web.context import request_viewer
+from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
 
 TABS = [
     ("open", gettext_lazy("待办")), ("overdue", gettext_lazy("已超期")), ("soon", gettext_lazy("临期")),
