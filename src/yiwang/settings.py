@@ -150,3 +150,7 @@ YIWANG_CONFIG_RECHECK_SECONDS = float(os.environ.get("YIWANG_CONFIG_RECHECK_SECO
 
 YIWANG_BAD_REVIEW_FOLLOW_UP_WORKDAYS = 15
 YIWANG_DEMO_TITLE = _("西咸新区 一网通办")
+
+# Map tiles for Leaflet, e.g. "https://tiles.example.gov.cn/{z}/{x}/{y}.png". Empty: maps draw
+# without a base layer (a closed network), showing only yiwang's own points and outlines.
+YIWANG_TILE_URL = os.environ.get("YIWANG_TILE_URL", "")

@@ -70,7 +70,7 @@ def case_create(
     description: str = "", form: dict | None = None, materials: list[dict] | None = None,
     applicant: Resident | None = None, applicant_name: str = "", applicant_phone: str = "",
     channel: str = Channel.ONLINE, lat: float | None = None, lng: float | None = None, address: str = "",
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, attachments: list[dict] | None = None,
 ) -> Created:
     """Submit an application, a consultation or an incident report, routed to the lowest level that can take it."""
     if viewer.user_id is None:
@@ -81,6 +81,8 @@ def case_create(
     form = form or {}
     materials = materials or []
     _check_submission(matter, form, materials)
+    # Photos of a reported problem and the like: kept with the materials, not checked against them.
+    materials = materials + list(attachments or [])
     if channel not in Channel.values:
         raise ValidationFailed(_("未知的渠道 %(c)s。") % {"c": channel}, field="channel")
     if len(title) > MAX_TITLE:

@@ -121,3 +121,12 @@ def matter_get(code: str) -> Matter:
     if matter is None:
         raise NotFound(_("没有编码为 %(code)s 的在办事项。") % {"code": code}, field="code")
     return matter
+
+
+def matters_handled_at(*, unit_kind: str, level: str) -> list[MatterInfo]:
+    """Matters a unit of this kind at this level handles (what a service hall can do for you)."""
+    return sorted(
+        (m for m in matter_cache.get().by_code.values()
+         if m.responsible_unit_kind == unit_kind and level in m.handling_levels and m.kind != "incident"),
+        key=lambda m: m.code,
+    )

@@ -227,3 +227,36 @@ def request_viewer(request) -> Viewer:
     if viewer is None:
         viewer = request._yiwang_viewer = viewer_for(getattr(request, "user", None))
     return viewer
+
+
+def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine), good to a few metres at district scale."""
+    from math import asin, cos, radians, sin, sqrt
+
+    dlat, dlng = radians(lat2 - lat1), radians(lng2 - lng1)
+    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlng / 2) ** 2
+    return 6371.0 * 2 * asin(sqrt(a))
+
+
+def service_halls(*, near_region_code: str | None = None) -> list[tuple[Unit, float | None]]:
+    """Every active service hall with its distance from a region's centre, nearest first."""
+    halls = list(Unit.objects.filter(kind="service_hall", active=True).select_related("region").order_by("region__path"))
+    origin = None
+    if near_region_code:
+        region = hierarchy().region(near_region_code)
+        row = Region.objects.filter(pk=region.id).values_list("lat", "lng").first()
+        if row and row[0] is not None:
+            origin = row
+    out = []
+    for hall in halls:
+        lat, lng = (hall.lat, hall.lng) if hall.lat is not None else (hall.region.lat, hall.region.lng)
+        d = distance_km(origin[0], origin[1], lat, lng) if origin and lat is not None else None
+        out.append((hall, d))
+    if origin:
+        out.sort(key=lambda pair: (pair[1] is None, pair[1] or 0))
+    return out
+
+
+def communities() -> list[RegionInfo]:
+    h = hierarchy()
+    return sorted((r for r in h.regions.values() if r.level == "community"), key=lambda r: r.path)

@@ -12,6 +12,8 @@ urlpatterns = [
     path("cases/<str:number>/action/", views.case_resident_action, name="case_action"),
     path("me/cases/", views.my_cases, name="my_cases"),
     path("lookup/", views.lookup, name="lookup"),
+    path("report/", views.report, name="report"),
+    path("halls/", views.halls, name="halls"),
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("work/", workbench.queue, name="queue"),

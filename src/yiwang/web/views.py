@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
@@ -25,7 +26,7 @@ from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
 from yiwang.feedback.services import evaluation_create
 from yiwang.org.models import Level
-from yiwang.org.selectors import ANONYMOUS, request_viewer
+from yiwang.org.selectors import ANONYMOUS, communities, hierarchy, request_viewer, service_halls
 from yiwang.web.forms import fields_for, read_form, sniff_upload
 
 _viewer = request_viewer
@@ -184,3 +185,80 @@ def lookup(request):
     if case is not None:
         context.update(_case_context(request, case, viewer=ANONYMOUS))
     return render(request, "web/lookup.html", context)
+
+
+@login_required(login_url="web:login")
+@require_http_methods(["GET", "POST"])
+def report(request):
+    """Report a problem (随手拍): category, description, photo and a map pin; becomes an incident."""
+    viewer = request_viewer(request)
+    categories = catalog_selectors.matter_list(kind="incident")
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            photos = []
+            upload = request.FILES.get("photo")
+            if upload is not None:
+                content_type, ext = sniff_upload(upload)
+                photos.append({"code": "photo", "name": _("现场照片"),
+                               **attachment_store(upload=upload, content_type=content_type, ext=ext)})
+            lat, lng = _coordinate(request.POST.get("lat"), -90, 90), _coordinate(request.POST.get("lng"), -180, 180)
+            created = case_services.case_create(
+                viewer=viewer, matter_code=request.POST.get("category", ""),
+                region_code=request.POST.get("region_code") or None,
+                description=request.POST.get("description", "")[:5000], materials=[],
+                attachments=photos, lat=lat, lng=lng, address=request.POST.get("address", "")[:200],
+                channel="online", idempotency_key=request.POST.get("idempotency_key") or None,
+            )
+        except DomainError as exc:
+            errors = exc.errors or {"general": [exc.message]}
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已上报，编号 %(n)s。我们会尽快处理。") % {"n": created.case.number})
+            return HttpResponseRedirect(reverse("web:case", args=[created.case.number]))
+    points = [{"lat": r.lat, "lng": r.lng, "label": r.name, "color": "#57606a"}
+              for r in _community_points()]
+    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 10, "pick": True,
+                  "points": points}
+    return render(request, "web/report.html", {
+        "categories": categories, "communities": communities(), "errors": errors, "map_config": map_config,
+        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+    })
+
+
+def _coordinate(raw, low: float, high: float) -> float | None:
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DomainError(_("地图位置无效，请在地图上重新点选。"), field="location") from None
+    if not low <= value <= high:
+        raise DomainError(_("地图位置无效，请在地图上重新点选。"), field="location")
+    return value
+
+
+def _community_points():
+    from yiwang.org.models import Region
+
+    return Region.objects.filter(level="community", lat__isnull=False).only("name", "lat", "lng")
+
+
+def halls(request):
+    """Where to go: every service hall, nearest first from a chosen community, on a list and a map."""
+    near = request.GET.get("near") or None
+    try:
+        rows = service_halls(near_region_code=near)
+    except DomainError:
+        rows, near = service_halls(), None
+    h = hierarchy()
+    listing = []
+    for hall, distance in rows:
+        level = h.regions[hall.region_id].level if hall.region_id in h.regions else ""
+        listing.append({"hall": hall, "distance": distance,
+                        "matters": catalog_selectors.matters_handled_at(unit_kind=hall.kind, level=level)})
+    points = [{"lat": r["hall"].lat, "lng": r["hall"].lng, "label": r["hall"].name}
+              for r in listing if r["hall"].lat is not None]
+    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 10, "points": points}
+    return render(request, "web/halls.html", {"listing": listing, "communities": communities(), "near": near,
+                                              "map_config": map_config})
