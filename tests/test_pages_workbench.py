@@ -81,3 +81,28 @@ def test_a_resident_cannot_open_the_workbench(client, world):
 def test_another_communitys_case_page_is_a_404(clerk, world):
     other = new_case(world, "QH-WC-SPD")
     assert clerk.get(f"/work/cases/{other.number}/").status_code == 404
+
+
+def test_a_home_visit_is_scheduled_from_the_panel(clerk, world):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", home_visit=True,
+                       **SENIOR_OK).case
+    page = clerk.get(f"/work/cases/{case.number}/").content.decode()
+    assert "申请上门服务" in page and "/act/schedule_visit/" in page
+    response = clerk.post(f"/work/cases/{case.number}/act/schedule_visit/",
+                          {"version": 1, "assignee": "handler_xfl", "slot": "2099-01-05T09:30"}, HTTP_HX_REQUEST="true")
+    assert "上门时间" in response.content.decode()
+    assert Case.objects.get(pk=case.pk).assignee.username == "handler_xfl"
+
+
+def test_a_naive_api_slot_is_read_as_district_time(world, client):
+    import json
+
+    from yiwang.org.services import token_create
+
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", home_visit=True,
+                       **SENIOR_OK).case
+    token = token_create(username="clerk_xfl")
+    response = client.post(f"/api/v1/cases/{case.number}/actions/schedule_visit",
+                           data=json.dumps({"version": 1, "assignee": "handler_xfl", "slot": "2099-01-05T09:30:00"}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200, response.content

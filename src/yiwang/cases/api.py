@@ -41,6 +41,7 @@ class CaseIn(Schema):
     lat: float | None = Field(None, ge=-90, le=90)
     lng: float | None = Field(None, ge=-180, le=180)
     address: str = Field("", max_length=200)
+    home_visit: bool = Field(False, description="the applicant cannot travel and asks for a home visit (上门服务)")
 
 
 class UnitRef(Schema):
@@ -113,6 +114,8 @@ class ActionIn(Schema):
     unit_code: str | None = Field(None, max_length=40)
     result: str = Field("", max_length=5000)
     decision: str = Field("", max_length=20)
+    assignee: str | None = Field(None, max_length=150, description="username of a colleague (schedule_visit)")
+    slot: dt.datetime | None = Field(None, description="home-visit time (schedule_visit)")
 
 
 class CaseFilterIn(Schema):
@@ -193,7 +196,7 @@ def create_case(request, payload: CaseIn):
         description=payload.description, form=payload.form, materials=[m.dict() for m in payload.materials],
         applicant=applicant, applicant_name=payload.applicant_name, applicant_phone=payload.applicant_phone,
         channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        idempotency_key=request.headers.get("Idempotency-Key"), home_visit=payload.home_visit,
     )
     return Status(200 if created.replayed else 201, case_summary(created.case))
 
@@ -221,5 +224,5 @@ def act_on_case(request, number: str, action: str, payload: ActionIn):
     case = selectors.case_get(viewer=viewer, number=number)
     services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
                       comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
-                      decision=payload.decision)
+                      decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot)
     return case_detail(request, selectors.case_get(viewer=viewer, number=number))

@@ -61,6 +61,7 @@ class Case(models.Model):
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     priority = models.PositiveSmallIntegerField(_("优先级"), default=2)
+    home_visit = models.BooleanField(_("上门服务"), default=False)
     created_at = models.DateTimeField(_("提交时间"))
     accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
     due_at = models.DateTimeField(_("办理期限"), null=True, blank=True)

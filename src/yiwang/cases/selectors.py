@@ -100,7 +100,7 @@ def allowed_actions(viewer: Viewer, case: Case) -> list[Action]:
     roles = viewer.roles_in(case.holder_unit_id)
     out = []
     for act in wf.actions.values():
-        if case.state not in act.sources:
+        if case.state not in act.sources or (act.only_if and not getattr(case, act.only_if)):
             continue
         if viewer.is_superuser or roles & act.actors or (
             APPLICANT in act.actors and viewer.resident_id and viewer.resident_id == case.applicant_id

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yiwang.cases import routing, workdays
@@ -70,7 +70,7 @@ def case_create(
     description: str = "", form: dict | None = None, materials: list[dict] | None = None,
     applicant: Resident | None = None, applicant_name: str = "", applicant_phone: str = "",
     channel: str = Channel.ONLINE, lat: float | None = None, lng: float | None = None, address: str = "",
-    idempotency_key: str | None = None, attachments: list[dict] | None = None,
+    idempotency_key: str | None = None, attachments: list[dict] | None = None, home_visit: bool = False,
 ) -> Created:
     """Submit an application, a consultation or an incident report, routed to the lowest level that can take it."""
     if viewer.user_id is None:
@@ -109,9 +109,11 @@ def case_create(
         applicant=applicant, applicant_name=applicant_name, applicant_phone=applicant_phone, channel=channel,
         lat=lat, lng=lng, address=address, region_id=region.id, region_path=region.path, state=wf.initial,
         holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1, event_count=1,
-        idempotency_key=key,
+        idempotency_key=key, home_visit=home_visit,
     )
     payload = {"routing": route.as_payload(), "note": _stored(routing.explain, route), "channel": channel}
+    if home_visit:
+        payload["home_visit"] = True
     first = _event(case, seq=1, prev=GENESIS, at=now, actor_id=viewer.user_id, actor_name=viewer.username,
                    action="submit", from_state="", to_state=wf.initial, from_unit_id=None,
                    to_unit_id=route.unit.id, payload=payload)
@@ -165,7 +167,7 @@ def case_for_action(viewer: Viewer, case_id: int) -> Case:
 
 def case_act(
     *, viewer: Viewer, case_id: int, action: str, version: int, comment: str = "", unit_code: str | None = None,
-    result: str = "", decision: str = "",
+    result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
 ) -> Case:
     """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
     with transaction.atomic():
@@ -181,6 +183,10 @@ def case_act(
                 _("该案件已被他人更新(版本 %(theirs)s，您看到的是 %(yours)s)，请刷新后重试。")
                 % {"theirs": case.version, "yours": version},
                 field="version",
+            )
+        if act.only_if and not getattr(case, act.only_if):
+            raise IllegalTransition(
+                _("该案件不适用“%(action)s”。") % {"action": act.label}, field="action"
             )
         if case.state not in act.sources:
             raise IllegalTransition(
@@ -230,6 +236,14 @@ def case_act(
             changes["handling_unit_id"] = case.holder_unit_id
         # Only `decide` records a decision; another action given one (say a close) must not
         # overwrite the decision taken, nor store a value `decide` would have refused.
+        if "assignee" in act.needs:
+            changes["assignee_id"], payload["assignee"] = _staff_of(case.holder_unit_id, assignee_username)
+        if "slot" in act.needs:
+            if slot is not None and timezone.is_naive(slot):
+                slot = timezone.make_aware(slot)  # a wall-clock time at the district's time zone
+            if slot is None or slot <= now:
+                raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
+            payload["slot"] = slot.isoformat()
         if decision and "decision" in act.needs:
             changes["decision"] = decision
             payload["decision"] = decision
@@ -262,6 +276,16 @@ def case_act(
         changes["state"] = to_state
         return _append(case, viewer=viewer, action=action, to_state=to_state, to_unit_id=to_unit_id,
                        payload=payload, changes=changes, at=now)
+
+
+def _staff_of(unit_id: int, username: str | None) -> tuple[int, str]:
+    from yiwang.org.models import Staff
+
+    row = Staff.objects.filter(unit_id=unit_id, user__username=username or "", user__is_active=True).values_list(
+        "user_id", "user__username").first()
+    if row is None:
+        raise ValidationFailed(_("请选择本单位的一名工作人员。"), field="assignee")
+    return row
 
 
 def _append(case: Case, *, viewer: Viewer | None, action: str, to_state: str, to_unit_id: int | None,

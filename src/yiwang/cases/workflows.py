@@ -30,6 +30,7 @@ class Action:
     starts_clock: bool = False  # acceptance/registration: the time limit runs from here
     stops_clock: bool = False  # waiting on the applicant: the time limit is suspended
     resumes_clock: bool = False
+    only_if: str = ""  # a boolean field of the case that must be true, e.g. home_visit
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ APPLICATION = _wf(
         Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT)),
         Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment")),
         Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",)),
+        # 上门服务: for residents who cannot travel, the hall sends a clerk at an agreed time.
+        Action("schedule_visit", _("安排上门服务"), _s("submitted", "accepted", "supplement"), None,
+               _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit"),
+        Action("record_visit", _("记录上门结果"), _s("submitted", "accepted", "supplement", "decided"), None,
+               _s(CLERK, HANDLER), needs=("result",), only_if="home_visit"),
     ],
 )
 

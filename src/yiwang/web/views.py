@@ -91,6 +91,7 @@ def apply(request, code: str):
                 applicant_phone=request.POST.get("applicant_phone", "")[:20],
                 channel="hall" if on_behalf else "online",
                 idempotency_key=request.POST.get("idempotency_key") or None,
+                home_visit=request.POST.get("home_visit") == "on",
             )
         except DomainError as exc:
             errors = exc.errors or {"__all__": [exc.message]}

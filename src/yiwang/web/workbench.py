@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -21,6 +22,7 @@ from yiwang.catalog.selectors import matter_list
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
+from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
 
 TABS = [
@@ -103,6 +105,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "timeline": [(e, action_label(e.action)) for e in case_selectors.case_timeline(case)],
         "actions": case_selectors.allowed_actions(viewer, case),
         "units": [u for u in units_reachable(viewer) if u.id != case.holder_unit_id],
+        "colleagues": Staff.objects.filter(unit_id=case.holder_unit_id).values_list("user__username", flat=True).distinct(),
         "overdue": case_selectors.is_overdue(case),
     }
 
@@ -132,6 +135,7 @@ def work_case_act(request, number: str, action: str):
             viewer=viewer, case_id=case.pk, action=action, version=version,
             comment=request.POST.get("comment", "")[:2000], unit_code=request.POST.get("unit_code") or None,
             result=request.POST.get("result", "")[:5000], decision=request.POST.get("decision", ""),
+            assignee_username=request.POST.get("assignee") or None, slot=_slot(request.POST.get("slot")),
         )
     except DomainError as exc:
         error = exc.message
@@ -145,6 +149,16 @@ def work_case_act(request, number: str, action: str):
         if request.headers.get("HX-Request"):
             response.status_code = 200  # htmx swaps only 2xx by default; the message is in the panel
     return response
+
+
+def _slot(raw: str | None) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 @_staff

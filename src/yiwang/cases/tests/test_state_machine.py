@@ -97,6 +97,8 @@ def _is_legal(viewer: Viewer, case: Case, action: str, version: int, *, comment:
     act = workflow(case.kind).actions.get(action)
     if act is None or version != case.version or case.state not in act.sources:
         return False
+    if act.only_if and not getattr(case, act.only_if):
+        return False
     if not _capacity(viewer, case, act):
         return False
     if "comment" in act.needs and not comment.strip():
@@ -229,7 +231,8 @@ class CaseMachine(RuleBasedStateMachine):
     def _offered_move(self, case: Case, data, wanted) -> None:
         """A correct attempt: an action the state offers, by someone entitled to it, with its inputs."""
         wf = workflow(case.kind)
-        offered = sorted(a.name for a in wf.actions.values() if case.state in a.sources and wanted(a))
+        offered = sorted(a.name for a in wf.actions.values()
+                         if case.state in a.sources and wanted(a) and not (a.only_if and not getattr(case, a.only_if)))
         if not offered:
             return
         act = wf.actions[data.draw(st.sampled_from(offered), label="action")]

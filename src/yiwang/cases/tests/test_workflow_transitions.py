@@ -1,11 +1,14 @@
 """Every action of every workflow, from every state: allowed exactly where the workflow says."""
 
+import datetime as dt
+
 import pytest
 
 from yiwang.cases.models import Case
 from yiwang.cases.services import case_act, case_create
 from yiwang.cases.workflows import WORKFLOWS
-from yiwang.core.errors import IllegalTransition, PermissionDenied
+from yiwang.core import clock
+from yiwang.core.errors import IllegalTransition, PermissionDenied, ValidationFailed
 from yiwang.testing import SENIOR_OK
 
 # How to reach each state from a fresh case, acting as the superuser.
@@ -31,12 +34,14 @@ INPUTS = {"comment": "意见", "result": "已办理", "decision": "approved"}
 def act(world, case, action):
     unit = "KG-DZ-EN" if case.holder_unit.code != "KG-DZ-EN" else "KG-DZ-SH"
     return case_act(viewer=world.viewer("admin"), case_id=case.pk, action=action, version=case.version,
-                    unit_code=unit, **INPUTS)
+                    unit_code=unit, assignee_username="clerk_xfl", slot=clock.now() + dt.timedelta(days=1),
+                    **INPUTS)
 
 
 def case_in(world, kind, state):
     code, extra = MATTER[kind]
-    case = case_create(viewer=world.viewer("admin"), matter_code=code, region_code="KG-DZ-XFL", **extra).case
+    case = case_create(viewer=world.viewer("admin"), matter_code=code, region_code="KG-DZ-XFL",
+                       home_visit=kind == "application", **extra).case
     for action in PATHS[kind][state]:
         case = act(world, Case.objects.select_related("holder_unit").get(pk=case.pk), action)
     assert case.state == state
@@ -112,3 +117,37 @@ def test_a_transfer_outside_the_staff_members_reach_is_refused(world):
     with pytest.raises(PermissionDenied):
         case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="transfer", version=case.version,
                  unit_code="QH-WC-SPD-SH", comment="转")
+
+
+def test_a_home_visit_is_scheduled_with_a_clerk_and_a_slot_and_its_outcome_recorded(world):
+    wang = world.viewer("resident_wang")
+    case = case_create(viewer=wang, matter_code="SENIOR_CARD", home_visit=True, **SENIOR_OK).case
+    clerk = world.viewer("clerk_xfl")
+    slot = clock.now() + dt.timedelta(days=2)
+    case = case_act(viewer=clerk, case_id=case.pk, action="schedule_visit", version=case.version,
+                    assignee_username="handler_xfl", slot=slot)
+    assert case.assignee_id == world.users["handler_xfl"].id
+    case = case_act(viewer=clerk, case_id=case.pk, action="record_visit", version=case.version,
+                    result="已上门采集照片并受理")
+    actions = list(case.events.order_by("seq").values_list("action", flat=True))
+    assert actions == ["submit", "schedule_visit", "record_visit"]
+    assert case.events.get(action="schedule_visit").payload["slot"] == slot.isoformat()
+
+
+def test_a_home_visit_needs_staff_of_the_holding_unit_and_a_future_slot(world):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", home_visit=True,
+                       **SENIOR_OK).case
+    clerk = world.viewer("clerk_xfl")
+    with pytest.raises(ValidationFailed):
+        case_act(viewer=clerk, case_id=case.pk, action="schedule_visit", version=case.version,
+                 assignee_username="handler_dz", slot=clock.now() + dt.timedelta(days=1))
+    with pytest.raises(ValidationFailed):
+        case_act(viewer=clerk, case_id=case.pk, action="schedule_visit", version=case.version,
+                 assignee_username="handler_xfl", slot=clock.now() - dt.timedelta(days=1))
+
+
+def test_a_case_without_a_home_visit_request_offers_no_visit_actions(world):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    with pytest.raises(IllegalTransition):
+        case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="schedule_visit", version=1,
+                 assignee_username="handler_xfl", slot=clock.now() + dt.timedelta(days=1))
