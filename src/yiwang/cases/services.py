@@ -21,6 +21,7 @@ from yiwang.cases.chain import GENESIS, event_hash
 from yiwang.cases.models import Case, CaseEvent, Channel, Kind
 from yiwang.cases.workflows import APPLICANT, SYSTEM, Action, workflow
 from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_info
+from yiwang.catalog.services import faq_publish
 from yiwang.core import clock
 from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from yiwang.org.models import Resident
@@ -244,6 +245,10 @@ def case_act(
             if slot is None or slot <= now:
                 raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
             payload["slot"] = slot.isoformat()
+        if action == "publish_faq":
+            faq = faq_publish(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
+                              source_case_id=case.pk)
+            payload["faq"] = faq.pk
         if decision and "decision" in act.needs:
             changes["decision"] = decision
             payload["decision"] = decision

@@ -92,6 +92,8 @@ CONSULTATION = _wf(
     ["answered", "closed"],
     [
         Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",)),
+        # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
+        Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER)),
         Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",)),
         Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment")),
         Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",)),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from yiwang.catalog.models import Matter, MatterVersion, RoutingRule
+from yiwang.catalog.models import Matter, MatterFAQ, MatterVersion, RoutingRule
 from yiwang.catalog.services import matter_publish, routing_rule_delete, routing_rule_save
 
 
@@ -33,3 +33,9 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         routing_rule_delete(rule=obj)
+
+
+@admin.register(MatterFAQ)
+class MatterFAQAdmin(admin.ModelAdmin):
+    list_display = ("matter", "question", "published_at")
+    search_fields = ("question", "answer")

@@ -87,3 +87,21 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MatterFAQ(models.Model):
+    """A published answer to a question residents asked about a matter (常见问题)."""
+
+    matter = models.ForeignKey(Matter, models.CASCADE, related_name="faqs")
+    question = models.TextField(_("问题"))
+    answer = models.TextField(_("答复"))
+    published_at = models.DateTimeField()
+    source_case_id = models.BigIntegerField(null=True, blank=True, help_text=_("据以发布的咨询件"))
+
+    class Meta:
+        verbose_name = _("常见问题")
+        verbose_name_plural = _("常见问题")
+        ordering = ["-published_at"]
+
+    def __str__(self) -> str:
+        return self.question[:40]

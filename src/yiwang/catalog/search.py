@@ -15,7 +15,7 @@ from functools import lru_cache
 import opencc
 from pypinyin import Style, lazy_pinyin
 
-from yiwang.catalog.models import Matter
+from yiwang.catalog.models import Matter, MatterFAQ
 from yiwang.core.confcache import ConfigCache
 
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
@@ -46,8 +46,11 @@ class Entry:
 
 def _load_index() -> list[Entry]:
     entries = []
+    questions: dict[str, list[str]] = {}
+    for code, question in MatterFAQ.objects.filter(matter__active=True).values_list("matter__code", "question"):
+        questions.setdefault(code, []).append(question)
     for code, name, keywords in Matter.objects.filter(active=True).values_list("code", "name", "keywords"):
-        words = [name, *keywords.split()]
+        words = [name, *keywords.split(), *questions.get(code, [])]
         full = [pinyin_forms(w) for w in words]
         entries.append(Entry(
             code=code, name=name, text=" ".join(fold(w) for w in words),

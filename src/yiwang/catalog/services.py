@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from yiwang.catalog.formschema import validate_schema
-from yiwang.catalog.models import Matter, MatterKind, MatterVersion, RoutingRule, TimeUnit
+from yiwang.catalog.models import Matter, MatterFAQ, MatterKind, MatterVersion, RoutingRule, TimeUnit
 from yiwang.core import clock, confcache
 from yiwang.core.errors import ValidationFailed
 from yiwang.org.models import Level, UnitKind
@@ -67,3 +67,14 @@ def routing_rule_save(*, rule: RoutingRule) -> RoutingRule:
 def routing_rule_delete(*, rule: RoutingRule) -> None:
     rule.delete()
     confcache.bump(ROUTING)
+
+
+@transaction.atomic
+def faq_publish(*, matter_id: int, question: str, answer: str, source_case_id: int | None = None) -> MatterFAQ:
+    question, answer = question.strip(), answer.strip()
+    if not question or not answer:
+        raise ValidationFailed(_("问题和答复都不能为空。"), field="answer")
+    faq = MatterFAQ.objects.create(matter_id=matter_id, question=question[:2000], answer=answer[:5000],
+                                   published_at=clock.now(), source_case_id=source_case_id)
+    confcache.bump(CATALOGUE)  # the search index includes the questions
+    return faq

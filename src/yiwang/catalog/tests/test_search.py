@@ -34,3 +34,15 @@ def test_a_newly_published_matter_is_found_at_once(world):
     matter_create(code="RESIDENCE_PERMIT", name="居住证办理", kind="application", handling_levels=["town"],
                   responsible_unit_kind="service_hall")
     assert search("jzz") == ["RESIDENCE_PERMIT"]
+
+
+def test_a_published_answer_is_found_by_its_question(world):
+    from yiwang.cases.services import case_act, case_create
+
+    ask = case_create(viewer=world.viewer("resident_wang"), matter_code="ASK_MEDICAL",
+                      description="门诊慢性病怎么报销？").case
+    clerk = world.viewer("clerk_xfl")
+    ask = case_act(viewer=clerk, case_id=ask.pk, action="answer", version=ask.version, result="持医保卡到定点医院直接结算。")
+    case_act(viewer=clerk, case_id=ask.pk, action="publish_faq", version=ask.version)
+    assert search("慢性病")[0] == "ASK_MEDICAL"
+    assert world.matters["ask"].faqs.get().answer == "持医保卡到定点医院直接结算。"
