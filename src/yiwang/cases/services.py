@@ -271,7 +271,7 @@ def case_act(
         if "due_at" in changes and changes["due_at"] > now:
             changes["warning_level"] = 0  # a new or moved deadline starts unwarned
         to_state = act.target or case.state
-        if to_state in wf.closed:
+        if to_state in wf.closed and case.state not in wf.closed:
             changes["closed_at"] = now
             changes["warning_level"] = 0
         if to_unit_id != case.holder_unit_id:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
 from yiwang.catalog.models import Matter, MatterFAQ
 from yiwang.core.confcache import ConfigCache
@@ -27,11 +26,19 @@ def fold(text: str) -> str:
     return re.sub(r"[\s()（）/·、,，]+", "", _t2s.convert(text or "")).lower()
 
 
+def _pinyin(text: str, initials: bool = False) -> str:
+    # Imported on first use: pypinyin's dictionaries cost ~57 MiB per worker, which a worker
+    # that never searches (most API traffic) should not pay.
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(text, style=Style.FIRST_LETTER) if initials else lazy_pinyin(text))
+
+
 @lru_cache(maxsize=4096)
 def pinyin_forms(text: str) -> tuple[str, str]:
     """(full pinyin, initials) of the Han characters in ``text``."""
     han = "".join(_HAN.findall(text))
-    return "".join(lazy_pinyin(han)), "".join(lazy_pinyin(han, style=Style.FIRST_LETTER))
+    return _pinyin(han), _pinyin(han, initials=True)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def search(query: str, *, limit: int = 20) -> list[str]:
     q = fold(query)
     if not q:
         return []
-    q_pinyin = "".join(lazy_pinyin(q)) if _HAN.search(q) else q
+    q_pinyin = _pinyin(q) if _HAN.search(q) else q
     ranked = []
     for e in index_cache.get():
         if e.name_folded.startswith(q):
