@@ -1,0 +1,548 @@
+#!/usr/bin/env python
+"""Intake benchmark: POST /api/v1/cases against the real server, and against a bare floor app.
+
+One command (``.venv/bin/python bench/intake.py`` or ``make bench``):
+
+1. builds a throw-away SQLite database in a temp dir (``yiwang migrate``, ``yiwang.testing.build_world()``,
+   ``yiwang token create clerk_xfl``) and copies it for the floor;
+2. serves yiwang with ``yiwang serve --workers 2 --no-collectstatic`` (granian, SQLite WAL), and the
+   floor app (bench/floor_app.py: JSON parse + the same two INSERTs with sqlite3) with granian and
+   exactly the flags ``yiwang serve`` used, one after the other, never both at once;
+3. against each: a short warm-up, phase A (closed loop, ``--connections`` connections, ``--duration`` s)
+   whose completed rate is the peak, then phase B (open loop at 80 % of that peak for ``--duration`` s,
+   latency counted from each request's scheduled time) for p50/p99;
+4. prints the table and the ratio yiwang/floor, the server RSS per worker, and writes
+   bench/results/intake-<timestamp>.json;
+5. checks that the yiwang database holds exactly as many cases as it answered 201, and that
+   ``yiwang verify`` passes on it. Exit status 1 when a check fails; the targets are only printed.
+
+Everything listens on 127.0.0.1; the servers are stopped on exit, Ctrl-C or error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import loadgen  # noqa: E402
+
+HOST = "127.0.0.1"
+WORKERS = 2
+YIWANG = Path(sys.executable).parent / "yiwang"
+TARGET_RATIO = 0.30  # yiwang peak rate / floor peak rate, at least
+TARGET_P99_MS = 50.0  # p99 at 80 % of peak, below
+OPEN_LOOP_SHARE = 0.8
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+BODY = {
+    "matter_code": "SENIOR_CARD",
+    "region_code": "KG-DZ-XFL",
+    "channel": "hall",
+    "applicant_name": "王大爷",
+    "applicant_phone": "13800000001",
+    "form": {"birth_date": "1950-01-01"},
+    "materials": [{"code": "id_card"}, {"code": "photo"}],
+}
+
+_started = time.monotonic()
+_servers: list[Server] = []
+
+
+def log(msg: str) -> None:
+    print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------- servers
+
+
+class Server:
+    """A server subprocess in its own process group, so that stopping it stops its workers too."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, port: int, log_path: Path):
+        self.name, self.argv, self.env, self.port, self.log_path = name, argv, env, port, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        _servers.append(self)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.name} server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if asyncio.run(loadgen.probe(HOST, self.port, "/__bench_ready")) is not None:
+                return
+            time.sleep(0.1)
+        raise BenchError(f"{self.name} server did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def cmdline(self) -> list[str]:
+        return Path(f"/proc/{self.proc.pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
+
+    def workers(self) -> list[int]:
+        pid = self.proc.pid
+        kids: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                kids += [int(k) for k in (task / "children").read_text().split()]
+        return sorted(kids)
+
+    @staticmethod
+    def rss_kib(pid: int) -> int | None:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    @staticmethod
+    def cpu_s(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def worker_cpu(self) -> dict[int, float]:
+        return {pid: self.cpu_s(pid) for pid in self.workers()}
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
+            # Workers left behind by a main process that died first are still in our process group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
+        if self in _servers:
+            _servers.remove(self)
+
+
+def stop_all() -> None:
+    for server in list(_servers):
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------- setup
+
+
+def run(argv: list[str], env: dict, timeout: float = 60.0) -> str:
+    p = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, argv))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+def base_env(db: Path, tmp: Path) -> dict:
+    # GRANIAN_* would change the servers behind the flags' back; nothing here may touch var/.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANIAN_")}
+    env.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")  # as `yiwang` itself: another may be benched
+    env.update(
+        YIWANG_DATABASE_URL=f"sqlite:///{db}",
+        YIWANG_VAR_DIR=str(tmp),
+        YIWANG_DEBUG="0",
+        YIWANG_ALLOWED_HOSTS="127.0.0.1,localhost",
+        YIWANG_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def prepare(tmp: Path) -> tuple[dict, str, Path, Path]:
+    db = tmp / "bench.sqlite3"
+    env = base_env(db, tmp)
+    (tmp / "static").mkdir()  # `yiwang serve --no-collectstatic` mounts STATIC_ROOT, which must exist
+    log("migrating a fresh database")
+    run([str(YIWANG), "migrate", "--noinput", "-v", "0"], env)
+    log("building the test world (yiwang.testing.build_world)")
+    run([str(YIWANG), "shell", "-c", "from yiwang.testing import build_world; build_world()"], env)
+    token = run([str(YIWANG), "token", "create", "clerk_xfl", "--name", "bench"], env).strip().splitlines()[-1]
+    floor_db = tmp / "floor.sqlite3"
+    with sqlite3.connect(db) as src, sqlite3.connect(floor_db) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=WAL")
+    return env, token, db, floor_db
+
+
+def sqlite_options(db: Path) -> dict:
+    """The connection options yiwang itself uses for this database (init_command, timeout)."""
+    from yiwang.settings import database_from_url
+
+    return database_from_url(f"sqlite:///{db}")["OPTIONS"]
+
+
+def row_template(db: Path) -> dict:
+    """The first case yiwang wrote in this run and its first event, every column: the floor's template."""
+    with sqlite3.connect(db, timeout=20) as conn:
+        conn.row_factory = sqlite3.Row
+        case = conn.execute("SELECT * FROM cases_case ORDER BY id LIMIT 1").fetchone()
+        if case is None:
+            raise BenchError("yiwang wrote no case: there is nothing to model the floor's rows on")
+        event = conn.execute("SELECT * FROM cases_caseevent WHERE case_id = ? ORDER BY seq LIMIT 1",
+                             (case["id"],)).fetchone()
+    return {"case": dict(case), "event": dict(event)}
+
+
+def count_rows(db: Path) -> tuple[int, int]:
+    with sqlite3.connect(db, timeout=20) as conn:
+        cases = conn.execute("SELECT COUNT(*) FROM cases_case").fetchone()[0]
+        events = conn.execute("SELECT COUNT(*) FROM cases_caseevent").fetchone()[0]
+    return cases, events
+
+
+# ---------------------------------------------------------------------------------------------- load
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all processes on the machine have used since boot (from /proc/stat)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        # user + nice + system; irq/softirq time (loopback traffic) is the bench's own but no process's
+        return (f[0] + f[1] + f[2]) / CLK_TCK
+    return 0.0
+
+
+class Meter:
+    """CPU used during a phase by the server's processes, by this process, and by everything else."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.pids = [server.proc.pid, *server.workers()]
+        self.t, self.total, self.own = time.monotonic(), machine_busy_s(), time.process_time()
+        self.srv = {pid: Server.cpu_s(pid) for pid in self.pids}
+
+    def stop(self, requests: int) -> dict:
+        wall = time.monotonic() - self.t
+        total, own = machine_busy_s() - self.total, time.process_time() - self.own
+        srv = {pid: Server.cpu_s(pid) - v for pid, v in self.srv.items()}
+        workers = {str(pid): round(v, 2) for pid, v in srv.items() if pid != self.server.proc.pid}
+        server_total = sum(srv.values())
+        return {
+            "cpu_s_by_worker": workers,
+            "cpu_ms_per_request": round(1000 * sum(workers.values()) / requests, 3) if requests else None,
+            "server_cores": round(server_total / wall, 2), "loadgen_cores": round(own / wall, 2),
+            "other_cores": round(max(0.0, total - server_total - own) / wall, 2),
+        }
+
+
+def settle() -> None:
+    """Write back the previous phase's dirty pages now, so that their I/O does not land in the next phase."""
+    os.sync()
+    time.sleep(0.2)
+
+
+def bench_target(server: Server, request: bytes, args) -> dict:
+    settle()
+    server.start()
+    server.wait_ready()
+    port = server.port
+    log(f"{server.name}: up on :{port}, workers {server.workers()}; warm-up {args.warmup:g} s")
+    warm = asyncio.run(loadgen.closed_loop(HOST, port, request, connections=args.connections,
+                                           duration=args.warmup))
+    settle()
+    meter = Meter(server)
+    peak = asyncio.run(loadgen.closed_loop(HOST, port, request, connections=args.connections,
+                                           duration=args.duration))
+    peak_cpu = meter.stop(peak.completed)
+    log(f"{server.name}: closed loop, {args.connections} connections: {peak.ok_rate:.0f} req/s "
+        f"(p50 {fmt_ms(peak.percentile(50))}, p99 {fmt_ms(peak.percentile(99))}, errors {peak.errors})")
+    if peak.ok_rate <= 0:
+        raise BenchError(f"{server.name}: no 201 answers in the closed loop: {peak.summary()}\n{server.log_tail()}")
+    rate = OPEN_LOOP_SHARE * peak.ok_rate
+    settle()
+    meter = Meter(server)
+    steady = asyncio.run(loadgen.open_loop(HOST, port, request, connections=args.connections, rate=rate,
+                                           duration=args.duration, drain_timeout=5.0))
+    steady_cpu = meter.stop(steady.completed)
+    log(f"{server.name}: open loop at {rate:.0f} req/s: p50 {fmt_ms(steady.percentile(50))}, "
+        f"p99 {fmt_ms(steady.percentile(99))}, errors {steady.errors}")
+    workers = server.workers()
+    rss = {pid: Server.rss_kib(pid) for pid in workers}
+    main_rss = Server.rss_kib(server.proc.pid)
+    argv = server.cmdline()
+    server.stop()
+    exceptions: dict[str, int] = {}
+    logged = 0
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        if " ERROR " in line:
+            logged += 1
+        elif re.match(r"^[\w.]+(Error|Exception): ", line):
+            exceptions[line[:200]] = exceptions.get(line[:200], 0) + 1
+
+    return {
+        "argv": argv,
+        "warmup": warm.summary(),
+        "peak": {**peak.summary(), **peak_cpu},
+        "steady": {**steady.summary(), **steady_cpu},
+        "ok_total": warm.ok + peak.ok + steady.ok,
+        "unanswered_total": warm.unanswered + peak.unanswered + steady.unanswered
+        + warm.conn_errors + peak.conn_errors + steady.conn_errors,
+        "rss_kib_by_worker": {str(k): v for k, v in rss.items()},
+        "rss_kib_main": main_rss,
+        "server_log": {"error_lines": logged,
+                       "exceptions": dict(sorted(exceptions.items(), key=lambda kv: -kv[1])[:10])},
+    }
+
+
+def floor_argv(yiwang_argv: list[str], port: int, static_dir: Path) -> list[str]:
+    """granian exactly as `yiwang serve` ran it, serving floor_app:app instead of yiwang."""
+    try:
+        i = yiwang_argv.index("granian")
+    except ValueError:
+        raise BenchError(f"`yiwang serve` did not run granian: {yiwang_argv}") from None
+    flags = yiwang_argv[i + 1 : -1]
+    out = []
+    it = iter(flags)
+    for flag in it:
+        if flag in ("--port", "--static-path-mount"):
+            next(it)
+            out += [flag, str(port) if flag == "--port" else str(static_dir)]
+        else:
+            out.append(flag)
+    return [sys.executable, "-m", "granian", *out, "floor_app:app"]
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:.1f} ms"
+
+
+def mib(kib: int | None) -> str:
+    return "-" if kib is None else f"{kib / 1024:.0f}"
+
+
+def report(results: dict) -> str:
+    y, f = results["yiwang"], results["floor"]
+    yp, fp = y["peak"], f["peak"]
+    ys, fs = y["steady"], f["steady"]
+    ratio = results["ratio_peak"]
+    ok = lambda cond: "ok" if cond else "MISSED"  # noqa: E731
+    rows = [
+        ("", "yiwang", "floor", "yiwang/floor", "target"),
+        ("peak rate, closed loop (req/s)", f"{yp['ok_rate']:.0f}", f"{fp['ok_rate']:.0f}", f"{ratio:.2f}",
+         f"ratio >= {TARGET_RATIO:.2f}  {ok(ratio >= TARGET_RATIO)}"),
+        ("  p50 / p99 closed loop (ms)", f"{yp['p50_ms']} / {yp['p99_ms']}", f"{fp['p50_ms']} / {fp['p99_ms']}",
+         "", ""),
+        ("open loop at 80% (req/s)", f"{ys['target_rate']:.0f}", f"{fs['target_rate']:.0f}", "", ""),
+        ("  p50 (ms)", f"{ys['p50_ms']}", f"{fs['p50_ms']}", "", ""),
+        ("  p99 (ms)", f"{ys['p99_ms']}", f"{fs['p99_ms']}", "",
+         f"yiwang p99 < {TARGET_P99_MS:.0f} ms  {ok(ys['p99_ms'] is not None and ys['p99_ms'] < TARGET_P99_MS)}"),
+        ("  max (ms)", f"{ys['max_ms']}", f"{fs['max_ms']}", "", ""),
+        ("  sent late, all conns busy (%)", f"{100 * ys['late_sends'] / max(1, ys['sent']):.0f}",
+         f"{100 * fs['late_sends'] / max(1, fs['sent']):.0f}", "", ""),
+        ("errors (non-201, lost conns)", f"{yp['errors']} + {ys['errors']}", f"{fp['errors']} + {fs['errors']}",
+         "", "0"),
+        ("server CPU per request (ms)", f"{yp['cpu_ms_per_request']}", f"{fp['cpu_ms_per_request']}",
+         f"{yp['cpu_ms_per_request'] / fp['cpu_ms_per_request']:.1f}x" if fp["cpu_ms_per_request"] else "", ""),
+        ("CPU cores used: server / loadgen", f"{yp['server_cores']} / {yp['loadgen_cores']}",
+         f"{fp['server_cores']} / {fp['loadgen_cores']}", "", ""),
+        ("  other processes (cores)", f"{yp['other_cores']} / {ys['other_cores']}",
+         f"{fp['other_cores']} / {fs['other_cores']}", "", "~0 (A / B)"),
+        ("RSS per worker after load (MiB)", " / ".join(mib(v) for v in y["rss_kib_by_worker"].values()),
+         " / ".join(mib(v) for v in f["rss_kib_by_worker"].values()), "", ""),
+        ("RSS granian main (MiB)", mib(y["rss_kib_main"]), mib(f["rss_kib_main"]), "", ""),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) if i < 4 else c for i, (c, w) in
+                       enumerate(zip(r, widths, strict=True))).rstrip() for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    v = results["verification"]
+    busy = max(yp["other_cores"], ys["other_cores"], fp["other_cores"], fs["other_cores"])
+    if busy >= 0.2:
+        lines.append(f"WARNING: other processes used up to {busy} cores during the run: the figures are noisy.")
+    lines.append("")
+    lines.append(f"no lost writes: {v['db_cases']} cases and {v['db_events']} events in the yiwang database, "
+                 f"{v['ok_201']} answers 201 -> {'ok' if v['no_lost_writes'] else 'MISMATCH'}")
+    if not v["no_lost_writes"]:
+        lines.append(f"  {v['ok_201'] - v['db_cases']} case(s) answered 201 are not in the database "
+                     f"({v['unanswered']} request(s) unanswered or cut off)")
+    lines.append(f"yiwang verify: {'ok' if v['verify_ok'] else 'FAILED'} ({v['verify_output']})")
+    for name in ("yiwang", "floor"):
+        sl = results[name]["server_log"]
+        if sl["error_lines"] or sl["exceptions"]:
+            lines.append(f"{name} server log: {sl['error_lines']} ERROR line(s); "
+                         + "; ".join(f"{n}x {e}" for e, n in list(sl["exceptions"].items())[:3]))
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    def version(pkg: str) -> str | None:
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=5).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        commit = None
+    return {
+        "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version, "granian": version("granian"), "django": version("Django"),
+        "django_ninja": version("django-ninja"), "commit": commit,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds of each phase (A and B), default 10")
+    ap.add_argument("--connections", type=int, default=12, help="keep-alive connections, default 12")
+    ap.add_argument("--warmup", type=float, default=1.5, help="seconds of warm-up per server, default 1.5")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
+    ap.add_argument("--no-json", action="store_true", help="do not write bench/results/intake-*.json")
+    args = ap.parse_args(argv)
+    if args.duration <= 0 or args.connections < 1 or args.warmup < 0:
+        ap.error("--duration must be > 0, --connections >= 1, --warmup >= 0")
+
+    # Hard bound on the whole run, whatever hangs: about 110 s with the defaults.
+    budget = int(50 + 5 * args.duration + 4 * args.warmup)
+
+    def on_alarm(signum, frame):
+        raise BenchError(f"the run took longer than its {budget} s budget")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    signal.alarm(budget)
+
+    if not YIWANG.exists():
+        ap.error(f"{YIWANG} not found: run this with the project's venv, `.venv/bin/python bench/intake.py`")
+    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-intake-"))
+    try:
+        env, token, db, floor_db = prepare(tmp)
+        body = json.dumps(BODY, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "Authorization": f"Bearer {token}"}
+
+        yiwang_port = free_port()
+        yiwang = Server("yiwang", [str(YIWANG), "serve", "--host", HOST, "--port", str(yiwang_port),
+                                   "--workers", str(WORKERS), "--no-collectstatic"],
+                        env, yiwang_port, tmp / "yiwang-server.log")
+        y = bench_target(yiwang, loadgen.build_request(HOST, yiwang_port, "/api/v1/cases", body, headers), args)
+
+        floor_port = free_port()
+        (tmp / "floor-static").mkdir()
+        opts = sqlite_options(floor_db)
+        template = tmp / "floor-template.json"
+        template.write_text(json.dumps(row_template(db), ensure_ascii=False))
+        floor_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
+                         FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
+                         FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template))
+        floor = Server("floor", floor_argv(y["argv"], floor_port, tmp / "floor-static"), floor_env, floor_port,
+                       tmp / "floor-server.log")
+        f = bench_target(floor, loadgen.build_request(HOST, floor_port, "/api/v1/cases", body, headers), args)
+
+        log("verifying the yiwang database")
+        db_cases, db_events = count_rows(db)
+        floor_cases, _ = count_rows(floor_db)
+        p = subprocess.run([str(YIWANG), "verify"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        verify_out = (p.stdout.strip().splitlines() or [""])[0]
+        if p.returncode != 0:
+            verify_out += " | " + " ".join(p.stderr.strip().splitlines()[-5:])
+        verification = {
+            "db_cases": db_cases, "db_events": db_events, "ok_201": y["ok_total"],
+            "unanswered": y["unanswered_total"],
+            "no_lost_writes": db_cases == y["ok_total"] and db_events == db_cases,
+            "floor_db_cases": floor_cases, "floor_ok_201": f["ok_total"],
+            "verify_ok": p.returncode == 0, "verify_output": verify_out,
+        }
+        results = {
+            "benchmark": "intake",
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "config": {"settings": env["DJANGO_SETTINGS_MODULE"], "duration_s": args.duration,
+                       "connections": args.connections, "warmup_s": args.warmup, "workers": WORKERS, "open_loop_share": OPEN_LOOP_SHARE, "body": BODY},
+            "environment": environment(),
+            "targets": {"ratio_peak_min": TARGET_RATIO, "p99_ms_max_at_80pct": TARGET_P99_MS},
+            "yiwang": y, "floor": f,
+            "ratio_peak": y["peak"]["ok_rate"] / f["peak"]["ok_rate"] if f["peak"]["ok_rate"] else 0.0,
+            "verification": verification,
+            "elapsed_s": round(time.monotonic() - _started, 1),
+        }
+        print()
+        print(f"intake: POST /api/v1/cases, {WORKERS} granian workers, SQLite WAL, {args.connections} connections, "
+              f"{args.duration:g} s per phase, {os.cpu_count()} CPUs shared with the load generator")
+        print(report(results))
+        if not args.no_json:
+            out_dir = HERE / "results"
+            out_dir.mkdir(exist_ok=True)
+            out = out_dir / f"intake-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+            out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+            print(f"results: {out.relative_to(ROOT)}")
+        log("done")
+        return 0 if verification["no_lost_writes"] and verification["verify_ok"] else 1
+    except BenchError as exc:
+        print(f"bench/intake.py: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench/intake.py: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.alarm(0)
+        stop_all()
+        if args.keep:
+            print(f"temp dir kept: {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
