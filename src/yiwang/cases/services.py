@@ -24,6 +24,7 @@ from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_info
 from yiwang.catalog.services import faq_publish
 from yiwang.core import clock
 from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from yiwang.core.inserts import compile_insert
 from yiwang.org.models import Resident
 from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
 
@@ -119,11 +120,14 @@ def case_create(
                    action="submit", from_state="", to_state=wf.initial, from_unit_id=None,
                    to_unit_id=route.unit.id, payload=payload)
     case.last_hash = first.hash
+    case_insert = compile_insert(case)
+    first.case_id = 0  # set to the new case's id between the two executes
+    event_insert = compile_insert(first)
     try:
         with transaction.atomic():
-            case.save(force_insert=True)
-            first.case = case
-            first.save(force_insert=True)
+            case.id = case_insert.execute()
+            event_insert.set("case_id", case.id)
+            first.id = event_insert.execute()
     except IntegrityError:
         if key is None:
             raise
@@ -131,6 +135,8 @@ def case_create(
         if existing is None:
             raise
         return Created(existing, replayed=True)
+    case._state.adding = first._state.adding = False
+    first.case = case
     return Created(case, replayed=False)
 
 
