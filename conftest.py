@@ -25,3 +25,23 @@ def _fresh_caches():
     clear_token_cache()
     yield
     confcache.clear_all()
+
+
+@pytest.fixture
+def api(client, world):
+    """Call the REST API as a user: api("post", "/cases", "clerk_xfl", {...}, HTTP_X=...)."""
+    import json
+
+    from yiwang.org.services import token_create
+
+    tokens = {}
+
+    def call(method, path, username=None, body=None, **headers):
+        if username and username not in tokens:
+            tokens[username] = token_create(username=username)
+        if username:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {tokens[username]}"
+        data = json.dumps(body) if isinstance(body, dict | list) else body
+        return getattr(client, method)(f"/api/v1{path}", data=data, content_type="application/json", **headers)
+
+    return call

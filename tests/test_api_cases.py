@@ -1,28 +1,9 @@
 """The cases API end to end: submit, list, read, act, rate — and every refusal as a clear 4xx."""
 
-import json
 
-import pytest
 
 from yiwang.cases.models import Case, CaseEvent
-from yiwang.org.services import token_create
 from yiwang.testing import SENIOR_OK
-
-
-@pytest.fixture
-def api(client, world):
-    tokens = {}
-
-    def call(method, path, username=None, body=None, **headers):
-        if username and username not in tokens:
-            tokens[username] = token_create(username=username)
-        if username:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {tokens[username]}"
-        data = json.dumps(body) if isinstance(body, dict | list) else body
-        fn = getattr(client, method)
-        return fn(f"/api/v1{path}", data=data, content_type="application/json", **headers)
-
-    return call
 
 
 def submit(api, username="clerk_xfl", headers=None, **overrides):

@@ -7,7 +7,6 @@ OpenCC 's2t'; en is written by hand. Both .po files and their compiled .mo files
 import gettext
 import importlib.machinery
 import importlib.util
-import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from django.conf import settings
 from django.utils.translation import to_locale
 
 from yiwang.cases.models import Case
-from yiwang.org.services import token_create
 from yiwang.testing import SENIOR_OK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,19 +34,6 @@ PLACEHOLDER = re.compile(
 # --- the API -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api(client, world):
-    tokens = {}
-
-    def call(method, path, username=None, body=None, **headers):
-        if username and username not in tokens:
-            tokens[username] = token_create(username=username)
-        if username:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {tokens[username]}"
-        data = json.dumps(body) if isinstance(body, dict | list) else body
-        return getattr(client, method)(f"/api/v1{path}", data=data, content_type="application/json", **headers)
-
-    return call
 
 
 def language(accept: str | None) -> dict:
