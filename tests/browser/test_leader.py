@@ -1,0 +1,69 @@
+"""A leader on the dashboard: charts and map drawn offline, drill down a region, follow a figure to the
+cases behind it, and download them as Excel."""
+
+import re
+
+import openpyxl
+import pytest
+from playwright.sync_api import expect
+
+from yiwang.cases.services import case_act, case_create
+from yiwang.testing import SENIOR_OK
+
+pytestmark = pytest.mark.browser
+
+
+def some_cases(world):
+    admin, clerk = world.viewer("admin"), world.viewer("clerk_xfl")
+    for i in range(3):
+        case = case_create(viewer=admin, matter_code="SENIOR_CARD", region_code="KG-DZ-XFL", applicant_name="王大爷",
+                           applicant_phone="13800000001", **SENIOR_OK).case
+        if i:
+            case_act(viewer=clerk, case_id=case.pk, action="accept", version=1)
+    case_create(viewer=world.viewer("operator_kg"), matter_code="INC_PARKING", region_code="KG-DZ-CJC",
+                title="路口乱停车", lat=34.45, lng=108.75, channel="grid")
+    case_create(viewer=admin, matter_code="SENIOR_CARD", region_code="QH-WC-SPD", **SENIOR_OK)
+
+
+def test_a_leader_drills_down_follows_a_figure_and_exports_it(page, world, shot, login, live_server, tmp_path):
+    some_cases(world)
+    outside, errors = [], []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((live_server.url, "data:")) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    login(page, "leader_kg", next_url="/dashboard/")
+    expect(page.get_by_role("heading", name="领导驾驶舱 · 空港新城")).to_be_visible()
+    expect(page.locator("#trend-chart[data-drawn] canvas")).to_have_count(1)  # ECharts drew, from /static/
+    expect(page.locator("#state-chart[data-drawn] canvas")).to_have_count(1)
+    expect(page.locator("#map .leaflet-interactive")).not_to_have_count(0)  # markers without any tiles
+    expect(page.locator("#region-table")).not_to_contain_text("秦汉新城")
+    shot("dashboard-kongang")
+
+    page.locator("#region-table").get_by_role("link", name="底张街道").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/\?region=KG-DZ$"))
+    expect(page.get_by_role("heading", name="领导驾驶舱 · 底张街道")).to_be_visible()
+    expect(page.locator("nav.crumbs").get_by_role("link", name="空港新城")).to_be_visible()
+    shot("dashboard-dizhang")
+
+    open_figure = page.locator('#kpis a[data-figure="open"]')
+    shown = int(open_figure.locator("b").inner_text())
+    assert shown == 4  # three applications and the incident
+    open_figure.click()
+    expect(page).to_have_url(re.compile(r"/dashboard/cases/\?region=KG-DZ&open=1$"))
+    expect(page.locator("#total")).to_have_attribute("data-total", str(shown))
+    expect(page.locator("#case-table tbody tr")).to_have_count(shown)
+    shot("open-cases")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="导出 Excel").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
+    assert rows[0][0] == "办件编号" and rows[0][-1] == "联系电话"
+    assert len(rows) - 1 == shown
+    assert {row[-1] for row in rows[1:]} == {"138****0001", None}  # the incident has no phone
+
+    assert not outside, f"the dashboard reached outside the server: {outside}"
+    assert not errors, errors
