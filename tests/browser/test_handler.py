@@ -117,8 +117,6 @@ def test_without_javascript_an_action_is_a_plain_post(new_page, world, shot, log
     assert case.state == "accepted"
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: without htmx, work_case_act answers the POST with the page "
-                   "itself (no redirect), so the URL stays on /act/<action>/ and a reload re-posts: 409")
 def test_without_javascript_a_reload_after_an_action_does_not_post_again(new_page, world, login):
     case = new_case(world)
     page = new_page(java_script_enabled=False)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponseForbidden
+from django.http import FileResponse, Http404, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,6 +26,7 @@ from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
+from yiwang.web.forms import fields_for
 
 TABS = [
     ("open", gettext_lazy("待办")), ("overdue", gettext_lazy("已超期")), ("soon", gettext_lazy("临期")),
@@ -107,6 +110,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "units": [u for u in units_reachable(viewer) if u.id != case.holder_unit_id],
         "colleagues": Staff.objects.filter(unit_id=case.holder_unit_id).values_list("user__username", flat=True).distinct(),
         "overdue": case_selectors.is_overdue(case),
+        "form_fields": fields_for(case.matter_version.snapshot.get("form_schema") or {}, case.form_data),
     }
 
 
@@ -141,14 +145,13 @@ def work_case_act(request, number: str, action: str):
         error = exc.message
     except ValueError:
         error = _("提交的内容有误，请按提示修改。")
+    if not request.headers.get("HX-Request"):
+        # A plain form post (no JavaScript): redirect, so a reload cannot post the action again.
+        if error:
+            messages.error(request, error)
+        return HttpResponseRedirect(reverse("web:work_case", args=[number]), status=303)
     case = case_selectors.case_get(viewer=viewer, number=number)
-    template = "web/work/_panel.html" if request.headers.get("HX-Request") else "web/work/case.html"
-    response = render(request, template, _panel_context(request, case, error))
-    if error:
-        response.status_code = 409 if "版本" in error or "更新" in error else 422
-        if request.headers.get("HX-Request"):
-            response.status_code = 200  # htmx swaps only 2xx by default; the message is in the panel
-    return response
+    return render(request, "web/work/_panel.html", _panel_context(request, case, error))
 
 
 def _slot(raw: str | None) -> dt.datetime | None:
