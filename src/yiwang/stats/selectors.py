@@ -6,16 +6,23 @@ figures from the timelines alone and fails when the two disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.cases.models import Case
+from yiwang.cases.workflows import WORKFLOWS
 from yiwang.core import clock
-from yiwang.feedback.selectors import evaluation_counts
-from yiwang.org.models import Level
-from yiwang.org.selectors import Viewer, hierarchy, scope_q
+from yiwang.core.errors import NotFound, ValidationFailed
+from yiwang.feedback.models import BAD_REVIEW_MAX
+from yiwang.feedback.selectors import evaluation_counts, satisfaction_percent
+from yiwang.org.models import Level, Region
+from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 
 
 def percent(part: int, whole: int) -> str | None:
@@ -97,3 +104,283 @@ def indicators(*, viewer: Viewer, region_code: str | None = None) -> dict:
         "satisfaction_rate": ratings["satisfaction_rate"],
         "by_unit": units,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The leaders' dashboard (领导驾驶舱): one region at a time, drillable down the hierarchy, and the
+# list of cases behind every figure. Every figure here and its case list share one definition.
+# ---------------------------------------------------------------------------------------------
+
+OWN_LEVEL = ""  # breakdown key for cases located at the shown region itself, not in a child
+ELSEWHERE = "*"  # cases the viewer's units hold outside their regions (only without a shown region)
+
+
+@dataclass(frozen=True)
+class DashboardRegion:
+    """The region a dashboard page shows, the way back up to it, and the regions to drill into.
+
+    ``region`` is None only for a viewer whose scope is several separate subtrees: the page then
+    shows those subtrees side by side.
+    """
+
+    region: RegionInfo | None
+    crumbs: list[RegionInfo]
+    children: list[RegionInfo]
+    several_homes: bool
+
+
+def home_regions(viewer: Viewer) -> list[RegionInfo]:
+    """The top regions of a viewer's scope: their units' regions, or the roots for a superuser."""
+    h = hierarchy()
+    if viewer.is_superuser:
+        return sorted((r for r in h.regions.values() if r.parent_id is None), key=lambda r: r.code)
+    by_path = {r.path: r for r in h.regions.values()}
+    return sorted((by_path[p] for p in viewer.region_paths if p in by_path), key=lambda r: r.path)
+
+
+def dashboard_region(*, viewer: Viewer, region_code: str | None) -> DashboardRegion:
+    """Resolve ``?region=``; NotFound for an unknown code or one outside the viewer's scope."""
+    h = hierarchy()
+    homes = home_regions(viewer)
+    if region_code:
+        region = h.region(region_code)
+        if not viewer.can_see_path(region.path):
+            # The same answer as an unknown code: a leader learns nothing about other districts.
+            raise NotFound(_("没有代码为 %(code)s 的区域。") % {"code": region_code}, field="region_code")
+    else:
+        region = homes[0] if len(homes) == 1 else None
+    if region is None:
+        return DashboardRegion(region=None, crumbs=[], children=homes, several_homes=True)
+    crumbs = [r for r in reversed(h.chain(region.id)) if viewer.can_see_path(r.path)]
+    children = sorted((r for r in h.regions.values() if r.parent_id == region.id), key=lambda r: r.code)
+    return DashboardRegion(region=region, crumbs=crumbs, children=children, several_homes=len(homes) > 1)
+
+
+def _scoped_cases(viewer: Viewer, region: RegionInfo | None):
+    qs = Case.objects.filter(scope_q(viewer, resident_field=None))
+    if region is not None:
+        qs = qs.filter(region_path__startswith=region.path)
+    return qs
+
+
+def overdue_q(now: dt.datetime) -> Q:
+    """超期: open, not waiting on the applicant, past its deadline (the same rule as indicators())."""
+    return Q(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=now)
+
+
+def handled_at_level_q(level: str) -> Q:
+    """Closed by a unit of that level: the handling unit, or the holder when none was recorded."""
+    h = hierarchy()
+    unit_ids = sorted(u.id for u in h.units.values() if h.regions[u.region_id].level == level)
+    return Q(closed_at__isnull=False) & (
+        Q(handling_unit_id__in=unit_ids) | Q(handling_unit_id__isnull=True, holder_unit_id__in=unit_ids)
+    )
+
+
+def responsible_unit_q(unit_id: int) -> Q:
+    """The unit a case counts for in indicators(): its holder while open, its handler once closed."""
+    return Q(closed_at__isnull=True, holder_unit_id=unit_id) | Q(closed_at__isnull=False) & (
+        Q(handling_unit_id=unit_id) | Q(handling_unit_id__isnull=True, holder_unit_id=unit_id)
+    )
+
+
+def _child_key(path: str, place: DashboardRegion) -> str:
+    if place.region is not None:
+        # Paths are codes joined by "/", so the first segment below the region is the child's code.
+        return path[len(place.region.path):].split("/", 1)[0]
+    for child in place.children:
+        if path.startswith(child.path):
+            return child.code
+    return ELSEWHERE
+
+
+def region_breakdown(*, viewer: Viewer, region_code: str | None) -> dict:
+    """The drill-down table: one row per child region (and one for cases at the region itself).
+
+    One aggregate query grouped by the cases' region path, folded into the children in Python:
+    a region has at most a few thousand distinct paths below it.
+    """
+    place = dashboard_region(viewer=viewer, region_code=region_code)
+    now = clock.now()
+    closed = Q(closed_at__isnull=False)
+    rows = (
+        _scoped_cases(viewer, place.region)
+        .values("region_path")
+        .annotate(
+            cases=Count("id"),
+            open=Count("id", filter=Q(closed_at__isnull=True)),
+            overdue=Count("id", filter=overdue_q(now)),
+            closed=Count("id", filter=closed),
+            with_due=Count("id", filter=closed & Q(due_at__isnull=False)),
+            on_time=Count("id", filter=closed & Q(due_at__isnull=False, closed_at__lte=F("due_at"))),
+            community=Count("id", filter=handled_at_level_q(Level.COMMUNITY)),
+            ratings=Count("evaluation"),
+            bad_reviews=Count("evaluation", filter=Q(evaluation__rating__lte=BAD_REVIEW_MAX)),
+        )
+        .order_by()
+    )
+    fields = ("cases", "open", "overdue", "closed", "with_due", "on_time", "community", "ratings", "bad_reviews")
+    sums: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        sums[_child_key(row["region_path"], place)].update({f: row[f] for f in fields})
+
+    def finish(counts: Counter[str], **extra) -> dict:
+        return {
+            **extra, **{f: counts.get(f, 0) for f in fields},
+            "late": counts.get("with_due", 0) - counts.get("on_time", 0),
+            "on_time_rate": percent(counts.get("on_time", 0), counts.get("with_due", 0)),
+            "satisfaction_rate": satisfaction_percent(
+                counts.get("ratings", 0) - counts.get("bad_reviews", 0), counts.get("ratings", 0)),
+            "community_share": percent(counts.get("community", 0), counts.get("closed", 0)),
+        }
+
+    out = [finish(sums.get(child.code, Counter()), region=child, key=child.code) for child in place.children]
+    if sums.get(OWN_LEVEL):
+        out.append(finish(sums[OWN_LEVEL], region=place.region, key=OWN_LEVEL))
+    if sums.get(ELSEWHERE):
+        out.append(finish(sums[ELSEWHERE], region=None, key=ELSEWHERE))
+    total: Counter[str] = Counter()
+    for counts in sums.values():
+        total.update(counts)
+    return {"place": place, "rows": out, "total": finish(total, region=place.region, key="total")}
+
+
+def state_labels() -> dict[tuple[str, str], str]:
+    """(kind, state) → label; a state name means different things in different workflows."""
+    return {(kind, state): str(label) for kind, wf in WORKFLOWS.items() for state, label in wf.states.items()}
+
+
+def state_counts(*, viewer: Viewer, region_code: str | None) -> list[dict]:
+    """Cases by kind and state, in workflow order (initial state first, closed states last)."""
+    place = dashboard_region(viewer=viewer, region_code=region_code)
+    counts = {
+        (row["kind"], row["state"]): row["n"]
+        for row in _scoped_cases(viewer, place.region).values("kind", "state").annotate(n=Count("id")).order_by()
+    }
+    out = []
+    for kind, wf in WORKFLOWS.items():
+        for state, label in wf.states.items():
+            if counts.get((kind, state)):
+                out.append({"kind": kind, "kind_label": str(wf.label), "state": state, "label": str(label),
+                            "closed": state in wf.closed, "n": counts.pop((kind, state))})
+    for (kind, state), n in sorted(counts.items()):  # a state no workflow declares any more: still counted
+        out.append({"kind": kind, "kind_label": kind, "state": state, "label": state, "closed": False, "n": n})
+    return out
+
+
+def iso_week(day: dt.date) -> str:
+    year, week, _weekday = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(week: str) -> tuple[dt.datetime, dt.datetime]:
+    """"2026-W48" → its Monday 00:00 and the next Monday 00:00, local time; ValueError if malformed."""
+    year, _w, number = week.upper().partition("-W")
+    monday = dt.date.fromisocalendar(int(year), int(number), 1)
+    start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))
+    return start, timezone.make_aware(dt.datetime.combine(monday + dt.timedelta(days=7), dt.time.min))
+
+
+def weekly_trend(*, viewer: Viewer, region_code: str | None, weeks: int = 12) -> list[dict]:
+    """Submitted and closed per ISO week (local time), the current week last.
+
+    One query of conditional counts between week boundaries computed here, rather than grouping by
+    a truncated date: SQLite would call back into Python for every row to truncate it.
+    """
+    place = dashboard_region(viewer=viewer, region_code=region_code)
+    this_monday = clock.today() - dt.timedelta(days=clock.today().weekday())
+    mondays = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    bounds = [week_bounds(iso_week(m)) for m in mondays]
+    counts = {}
+    for i, (start, end) in enumerate(bounds):
+        counts[f"submitted_{i}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
+        counts[f"closed_{i}"] = Count("id", filter=Q(closed_at__gte=start, closed_at__lt=end))
+    first = bounds[0][0]
+    totals = (_scoped_cases(viewer, place.region).filter(Q(created_at__gte=first) | Q(closed_at__gte=first))
+              .aggregate(**counts))
+    return [{"week": iso_week(m), "monday": m, "submitted": totals[f"submitted_{i}"], "closed": totals[f"closed_{i}"]}
+            for i, m in enumerate(mondays)]
+
+
+def overdue_cases(*, viewer: Viewer, region_code: str | None, limit: int = 20) -> list[Case]:
+    """The open cases longest past their deadline first."""
+    place = dashboard_region(viewer=viewer, region_code=region_code)
+    return list(_scoped_cases(viewer, place.region).filter(overdue_q(clock.now()))
+                .select_related("matter", "holder_unit").order_by("due_at", "id")[:limit])
+
+
+def open_incident_points(*, viewer: Viewer, region_code: str | None, limit: int = 2000) -> list[Case]:
+    """Open incidents (事件) with a location, newest first, for the map."""
+    place = dashboard_region(viewer=viewer, region_code=region_code)
+    return list(_scoped_cases(viewer, place.region)
+                .filter(kind="incident", closed_at__isnull=True, lat__isnull=False, lng__isnull=False)
+                .only("id", "created_at", "title", "kind", "state", "lat", "lng").order_by("-created_at", "-id")[:limit])
+
+
+def region_centres(regions: list[RegionInfo]) -> dict[str, tuple[float, float]]:
+    """Centre points of these regions, for those that have one."""
+    rows = Region.objects.filter(id__in=[r.id for r in regions], lat__isnull=False, lng__isnull=False)
+    return {code: (lat, lng) for code, lat, lng in rows.values_list("code", "lat", "lng")}
+
+
+# -- the list behind a figure ------------------------------------------------------------------
+
+@dataclass
+class FigureFilters:
+    """Which cases a dashboard figure counts; the case list and its Excel export take the same."""
+
+    region_code: str | None = None
+    direct: bool = False  # only cases located at the region itself, not below it
+    kind: str | None = None
+    state: str | None = None
+    open: bool = False
+    closed: bool = False
+    overdue: bool = False
+    late: bool = False  # closed after the deadline
+    level: str | None = None  # closed by a unit of this level
+    unit_code: str | None = None  # counted for this unit (see responsible_unit_q)
+    week: str | None = None  # ISO week of submission, or of closing when closed is set
+    rating: str | None = None  # "any" rated, "bad" (差评), "good"
+
+
+def figure_cases(*, viewer: Viewer, filters: FigureFilters):
+    """The scoped cases behind a figure: NotFound/ValidationFailed for a bad region, unit, level or week."""
+    place = dashboard_region(viewer=viewer, region_code=filters.region_code)
+    qs = _scoped_cases(viewer, place.region)
+    f = filters
+    if f.direct and place.region is not None:
+        qs = qs.filter(region_path=place.region.path)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.state:
+        qs = qs.filter(state=f.state)
+    if f.open:
+        qs = qs.filter(closed_at__isnull=True)
+    if f.closed:
+        qs = qs.filter(closed_at__isnull=False)
+    if f.overdue:
+        qs = qs.filter(overdue_q(clock.now()))
+    if f.late:
+        qs = qs.filter(closed_at__isnull=False, due_at__isnull=False, closed_at__gt=F("due_at"))
+    if f.level:
+        if f.level not in Level.values:
+            raise ValidationFailed(_("层级只能是 %(l)s 之一。") % {"l": ", ".join(Level.values)}, field="level")
+        qs = qs.filter(handled_at_level_q(f.level))
+    if f.unit_code:
+        qs = qs.filter(responsible_unit_q(hierarchy().unit(f.unit_code).id))
+    if f.week:
+        try:
+            start, end = week_bounds(f.week)
+        except ValueError:
+            raise ValidationFailed(_("周次应写作 2026-W48 这样的格式。"), field="week") from None
+        field = "closed_at" if f.closed else "created_at"
+        qs = qs.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    if f.rating == "any":
+        qs = qs.filter(evaluation__isnull=False)
+    elif f.rating == "bad":
+        qs = qs.filter(evaluation__rating__lte=BAD_REVIEW_MAX)
+    elif f.rating == "good":
+        qs = qs.filter(evaluation__rating__gt=BAD_REVIEW_MAX)
+    elif f.rating:
+        raise ValidationFailed(_("评价只能是 any、good 或 bad。"), field="rating")
+    return qs

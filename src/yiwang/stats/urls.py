@@ -6,4 +6,7 @@ app_name = "stats"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("export.xlsx", views.breakdown_export, name="export"),
+    path("cases/", views.cases, name="cases"),
+    path("cases/export.xlsx", views.cases_export, name="cases_export"),
 ]

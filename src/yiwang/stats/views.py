@@ -1,13 +1,251 @@
-"""Leaders' dashboard (being built; see issue [2/6])."""
+"""Leaders' dashboard (领导驾驶舱): indicators of a region, drillable down the hierarchy, the list of
+cases behind every figure, and Excel exports of both. Thin: the selectors compute, templates show."""
 
+from __future__ import annotations
+
+import functools
+import math
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.translation import gettext as _
 
-from yiwang.org.selectors import request_viewer
-from yiwang.stats.selectors import indicators
+from yiwang.core import clock
+from yiwang.core.errors import DomainError, NotFound
+from yiwang.core.pagination import paginate
+from yiwang.org.models import Level
+from yiwang.org.selectors import hierarchy, request_viewer
+from yiwang.stats import exports
+from yiwang.stats import selectors as stats
+
+# Map zoom that shows a whole region of each level.
+ZOOM = {Level.AREA: 10, Level.CITY: 11, Level.TOWN: 13, Level.COMMUNITY: 14, Level.GRID: 16}
+CASES_PER_PAGE = 50
 
 
-@login_required(login_url="web:login")
+def staff_required(view):
+    """Logged-in staff only: residents are refused (403), anonymous visitors sent to log in."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request_viewer(request).is_staff_member:
+            return HttpResponseForbidden(_("仅限工作人员。"))
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped, login_url="web:login")
+
+
+def _query(**params) -> str:
+    return urlencode({k: v for k, v in params.items() if v not in (None, "", False)})
+
+
+@staff_required
 def dashboard(request):
-    data = indicators(viewer=request_viewer(request), region_code=request.GET.get("region") or None)
-    return render(request, "stats/dashboard.html", {"data": data})
+    viewer = request_viewer(request)
+    try:
+        breakdown = stats.region_breakdown(viewer=viewer, region_code=request.GET.get("region") or None)
+    except DomainError as exc:  # unknown, or outside the viewer's scope: the same answer for both
+        raise Http404(exc.message) from exc
+    place = breakdown["place"]
+    code = place.region.code if place.region else None
+    figures = stats.indicators(viewer=viewer, region_code=code)
+    trend = stats.weekly_trend(viewer=viewer, region_code=code, weeks=12)
+    states = stats.state_counts(viewer=viewer, region_code=code)
+    cases_url = reverse("stats:cases")
+
+    def href(**params) -> str:
+        return f"{cases_url}?{_query(region=code, **params)}"
+
+    trend_chart = {
+        "weeks": [w["week"] for w in trend],
+        "series": [
+            {"name": _("提交"), "values": [w["submitted"] for w in trend],
+             "hrefs": [href(week=w["week"]) for w in trend]},
+            {"name": _("办结"), "values": [w["closed"] for w in trend],
+             "hrefs": [href(week=w["week"], closed=1) for w in trend]},
+        ],
+    }
+    state_chart = {
+        "labels": [f"{s['kind_label']}·{s['label']}" for s in states],
+        "values": [s["n"] for s in states],
+        "hrefs": [href(kind=s["kind"], state=s["state"]) for s in states],
+    }
+    rows = [{**row, **_row_links(row)} for row in breakdown["rows"]]
+    levels = dict(Level.choices)
+    units = sorted(({**unit, "level_label": levels.get(unit["level"], "")} for unit in figures["by_unit"]),
+                   key=lambda u: (-u["open"], -u["closed"], u["unit"]))
+    context = {
+        "place": place, "region": place.region, "rows": rows, "total": breakdown["total"], "units": units,
+        "figures": figures, "trend": trend, "states": states, "region_query": _query(region=code),
+        "overdue": stats.overdue_cases(viewer=viewer, region_code=code, limit=20),
+        "trend_chart": trend_chart, "state_chart": state_chart,
+        "map_config": _map_config(place, breakdown["rows"],
+                                  stats.open_incident_points(viewer=viewer, region_code=code)),
+        "now": clock.now(),
+    }
+    return render(request, "stats/dashboard.html", context)
+
+
+def _row_links(row: dict) -> dict:
+    """A breakdown row's name, where it drills down to, and the case-list query behind its figures."""
+    region = row["region"]
+    if row["key"] == stats.ELSEWHERE:  # held by the viewer's units outside their regions: no region to filter by
+        return {"name": _("本单位在辖区外承办"), "level_label": "", "drill": None, "query": None}
+    if row["key"] == stats.OWN_LEVEL:
+        return {"name": _("%(name)s(本级)") % {"name": region.name}, "level_label": "", "drill": None,
+                "query": _query(region=region.code, direct=1)}
+    return {"name": region.name, "level_label": Level(region.level).label, "drill": region.code,
+            "query": _query(region=region.code)}
+
+
+def _map_config(place: stats.DashboardRegion, rows: list[dict], incidents: list) -> dict | None:
+    """Leaflet config for web/map.js: open incidents in red, the child regions' centres in blue.
+
+    Labels are HTML-escaped here because Leaflet renders a tooltip string as HTML.
+    """
+    shown = [*place.children, *([place.region] if place.region else [])]
+    centres = stats.region_centres(shown)
+    open_by_code = {row["key"]: row["open"] for row in rows}
+    points = []
+    for child in place.children:
+        if child.code in centres:
+            lat, lng = centres[child.code]
+            label = _("%(name)s · 在办 %(n)s 件") % {"name": child.name, "n": open_by_code.get(child.code, 0)}
+            points.append({"lat": lat, "lng": lng, "label": escape(label), "color": "#0550ae",
+                           "href": f"{reverse('stats:dashboard')}?{_query(region=child.code)}"})
+    for case in incidents:
+        points.append({"lat": case.lat, "lng": case.lng, "label": escape(f"{case.number} {case.title}"),
+                       "href": reverse("web:work_case", args=[case.number])})
+    if points:
+        center, zoom = _fit(points)
+    elif place.region is not None and place.region.code in centres:
+        center, zoom = list(centres[place.region.code]), ZOOM.get(place.region.level, 11)
+    else:
+        return None
+    return {"tile_url": getattr(settings, "YIWANG_TILE_URL", ""), "center": center, "zoom": zoom,
+            "points": points, "incidents": len(incidents)}
+
+
+def _fit(points: list[dict], width: int = 800, height: int = 300) -> tuple[list[float], int]:
+    """Centre and zoom that show every point on a map about width × height pixels (web Mercator)."""
+    lats, lngs = [p["lat"] for p in points], [p["lng"] for p in points]
+    center = [(min(lats) + max(lats)) / 2, (min(lngs) + max(lngs)) / 2]
+    # At zoom z the world is 256·2^z pixels wide; a degree of latitude is ~1/cos(lat) longer there.
+    span_lng = max(max(lngs) - min(lngs), 1e-4)
+    span_lat = max((max(lats) - min(lats)) / math.cos(math.radians(center[0])), 1e-4)
+    fit = min(width * 360 / (256 * span_lng), height * 360 / (256 * span_lat))
+    return center, max(5, min(16, math.floor(math.log2(fit))))
+
+
+def _filters(query) -> stats.FigureFilters:
+    def flag(name: str) -> bool:
+        return query.get(name) == "1"
+
+    return stats.FigureFilters(
+        region_code=query.get("region") or None, direct=flag("direct"), kind=query.get("kind") or None,
+        state=query.get("state") or None, open=flag("open"), closed=flag("closed"), overdue=flag("overdue"),
+        late=flag("late"), level=query.get("level") or None, unit_code=query.get("unit") or None,
+        week=query.get("week") or None, rating=query.get("rating") or None,
+    )
+
+
+def _describe(filters: stats.FigureFilters, place: stats.DashboardRegion) -> list[str]:
+    """The filters in words, for the list's heading."""
+    labels = stats.state_labels()
+    out = [place.region.name + (_("(本级)") if filters.direct else "") if place.region else _("全部辖区")]
+    if filters.kind and filters.state:
+        out.append(labels.get((filters.kind, filters.state), filters.state))
+    elif filters.state:
+        out.append(filters.state)
+    if filters.week:
+        out.append((_("%(w)s 办结") if filters.closed else _("%(w)s 提交")) % {"w": filters.week})
+    for on, text in [
+        (filters.open, _("在办")), (filters.closed and not filters.week, _("已办结")), (filters.overdue, _("超期")),
+        (filters.late, _("超期办结")), (filters.rating == "any", _("已评价")), (filters.rating == "bad", _("差评")),
+        (filters.rating == "good", _("好评")),
+    ]:
+        if on:
+            out.append(text)
+    if filters.level in Level.values:
+        out.append(_("%(level)s办结") % {"level": Level(filters.level).label})
+    if filters.unit_code:
+        out.append(hierarchy().unit(filters.unit_code).name)
+    return out
+
+
+def _list_order(filters: stats.FigureFilters) -> str:
+    if filters.overdue:
+        return "due_at"
+    if filters.closed or filters.late or filters.level:
+        return "-closed_at"
+    return "-created_at"
+
+
+@staff_required
+def cases(request):
+    """The cases behind a dashboard figure, keyset-paged, with an Excel export of the same filters."""
+    viewer = request_viewer(request)
+    filters = _filters(request.GET)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    try:
+        place = stats.dashboard_region(viewer=viewer, region_code=filters.region_code)
+        qs = stats.figure_cases(viewer=viewer, filters=filters)
+        page = paginate(qs.select_related("matter", "holder_unit"), order=_list_order(filters),
+                        cursor=request.GET.get("cursor"), limit=CASES_PER_PAGE)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except DomainError as exc:  # a malformed filter or cursor: say which
+        return render(request, "stats/cases.html", {"error": exc.message}, status=400)
+    labels = stats.state_labels()
+    now = clock.now()
+    rows = [(c, labels.get((c.kind, c.state), c.state), _is_overdue(c, now)) for c in page.items]
+    context = {
+        "place": place, "region": place.region, "total": qs.count(), "rows": rows, "page": page,
+        "description": _describe(filters, place), "query": params.urlencode(),
+        "dashboard_query": _query(region=place.region.code if place.region else None),
+    }
+    return render(request, "stats/cases.html", context)
+
+
+def _is_overdue(case, now) -> bool:
+    if case.due_at is None:
+        return False
+    if case.closed_at is not None:
+        return case.closed_at > case.due_at
+    return case.suspended_at is None and now > case.due_at
+
+
+@staff_required
+def cases_export(request):
+    """The same list as an .xlsx file (phone numbers masked)."""
+    viewer = request_viewer(request)
+    filters = _filters(request.GET)
+    try:
+        qs = stats.figure_cases(viewer=viewer, filters=filters)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except DomainError as exc:
+        return render(request, "stats/cases.html", {"error": exc.message}, status=400)
+    name = f"{_('办件清单')}-{filters.region_code or _('全部')}-{clock.today():%Y%m%d}.xlsx"
+    return FileResponse(exports.cases_workbook(qs), as_attachment=True, filename=name,
+                        content_type=exports.XLSX)
+
+
+@staff_required
+def breakdown_export(request):
+    """The drill-down table of one region as an .xlsx file."""
+    try:
+        breakdown = stats.region_breakdown(viewer=request_viewer(request),
+                                           region_code=request.GET.get("region") or None)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    region = breakdown["place"].region
+    name = f"{_('分区域指标')}-{region.code if region else _('全部')}-{clock.today():%Y%m%d}.xlsx"
+    return FileResponse(exports.region_workbook(breakdown), as_attachment=True, filename=name,
+                        content_type=exports.XLSX)
