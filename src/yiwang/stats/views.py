@@ -3,21 +3,19 @@ cases behind every figure, and Excel exports of both. Thin: the selectors comput
 
 from __future__ import annotations
 
-import functools
 import math
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponseForbidden
+from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from yiwang.core import clock
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.core.pagination import paginate
+from yiwang.org.decorators import staff_required
 from yiwang.org.models import Level
 from yiwang.org.selectors import hierarchy, request_viewer
 from yiwang.stats import exports
@@ -26,18 +24,6 @@ from yiwang.stats import selectors as stats
 # Map zoom that shows a whole region of each level.
 ZOOM = {Level.AREA: 10, Level.CITY: 11, Level.TOWN: 13, Level.COMMUNITY: 14, Level.GRID: 16}
 CASES_PER_PAGE = 50
-
-
-def staff_required(view):
-    """Logged-in staff only: residents are refused (403), anonymous visitors sent to log in."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request_viewer(request).is_staff_member:
-            return HttpResponseForbidden(_("仅限工作人员。"))
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped, login_url="web:login")
 
 
 def _query(**params) -> str:
@@ -106,7 +92,7 @@ def _row_links(row: dict) -> dict:
 def _map_config(place: stats.DashboardRegion, rows: list[dict], incidents: list) -> dict | None:
     """Leaflet config for web/map.js: open incidents in red, the child regions' centres in blue.
 
-    Labels are HTML-escaped here because Leaflet renders a tooltip string as HTML.
+    Labels go in as text: web/static/web/map.js never lets Leaflet read them as HTML.
     """
     shown = [*place.children, *([place.region] if place.region else [])]
     centres = stats.region_centres(shown)
@@ -116,10 +102,10 @@ def _map_config(place: stats.DashboardRegion, rows: list[dict], incidents: list)
         if child.code in centres:
             lat, lng = centres[child.code]
             label = _("%(name)s · 在办 %(n)s 件") % {"name": child.name, "n": open_by_code.get(child.code, 0)}
-            points.append({"lat": lat, "lng": lng, "label": escape(label), "color": "#0550ae",
+            points.append({"lat": lat, "lng": lng, "label": label, "color": "#0550ae",
                            "href": f"{reverse('stats:dashboard')}?{_query(region=child.code)}"})
     for case in incidents:
-        points.append({"lat": case.lat, "lng": case.lng, "label": escape(f"{case.number} {case.title}"),
+        points.append({"lat": case.lat, "lng": case.lng, "label": f"{case.number} {case.title}",
                        "href": reverse("web:work_case", args=[case.number])})
     if points:
         center, zoom = _fit(points)

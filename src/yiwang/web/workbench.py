@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponseForbidden, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from yiwang.catalog.selectors import matter_list
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
+from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
 from yiwang.web.forms import fields_for
@@ -33,18 +33,6 @@ TABS = [
     ("waiting", gettext_lazy("待补正")), ("closed", gettext_lazy("已办结")),
 ]
 SOON = dt.timedelta(days=3)
-
-
-def _staff(view):
-    def wrapped(request, *args, **kwargs):
-        viewer = request_viewer(request)
-        if not viewer.is_staff_member:
-            return HttpResponseForbidden(_("仅限工作人员。"))
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return login_required(wrapped, login_url="web:login")
 
 
 def _tab_filter(tab: str, now: dt.datetime) -> Q:
@@ -58,7 +46,7 @@ def _tab_filter(tab: str, now: dt.datetime) -> Q:
     }[tab]
 
 
-@_staff
+@staff_required
 def queue(request):
     """Cases my units hold: overdue first (earliest deadline), then by deadline."""
     viewer = request_viewer(request)
@@ -114,7 +102,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
     }
 
 
-@_staff
+@staff_required
 def work_case(request, number: str):
     try:
         case = case_selectors.case_get(viewer=request_viewer(request), number=number)
@@ -123,7 +111,7 @@ def work_case(request, number: str):
     return render(request, "web/work/case.html", _panel_context(request, case))
 
 
-@_staff
+@staff_required
 @require_POST
 def work_case_act(request, number: str, action: str):
     """One workflow action from its small htmx form; answers the refreshed case panel."""
@@ -164,7 +152,7 @@ def _slot(raw: str | None) -> dt.datetime | None:
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
-@_staff
+@staff_required
 def work_material(request, number: str, index: int):
     """A material file of a case the staff member may see."""
     try:

@@ -7,7 +7,9 @@
     if (cfg.tile_url) { L.tileLayer(cfg.tile_url, { maxZoom: 19 }).addTo(map); }
     (cfg.points || []).forEach(function (p) {
       var m = L.circleMarker([p.lat, p.lng], { radius: 6, color: p.color || "#b3261e" }).addTo(map);
-      if (p.label) { m.bindTooltip(p.label); }
+      if (p.label) {  // as text: labels can be what residents typed
+        var tip = document.createElement("span"); tip.textContent = p.label; m.bindTooltip(tip);
+      }
       if (p.href) { m.on("click", function () { window.location = p.href; }); }
     });
     if (cfg.pick) {
