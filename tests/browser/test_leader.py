@@ -67,3 +67,16 @@ def test_a_leader_drills_down_follows_a_figure_and_exports_it(page, world, shot,
 
     assert not outside, f"the dashboard reached outside the server: {outside}"
     assert not errors, errors
+
+
+def test_a_title_with_markup_is_shown_as_text_on_the_map(page, world, login):
+    from yiwang.cases.services import case_create
+
+    case_create(viewer=world.viewer("admin"), matter_code="INC_PARKING", region_code="KG-DZ-XFL",
+                title='<img src=x onerror="window.pwned=1">占道', lat=34.45, lng=108.75)
+    login(page, "leader_kg", next_url="/dashboard/")
+    page.wait_for_function("() => document.querySelector('.leaflet-interactive') !== null")
+    page.evaluate("""() => { for (const el of document.querySelectorAll('.leaflet-interactive'))
+                               el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})); }""")
+    page.wait_for_function("() => [...document.querySelectorAll('.leaflet-tooltip')].some(t => t.textContent.includes('<img'))")
+    assert page.evaluate("() => window.pwned") is None
