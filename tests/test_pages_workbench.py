@@ -106,3 +106,13 @@ def test_a_naive_api_slot_is_read_as_district_time(world, client):
                            data=json.dumps({"version": 1, "assignee": "handler_xfl", "slot": "2099-01-05T09:30:00"}),
                            content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200, response.content
+
+
+def test_a_handler_claims_a_case_and_finds_it_under_mine(client, world):
+    client.login(username="handler_xfl", password="pw-handler_xfl")
+    case = new_case(world)
+    client.post(f"/work/cases/{case.number}/act/claim/", {"version": 1}, HTTP_HX_REQUEST="true")
+    assert Case.objects.get(pk=case.pk).assignee.username == "handler_xfl"
+    assert case.number in client.get("/work/?tab=mine").content.decode()
+    again = client.post(f"/work/cases/{case.number}/act/claim/", {"version": 2}, HTTP_HX_REQUEST="true")
+    assert "您已认领该案件" in again.content.decode()

@@ -102,6 +102,8 @@ def allowed_actions(viewer: Viewer, case: Case) -> list[Action]:
     for act in wf.actions.values():
         if case.state not in act.sources or (act.only_if and not getattr(case, act.only_if)):
             continue
+        if act.name == "claim" and case.assignee_id == viewer.user_id:
+            continue
         if viewer.is_superuser or roles & act.actors or (
             APPLICANT in act.actors and viewer.resident_id and viewer.resident_id == case.applicant_id
         ):

@@ -251,6 +251,11 @@ def case_act(
             if slot is None or slot <= now:
                 raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
             payload["slot"] = slot.isoformat()
+        if action == "claim":
+            if case.assignee_id == viewer.user_id:
+                raise IllegalTransition(_("您已认领该案件。"), field="action")
+            changes["assignee_id"] = viewer.user_id
+            payload["assignee"] = viewer.username
         if action == "publish_faq":
             faq = faq_publish(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
                               source_case_id=case.pk)

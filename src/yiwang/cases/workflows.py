@@ -65,6 +65,8 @@ APPLICATION = _wf(
     },
     ["closed", "rejected", "withdrawn"],
     [
+        # 认领: a staff member of the holding unit takes the case as theirs; it shows in their queue.
+        Action("claim", _("认领"), _APP_OPEN, None, _s(CLERK, HANDLER)),
         Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True),
         Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",)),
         # 一次性告知: the applicant is told everything missing at once; the clock stops meanwhile
@@ -91,6 +93,7 @@ CONSULTATION = _wf(
     {"submitted": _("待答复"), "answered": _("已答复"), "closed": _("已关闭")},
     ["answered", "closed"],
     [
+        Action("claim", _("认领"), _s("submitted"), None, _s(CLERK, HANDLER)),
         Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",)),
         # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
         Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER)),
@@ -113,6 +116,7 @@ INCIDENT = _wf(
     },
     ["closed", "dismissed"],
     [
+        Action("claim", _("认领"), _INC_OPEN, None, _s(OPERATOR, HANDLER)),
         Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True),
         Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",)),
         Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",)),
@@ -134,6 +138,7 @@ FOLLOW_UP = _wf(
     {"open": _("待回访"), "called_back": _("已回访"), "closed": _("已反馈")},
     ["closed"],
     [
+        Action("claim", _("认领"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER)),
         Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("comment",)),
         Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
                needs=("result",)),

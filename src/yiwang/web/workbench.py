@@ -30,14 +30,15 @@ from yiwang.web.forms import fields_for
 
 TABS = [
     ("open", gettext_lazy("待办")), ("overdue", gettext_lazy("已超期")), ("soon", gettext_lazy("临期")),
-    ("waiting", gettext_lazy("待补正")), ("closed", gettext_lazy("已办结")),
+    ("waiting", gettext_lazy("待补正")), ("mine", gettext_lazy("我认领的")), ("closed", gettext_lazy("已办结")),
 ]
 SOON = dt.timedelta(days=3)
 
 
-def _tab_filter(tab: str, now: dt.datetime) -> Q:
+def _tab_filter(tab: str, now: dt.datetime, user_id: int | None = None) -> Q:
     open_ = Q(closed_at__isnull=True)
     return {
+        "mine": open_ & Q(assignee_id=user_id),
         "open": open_,
         "overdue": open_ & Q(due_at__lt=now, suspended_at__isnull=True),
         "soon": open_ & Q(due_at__gte=now, due_at__lt=now + SOON, suspended_at__isnull=True),
@@ -55,7 +56,7 @@ def queue(request):
     if tab not in dict(TABS):
         tab = "open"
     held = Case.objects.filter(holder_unit_id__in=sorted(viewer.unit_ids)) if not viewer.is_superuser else Case.objects.all()
-    qs = held.filter(_tab_filter(tab, now)).select_related("matter", "holder_unit")
+    qs = held.filter(_tab_filter(tab, now, viewer.user_id)).select_related("matter", "holder_unit")
     state = request.GET.get("state") or ""
     matter = request.GET.get("matter") or ""
     region = request.GET.get("region") or ""
@@ -76,7 +77,7 @@ def queue(request):
         page = paginate(qs, order=order, cursor=request.GET.get("cursor"), limit=50)
     except DomainError:
         page = paginate(qs, order=order, cursor=None, limit=50)
-    counts = {key: held.filter(_tab_filter(key, now)).count() for key, _label in TABS if key != "closed"}
+    counts = {key: held.filter(_tab_filter(key, now, viewer.user_id)).count() for key, _label in TABS if key != "closed"}
     params = request.GET.copy()
     params.pop("cursor", None)
     context = {

@@ -99,6 +99,8 @@ def _is_legal(viewer: Viewer, case: Case, action: str, version: int, *, comment:
         return False
     if act.only_if and not getattr(case, act.only_if):
         return False
+    if action == "claim" and case.assignee_id == viewer.user_id:
+        return False  # already theirs
     if not _capacity(viewer, case, act):
         return False
     if "comment" in act.needs and not comment.strip():
