@@ -82,8 +82,17 @@ class Case(models.Model):
     class Meta:
         verbose_name = _("案件")
         verbose_name_plural = _("案件")
+        # The workbench queue reads open cases by holder, deadline first, and counts its tabs over
+        # the same rows; partial indexes keep that cost proportional to the open cases, not to the
+        # millions closed (bench/pages.py: 1.2 s → 26 ms at 1,000,000 cases).
         indexes = [
-            models.Index(fields=["holder_unit", "state", "due_at"], name="case_queue_idx"),
+            models.Index(fields=["holder_unit", "due_at", "id", "suspended_at", "assignee"],
+                         condition=models.Q(closed_at__isnull=True), name="case_open_queue_idx"),
+            models.Index(fields=["due_at", "id", "suspended_at", "assignee"],
+                         condition=models.Q(closed_at__isnull=True), name="case_open_due_idx"),
+            models.Index(fields=["holder_unit", "closed_at"], condition=models.Q(closed_at__isnull=False),
+                         name="case_closed_queue_idx"),
+            models.Index(fields=["closed_at"], condition=models.Q(closed_at__isnull=False), name="case_closed_idx"),
             models.Index(fields=["region_path", "state"], name="case_region_idx"),
             models.Index(fields=["applicant", "created_at"], name="case_applicant_idx"),
             models.Index(fields=["created_at"], name="case_created_idx"),
