@@ -93,7 +93,20 @@ def world(transactional_db, live_server, settings, tmp_path):
     from yiwang.testing import build_world
 
     settings.MEDIA_ROOT = tmp_path / "media"
+    _reseed_calendar()
     return build_world()
+
+
+def _reseed_calendar() -> None:
+    """transactional_db empties every table after a test, the seeded working-day calendar included."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from yiwang.cases.models import Workday
+
+    if not Workday.objects.exists():
+        import_module("yiwang.cases.migrations.0002_seed_calendar").seed(apps, None)
 
 
 @pytest.fixture
