@@ -48,3 +48,14 @@ def test_halls_are_listed_nearest_first_from_a_community(client, world):
     body = client.get("/halls/", {"near": "QH-WC-SPD"}).content.decode()
     assert body.index("玻璃厂三普东社区便民服务站") < body.index("幸福里社区便民服务站")
     assert "老年证办理" in body  # a community hall handles the senior card
+
+
+def test_the_report_map_carries_the_grid_outlines(wang, world):
+    from yiwang.org.models import Level
+    from yiwang.org.services import region_create
+
+    square = {"type": "Polygon", "coordinates": [[[108.75, 34.43], [108.755, 34.43], [108.755, 34.435],
+                                                  [108.75, 34.435], [108.75, 34.43]]]}
+    region_create(code="KG-DZ-XFL-G1", name="第一网格", level=Level.GRID, parent=world.regions["xfl"], boundary=square)
+    body = wang.get("/report/").content.decode()
+    assert '"outlines": [{"type": "Feature", "properties": {"name": "\\u7b2c\\u4e00\\u7f51\\u683c"' in body

@@ -229,6 +229,19 @@ class Builder:
         self.out.regions[code] = region
         return region
 
+    def _grid(self, community: Region, i: int, count: int, lat: float, lng: float) -> Region:
+        """Grid i of a community: squares of about 550 m side by side, centred on the community."""
+        side = 0.005
+        west = lng + (i - count / 2) * side
+        ring = [[west, lat - side / 2], [west + side, lat - side / 2], [west + side, lat + side / 2],
+                [west, lat + side / 2], [west, lat - side / 2]]
+        boundary = {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
+        code = f"{community.code}-G{i + 1}"
+        region = region_create(code=code, name=data.GRID_NAMES[i], level=Level.GRID, parent=community,
+                               lat=round(lat, 5), lng=round(west + side / 2, 5), boundary=boundary)
+        self.out.regions[code] = region
+        return region
+
     def _jitter(self, lat: float, lng: float, spread: float) -> tuple[float, float]:
         return lat + self.rng.uniform(-spread, spread), lng + self.rng.uniform(-spread, spread)
 
@@ -288,11 +301,7 @@ class Builder:
             lat, lng = self._jitter(town.lat, town.lng, 0.018)
             region = self._region(f"{town_region.code}-{community.code}", community.name, Level.COMMUNITY,
                                   town_region, lat, lng)
-            grids = [
-                self._region(f"{region.code}-G{i + 1}", data.GRID_NAMES[i], Level.GRID, region,
-                             *self._jitter(lat, lng, 0.004))
-                for i in range(community.grids)
-            ]
+            grids = [self._grid(region, i, community.grids, lat, lng) for i in range(community.grids)]
             prefix = community.code.lower()
             names = {**names, "community": community.name}
             address = f"{city.name}{town.name}{community.name}党群服务中心一楼"

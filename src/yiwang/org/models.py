@@ -27,6 +27,9 @@ class Region(models.Model):
     path = models.CharField(max_length=255, unique=True, editable=False)
     lat = models.FloatField(null=True, blank=True)
     lng = models.FloatField(null=True, blank=True)
+    # The outline as a GeoJSON Polygon ([lng, lat] pairs), for grids above all: maps draw it even
+    # with no tile server reachable.
+    boundary = models.JSONField(_("边界"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("区域")

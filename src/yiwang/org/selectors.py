@@ -260,3 +260,12 @@ def service_halls(*, near_region_code: str | None = None) -> list[tuple[Unit, fl
 def communities() -> list[RegionInfo]:
     h = hierarchy()
     return sorted((r for r in h.regions.values() if r.level == "community"), key=lambda r: r.path)
+
+
+def region_outlines(*, level: str = "grid") -> list[dict]:
+    """GeoJSON features of the regions of a level that have a boundary (for maps without tiles)."""
+    return [
+        {"type": "Feature", "properties": {"name": name, "code": code}, "geometry": boundary}
+        for code, name, boundary in Region.objects.filter(level=level, boundary__isnull=False)
+        .order_by("path").values_list("code", "name", "boundary")
+    ]

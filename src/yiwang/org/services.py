@@ -19,8 +19,10 @@ HIERARCHY = "org.hierarchy"
 @transaction.atomic
 def region_create(
     *, code: str, name: str, level: str, parent: Region | None = None,
-    lat: float | None = None, lng: float | None = None,
+    lat: float | None = None, lng: float | None = None, boundary: dict | None = None,
 ) -> Region:
+    if boundary is not None:
+        _check_polygon(boundary)
     if level not in Level.values:
         raise ValidationFailed(_("未知的区域层级 %(level)s。") % {"level": level}, field="level")
     if parent is None and level != Level.AREA:
@@ -34,9 +36,26 @@ def region_create(
     if "/" in code or not code:
         raise ValidationFailed(_("区划代码不能为空，也不能含有“/”。"), field="code")
     path = (parent.path if parent else "/") + code + "/"
-    region = Region.objects.create(code=code, name=name, level=level, parent=parent, path=path, lat=lat, lng=lng)
+    region = Region.objects.create(code=code, name=name, level=level, parent=parent, path=path, lat=lat, lng=lng,
+                                   boundary=boundary)
     confcache.bump(HIERARCHY)
     return region
+
+
+def _check_polygon(geometry: dict) -> None:
+    """A GeoJSON Polygon: closed rings of at least four [lng, lat] positions on the globe."""
+    message = _("边界须为 GeoJSON Polygon：闭合的 [经度, 纬度] 环，每环至少 4 个点。")
+    rings = geometry.get("coordinates") if isinstance(geometry, dict) and geometry.get("type") == "Polygon" else None
+    if not isinstance(rings, list) or not rings:
+        raise ValidationFailed(message, field="boundary")
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
+            raise ValidationFailed(message, field="boundary")
+        for point in ring:
+            if (not isinstance(point, list) or len(point) != 2
+                    or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+                    or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)):
+                raise ValidationFailed(message, field="boundary")
 
 
 @transaction.atomic

@@ -26,7 +26,14 @@ from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
 from yiwang.feedback.services import evaluation_create
 from yiwang.org.models import Level
-from yiwang.org.selectors import ANONYMOUS, communities, hierarchy, request_viewer, service_halls
+from yiwang.org.selectors import (
+    ANONYMOUS,
+    communities,
+    hierarchy,
+    region_outlines,
+    request_viewer,
+    service_halls,
+)
 from yiwang.web.forms import fields_for, read_form, sniff_upload
 
 _viewer = request_viewer
@@ -220,7 +227,7 @@ def report(request):
     points = [{"lat": r.lat, "lng": r.lng, "label": r.name, "color": "#57606a"}
               for r in _community_points()]
     map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 10, "pick": True,
-                  "points": points}
+                  "points": points, "outlines": region_outlines(level="grid")}
     return render(request, "web/report.html", {
         "categories": categories, "communities": communities(), "errors": errors, "map_config": map_config,
         "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,

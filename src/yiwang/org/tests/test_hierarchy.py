@@ -48,3 +48,26 @@ def test_a_residents_id_number_is_checked(world):
 def test_an_id_number_is_masked_for_display():
     assert idnumber.mask("61040219500101123X") == "6104************3X"
     assert idnumber.mask_phone("13800000001") == "138****0001"
+
+
+SQUARE = {"type": "Polygon", "coordinates": [[[108.75, 34.43], [108.755, 34.43], [108.755, 34.435],
+                                              [108.75, 34.435], [108.75, 34.43]]]}
+
+
+def test_a_grid_keeps_its_outline(world):
+    grid = region_create(code="KG-DZ-XFL-G1", name="第一网格", level=Level.GRID, parent=world.regions["xfl"],
+                         boundary=SQUARE)
+    assert grid.boundary == SQUARE
+
+
+@pytest.mark.parametrize("boundary", [
+    {"type": "Point", "coordinates": [108.75, 34.43]},
+    {"type": "Polygon", "coordinates": [[[108.75, 34.43], [108.755, 34.43], [108.75, 34.43]]]},
+    {"type": "Polygon", "coordinates": [[[108.75, 34.43], [108.755, 34.43], [108.755, 34.435], [108.75, 34.44]]]},
+    {"type": "Polygon", "coordinates": [[[200, 34.43], [108.755, 34.43], [108.755, 34.435], [200, 34.43]]]},
+])
+def test_a_bad_outline_is_refused(world, boundary):
+    with pytest.raises(ValidationFailed) as err:
+        region_create(code="KG-DZ-XFL-G9", name="坏网格", level=Level.GRID, parent=world.regions["xfl"],
+                      boundary=boundary)
+    assert err.value.field == "boundary"

@@ -5,6 +5,15 @@
     var cfg = JSON.parse(document.getElementById(el.dataset.mapConfig).textContent);
     var map = L.map(el, { keyboard: true }).setView(cfg.center, cfg.zoom || 11);
     if (cfg.tile_url) { L.tileLayer(cfg.tile_url, { maxZoom: 19 }).addTo(map); }
+    if (cfg.outlines && cfg.outlines.length) {  // grid outlines: the map is usable with no tiles at all
+      var layer = L.geoJSON({ type: "FeatureCollection", features: cfg.outlines }, {
+        style: { color: "#57606a", weight: 1, fillOpacity: 0.04 },
+        onEachFeature: function (f, l) {
+          var tip = document.createElement("span"); tip.textContent = f.properties.name; l.bindTooltip(tip);
+        }
+      }).addTo(map);
+      if (!cfg.points || !cfg.points.length) { map.fitBounds(layer.getBounds()); }
+    }
     (cfg.points || []).forEach(function (p) {
       var m = L.circleMarker([p.lat, p.lng], { radius: 6, color: p.color || "#b3261e" }).addTo(map);
       if (p.label) {  // as text: labels can be what residents typed
