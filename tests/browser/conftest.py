@@ -51,7 +51,7 @@ _WEIGHTS = pytest.StashKey[list]()
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = config.stash.get(_WEIGHTS, [])
     if rows:
-        terminalreporter.section("page weight (JS + CSS, decoded bytes, first load)")
+        terminalreporter.section("page weight (JS + CSS, gzip bytes on the wire, first load)")
         for line in rows:
             terminalreporter.write_line(line)
 

@@ -1,9 +1,8 @@
-"""`yiwang serve`: the production-shaped server (granian, WSGI), static files served by granian."""
+"""`yiwang serve`: the production-shaped server (granian, WSGI; WhiteNoise serves compressed static files)."""
 
 import os
 import sys
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -24,8 +23,7 @@ class Command(BaseCommand):
         argv = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
             "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws",
-            "--static-path-route", "/" + settings.STATIC_URL.strip("/"),
-            "--static-path-mount", str(settings.STATIC_ROOT),
+            # static files are served by WhiteNoise inside the app: precompressed, cached headers
             "yiwang.wsgi:application",
         ]
         self.stdout.write(f"yiwang serving on http://{host}:{port}/ ({workers} workers)")
