@@ -32,7 +32,7 @@ def act(page, label: str, number: str, action: str):
     return response
 
 
-def test_clerk_accepts_and_handler_decides_and_closes(new_page, page, world, shot, login):
+def test_clerk_accepts_and_handler_claims_decides_and_closes(new_page, page, world, shot, login):
     case = new_case(world)
 
     login(page, "clerk_xfl", next_url="/work/")
@@ -63,6 +63,8 @@ def test_clerk_accepts_and_handler_decides_and_closes(new_page, page, world, sho
     expect(state_badge(handler)).to_have_text("已受理")
     handler.wait_for_function("() => window.htmx !== undefined")
     handler.evaluate("() => { window.__sameDocument = true }")
+    act(handler, "认领", case.number, "claim")  # the handler takes the case as theirs
+    expect(handler.locator("#panel")).to_contain_text("handler_xfl")
     handler.get_by_label("决定").select_option("approved")
     act(handler, "作出决定", case.number, "decide")
     expect(state_badge(handler)).to_have_text("已决定")
@@ -72,7 +74,7 @@ def test_clerk_accepts_and_handler_decides_and_closes(new_page, page, world, sho
     assert handler.evaluate("() => window.__sameDocument") is True
 
     steps = handler.locator("#panel .timeline li > b").all_inner_texts()
-    assert steps[-3:] == ["受理", "作出决定", "办结"], steps
+    assert steps[-4:] == ["受理", "认领", "作出决定", "办结"], steps
     expect(handler.get_by_text("您对该案件暂无可执行的操作。")).to_be_visible()
     shot("handler-closed", handler)
 

@@ -113,9 +113,14 @@ def case_create(
         holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1, event_count=1,
         idempotency_key=key, home_visit=home_visit,
     )
+    if wf.clock_from_submission:
+        case.accepted_at = now
+        case.due_at = workdays.due_after(now, matter.time_limit, matter.time_unit)
     payload = {"routing": route.as_payload(), "note": _stored(routing.explain, route), "channel": channel}
     if home_visit:
         payload["home_visit"] = True
+    if case.due_at:
+        payload["due_at"] = case.due_at.isoformat()
     first = _event(case, seq=1, prev=GENESIS, at=now, actor_id=viewer.user_id, actor_name=viewer.username,
                    action="submit", from_state="", to_state=wf.initial, from_unit_id=None,
                    to_unit_id=route.unit.id, payload=payload)

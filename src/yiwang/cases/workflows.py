@@ -41,13 +41,15 @@ class Workflow:
     states: dict[str, object]
     closed: frozenset[str]
     actions: dict[str, Action] = field(default_factory=dict)
+    clock_from_submission: bool = False  # no acceptance step: the time limit runs from submission
 
     def open_states(self) -> frozenset[str]:
         return frozenset(self.states) - self.closed
 
 
-def _wf(kind, label, initial, states, closed, actions) -> Workflow:
-    return Workflow(kind, label, initial, states, frozenset(closed), {a.name: a for a in actions})
+def _wf(kind, label, initial, states, closed, actions, *, clock_from_submission: bool = False) -> Workflow:
+    return Workflow(kind, label, initial, states, frozenset(closed), {a.name: a for a in actions},
+                    clock_from_submission=clock_from_submission)
 
 
 def _s(*names: str) -> frozenset[str]:
@@ -101,6 +103,7 @@ CONSULTATION = _wf(
         Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment")),
         Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",)),
     ],
+    clock_from_submission=True,
 )
 
 # 事件: GB/T 30428's closed loop — 信息采集 → 案卷建立(register) → 任务派遣(dispatch) →

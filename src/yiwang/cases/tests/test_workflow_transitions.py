@@ -151,3 +151,12 @@ def test_a_case_without_a_home_visit_request_offers_no_visit_actions(world):
     with pytest.raises(IllegalTransition):
         case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="schedule_visit", version=1,
                  assignee_username="handler_xfl", slot=clock.now() + dt.timedelta(days=1))
+
+
+def test_a_consultation_is_due_within_its_time_limit_from_submission(world):
+    from django.utils import timezone
+
+    from yiwang.cases.workdays import add_workdays
+
+    ask = case_create(viewer=world.viewer("resident_wang"), matter_code="ASK_MEDICAL", description="怎么报销？").case
+    assert timezone.localdate(ask.due_at) == add_workdays(timezone.localdate(ask.created_at), 3)
