@@ -116,3 +116,19 @@ def test_a_handler_claims_a_case_and_finds_it_under_mine(client, world):
     assert case.number in client.get("/work/?tab=mine").content.decode()
     again = client.post(f"/work/cases/{case.number}/act/claim/", {"version": 2}, HTTP_HX_REQUEST="true")
     assert "您已认领该案件" in again.content.decode()
+
+
+def test_the_queue_exports_to_excel_with_chinese_headers(clerk, world):
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    mine = new_case(world)
+    body = clerk.get("/work/").content.decode()
+    link = re.search(r'href="(/dashboard/cases/export\.xlsx\?[^"]+)"', body).group(1).replace("&amp;", "&")
+    response = clerk.get(link)
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)).active.values)
+    assert rows[0][0] == "办件编号"
+    assert any(r[0] == mine.number for r in rows[1:])

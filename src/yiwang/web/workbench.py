@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.files.storage import default_storage
@@ -80,9 +81,10 @@ def queue(request):
     counts = {key: held.filter(_tab_filter(key, now, viewer.user_id)).count() for key, _label in TABS if key != "closed"}
     params = request.GET.copy()
     params.pop("cursor", None)
+    export = _export_query(viewer, tab, state)
     context = {
         "tab": tab, "tabs": [(k, label, counts.get(k)) for k, label in TABS], "page": page, "now": now,
-        "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
+        "export": export, "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
         "region": region, "due_days": due_days}, "query": params.urlencode(),
         "rows": [(c, workflow(c.kind).states.get(c.state, c.state), case_selectors.is_overdue(c, now)) for c in page.items],
     }
@@ -141,6 +143,19 @@ def work_case_act(request, number: str, action: str):
         return HttpResponseRedirect(reverse("web:work_case", args=[number]), status=303)
     case = case_selectors.case_get(viewer=viewer, number=number)
     return render(request, "web/work/_panel.html", _panel_context(request, case, error))
+
+
+def _export_query(viewer, tab: str, state: str) -> str:
+    """The dashboard case-list filters that describe this queue tab, for its Excel export."""
+    h = hierarchy()
+    units = sorted(viewer.unit_ids)
+    if not units or tab in ("soon", "waiting", "mine"):
+        return ""
+    query = {"unit": h.units[units[0]].code} if units[0] in h.units else {}
+    query.update({"open": {"open": "1"}, "overdue": {"overdue": "1"}, "closed": {"closed": "1"}}[tab])
+    if state:
+        query["state"] = state
+    return urlencode(query)
 
 
 def _slot(raw: str | None) -> dt.datetime | None:
