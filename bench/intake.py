@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
+from common import BenchError, run  # noqa: E402
 
 HOST = "127.0.0.1"
 WORKERS = 2
@@ -69,10 +70,6 @@ _servers: list[Server] = []
 
 def log(msg: str) -> None:
     print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------------------------------------- servers
@@ -172,13 +169,6 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------------- setup
-
-
-def run(argv: list[str], env: dict, timeout: float = 60.0) -> str:
-    p = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise BenchError(f"{' '.join(map(str, argv))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return p.stdout
 
 
 def base_env(db: Path, tmp: Path) -> dict:

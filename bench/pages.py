@@ -47,6 +47,9 @@ from yiwang.cases.chain import GENESIS, event_hash  # plain hashlib and json: no
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from common import BenchError, run  # noqa: E402
+
 YIWANG = Path(sys.executable).parent / "yiwang"
 TARGET_MS = 150.0  # the queue's server time at 1,000,000 cases, p50
 BUSY_UNIT = "KG-DZ-XFL-SH"  # 幸福里社区便民服务站: the busy community hall
@@ -60,10 +63,6 @@ _started = time.monotonic()
 
 def log(msg: str) -> None:
     print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -345,13 +344,6 @@ def load_cases(db: Path, n: int, *, now: dt.datetime, seed: int, template: dict)
 # ---------------------------------------------------------------------------------------------- setup
 
 
-def run(argv: list[str], env: dict, timeout: float = 120.0) -> str:
-    p = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise BenchError(f"{' '.join(map(str, argv))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return p.stdout
-
-
 def base_env(db: Path, tmp: Path) -> dict:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")
@@ -379,7 +371,7 @@ def prepare_world(tmp: Path) -> tuple[Path, dict]:
     log("migrating a fresh database")
     run([str(YIWANG), "migrate", "--noinput", "-v", "0"], env)
     log("building the test world (yiwang.testing.build_world)")
-    out = run([str(YIWANG), "shell", "-c", TEMPLATE_SCRIPT], env)
+    out = run([str(YIWANG), "shell", "-c", TEMPLATE_SCRIPT], env, timeout=120.0)
     case_id = int(re.search(r"^CASE (\d+)$", out, re.M).group(1))
     with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
         conn.row_factory = sqlite3.Row
