@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -78,7 +78,10 @@ def queue(request):
         page = paginate(qs, order=order, cursor=request.GET.get("cursor"), limit=50)
     except DomainError:
         page = paginate(qs, order=order, cursor=None, limit=50)
-    counts = {key: held.filter(_tab_filter(key, now, viewer.user_id)).count() for key, _label in TABS if key != "closed"}
+    # One pass over the held open cases for every tab's count (five COUNTs read the same index range).
+    counts = held.filter(closed_at__isnull=True).aggregate(**{
+        key: Count("id", filter=_tab_filter(key, now, viewer.user_id)) for key, _label in TABS if key != "closed"
+    })
     params = request.GET.copy()
     params.pop("cursor", None)
     export = _export_query(viewer, tab, state)
