@@ -69,7 +69,6 @@ api = NinjaAPI(
 )
 
 
-viewer_of = request_viewer
 
 
 def _field_name(loc: tuple) -> str:

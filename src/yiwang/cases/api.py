@@ -8,7 +8,6 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from yiwang.api import viewer_of
 from yiwang.cases import selectors, services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
@@ -16,7 +15,7 @@ from yiwang.catalog.selectors import matter_info_by_id
 from yiwang.core import idnumber
 from yiwang.core.errors import NotFound
 from yiwang.org.models import Resident
-from yiwang.org.selectors import hierarchy, scope_q
+from yiwang.org.selectors import hierarchy, request_viewer, scope_q
 
 router = Router(tags=["cases"])
 
@@ -156,7 +155,7 @@ def case_summary(case: Case) -> dict:
 
 
 def case_detail(request: HttpRequest, case: Case) -> dict:
-    viewer = viewer_of(request)
+    viewer = request_viewer(request)
     h = hierarchy()
     d = case_summary(case)
     handling = h.units.get(case.handling_unit_id) if case.handling_unit_id else None
@@ -184,7 +183,7 @@ def case_detail(request: HttpRequest, case: Case) -> dict:
 @router.post("/cases", response={200: CaseOut, 201: CaseOut}, summary="Submit an application or report (idempotent)")
 def create_case(request, payload: CaseIn):
     """Send an `Idempotency-Key` header to make retries safe: a replay returns the first case with 200."""
-    viewer = viewer_of(request)
+    viewer = request_viewer(request)
     applicant = None
     if payload.applicant_id is not None:
         applicant = Resident.objects.filter(scope_q(viewer, holder_field=None, resident_field="id"),
@@ -208,19 +207,19 @@ def list_cases(request, filters: Query[CaseFilterIn]):
         holder_unit_code=filters.holder_unit, overdue=filters.overdue, open=filters.open,
         due_before=filters.due_before, due_after=filters.due_after, applicant_phone=filters.applicant_phone,
     )
-    page = selectors.case_list(viewer=viewer_of(request), filters=f, order=filters.order, cursor=filters.cursor,
+    page = selectors.case_list(viewer=request_viewer(request), filters=f, order=filters.order, cursor=filters.cursor,
                                limit=filters.limit)
     return {"items": [case_summary(c) for c in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/cases/{number}", response=CaseDetail, summary="One case with its timeline and the caller's actions")
 def get_case(request, number: str):
-    return case_detail(request, selectors.case_get(viewer=viewer_of(request), number=number))
+    return case_detail(request, selectors.case_get(viewer=request_viewer(request), number=number))
 
 
 @router.post("/cases/{number}/actions/{action}", response=CaseDetail, summary="Take a workflow action")
 def act_on_case(request, number: str, action: str, payload: ActionIn):
-    viewer = viewer_of(request)
+    viewer = request_viewer(request)
     case = selectors.case_get(viewer=viewer, number=number)
     services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
                       comment=payload.comment, unit_code=payload.unit_code, result=payload.result,

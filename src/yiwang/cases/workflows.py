@@ -167,9 +167,6 @@ def all_states() -> dict[str, object]:
     return out
 
 
-def closed_states() -> frozenset[str]:
-    return frozenset().union(*(w.closed for w in WORKFLOWS.values()))
-
 
 def action_label(name: str) -> object:
     if name == "submit":

@@ -5,12 +5,12 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from yiwang.api import viewer_of
 from yiwang.cases.selectors import case_get
 from yiwang.cases.workflows import workflow
 from yiwang.core.errors import NotFound
 from yiwang.feedback import selectors, services
 from yiwang.feedback.models import Rating
+from yiwang.org.selectors import request_viewer
 
 router = Router(tags=["evaluations"])
 
@@ -56,7 +56,7 @@ def _out(evaluation, number: str) -> dict:
 
 @router.post("/cases/{number}/evaluation", response={201: EvaluationOut}, summary="Rate a finished case (好差评), once")
 def rate(request, number: str, payload: EvaluationIn):
-    viewer = viewer_of(request)
+    viewer = request_viewer(request)
     case = case_get(viewer=viewer, number=number)
     evaluation = services.evaluation_create(viewer=viewer, case_id=case.pk, rating=payload.rating,
                                             channel=payload.channel, comment=payload.comment, tags=payload.tags)
@@ -65,7 +65,7 @@ def rate(request, number: str, payload: EvaluationIn):
 
 @router.get("/cases/{number}/evaluation", response=EvaluationOut, summary="A case's rating and its follow-up outcome")
 def get_rating(request, number: str):
-    case = case_get(viewer=viewer_of(request), number=number)
+    case = case_get(viewer=request_viewer(request), number=number)
     evaluation = selectors.evaluation_for_case(case.pk)
     if evaluation is None:
         raise NotFound(_("该案件尚未评价。"), field="number")

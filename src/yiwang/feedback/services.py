@@ -17,6 +17,12 @@ from yiwang.org.selectors import Viewer
 RATABLE_KINDS = {Kind.APPLICATION, Kind.INCIDENT, Kind.CONSULTATION}
 
 
+def may_rate_online(viewer: Viewer, case: Case) -> bool:
+    """Whether the rating form is offered: the applicant, on their finished case of a ratable kind."""
+    return (case.kind in RATABLE_KINDS and case.closed_at is not None and viewer.resident_id is not None
+            and viewer.resident_id == case.applicant_id)
+
+
 def evaluation_create(
     *, viewer: Viewer, case_id: int, rating: int, channel: str = RatingChannel.ONLINE, comment: str = "",
     tags: list[str] | None = None,
@@ -64,7 +70,3 @@ def evaluation_create(
         if Evaluation.objects.filter(case_id=case_id).exists():
             raise Conflict(_("该案件已经评价过，评价不能修改。"), field="case") from None
         raise
-
-
-def is_rateable(case: Case) -> bool:
-    return case.kind in RATABLE_KINDS and case.closed_at is not None

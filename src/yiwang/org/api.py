@@ -7,9 +7,9 @@ from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
-from yiwang.api import viewer_of
 from yiwang.core.errors import PermissionDenied
 from yiwang.org import selectors
+from yiwang.org.selectors import request_viewer
 
 router = Router(tags=["organisation"])
 
@@ -43,7 +43,7 @@ class MeOut(Schema):
 
 @router.get("/me", response=MeOut, summary="Who the caller is and in which units")
 def me(request):
-    v = viewer_of(request)
+    v = request_viewer(request)
     h = selectors.hierarchy()
     roles = [
         {"unit": h.units[m.unit_id].code, "unit_name": h.units[m.unit_id].name, "role": m.role}
@@ -59,7 +59,7 @@ def regions(request, parent: str | None = None):
 
 @router.get("/units", response=list[UnitOut], summary="Units the caller may hand a case to")
 def units(request):
-    return [u.__dict__ for u in selectors.units_reachable(viewer_of(request))]
+    return [u.__dict__ for u in selectors.units_reachable(request_viewer(request))]
 
 
 class LoginIn(Schema):

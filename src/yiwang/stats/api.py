@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
-from yiwang.api import viewer_of
+from yiwang.org.selectors import request_viewer
 from yiwang.stats.selectors import indicators
 
 router = Router(tags=["indicators"])
@@ -42,4 +42,4 @@ class IndicatorsOut(Schema):
 @router.get("/indicators", response=IndicatorsOut, summary="Indicators for the caller's scope or one region in it")
 def get_indicators(request, region: str | None = None):
     """Rates are percentages with three decimals as strings ("99.993"); null when there is nothing to rate."""
-    return indicators(viewer=viewer_of(request), region_code=region)
+    return indicators(viewer=request_viewer(request), region_code=region)

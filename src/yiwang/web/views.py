@@ -24,7 +24,7 @@ from yiwang.catalog.search import search
 from yiwang.core.errors import DomainError
 from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
-from yiwang.feedback.services import evaluation_create
+from yiwang.feedback.services import evaluation_create, may_rate_online
 from yiwang.org.models import Level
 from yiwang.org.selectors import (
     ANONYMOUS,
@@ -35,8 +35,6 @@ from yiwang.org.selectors import (
     service_halls,
 )
 from yiwang.web.forms import fields_for, read_form, sniff_upload
-
-_viewer = request_viewer
 
 
 def home(request):
@@ -73,7 +71,7 @@ def apply(request, code: str):
         matter = catalog_selectors.matter_get(code)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     on_behalf = bool(viewer.memberships)  # a window clerk applying for a resident (代办)
     errors: dict = {}
     values: dict = {}
@@ -128,8 +126,7 @@ def _case_context(request, case: Case, viewer) -> dict:
         "timeline": [(e, action_label(e.action)) for e in timeline],
         "actions": case_selectors.allowed_actions(viewer, case) if viewer.user_id else [],
         "evaluation": evaluation, "supplement_note": supplement_note,
-        "can_rate": (case.closed_at is not None and evaluation is None and viewer.resident_id
-                     and viewer.resident_id == case.applicant_id and case.kind != "follow_up"),
+        "can_rate": evaluation is None and may_rate_online(viewer, case),
         "ratings": list(reversed(Rating.choices)), "tags": TAGS["online"],
         "overdue": case_selectors.is_overdue(case),
     }
@@ -137,7 +134,7 @@ def _case_context(request, case: Case, viewer) -> dict:
 
 @login_required(login_url="web:login")
 def case_page(request, number: str):
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     try:
         case = case_selectors.case_get(viewer=viewer, number=number)
     except DomainError as exc:
@@ -148,7 +145,7 @@ def case_page(request, number: str):
 @login_required(login_url="web:login")
 @require_http_methods(["POST"])
 def case_resident_action(request, number: str):
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     try:
         case = case_selectors.case_get(viewer=viewer, number=number)
         action = request.POST.get("action", "")
@@ -171,7 +168,7 @@ def case_resident_action(request, number: str):
 
 @login_required(login_url="web:login")
 def my_cases(request):
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     if not viewer.resident_id:
         return HttpResponseRedirect(reverse("web:queue"))
     page = case_selectors.case_list(viewer=viewer, filters=case_selectors.CaseFilters(),
