@@ -110,7 +110,7 @@ def case_create(
         title=title or matter.name, description=description, form_data=form, materials=materials,
         applicant=applicant, applicant_name=applicant_name, applicant_phone=applicant_phone, channel=channel,
         lat=lat, lng=lng, address=address, region_id=region.id, region_path=region.path, state=wf.initial,
-        holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1, event_count=1,
+        holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1,
         idempotency_key=key, home_visit=home_visit,
     )
     if wf.clock_from_submission:
@@ -121,18 +121,8 @@ def case_create(
         payload["home_visit"] = True
     if case.due_at:
         payload["due_at"] = case.due_at.isoformat()
-    first = _event(case, seq=1, prev=GENESIS, at=now, actor_id=viewer.user_id, actor_name=viewer.username,
-                   action="submit", from_state="", to_state=wf.initial, from_unit_id=None,
-                   to_unit_id=route.unit.id, payload=payload)
-    case.last_hash = first.hash
-    case_insert = compile_insert(case)
-    first.case_id = 0  # set to the new case's id between the two executes
-    event_insert = compile_insert(first)
     try:
-        with transaction.atomic():
-            case.id = case_insert.execute()
-            event_insert.set("case_id", case.id)
-            first.id = event_insert.execute()
+        _insert_opened(case, actor_id=viewer.user_id, actor_name=viewer.username, payload=payload, at=now)
     except IntegrityError:
         if key is None:
             raise
@@ -140,9 +130,28 @@ def case_create(
         if existing is None:
             raise
         return Created(existing, replayed=True)
+    return Created(case, replayed=False)
+
+
+def _insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload: dict, at: dt.datetime) -> None:
+    """Insert a new case and its first ("submit") event in one transaction of two statements.
+
+    Both INSERTs are compiled before the transaction, so the write lock is held only for the executes.
+    """
+    first = _event(case, seq=1, prev=GENESIS, at=at, actor_id=actor_id, actor_name=actor_name, action="submit",
+                   from_state="", to_state=case.state, from_unit_id=None, to_unit_id=case.holder_unit_id,
+                   payload=payload)
+    case.last_hash = first.hash
+    case.event_count = 1
+    case_insert = compile_insert(case)
+    first.case_id = 0  # set to the new case's id between the two executes
+    event_insert = compile_insert(first)
+    with transaction.atomic():
+        case.id = case_insert.execute()
+        event_insert.set("case_id", case.id)
+        first.id = event_insert.execute()
     case._state.adding = first._state.adding = False
     first.case = case
-    return Created(case, replayed=False)
 
 
 def _snapshot_info(case: Case) -> MatterInfo:
@@ -360,16 +369,11 @@ def case_open_follow_up(*, case: Case, evaluation_id: int, rating: int, comment:
         applicant_name=case.applicant_name, applicant_phone=case.applicant_phone, channel=Channel.SYSTEM,
         region_id=case.region_id, region_path=case.region_path, state=wf.initial, holder_unit_id=unit_id,
         handling_unit_id=unit_id, created_at=now, accepted_at=now,
-        due_at=workdays.due_after(now, workdays_limit, "workdays"), version=1, event_count=1,
+        due_at=workdays.due_after(now, workdays_limit, "workdays"), version=1,
     )
     payload = {"source_case": case.number, "evaluation": evaluation_id, "rating": rating,
                "note": _stored(lambda: _("差评自动转办整改，%(n)s 个工作日内回访并反馈结果") % {"n": workdays_limit})}
-    first = _event(follow_up, seq=1, prev=GENESIS, at=now, actor_id=None, actor_name=SYSTEM, action="submit",
-                   from_state="", to_state=wf.initial, from_unit_id=None, to_unit_id=unit_id, payload=payload)
-    follow_up.last_hash = first.hash
-    follow_up.save(force_insert=True)
-    first.case = follow_up
-    first.save(force_insert=True)
+    _insert_opened(follow_up, actor_id=None, actor_name=SYSTEM, payload=payload, at=now)
     return follow_up
 
 
