@@ -33,6 +33,12 @@ class World:
         return viewer_for(self.users[username])
 
 
+def square(west: float, south: float, side: float) -> dict:
+    """A GeoJSON Polygon: the square with that south-west corner and side (degrees)."""
+    ring = [[west, south], [west + side, south], [west + side, south + side], [west, south + side], [west, south]]
+    return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
+
+
 def build_world() -> World:
     confcache.clear_all()
     w = World()
@@ -44,7 +50,16 @@ def build_world() -> World:
     r["wc"] = region_create(code="QH-WC", name="渭城街道", level=Level.TOWN, parent=r["qh"])
     r["xfl"] = region_create(code="KG-DZ-XFL", name="幸福里社区", level=Level.COMMUNITY, parent=r["dz"])
     r["cjc"] = region_create(code="KG-DZ-CJC", name="程家村", level=Level.COMMUNITY, parent=r["dz"])
-    r["spd"] = region_create(code="QH-WC-SPD", name="玻璃厂三普东社区", level=Level.COMMUNITY, parent=r["wc"])
+    r["spd"] = region_create(code="QH-WC-SPD", name="玻璃厂三普东社区", level=Level.COMMUNITY, parent=r["wc"],
+                             lat=34.33, lng=108.70)
+    # Grids (网格): two side by side in 幸福里 sharing the border lng 108.71, one in 程家村.
+    for key, code, name, parent, west in [
+        ("xfl_g1", "KG-DZ-XFL-G1", "幸福里第一网格", "xfl", 108.70),
+        ("xfl_g2", "KG-DZ-XFL-G2", "幸福里第二网格", "xfl", 108.71),
+        ("cjc_g1", "KG-DZ-CJC-G1", "程家村第一网格", "cjc", 108.74),
+    ]:
+        r[key] = region_create(code=code, name=name, level=Level.GRID, parent=r[parent], lat=34.405,
+                               lng=west + 0.005, boundary=square(west, 34.40, 0.01))
 
     u = w.units
     spec = [
@@ -72,6 +87,7 @@ def build_world() -> World:
         ("operator_kg", "kg_cc", Role.OPERATOR), ("handler_en", "dz_en", Role.HANDLER),
         ("handler_kg_en", "kg_en", Role.HANDLER), ("leader_kg", "kg_office", Role.LEADER),
         ("operator_area", "area_cc", Role.OPERATOR), ("handler_hf", "area_hf", Role.HANDLER),
+        ("gridder_xfl", "xfl_sh", Role.GRID_WORKER),
     ]
     for username, unit, role in staff:
         if username not in w.users:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import shapely
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext as _
+from shapely.geometry import shape
 
 from yiwang.core import clock, confcache, idnumber
 from yiwang.core.errors import NotFound, ValidationFailed
@@ -42,6 +44,27 @@ def region_create(
     return region
 
 
+@transaction.atomic
+def region_update(
+    *, region: Region, name: str | None = None, lat: float | None = None, lng: float | None = None,
+    boundary: dict | None = None,
+) -> Region:
+    """Rename a region or redraw its outline; the grid lookup everywhere follows the new outline."""
+    fields = []
+    if boundary is not None:
+        _check_polygon(boundary)
+        region.boundary = boundary
+        fields.append("boundary")
+    for attr, value in (("name", name), ("lat", lat), ("lng", lng)):
+        if value is not None:
+            setattr(region, attr, value)
+            fields.append(attr)
+    if fields:
+        region.save(update_fields=fields)
+        confcache.bump(HIERARCHY)
+    return region
+
+
 def _check_polygon(geometry: dict) -> None:
     """A GeoJSON Polygon: closed rings of at least four [lng, lat] positions on the globe."""
     message = _("边界须为 GeoJSON Polygon：闭合的 [经度, 纬度] 环，每环至少 4 个点。")
@@ -56,6 +79,11 @@ def _check_polygon(geometry: dict) -> None:
                     or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
                     or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)):
                 raise ValidationFailed(message, field="boundary")
+    polygon = shape(geometry)
+    if not shapely.is_valid(polygon):
+        # A self-crossing outline would make "which grid is this point in" ambiguous.
+        raise ValidationFailed(_("边界无效：%(reason)s。") % {"reason": shapely.is_valid_reason(polygon)},
+                               field="boundary")
 
 
 @transaction.atomic

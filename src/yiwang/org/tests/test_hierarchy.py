@@ -22,8 +22,8 @@ def test_a_level_cannot_be_skipped(world):
 
 
 def test_a_grid_hangs_under_a_community(world):
-    grid = region_create(code="KG-DZ-XFL-G1", name="第一网格", level=Level.GRID, parent=world.regions["xfl"])
-    assert [r.code for r in hierarchy().chain(grid.id)] == ["KG-DZ-XFL-G1", "KG-DZ-XFL", "KG-DZ", "KG", "XX"]
+    grid = region_create(code="KG-DZ-XFL-G7", name="第七网格", level=Level.GRID, parent=world.regions["xfl"])
+    assert [r.code for r in hierarchy().chain(grid.id)] == ["KG-DZ-XFL-G7", "KG-DZ-XFL", "KG-DZ", "KG", "XX"]
 
 
 def test_the_hierarchy_cache_sees_a_new_region_at_once(world):
@@ -55,7 +55,7 @@ SQUARE = {"type": "Polygon", "coordinates": [[[108.75, 34.43], [108.755, 34.43],
 
 
 def test_a_grid_keeps_its_outline(world):
-    grid = region_create(code="KG-DZ-XFL-G1", name="第一网格", level=Level.GRID, parent=world.regions["xfl"],
+    grid = region_create(code="KG-DZ-XFL-G7", name="第七网格", level=Level.GRID, parent=world.regions["xfl"],
                          boundary=SQUARE)
     assert grid.boundary == SQUARE
 
