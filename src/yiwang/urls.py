@@ -4,8 +4,11 @@ from django.urls import include, path
 from yiwang.api import api
 from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
+from yiwang.command.api import router as command_router
 from yiwang.feedback.api import router as feedback_router
+from yiwang.grid.api import router as grid_router
 from yiwang.org.api import router as org_router
+from yiwang.patrol.api import router as patrol_router
 from yiwang.stats.api import router as stats_router
 from yiwang.web import views as web_views
 
@@ -13,6 +16,9 @@ api.add_router("/", org_router)
 api.add_router("/", catalog_router)
 api.add_router("/", cases_router)
 api.add_router("/", feedback_router)
+api.add_router("/", grid_router)
+api.add_router("/", command_router)
+api.add_router("/", patrol_router)
 api.add_router("/", stats_router)
 
 urlpatterns = [
@@ -20,6 +26,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dashboard/", include("yiwang.stats.urls")),
+    path("grid/", include("yiwang.grid.urls")),
+    path("command/", include("yiwang.command.urls")),
+    path("patrol/", include("yiwang.patrol.urls")),
     path("", include("yiwang.web.urls")),
     path("api/v1/", api.urls),
 ]
