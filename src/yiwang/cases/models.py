@@ -64,6 +64,8 @@ class Case(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", db_index=False)
     priority = models.PositiveSmallIntegerField(_("优先级"), default=2)
     home_visit = models.BooleanField(_("上门服务"), default=False)
+    # Reported at a point outside every grid: placed in the nearest community's queue, flagged.
+    off_grid = models.BooleanField(_("网格外"), default=False)
     created_at = models.DateTimeField(_("提交时间"))
     accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
     due_at = models.DateTimeField(_("办理期限"), null=True, blank=True)

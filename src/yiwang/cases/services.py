@@ -25,6 +25,7 @@ from yiwang.catalog.services import faq_publish
 from yiwang.core import clock
 from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from yiwang.core.inserts import compile_insert
+from yiwang.org import geo
 from yiwang.org.models import Resident
 from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
 
@@ -95,12 +96,24 @@ def case_create(
         applicant_name = applicant_name or applicant.name
         applicant_phone = applicant_phone or applicant.phone
     h = hierarchy()
+    located = None
+    if lat is not None or lng is not None:
+        lat, lng = geo.check_point(lat, lng)
+        located = geo.locate(lat, lng)
     if region_code:
         region = h.region(region_code)
+        # A pin inside a grid of the named region places the case more precisely, in that grid.
+        if located and located.grid and located.grid.path.startswith(region.path):
+            region = located.grid
+    elif located is not None and matter.kind == Kind.INCIDENT:
+        region = located.region
     elif applicant is not None:
         region = h.regions[applicant.region_id]
+    elif located is not None:
+        region = located.region
     else:
         raise ValidationFailed(_("请指明所在区域。"), field="region_code")
+    off_grid = bool(located and located.off_grid and region == located.region)
     route = routing.route(matter, region, h)
     wf = workflow(matter.kind)
     now = clock.now()
@@ -111,7 +124,7 @@ def case_create(
         applicant=applicant, applicant_name=applicant_name, applicant_phone=applicant_phone, channel=channel,
         lat=lat, lng=lng, address=address, region_id=region.id, region_path=region.path, state=wf.initial,
         holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1,
-        idempotency_key=key, home_visit=home_visit,
+        idempotency_key=key, home_visit=home_visit, off_grid=off_grid,
     )
     if wf.clock_from_submission:
         case.accepted_at = now
@@ -119,6 +132,9 @@ def case_create(
     payload = {"routing": route.as_payload(), "note": _stored(routing.explain, route), "channel": channel}
     if home_visit:
         payload["home_visit"] = True
+    if off_grid:
+        # Outside every grid: kept in the nearest community's queue, flagged for the operator.
+        payload["off_grid"] = {"community": located.region.code, "distance_km": located.distance_km}
     if case.due_at:
         payload["due_at"] = case.due_at.isoformat()
     try:

@@ -60,3 +60,33 @@ def test_the_routing_reason_is_on_the_first_event(world):
     assert event.payload["routing"]["reason"] == "lowest_level"
     assert event.payload["routing"]["level"] == "town"
     assert "底张街道便民服务中心" in event.payload["note"]
+
+
+def test_a_reported_point_places_the_incident_in_its_grid(world):
+    case = create(world, None, "INC_PARKING", lat=34.405, lng=108.715)
+    assert case.region.code == "KG-DZ-XFL-G2"
+    assert case.region_path == "/XX/KG/KG-DZ/KG-DZ-XFL/KG-DZ-XFL-G2/"
+    assert not case.off_grid
+    assert case.holder_unit_id == world.units["kg_cc"].id  # the town has no command centre: the city's
+
+
+def test_a_point_outside_every_grid_is_kept_in_the_nearest_community_and_flagged(world):
+    case = create(world, None, "INC_PARKING", lat=34.405, lng=108.76)
+    assert case.region.code == "KG-DZ-CJC"
+    assert case.off_grid
+    payload = CaseEvent.objects.get(case=case, seq=1).payload
+    assert payload["off_grid"]["community"] == "KG-DZ-CJC"
+    assert payload["off_grid"]["distance_km"] > 0.9
+
+
+def test_a_pin_refines_the_named_region_to_its_grid_but_never_moves_it_elsewhere(world):
+    inside = create(world, "KG-DZ-XFL", "INC_PARKING", lat=34.405, lng=108.705)
+    assert inside.region.code == "KG-DZ-XFL-G1"
+    elsewhere = create(world, "QH-WC-SPD", "INC_PARKING", lat=34.405, lng=108.705)
+    assert elsewhere.region.code == "QH-WC-SPD" and not elsewhere.off_grid
+
+
+def test_an_application_keeps_the_applicants_home_whatever_the_pin(world):
+    case = case_create(viewer=world.viewer("resident_li"), matter_code="SENIOR_CARD", lat=34.405, lng=108.705,
+                       **SENIOR_OK).case
+    assert case.region.code == "QH-WC-SPD"
