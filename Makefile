@@ -33,5 +33,9 @@ lint: venv
 bench: venv
 	$(BIN)/python bench/intake.py
 
+.PHONY: bench-grid
+bench-grid: venv
+	$(BIN)/python bench/grid.py
+
 clean:
 	rm -rf $(VENV) var

@@ -123,11 +123,13 @@ def build_world() -> World:
     )
     m["parking"] = matter_create(
         code="INC_PARKING", name="乱停车", kind="incident", handling_levels=["town", "city"],
-        responsible_unit_kind=UnitKind.COMMAND_CENTRE, time_limit=2, time_unit="workdays",
+        responsible_unit_kind=UnitKind.COMMAND_CENTRE, dispatch_unit_kind=UnitKind.ENFORCEMENT,
+        time_limit=2, time_unit="workdays",
     )
     m["theft"] = matter_create(
         code="INC_THEFT", name="治安/盗窃", kind="incident", handling_levels=["town", "city"],
-        responsible_unit_kind=UnitKind.COMMAND_CENTRE, time_limit=24, time_unit="hours",
+        responsible_unit_kind=UnitKind.COMMAND_CENTRE, dispatch_unit_kind=UnitKind.PUBLIC_SECURITY,
+        time_limit=24, time_unit="hours",
     )
     m["ask"] = matter_create(
         code="ASK_MEDICAL", name="合疗报销咨询", kind="consultation", handling_levels=["community", "town"],

@@ -71,7 +71,7 @@ class Case(models.Model):
     due_at = models.DateTimeField(_("办理期限"), null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
-    # 0 none, 1 yellow (deadline near), 2 red (overdue): set by the deadline sweep.
+    # 0 none, 1 yellow (deadline near), 2 red (overdue), 3 red and escalated by a rule: set by the sweep.
     warning_level = models.PositiveSmallIntegerField(default=0)
     decision = models.CharField(_("决定"), max_length=20, blank=True)
     result = models.TextField(_("办理结果"), blank=True)
@@ -98,6 +98,7 @@ class Case(models.Model):
             models.Index(fields=["region_path", "state"], name="case_region_idx"),
             models.Index(fields=["applicant", "created_at"], name="case_applicant_idx"),
             models.Index(fields=["created_at"], name="case_created_idx"),
+            models.Index(fields=["parent"], condition=models.Q(parent__isnull=False), name="case_parent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -174,3 +175,62 @@ class Workday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {'班' if self.is_workday else '休'}"
+
+
+class Notification(models.Model):
+    """A message to a unit (and optionally one of its staff) about a case: 预警, 超期, 督办, 上报.
+
+    Written in the same transaction as the timeline event that caused it, so a sweep that loses a
+    race writes neither, and running it twice never notifies twice.
+    """
+
+    class Kind(models.TextChoices):
+        WARN = "warn", _("临期预警")
+        OVERDUE = "overdue", _("超期")
+        SUPERVISE = "supervise", _("督办")
+        ESCALATED = "escalated", _("超期上报")
+        DISPATCHED = "dispatched", _("新派遣")
+        REWORK = "rework", _("返工")
+
+    unit = models.ForeignKey(Unit, models.CASCADE, related_name="notifications", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, null=True, blank=True, related_name="+",
+                             db_index=False)
+    case = models.ForeignKey(Case, models.CASCADE, related_name="notifications", db_index=False)
+    event_seq = models.PositiveIntegerField()
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    message = models.CharField(_("内容"), max_length=300)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    region_path = models.CharField(max_length=255)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        indexes = [
+            models.Index(fields=["unit", "-created_at"], name="notification_unit_idx"),
+            models.Index(fields=["unit"], condition=models.Q(read_at__isnull=True), name="notification_unread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.message}"
+
+
+class EscalationRule(models.Model):
+    """升级规则: an overdue case still open this long after its deadline moves up one level.
+
+    The most specific active rule wins (matter, then case kind, then any); without a rule an
+    overdue case only turns red.
+    """
+
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("案件类别"), max_length=20, choices=Kind.choices, blank=True)
+    matter = models.ForeignKey(Matter, models.CASCADE, null=True, blank=True, verbose_name=_("事项"))
+    after_hours = models.PositiveIntegerField(_("超期多少小时后上报"), default=24)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("超期升级规则")
+        verbose_name_plural = _("超期升级规则")
+
+    def __str__(self) -> str:
+        return self.name

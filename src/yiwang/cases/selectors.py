@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.cases.models import Case, CaseEvent
-from yiwang.cases.workflows import APPLICANT, Action, workflow
+from yiwang.cases.workflows import APPLICANT, LEADER, Action, workflow
 from yiwang.core import clock
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.core.pagination import Page, paginate
@@ -94,19 +94,37 @@ def case_timeline(case: Case) -> list[CaseEvent]:
     return list(case.events.select_related("from_unit", "to_unit").order_by("seq"))
 
 
+def capacity(viewer: Viewer, case: Case, act: Action) -> str | None:
+    """In which capacity ``viewer`` may take ``act`` on ``case`` (whatever its state), or None.
+
+    The holder's staff act on a case; 督办 (``by_supervisor``) comes from the supervising unit's
+    staff or from a leader whose region contains the case.
+    """
+    if APPLICANT in act.actors and viewer.resident_id is not None and viewer.resident_id == case.applicant_id:
+        return APPLICANT
+    unit_id = case.supervisor_unit_id if act.by_supervisor else case.holder_unit_id
+    roles = viewer.roles_in(unit_id) & act.actors
+    if roles:
+        return sorted(roles)[0]
+    if act.by_supervisor and LEADER in act.actors and any(
+        m.role == LEADER and case.region_path.startswith(m.region_path) for m in viewer.memberships
+    ):
+        return LEADER
+    if viewer.is_superuser:
+        return "superuser"
+    return None
+
+
 def allowed_actions(viewer: Viewer, case: Case) -> list[Action]:
     """The actions this viewer may take on this case now (what pages and the API offer)."""
     wf = workflow(case.kind)
-    roles = viewer.roles_in(case.holder_unit_id)
     out = []
     for act in wf.actions.values():
         if case.state not in act.sources or (act.only_if and not getattr(case, act.only_if)):
             continue
         if act.name == "claim" and case.assignee_id == viewer.user_id:
             continue
-        if viewer.is_superuser or roles & act.actors or (
-            APPLICANT in act.actors and viewer.resident_id and viewer.resident_id == case.applicant_id
-        ):
+        if capacity(viewer, case, act) is not None:
             out.append(act)
     return out
 

@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 
 from yiwang.cases import routing, workdays
 from yiwang.cases.chain import GENESIS, event_hash
-from yiwang.cases.models import Case, CaseEvent, Channel, Kind
-from yiwang.cases.workflows import APPLICANT, SYSTEM, Action, workflow
+from yiwang.cases.models import Case, CaseEvent, Channel, EscalationRule, Kind, Notification
+from yiwang.cases.selectors import capacity
+from yiwang.cases.workflows import SYSTEM, Action, workflow
 from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_info
 from yiwang.catalog.services import faq_publish
 from yiwang.core import clock
@@ -176,16 +177,13 @@ def _snapshot_info(case: Case) -> MatterInfo:
 
 def _authorize(viewer: Viewer, case: Case, action: Action) -> str:
     """Return the capacity in which ``viewer`` may take ``action`` on ``case``, or refuse."""
-    if APPLICANT in action.actors and viewer.resident_id is not None and viewer.resident_id == case.applicant_id:
-        return APPLICANT
-    roles = viewer.roles_in(case.holder_unit_id) & action.actors
-    if roles:
-        return sorted(roles)[0]
-    if viewer.is_superuser:
-        return "superuser"
+    found = capacity(viewer, case, action)
+    if found is not None:
+        return found
+    unit_id = case.supervisor_unit_id if action.by_supervisor else case.holder_unit_id
     raise PermissionDenied(
         _("您无权对该案件执行“%(action)s”：需要由%(unit)s的相应人员办理。")
-        % {"action": action.label, "unit": _unit_name(case.holder_unit_id)}
+        % {"action": action.label, "unit": _unit_name(unit_id) if unit_id else _("上级领导")}
     )
 
 
@@ -205,6 +203,7 @@ def case_for_action(viewer: Viewer, case_id: int) -> Case:
 def case_act(
     *, viewer: Viewer, case_id: int, action: str, version: int, comment: str = "", unit_code: str | None = None,
     result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
+    parent_number: str | None = None,
 ) -> Case:
     """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
     with transaction.atomic():
@@ -281,6 +280,11 @@ def case_act(
             if slot is None or slot <= now:
                 raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
             payload["slot"] = slot.isoformat()
+        parent = None
+        if "parent" in act.needs:
+            parent = _merge_parent(viewer, case, parent_number)
+            changes["parent_id"] = parent.pk
+            payload["parent"] = parent.number
         if action == "claim":
             if case.assignee_id == viewer.user_id:
                 raise IllegalTransition(_("您已认领该案件。"), field="action")
@@ -320,8 +324,62 @@ def case_act(
             changes["assignee_id"] = None
             payload["to_unit_name"] = h.units[to_unit_id].name if to_unit_id in h.units else ""
         changes["state"] = to_state
-        return _append(case, viewer=viewer, action=action, to_state=to_state, to_unit_id=to_unit_id,
+        case = _append(case, viewer=viewer, action=action, to_state=to_state, to_unit_id=to_unit_id,
                        payload=payload, changes=changes, at=now)
+        if parent is not None:
+            # The parent's timeline says what was folded into it, in the same transaction.
+            _append(parent, viewer=viewer, action="absorb_duplicate", to_state=parent.state,
+                    to_unit_id=parent.holder_unit_id, payload={"child": case.number}, changes={}, at=now)
+        _notify_after(case, action, viewer=viewer, comment=comment)
+        return case
+
+
+def _merge_parent(viewer: Viewer, case: Case, number: str | None) -> Case:
+    """The open case a duplicate is merged into: visible to the viewer, of the same kind, itself no child."""
+    from yiwang.cases.selectors import case_get
+
+    if not number:
+        raise ValidationFailed(_("请填写主案件编号。"), field="parent_number")
+    try:
+        parent = case_get(viewer=viewer, number=number)
+    except NotFound:
+        raise NotFound(_("没有找到主案件 %(n)s，或您无权查看。") % {"n": number}, field="parent_number") from None
+    if parent.pk == case.pk:
+        raise ValidationFailed(_("不能合并到案件自身。"), field="parent_number")
+    if parent.kind != case.kind or parent.closed_at is not None:
+        raise ValidationFailed(_("主案件须为同类且尚未办结的案件。"), field="parent_number")
+    # Lock the parent's row for the rest of the transaction, so it cannot close meanwhile.
+    return Case.objects.select_for_update().get(pk=parent.pk)
+
+
+_NOTIFY = {
+    "dispatch": (Notification.Kind.DISPATCHED, "holder"),
+    "rework": (Notification.Kind.REWORK, "holder"),
+    "supervise": (Notification.Kind.SUPERVISE, "holder"),
+}
+
+
+def _notify_after(case: Case, action: str, *, viewer: Viewer | None, comment: str = "") -> None:
+    """Tell the unit that now has to act: a new dispatch, a rework, a 督办."""
+    spec = _NOTIFY.get(action)
+    if spec is None:
+        return
+    kind, _who = spec
+    message = _stored(lambda: _("%(action)s：%(number)s %(title)s%(comment)s") % {
+        "action": Notification.Kind(kind).label, "number": case.number, "title": case.title[:60],
+        "comment": f"（{comment[:100]}）" if comment else "",
+    })
+    notify(case, kind=kind, message=message, unit_ids={case.holder_unit_id}, user_id=case.assignee_id)
+
+
+def notify(case: Case, *, kind: str, message: str, unit_ids: set[int | None], user_id: int | None = None) -> None:
+    """Write one notification per unit about ``case``'s latest event; call inside its transaction."""
+    now = clock.now()
+    Notification.objects.bulk_create([
+        Notification(unit_id=u, user_id=user_id, case=case, event_seq=case.event_count, kind=kind,
+                     message=message[:300], created_at=now, region_path=case.region_path)
+        for u in sorted(u for u in unit_ids if u is not None)
+    ])
 
 
 def _staff_of(unit_id: int, username: str | None) -> tuple[int, str]:
@@ -366,11 +424,65 @@ def case_mark_warning(*, case: Case, level: int) -> Case:
         action = "mark_overdue" if level >= 2 else "warn"
         payload = {"level": level, "due_at": fresh.due_at.isoformat() if fresh.due_at else None}
         try:
-            return _append(fresh, viewer=None, action=action, to_state=fresh.state, to_unit_id=fresh.holder_unit_id,
-                           payload=payload, changes={"warning_level": level}, at=clock.now())
+            marked = _append(fresh, viewer=None, action=action, to_state=fresh.state,
+                             to_unit_id=fresh.holder_unit_id, payload=payload, changes={"warning_level": level},
+                             at=clock.now())
         except Conflict:
             # Someone acted on the case meanwhile; the next sweep looks again.
             return fresh
+        kind = Notification.Kind.OVERDUE if level >= 2 else Notification.Kind.WARN
+        due = timezone.localtime(marked.due_at).strftime("%Y-%m-%d %H:%M") if marked.due_at else ""
+        message = _stored(lambda: (_("已超期：%(number)s %(title)s，期限 %(due)s") if level >= 2
+                                   else _("即将到期：%(number)s %(title)s，期限 %(due)s"))
+                          % {"number": marked.number, "title": marked.title[:60], "due": due})
+        # The holder must act; the supervising unit (指挥中心) must see it slipping.
+        notify(marked, kind=kind, message=message, unit_ids={marked.holder_unit_id, marked.supervisor_unit_id},
+               user_id=marked.assignee_id)
+        return marked
+
+
+def escalation_rule_for(case: Case, rules: list[EscalationRule]) -> EscalationRule | None:
+    """The most specific active rule for a case: its matter's, else its kind's, else a general one."""
+    for test in (lambda r: r.matter_id == case.matter_id,
+                 lambda r: r.matter_id is None and r.kind == case.kind,
+                 lambda r: r.matter_id is None and not r.kind):
+        for rule in rules:
+            if rule.active and test(rule):
+                return rule
+    return None
+
+
+def case_auto_escalate(*, case: Case, rule: EscalationRule) -> Case:
+    """Sweep: move a case overdue beyond a rule's grace up one level (warning level 3). Idempotent."""
+    with transaction.atomic():
+        fresh = Case.objects.filter(pk=case.pk).first()
+        now = clock.now()
+        if (fresh is None or fresh.closed_at is not None or fresh.warning_level >= 3 or fresh.due_at is None
+                or fresh.suspended_at is not None or now < fresh.due_at + dt.timedelta(hours=rule.after_hours)):
+            return fresh or case
+        h = hierarchy()
+        try:
+            target = routing.escalation_target(h.units[fresh.holder_unit_id], h)
+        except ValidationFailed:
+            target = None  # already at the top: stays put, still marked so the sweep stops trying
+        changes: dict = {"warning_level": 3}
+        payload = {"rule": rule.pk, "rule_name": rule.name, "after_hours": rule.after_hours}
+        to_unit_id = fresh.holder_unit_id
+        if target is not None and target.id != fresh.holder_unit_id:
+            to_unit_id = changes["holder_unit_id"] = target.id
+            changes["assignee_id"] = None
+            payload["to_unit_name"] = target.name
+        from_unit_id = fresh.holder_unit_id
+        try:
+            escalated = _append(fresh, viewer=None, action="auto_escalate", to_state=fresh.state,
+                                to_unit_id=to_unit_id, payload=payload, changes=changes, at=now)
+        except Conflict:
+            return fresh
+        message = _stored(lambda: _("超期未办结，已按规则“%(rule)s”上报：%(number)s %(title)s")
+                          % {"rule": rule.name, "number": escalated.number, "title": escalated.title[:60]})
+        notify(escalated, kind=Notification.Kind.ESCALATED, message=message,
+               unit_ids={from_unit_id, to_unit_id, escalated.supervisor_unit_id})
+        return escalated
 
 
 @transaction.atomic

@@ -7,8 +7,8 @@ import logging
 
 from django_tasks import task
 
-from yiwang.cases.models import Case
-from yiwang.cases.services import case_mark_warning
+from yiwang.cases.models import Case, EscalationRule
+from yiwang.cases.services import case_auto_escalate, case_mark_warning, escalation_rule_for
 from yiwang.core import clock
 
 log = logging.getLogger("yiwang.sweep")
@@ -18,9 +18,10 @@ YELLOW_WINDOW = dt.timedelta(hours=24)
 
 
 def sweep_deadlines() -> dict:
-    """Raise warning levels: yellow when a deadline is near, red (超期) when it has passed."""
+    """Raise warning levels — yellow when a deadline is near, red (超期) when it has passed — notify
+    the holders and their supervisors, and move cases overdue beyond an escalation rule up a level."""
     now = clock.now()
-    counts = {"yellow": 0, "red": 0}
+    counts = {"yellow": 0, "red": 0, "escalated": 0}
     # A case waiting on the applicant (补正) has its clock stopped: it is neither late nor nearly so.
     overdue = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=now,
                                   warning_level__lt=2)
@@ -33,8 +34,18 @@ def sweep_deadlines() -> dict:
     for case in near.only("pk").iterator(chunk_size=500):
         after = case_mark_warning(case=case, level=1)
         counts["yellow"] += int(after.warning_level == 1)
-    if counts["red"] or counts["yellow"]:
-        log.info("deadline sweep: %(red)s overdue, %(yellow)s due soon", counts)
+    rules = list(EscalationRule.objects.filter(active=True).order_by("id"))
+    if rules:
+        grace = min(r.after_hours for r in rules)
+        late = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, warning_level=2,
+                                   due_at__lt=now - dt.timedelta(hours=grace))
+        for case in late.only("pk", "kind", "matter_id").iterator(chunk_size=500):
+            rule = escalation_rule_for(case, rules)
+            if rule is not None:
+                after = case_auto_escalate(case=case, rule=rule)
+                counts["escalated"] += int(after.warning_level == 3)
+    if any(counts.values()):
+        log.info("deadline sweep: %(red)s overdue, %(yellow)s due soon, %(escalated)s escalated", counts)
     return counts
 
 

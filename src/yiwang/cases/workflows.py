@@ -31,6 +31,9 @@ class Action:
     stops_clock: bool = False  # waiting on the applicant: the time limit is suspended
     resumes_clock: bool = False
     only_if: str = ""  # a boolean field of the case that must be true, e.g. home_visit
+    # 督办 comes from above, not from the holder: the supervising unit's staff, or a leader whose
+    # region contains the case, may take it.
+    by_supervisor: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ APPLICATION = _wf(
                _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit"),
         Action("record_visit", _("记录上门结果"), _s("submitted", "accepted", "supplement", "decided"), None,
                _s(CLERK, HANDLER), needs=("result",), only_if="home_visit"),
+        Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("comment",), by_supervisor=True),
     ],
 )
 
@@ -115,9 +119,9 @@ INCIDENT = _wf(
     {
         "reported": _("已上报"), "registered": _("已立案"), "dispatched": _("已派遣"),
         "acknowledged": _("已签收"), "handled": _("已处置"), "verified": _("已核查"),
-        "closed": _("已结案"), "dismissed": _("不予立案"),
+        "closed": _("已结案"), "dismissed": _("不予立案"), "merged": _("已合并"),
     },
-    ["closed", "dismissed"],
+    ["closed", "dismissed", "merged"],
     [
         Action("claim", _("认领"), _INC_OPEN, None, _s(OPERATOR, HANDLER)),
         Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True),
@@ -131,6 +135,11 @@ INCIDENT = _wf(
         Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment")),
         Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
                _s(OPERATOR, HANDLER), needs=("comment",)),
+        # A duplicate report of a problem already on file is closed into that case (its parent);
+        # its reporter follows the parent's progress from then on.
+        Action("merge", _("合并到主案件"), _s("reported", "registered"), "merged", _s(OPERATOR), needs=("parent",)),
+        Action("supervise", _("督办"), _s("registered", "dispatched", "acknowledged", "handled"), None,
+               _s(OPERATOR, LEADER), needs=("comment",), by_supervisor=True),
     ],
 )
 
@@ -153,7 +162,10 @@ FOLLOW_UP = _wf(
 WORKFLOWS: dict[str, Workflow] = {w.kind: w for w in (APPLICATION, CONSULTATION, INCIDENT, FOLLOW_UP)}
 
 # Sweeps add these to the timeline without changing the state; they are not user actions.
-SYSTEM_ACTIONS = {"warn": _("临期预警"), "mark_overdue": _("已超期"), "recompute_due": _("重新计算期限")}
+SYSTEM_ACTIONS = {
+    "warn": _("临期预警"), "mark_overdue": _("已超期"), "recompute_due": _("重新计算期限"),
+    "auto_escalate": _("超期自动上报"), "absorb_duplicate": _("并入重复上报"),
+}
 
 
 def workflow(kind: str) -> Workflow:

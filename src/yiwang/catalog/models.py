@@ -28,6 +28,9 @@ class Matter(models.Model):
     # lowest one in the applicant's region chain (能在村(社区)办，不到街镇跑).
     handling_levels = models.JSONField(_("办理层级"), default=list)
     responsible_unit_kind = models.CharField(_("承办单位类型"), max_length=30, choices=UnitKind.choices)
+    # Incident categories only: the kind of unit the command centre dispatches the case to
+    # (乱停车 → 综合执法, 盗窃 → 派出所); the dispatch board suggests the nearest such unit.
+    dispatch_unit_kind = models.CharField(_("处置单位类型"), max_length=30, choices=UnitKind.choices, blank=True)
     time_limit = models.PositiveIntegerField(_("承诺时限"), default=5)
     time_unit = models.CharField(_("时限单位"), max_length=10, choices=TimeUnit.choices, default=TimeUnit.WORKDAYS)
     statutory_limit = models.PositiveIntegerField(_("法定时限(工作日)"), default=20)

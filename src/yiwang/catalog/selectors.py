@@ -22,6 +22,7 @@ class MatterInfo:
     kind: str
     handling_levels: tuple[str, ...]
     responsible_unit_kind: str
+    dispatch_unit_kind: str
     time_limit: int
     time_unit: str
     is_instant: bool
@@ -40,6 +41,7 @@ def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInf
         kind=snap["kind"],
         handling_levels=tuple(snap["handling_levels"]),
         responsible_unit_kind=snap["responsible_unit_kind"],
+        dispatch_unit_kind=snap.get("dispatch_unit_kind", ""),  # versions frozen before the field existed
         time_limit=snap["time_limit"],
         time_unit=snap["time_unit"],
         is_instant=snap["is_instant"],

@@ -15,7 +15,7 @@ CATALOGUE = "catalog.matters"
 ROUTING = "catalog.routing"
 
 SNAPSHOT_FIELDS = (
-    "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "time_limit",
+    "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "dispatch_unit_kind", "time_limit",
     "time_unit", "statutory_limit", "is_instant", "materials", "form_schema", "guide", "where", "fees",
     "legal_basis",
 )
@@ -28,6 +28,8 @@ def _validate(matter: Matter) -> None:
         raise ValidationFailed(_("办理层级须为 area、city、town、community 中的一个或多个。"), field="handling_levels")
     if matter.responsible_unit_kind not in UnitKind.values:
         raise ValidationFailed(_("未知的承办单位类型。"), field="responsible_unit_kind")
+    if matter.dispatch_unit_kind and (matter.dispatch_unit_kind not in UnitKind.values or matter.kind != "incident"):
+        raise ValidationFailed(_("只有事件类事项可以指定处置单位类型，且须为已知类型。"), field="dispatch_unit_kind")
     if matter.time_unit not in TimeUnit.values or matter.time_limit < 0:
         raise ValidationFailed(_("时限须为非负整数，单位为工作日或小时。"), field="time_limit")
     if not isinstance(matter.materials, list) or any(

@@ -551,7 +551,8 @@ INCIDENTS: tuple[IncidentSpec, ...] = (
 def incident_matter_fields(spec: IncidentSpec) -> dict:
     return dict(
         code=spec.code, name=spec.name, kind="incident", life_event="城市治理", handling_levels=["city"],
-        responsible_unit_kind=UnitKind.COMMAND_CENTRE, time_limit=spec.time_limit, time_unit=spec.time_unit,
+        responsible_unit_kind=UnitKind.COMMAND_CENTRE, dispatch_unit_kind=spec.dispatch_kind,
+        time_limit=spec.time_limit, time_unit=spec.time_unit,
         statutory_limit=max(spec.time_limit, 5) if spec.time_unit == "workdays" else 5,
         guide="拍照定位上报，新城综合执法指挥中心立案后派遣责任单位处置，处置结果经核查后结案。",
         where="随手拍、12345热线、网格员上报", keywords=spec.keywords,

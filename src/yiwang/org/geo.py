@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
-from shapely.geometry import Point, shape
-from shapely.ops import unary_union
+from shapely.geometry import Point
 from shapely.strtree import STRtree
 
 from yiwang.core.confcache import ConfigCache
 from yiwang.org.models import Level, Region
-from yiwang.org.selectors import RegionInfo, hierarchy
+from yiwang.org.selectors import RegionInfo
 
 KM_PER_DEGREE = 111.32
 
@@ -37,51 +37,63 @@ class Location:
 
 @dataclass
 class GridIndex:
+    """Everything a lookup needs, read in one query so it never disagrees with another cache."""
+
     scale: float  # cos(mean latitude): multiplies longitudes before any distance is taken
+    regions: dict[int, RegionInfo]  # the grids and communities the index knows
     grid_tree: STRtree | None
     grid_ids: list[int]
-    grid_paths: list[str]
-    community_tree: STRtree | None
-    community_ids: list[int]
+    # Every place that belongs to a community — its grids, its own outline, or its centre point
+    # when it has neither — so the nearest place names the nearest community.
+    place_tree: STRtree | None
+    place_community: list[int]
 
     def project(self, lat: float, lng: float) -> Point:
         return Point(lng * self.scale, lat)
 
 
+def _polygons(boundaries: list[dict], scale: float) -> list:
+    """GeoJSON Polygons to projected shapely polygons in one vectorised call.
+
+    Outlines were validated when written (org.services), so there is no make_valid here: the
+    index rebuild after a grid edit stays in milliseconds for a thousand grids.
+    """
+    if not boundaries:
+        return []
+    coords: list = []
+    ring_offsets, polygon_offsets = [0], [0]
+    for boundary in boundaries:
+        for ring in boundary["coordinates"]:
+            coords.extend(ring)
+            ring_offsets.append(len(coords))
+        polygon_offsets.append(len(ring_offsets) - 1)
+    xy = np.asarray(coords, dtype=float) * (scale, 1.0)
+    offsets = (np.asarray(ring_offsets, dtype=np.int64), np.asarray(polygon_offsets, dtype=np.int64))
+    return list(shapely.from_ragged_array(shapely.GeometryType.POLYGON, xy, offsets))
+
+
 def _load_index() -> GridIndex:
-    h = hierarchy()
-    rows = list(Region.objects.filter(boundary__isnull=False).values_list("id", "level", "boundary"))
-    lats = [pt[1] for _, _, b in rows for pt in b["coordinates"][0]]
+    rows = list(Region.objects.filter(level__in=(Level.GRID, Level.COMMUNITY)).values_list(
+        "id", "code", "name", "level", "parent_id", "path", "lat", "lng", "boundary"))
+    lats = [pt[1] for row in rows if row[8] for pt in row[8]["coordinates"][0]]
     scale = math.cos(math.radians(sum(lats) / len(lats))) if lats else 1.0
-
-    def projected(geometry: dict):
-        return shapely.transform(shape(geometry), lambda coords: coords * [scale, 1.0])
-
-    grids: list[tuple[str, int, object]] = []
-    outlines: dict[int, list] = {}
-    for region_id, level, boundary in rows:
-        geom = shapely.make_valid(projected(boundary))
-        if level == Level.GRID:
-            grids.append((h.regions[region_id].path, region_id, geom))
-            parent = h.regions[region_id].parent_id
-            if parent is not None:
-                outlines.setdefault(parent, []).append(geom)
-        elif level == Level.COMMUNITY:
-            outlines.setdefault(region_id, []).append(geom)
-    # A community without outlines is still a place: its centre point stands in for it.
-    for region_id, lat, lng in Region.objects.filter(level=Level.COMMUNITY, lat__isnull=False,
-                                                     lng__isnull=False).values_list("id", "lat", "lng"):
-        outlines.setdefault(region_id, [Point(lng * scale, lat)])
+    regions = {row[0]: RegionInfo(*row[:6]) for row in rows}
     # Ties on a shared border go to the grid with the smallest path: a deterministic answer.
-    grids.sort(key=lambda g: g[0])
-    community_ids = sorted(outlines)
+    grids = sorted((row for row in rows if row[3] == Level.GRID and row[8]), key=lambda row: row[5])
+    grid_geoms = _polygons([row[8] for row in grids], scale)
+    places, owners = list(grid_geoms), [row[4] for row in grids]
+    placed = set(owners)
+    outlined = [row for row in rows if row[3] == Level.COMMUNITY and row[8]]
+    places += _polygons([row[8] for row in outlined], scale)
+    owners += [row[0] for row in outlined]
+    for region_id, _c, _n, level, _p, _path, lat, lng, boundary in rows:
+        if level == Level.COMMUNITY and not boundary and region_id not in placed and lat is not None:
+            places.append(Point(lng * scale, lat))
+            owners.append(region_id)
     return GridIndex(
-        scale=scale,
-        grid_tree=STRtree([g for _, _, g in grids]) if grids else None,
-        grid_ids=[i for _, i, _ in grids],
-        grid_paths=[p for p, _, _ in grids],
-        community_tree=STRtree([unary_union(outlines[i]) for i in community_ids]) if community_ids else None,
-        community_ids=community_ids,
+        scale=scale, regions=regions,
+        grid_tree=STRtree(grid_geoms) if grid_geoms else None, grid_ids=[row[0] for row in grids],
+        place_tree=STRtree(places) if places else None, place_community=owners,
     )
 
 
@@ -98,23 +110,18 @@ def locate(lat: float, lng: float) -> Location | None:
     None only when the district has no outlines and no community centres at all.
     """
     index = grid_index()
-    h = hierarchy()
     point = index.project(lat, lng)
     if index.grid_tree is not None:
         hits = index.grid_tree.query(point, predicate="intersects")
         if len(hits):
-            grid = h.regions[index.grid_ids[int(min(hits))]]
-            community = h.regions.get(grid.parent_id) if grid.parent_id else None
+            grid = index.regions[index.grid_ids[int(min(hits))]]
+            community = index.regions.get(grid.parent_id) if grid.parent_id else None
             return Location(region=grid, grid=grid, community=community, off_grid=False)
-    if index.community_tree is None:
+    if index.place_tree is None:
         return None
-    nearest = index.community_tree.nearest(point)
-    community = h.regions[index.community_ids[int(nearest)]]
-    geom = index.community_tree.geometries[int(nearest)]
-    distance = geom.distance(point) * KM_PER_DEGREE
-    if distance == 0:
-        # Inside a community's own outline but in none of its grids: still off-grid, distance 0.
-        return Location(region=community, grid=None, community=community, off_grid=True)
+    nearest = int(index.place_tree.nearest(point))
+    community = index.regions[index.place_community[nearest]]
+    distance = index.place_tree.geometries[nearest].distance(point) * KM_PER_DEGREE
     return Location(region=community, grid=None, community=community, off_grid=True,
                     distance_km=round(distance, 3))
 

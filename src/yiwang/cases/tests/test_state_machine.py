@@ -69,8 +69,13 @@ def _cast(world) -> Cast:
 
 def _capacity(viewer: Viewer, case: Case, act: Action) -> bool:
     """May ``viewer`` take ``act`` on ``case``, as the workflow declares it (a staff role in the holder
-    unit, or being the applicant), or as the superuser."""
-    if viewer.is_superuser or viewer.roles_in(case.holder_unit_id) & act.actors:
+    unit — in the supervising unit for 督办, or a leader over the case's region —, or being the
+    applicant), or as the superuser."""
+    unit_id = case.supervisor_unit_id if act.by_supervisor else case.holder_unit_id
+    if viewer.is_superuser or viewer.roles_in(unit_id) & act.actors:
+        return True
+    if act.by_supervisor and "leader" in act.actors and any(
+            m.role == "leader" and case.region_path.startswith(m.region_path) for m in viewer.memberships):
         return True
     return APPLICANT in act.actors and viewer.resident_id is not None and viewer.resident_id == case.applicant_id
 
@@ -109,6 +114,8 @@ def _is_legal(viewer: Viewer, case: Case, action: str, version: int, *, comment:
         return False
     if "decision" in act.needs and decision not in ("approved", "denied"):
         return False
+    if "parent" in act.needs:
+        return False  # the machine never names a parent case; merging is tested in test_command_loop
     if "unit" in act.needs:
         if unit_code is None or unit_code not in hierarchy().unit_by_code:
             return False

@@ -24,6 +24,7 @@ PATHS = {
         "handled": ["register", "dispatch", "acknowledge", "handle"],
         "verified": ["register", "dispatch", "acknowledge", "handle", "verify"],
         "closed": ["register", "dispatch", "acknowledge", "handle", "verify", "close"], "dismissed": ["dismiss"],
+        "merged": ["merge"],
     },
     "consultation": {"submitted": [], "answered": ["answer"], "closed": ["close"]},
 }
@@ -33,9 +34,12 @@ INPUTS = {"comment": "意见", "result": "已办理", "decision": "approved"}
 
 def act(world, case, action):
     unit = "KG-DZ-EN" if case.holder_unit.code != "KG-DZ-EN" else "KG-DZ-SH"
+    parent = None
+    if action == "merge":
+        parent = case_create(viewer=world.viewer("admin"), matter_code="INC_PARKING", region_code="KG-DZ-XFL").case
     return case_act(viewer=world.viewer("admin"), case_id=case.pk, action=action, version=case.version,
                     unit_code=unit, assignee_username="clerk_xfl", slot=clock.now() + dt.timedelta(days=1),
-                    **INPUTS)
+                    parent_number=parent.number if parent else None, **INPUTS)
 
 
 def case_in(world, kind, state):
