@@ -115,6 +115,7 @@ class ActionIn(Schema):
     decision: str = Field("", max_length=20)
     assignee: str | None = Field(None, max_length=150, description="username of a colleague (schedule_visit)")
     slot: dt.datetime | None = Field(None, description="home-visit time (schedule_visit)")
+    parent_number: str | None = Field(None, max_length=40, description="the case a duplicate is merged into (merge)")
 
 
 class CaseFilterIn(Schema):
@@ -223,5 +224,6 @@ def act_on_case(request, number: str, action: str, payload: ActionIn):
     case = selectors.case_get(viewer=viewer, number=number)
     services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
                       comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
-                      decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot)
+                      decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot,
+                      parent_number=payload.parent_number)
     return case_detail(request, selectors.case_get(viewer=viewer, number=number))

@@ -73,3 +73,17 @@ def explain(route_: Route) -> str:
     if route_.reason == "lowest_level":
         return _("按就近就低原则分派至%(unit)s") % {"unit": route_.unit.name}
     return _("无可承办单位，转%(unit)s统筹") % {"unit": route_.unit.name}
+
+
+def dispatch_suggestion(matter: MatterInfo, region: RegionInfo, h: Hierarchy | None = None) -> Route | None:
+    """Whom the command centre should dispatch an incident to: the nearest unit of the category's
+    dispatch kind (乱停车 → 综合执法) from the incident's place upward; None when the category names
+    no kind or no such unit exists up the chain."""
+    if not matter.dispatch_unit_kind:
+        return None
+    h = h or hierarchy()
+    for r in h.chain(region.id):
+        unit_ids = h.units_at.get((r.id, matter.dispatch_unit_kind))
+        if unit_ids:
+            return Route(h.units[unit_ids[0]], "category", {"level": r.level, "region": r.code})
+    return None

@@ -43,7 +43,7 @@ def case_get(*, viewer: Viewer, number: str) -> Case:
     if parsed is None:
         raise NotFound(_("案件编号 %(n)s 格式不正确。") % {"n": number}, field="number")
     _day, pk = parsed
-    rows = list(case_queryset(viewer).select_related("matter", "holder_unit", "parent").filter(pk=pk)[:1])
+    rows = list(case_queryset(viewer).select_related("matter", "holder_unit", "parent", "region").filter(pk=pk)[:1])
     case = rows[0] if rows else None
     if case is None or case.number != number.strip().upper():
         raise NotFound(_("没有找到该案件，或您无权查看。"), field="number")

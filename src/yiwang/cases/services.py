@@ -415,12 +415,16 @@ def _append(case: Case, *, viewer: Viewer | None, action: str, to_state: str, to
     return case
 
 
-def case_mark_warning(*, case: Case, level: int) -> Case:
-    """Sweep: raise a case's warning level (1 yellow: due soon; 2 red: overdue). Never lowers it."""
+def case_mark_warning(*, case: Case, level: int) -> bool:
+    """Sweep: raise a case's warning level (1 yellow: due soon; 2 red: overdue). Never lowers it.
+
+    True when this call wrote the mark; False when the case no longer needs it or a concurrent
+    writer (another sweep, a handler) got there first.
+    """
     with transaction.atomic():
         fresh = Case.objects.filter(pk=case.pk).first()
         if fresh is None or fresh.closed_at is not None or fresh.warning_level >= level:
-            return fresh or case
+            return False
         action = "mark_overdue" if level >= 2 else "warn"
         payload = {"level": level, "due_at": fresh.due_at.isoformat() if fresh.due_at else None}
         try:
@@ -429,7 +433,7 @@ def case_mark_warning(*, case: Case, level: int) -> Case:
                              at=clock.now())
         except Conflict:
             # Someone acted on the case meanwhile; the next sweep looks again.
-            return fresh
+            return False
         kind = Notification.Kind.OVERDUE if level >= 2 else Notification.Kind.WARN
         due = timezone.localtime(marked.due_at).strftime("%Y-%m-%d %H:%M") if marked.due_at else ""
         message = _stored(lambda: (_("已超期：%(number)s %(title)s，期限 %(due)s") if level >= 2
@@ -438,7 +442,7 @@ def case_mark_warning(*, case: Case, level: int) -> Case:
         # The holder must act; the supervising unit (指挥中心) must see it slipping.
         notify(marked, kind=kind, message=message, unit_ids={marked.holder_unit_id, marked.supervisor_unit_id},
                user_id=marked.assignee_id)
-        return marked
+        return True
 
 
 def escalation_rule_for(case: Case, rules: list[EscalationRule]) -> EscalationRule | None:
@@ -452,14 +456,15 @@ def escalation_rule_for(case: Case, rules: list[EscalationRule]) -> EscalationRu
     return None
 
 
-def case_auto_escalate(*, case: Case, rule: EscalationRule) -> Case:
-    """Sweep: move a case overdue beyond a rule's grace up one level (warning level 3). Idempotent."""
+def case_auto_escalate(*, case: Case, rule: EscalationRule) -> bool:
+    """Sweep: move a case overdue beyond a rule's grace up one level (warning level 3). Idempotent:
+    True only for the call that wrote the escalation."""
     with transaction.atomic():
         fresh = Case.objects.filter(pk=case.pk).first()
         now = clock.now()
         if (fresh is None or fresh.closed_at is not None or fresh.warning_level >= 3 or fresh.due_at is None
                 or fresh.suspended_at is not None or now < fresh.due_at + dt.timedelta(hours=rule.after_hours)):
-            return fresh or case
+            return False
         h = hierarchy()
         try:
             target = routing.escalation_target(h.units[fresh.holder_unit_id], h)
@@ -477,12 +482,12 @@ def case_auto_escalate(*, case: Case, rule: EscalationRule) -> Case:
             escalated = _append(fresh, viewer=None, action="auto_escalate", to_state=fresh.state,
                                 to_unit_id=to_unit_id, payload=payload, changes=changes, at=now)
         except Conflict:
-            return fresh
+            return False
         message = _stored(lambda: _("超期未办结，已按规则“%(rule)s”上报：%(number)s %(title)s")
                           % {"rule": rule.name, "number": escalated.number, "title": escalated.title[:60]})
         notify(escalated, kind=Notification.Kind.ESCALATED, message=message,
                unit_ids={from_unit_id, to_unit_id, escalated.supervisor_unit_id})
-        return escalated
+        return True
 
 
 @transaction.atomic

@@ -26,14 +26,11 @@ def sweep_deadlines() -> dict:
     overdue = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=now,
                                   warning_level__lt=2)
     for case in overdue.only("pk").iterator(chunk_size=500):
-        before = case.warning_level
-        after = case_mark_warning(case=case, level=2)
-        counts["red"] += int(after.warning_level == 2 and before < 2)
+        counts["red"] += case_mark_warning(case=case, level=2)
     near = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__gte=now, due_at__lt=now + YELLOW_WINDOW,
                                warning_level__lt=1)
     for case in near.only("pk").iterator(chunk_size=500):
-        after = case_mark_warning(case=case, level=1)
-        counts["yellow"] += int(after.warning_level == 1)
+        counts["yellow"] += case_mark_warning(case=case, level=1)
     rules = list(EscalationRule.objects.filter(active=True).order_by("id"))
     if rules:
         grace = min(r.after_hours for r in rules)
@@ -42,8 +39,7 @@ def sweep_deadlines() -> dict:
         for case in late.only("pk", "kind", "matter_id").iterator(chunk_size=500):
             rule = escalation_rule_for(case, rules)
             if rule is not None:
-                after = case_auto_escalate(case=case, rule=rule)
-                counts["escalated"] += int(after.warning_level == 3)
+                counts["escalated"] += case_auto_escalate(case=case, rule=rule)
     if any(counts.values()):
         log.info("deadline sweep: %(red)s overdue, %(yellow)s due soon, %(escalated)s escalated", counts)
     return counts

@@ -138,6 +138,11 @@ class Viewer:
                 kept.append(p)
         return tuple(kept)
 
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        """Every role the viewer holds in any unit (what menus offer; actions check the unit too)."""
+        return frozenset(m.role for m in self.memberships)
+
     @property
     def is_staff_member(self) -> bool:
         return bool(self.memberships) or self.is_superuser

@@ -3,6 +3,7 @@ cases behind every figure, and Excel exports of both. Thin: the selectors comput
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from yiwang.org.decorators import staff_required
 from yiwang.org.models import Level
 from yiwang.org.selectors import hierarchy, request_viewer
 from yiwang.stats import exports
+from yiwang.stats import incidents as incident_stats
 from yiwang.stats import selectors as stats
 
 # Map zoom that shows a whole region of each level.
@@ -235,3 +237,39 @@ def breakdown_export(request):
     name = f"{_('分区域指标')}-{region.code if region else _('全部')}-{clock.today():%Y%m%d}.xlsx"
     return FileResponse(exports.region_workbook(breakdown), as_attachment=True, filename=name,
                         content_type=exports.XLSX)
+
+
+PERIODS = (7, 30, 90, 365)
+
+
+@staff_required
+def incidents(request):
+    """事件运行指标 (GB/T 30428): the closed loop's figures for a period, per unit, per grid, hotspots."""
+    viewer = request_viewer(request)
+    try:
+        place = stats.dashboard_region(viewer=viewer, region_code=request.GET.get("region") or None)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    days = int(request.GET["days"]) if request.GET.get("days", "").isdigit() else 30
+    days = days if days in PERIODS else 30
+    end = clock.now()
+    start = end - dt.timedelta(days=days)
+    figures = incident_stats.incident_indicators(viewer=viewer, start=start, end=end, region=place.region)
+    categories = incident_stats.category_counts(viewer=viewer, start=start, end=end, region=place.region)
+    cases_url = reverse("stats:cases")
+    code = place.region.code if place.region else None
+    category_chart = {
+        "labels": [c["matter__name"] for c in categories], "values": [c["n"] for c in categories],
+        "hrefs": [f"{cases_url}?{_query(region=code, kind='incident')}" for _c in categories],
+    }
+    points = incident_stats.hotspot_points(viewer=viewer, start=start, end=end, region=place.region)
+    map_config = None
+    if points:
+        center, zoom = _fit(points)
+        map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": center, "zoom": zoom,
+                      "points": [{**p, "color": "#b3261e"} for p in points]}
+    return render(request, "stats/incidents.html", {
+        "place": place, "region": place.region, "days": days, "periods": PERIODS, "figures": figures,
+        "total": figures["total"], "categories": categories, "category_chart": category_chart,
+        "map_config": map_config, "region_query": _query(region=code), "start": start, "end": end,
+    })

@@ -21,6 +21,7 @@ from yiwang.cases import services as case_services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
+from yiwang.command.selectors import dispatch_suggestion, duplicate_candidates
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
@@ -97,14 +98,18 @@ def queue(request):
 def _panel_context(request, case: Case, error: str = "") -> dict:
     viewer = request_viewer(request)
     wf = workflow(case.kind)
+    actions = case_selectors.allowed_actions(viewer, case)
     return {
         "case": case, "state_label": wf.states.get(case.state, case.state), "error": error,
         "timeline": [(e, action_label(e.action)) for e in case_selectors.case_timeline(case)],
-        "actions": case_selectors.allowed_actions(viewer, case),
+        "actions": actions,
         "units": [u for u in units_reachable(viewer) if u.id != case.holder_unit_id],
         "colleagues": Staff.objects.filter(unit_id=case.holder_unit_id).values_list("user__username", flat=True).distinct(),
         "overdue": case_selectors.is_overdue(case),
         "form_fields": fields_for(case.matter_version.snapshot.get("form_schema") or {}, case.form_data),
+        "suggestion": dispatch_suggestion(case) if case.kind == "incident" else None,
+        "duplicates": duplicate_candidates(viewer, case) if "merge" in {a.name for a in actions} else [],
+        "children": list(case.children.order_by("id")) if case.kind == "incident" else [],
     }
 
 
@@ -134,6 +139,7 @@ def work_case_act(request, number: str, action: str):
             comment=request.POST.get("comment", "")[:2000], unit_code=request.POST.get("unit_code") or None,
             result=request.POST.get("result", "")[:5000], decision=request.POST.get("decision", ""),
             assignee_username=request.POST.get("assignee") or None, slot=_slot(request.POST.get("slot")),
+            parent_number=(request.POST.get("parent_number") or "").strip()[:40] or None,
         )
     except DomainError as exc:
         error = exc.message

@@ -39,17 +39,19 @@
     }, trend.series.map(function (s) { return s.hrefs; }));
   }
 
-  var states = data("state-data");
-  if (states) {
-    draw("state-chart", {
-      color: ["#b3261e"],
+  // Bar charts: any element with data-bar naming its JSON ({labels, values, hrefs}).
+  document.querySelectorAll("[data-bar]").forEach(function (el) {
+    var bars = data(el.dataset.bar);
+    if (!bars) { return; }
+    draw(el.id, {
+      color: [el.dataset.color || "#b3261e"],
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       grid: { left: 40, right: 16, top: 16, bottom: 96 },
-      xAxis: { type: "category", data: states.labels, axisLabel: { rotate: 45, interval: 0 } },
+      xAxis: { type: "category", data: bars.labels, axisLabel: { rotate: 45, interval: 0 } },
       yAxis: { type: "value", minInterval: 1 },
-      series: [{ type: "bar", data: states.values, cursor: "pointer" }]
-    }, [states.hrefs]);
-  }
+      series: [{ type: "bar", data: bars.values, cursor: "pointer" }]
+    }, [bars.hrefs]);
+  });
 
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();

@@ -1,0 +1,105 @@
+"""The dispatch board of the command centre (综合执法指挥中心调度台). Thin: reads in selectors."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseForbidden, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from yiwang.cases.workflows import workflow
+from yiwang.command import selectors, services
+from yiwang.core.errors import DomainError
+from yiwang.org.decorators import staff_required
+from yiwang.org.selectors import request_viewer
+
+
+def _operator(request):
+    viewer = request_viewer(request)
+    return viewer if selectors.command_units(viewer) else None
+
+
+@staff_required
+def board(request):
+    viewer = _operator(request)
+    if viewer is None:
+        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    tab = request.GET.get("tab", "reported")
+    if tab not in dict(selectors.TABS):
+        tab = "reported"
+    matter = request.GET.get("matter", "")
+    off_grid = request.GET.get("off_grid") == "1"
+    cases = list(selectors.board_cases(viewer, tab, matter_code=matter, off_grid=off_grid))
+    counts = selectors.board_counts(viewer)
+    wf = workflow("incident")
+    rows = []
+    for case in cases:
+        suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
+        duplicates = selectors.duplicate_candidates(viewer, case, limit=3) if tab == "reported" else []
+        rows.append({"case": case, "state": wf.states.get(case.state, case.state), "suggestion": suggestion,
+                     "duplicates": duplicates})
+    points = [{"lat": r["case"].lat, "lng": r["case"].lng, "label": f'{r["case"].number} {r["case"].title}',
+               "href": reverse("web:work_case", args=[r["case"].number]),
+               "color": {3: "#7a0d0d", 2: "#b3261e", 1: "#b8860b"}.get(r["case"].warning_level, "#0b57d0")}
+              for r in rows if r["case"].lat is not None]
+    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 11, "points": points,
+                  "outlines": []}
+    return render(request, "command/board.html", {
+        "tab": tab, "tabs": [(k, label, counts.get(k, 0)) for k, label in selectors.TABS], "rows": rows,
+        "matter": matter, "off_grid": off_grid, "categories": selectors.incident_categories(),
+        "map_config": map_config, "bulk": tab in ("reported", "registered"),
+    })
+
+
+def _back(request) -> HttpResponseRedirect:
+    tab = request.POST.get("tab") or "reported"
+    return HttpResponseRedirect(reverse("command:board") + f"?tab={tab}", status=303)
+
+
+@staff_required
+@require_POST
+def dispatch(request, case_id: int):
+    """一键派遣: register if needed and dispatch to the suggested (or chosen) unit."""
+    viewer = _operator(request)
+    if viewer is None:
+        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    try:
+        case = services.register_and_dispatch(
+            viewer=viewer, case_id=case_id, version=int(request.POST.get("version") or 0),
+            unit_code=request.POST.get("unit_code") or None, comment=request.POST.get("comment", "")[:2000])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    except ValueError:
+        messages.error(request, _("提交的内容有误，请刷新后重试。"))
+    else:
+        messages.success(request, _("%(n)s 已派遣至%(u)s。") % {"n": case.number, "u": case.holder_unit.name})
+    return _back(request)
+
+
+@staff_required
+@require_POST
+def dispatch_bulk(request):
+    """批量派遣 the ticked cases, each to its suggested unit or all to one chosen unit."""
+    viewer = _operator(request)
+    if viewer is None:
+        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    items = []
+    for raw in request.POST.getlist("cases")[: services.MAX_BULK + 1]:
+        case_id, _sep, version = raw.partition(":")
+        if case_id.isdigit() and version.isdigit():
+            items.append((int(case_id), int(version)))
+    try:
+        results = services.bulk_dispatch(viewer=viewer, items=items, unit_code=request.POST.get("unit_code") or None)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _back(request)
+    done = [r for r in results if r.ok]
+    if done:
+        messages.success(request, _("已派遣 %(n)s 件。") % {"n": len(done)})
+    for r in results:
+        if not r.ok:
+            messages.error(request, _("案件 %(id)s 未派遣：%(why)s") % {"id": r.case_id, "why": r.message})
+    return _back(request)
