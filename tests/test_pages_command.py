@@ -100,3 +100,19 @@ def test_the_incident_indicators_page(client, world):
     assert 'data-figure="reported"><b>1</b>' in body
     assert "幸福里第一网格" in body
     assert client.get("/dashboard/incidents/?region=QH").status_code == 404
+
+
+def test_notifications_reach_the_units_workbench_and_can_be_read(client, world):
+    from yiwang.cases.models import Notification
+    from yiwang.command.services import register_and_dispatch
+
+    case = report(world)
+    register_and_dispatch(viewer=world.viewer("operator_kg"), case_id=case.pk, version=case.version)
+    client.login(username="handler_en", password="pw-handler_en")
+    assert '通知 <b class="badge overdue">1</b>' in client.get("/work/").content.decode()
+    body = client.get("/work/notifications/?unread=1").content.decode()
+    assert "新派遣" in body and case.number in body
+    client.post("/work/notifications/", {})
+    assert Notification.objects.get().read_at is not None
+    client.login(username="clerk_xfl", password="pw-clerk_xfl")  # another unit sees none of it
+    assert case.number not in client.get("/work/notifications/").content.decode()

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases.models import Case, CaseEvent
+from yiwang.cases.models import Case, CaseEvent, Notification
 from yiwang.cases.workflows import APPLICANT, LEADER, Action, workflow
 from yiwang.core import clock
 from yiwang.core.errors import NotFound, ValidationFailed
@@ -140,3 +140,17 @@ def open_cases_due_from(day: dt.date) -> QuerySet[Case]:
     """Open cases whose deadline falls on or after ``day`` (candidates after a calendar change)."""
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     return Case.objects.filter(closed_at__isnull=True, due_at__gte=start).select_related("matter_version")
+
+
+def notifications_for(viewer: Viewer, *, unread_only: bool = False, limit: int = 100) -> list:
+    """Notifications addressed to the viewer's units, newest first."""
+    qs = Notification.objects.filter(unit_id__in=sorted(viewer.unit_ids)).select_related("case", "unit")
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return list(qs.order_by("-created_at", "-id")[:limit])
+
+
+def unread_count(viewer: Viewer) -> int:
+    if not viewer.unit_ids:
+        return 0
+    return Notification.objects.filter(unit_id__in=sorted(viewer.unit_ids), read_at__isnull=True).count()

@@ -589,3 +589,11 @@ def calendar_load_year(*, year_calendar: workdays.YearCalendar) -> list[Calendar
     Workday.objects.bulk_create(rows, batch_size=500)
     confcache.bump(CALENDAR)
     return changes
+
+
+def notifications_mark_read(*, viewer: Viewer, ids: list[int] | None = None) -> int:
+    """Mark the given notifications of the viewer's units (or all of them) read; returns how many."""
+    qs = Notification.objects.filter(unit_id__in=sorted(viewer.unit_ids), read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=clock.now())

@@ -88,11 +88,28 @@ def queue(request):
     export = _export_query(viewer, tab, state)
     context = {
         "tab": tab, "tabs": [(k, label, counts.get(k)) for k, label in TABS], "page": page, "now": now,
+        "unread": case_selectors.unread_count(viewer),
         "export": export, "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
         "region": region, "due_days": due_days}, "query": params.urlencode(),
         "rows": [(c, workflow(c.kind).states.get(c.state, c.state), case_selectors.is_overdue(c, now)) for c in page.items],
     }
     return render(request, "web/work/queue.html", context)
+
+
+@staff_required
+def notifications(request):
+    """通知: warnings, overdue marks, 督办, dispatches and escalations addressed to my units."""
+    viewer = request_viewer(request)
+    if request.method == "POST":
+        ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+        n = case_services.notifications_mark_read(viewer=viewer, ids=ids or None)
+        messages.success(request, _("已标记 %(n)s 条为已读。") % {"n": n})
+        return HttpResponseRedirect(reverse("web:notifications"), status=303)
+    unread_only = request.GET.get("unread") == "1"
+    return render(request, "web/work/notifications.html", {
+        "items": case_selectors.notifications_for(viewer, unread_only=unread_only), "unread_only": unread_only,
+        "unread": case_selectors.unread_count(viewer),
+    })
 
 
 def _panel_context(request, case: Case, error: str = "") -> dict:
