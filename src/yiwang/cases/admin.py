@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from yiwang.cases.models import Case, CaseEvent, Workday
+from yiwang.cases.models import Case, CaseEvent, EscalationRule, Notification, Workday
 from yiwang.cases.services import workday_set
 
 
@@ -44,3 +44,21 @@ class WorkdayAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         workday_set(day=obj.date, is_workday=obj.is_workday, name=obj.name)
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "matter", "after_hours", "active")
+    list_filter = ("active", "kind")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "unit", "kind", "message", "read_at")
+    list_filter = ("kind",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -234,3 +234,9 @@ class EscalationRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.matter_id and self.kind and self.matter.kind != self.kind:
+            raise ValidationError({"kind": _("事项的类别与所选案件类别不一致。")})
