@@ -76,6 +76,7 @@ def build_world() -> World:
         ("wc_sh", "QH-WC-SH", "渭城街道便民服务中心", UnitKind.SERVICE_HALL, "wc"),
         ("xfl_sh", "KG-DZ-XFL-SH", "幸福里社区便民服务站", UnitKind.SERVICE_HALL, "xfl"),
         ("spd_sh", "QH-WC-SPD-SH", "玻璃厂三普东社区便民服务站", UnitKind.SERVICE_HALL, "spd"),
+        ("cjc_branch", "KG-DZ-CJC-DZB", "程家村党支部", UnitKind.PARTY_BRANCH, "cjc"),
     ]
     for key, code, name, kind, region in spec:
         u[key] = unit_create(code=code, name=name, kind=kind, region=r[region])
@@ -87,7 +88,7 @@ def build_world() -> World:
         ("operator_kg", "kg_cc", Role.OPERATOR), ("handler_en", "dz_en", Role.HANDLER),
         ("handler_kg_en", "kg_en", Role.HANDLER), ("leader_kg", "kg_office", Role.LEADER),
         ("operator_area", "area_cc", Role.OPERATOR), ("handler_hf", "area_hf", Role.HANDLER),
-        ("gridder_xfl", "xfl_sh", Role.GRID_WORKER),
+        ("gridder_xfl", "xfl_sh", Role.GRID_WORKER), ("secretary_cjc", "cjc_branch", Role.SECRETARY),
     ]
     for username, unit, role in staff:
         if username not in w.users:
@@ -130,6 +131,14 @@ def build_world() -> World:
         code="INC_THEFT", name="治安/盗窃", kind="incident", handling_levels=["town", "city"],
         responsible_unit_kind=UnitKind.COMMAND_CENTRE, dispatch_unit_kind=UnitKind.PUBLIC_SECURITY,
         time_limit=24, time_unit="hours",
+    )
+    m["rectify"] = matter_create(
+        code="RECT_GRASSROOTS", name="基层党组织整改", kind="rectification",
+        handling_levels=["community", "town", "city"], responsible_unit_kind=UnitKind.OFFICE, time_limit=30,
+    )
+    m["assist"] = matter_create(
+        code="ASSIST_POVERTY", name="一对一帮扶", kind="assistance", handling_levels=["community"],
+        responsible_unit_kind=UnitKind.PARTY_BRANCH, time_limit=0,
     )
     m["ask"] = matter_create(
         code="ASK_MEDICAL", name="合疗报销咨询", kind="consultation", handling_levels=["community", "town"],

@@ -41,6 +41,11 @@ class CaseIn(Schema):
     lng: float | None = Field(None, ge=-180, le=180)
     address: str = Field("", max_length=200)
     home_visit: bool = Field(False, description="the applicant cannot travel and asks for a home visit (上门服务)")
+    unit_code: str | None = Field(None, max_length=40, description="staff only: give the case to this unit "
+                                  "(rectification items, assistance pairs) instead of routing it")
+    supervisor_unit_code: str | None = Field(None, max_length=40, description="the unit that accepts its result")
+    assignee: str | None = Field(None, max_length=150, description="responsible person: a username of that unit")
+    due_at: dt.datetime | None = Field(None, description="the deadline, for kinds whose deadline is given (rectification)")
 
 
 class UnitRef(Schema):
@@ -197,6 +202,8 @@ def create_case(request, payload: CaseIn):
         applicant=applicant, applicant_name=payload.applicant_name, applicant_phone=payload.applicant_phone,
         channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
         idempotency_key=request.headers.get("Idempotency-Key"), home_visit=payload.home_visit,
+        unit_code=payload.unit_code, supervisor_unit_code=payload.supervisor_unit_code,
+        assignee_username=payload.assignee, due_at=payload.due_at,
     )
     return Status(200 if created.replayed else 201, case_summary(created.case))
 

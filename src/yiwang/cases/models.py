@@ -19,6 +19,8 @@ class Kind(models.TextChoices):
     CONSULTATION = "consultation", _("咨询")
     INCIDENT = "incident", _("事件")
     FOLLOW_UP = "follow_up", _("差评整改")
+    RECTIFICATION = "rectification", _("整改事项")
+    ASSISTANCE = "assistance", _("一对一帮扶")
 
 
 class Channel(models.TextChoices):

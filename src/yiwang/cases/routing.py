@@ -70,6 +70,8 @@ def explain(route_: Route) -> str:
     """The routing reason in words, for the timeline."""
     if route_.reason == "rule":
         return _("按分拨规则“%(rule)s”分派至%(unit)s") % {"rule": route_.detail["rule_name"], "unit": route_.unit.name}
+    if route_.reason == "named":
+        return _("指定由%(unit)s办理") % {"unit": route_.unit.name}
     if route_.reason == "lowest_level":
         return _("按就近就低原则分派至%(unit)s") % {"unit": route_.unit.name}
     return _("无可承办单位，转%(unit)s统筹") % {"unit": route_.unit.name}

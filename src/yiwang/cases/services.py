@@ -75,8 +75,12 @@ def case_create(
     applicant: Resident | None = None, applicant_name: str = "", applicant_phone: str = "",
     channel: str = Channel.ONLINE, lat: float | None = None, lng: float | None = None, address: str = "",
     idempotency_key: str | None = None, attachments: list[dict] | None = None, home_visit: bool = False,
+    unit_code: str | None = None, supervisor_unit_code: str | None = None, assignee_username: str | None = None,
+    due_at: dt.datetime | None = None, extra: dict | None = None,
 ) -> Created:
-    """Submit an application, a consultation or an incident report, routed to the lowest level that can take it."""
+    """Open a case: an application, a consultation or an incident report, routed to the lowest level
+    that can take it; or, by staff, a case given to a named unit (a ledger's rectification item, an
+    assistance pair) with its supervising unit, responsible person and deadline."""
     if viewer.user_id is None:
         raise PermissionDenied(_("请先登录。"))
     if not viewer.is_staff_member and viewer.resident_id is None:
@@ -115,9 +119,22 @@ def case_create(
     else:
         raise ValidationFailed(_("请指明所在区域。"), field="region_code")
     off_grid = bool(located and located.off_grid and region == located.region)
-    route = routing.route(matter, region, h)
     wf = workflow(matter.kind)
     now = clock.now()
+    if unit_code or supervisor_unit_code:
+        route = _named_route(viewer, unit_code, supervisor_unit_code, h)
+    else:
+        route = routing.route(matter, region, h)
+    assignee_id = None
+    if assignee_username:
+        assignee_id, _name = _staff_of(route.unit.id, assignee_username)
+    if due_at is not None:
+        if not wf.deadline_given:
+            raise ValidationFailed(_("该类事项的期限按承诺时限计算，不能另行指定。"), field="due_at")
+        if timezone.is_naive(due_at):
+            due_at = timezone.make_aware(due_at)
+        if due_at <= now:
+            raise ValidationFailed(_("期限须晚于现在。"), field="due_at")
     key = f"{viewer.user_id}:{idempotency_key}" if idempotency_key else None
     case = Case(
         kind=matter.kind, matter_id=matter.id, matter_version_id=matter.version_id,
@@ -125,12 +142,22 @@ def case_create(
         applicant=applicant, applicant_name=applicant_name, applicant_phone=applicant_phone, channel=channel,
         lat=lat, lng=lng, address=address, region_id=region.id, region_path=region.path, state=wf.initial,
         holder_unit_id=route.unit.id, created_by_id=viewer.user_id, created_at=now, version=1,
-        idempotency_key=key, home_visit=home_visit, off_grid=off_grid,
+        idempotency_key=key, home_visit=home_visit, off_grid=off_grid, assignee_id=assignee_id,
     )
+    if route.reason == "named":
+        case.supervisor_unit_id = route.detail.get("supervisor_id")
     if wf.clock_from_submission:
         case.accepted_at = now
         case.due_at = workdays.due_after(now, matter.time_limit, matter.time_unit)
+    elif wf.deadline_given:
+        case.accepted_at = now
+        case.due_at = due_at or (workdays.due_after(now, matter.time_limit, matter.time_unit)
+                                 if matter.time_limit else None)
     payload = {"routing": route.as_payload(), "note": _stored(routing.explain, route), "channel": channel}
+    if assignee_id:
+        payload["assignee"] = assignee_username
+    if extra:
+        payload.update({k: v for k, v in extra.items() if k not in payload})
     if home_visit:
         payload["home_visit"] = True
     if off_grid:
@@ -148,6 +175,27 @@ def case_create(
             raise
         return Created(existing, replayed=True)
     return Created(case, replayed=False)
+
+
+def _named_route(viewer: Viewer, unit_code: str | None, supervisor_code: str | None, h) -> routing.Route:
+    """A case given to a named unit by staff: the unit (and its supervisor) must be within reach."""
+    if not viewer.is_staff_member:
+        raise PermissionDenied(_("只有工作人员可以指定承办单位。"), field="unit_code")
+    if not unit_code:
+        raise ValidationFailed(_("请选择承办单位。"), field="unit_code")
+    reachable = None if viewer.is_superuser else {u.id for u in units_reachable(viewer)}
+    chosen = []
+    for code, field in ((unit_code, "unit_code"), (supervisor_code, "supervisor_unit_code")):
+        if code is None:
+            chosen.append(None)
+            continue
+        unit = h.unit(code)
+        if reachable is not None and unit.id not in reachable:
+            raise PermissionDenied(_("您不能把案件交给%(unit)s。") % {"unit": unit.name}, field=field)
+        chosen.append(unit)
+    unit, supervisor = chosen
+    detail = {"supervisor": supervisor.code if supervisor else None, "supervisor_id": supervisor.id if supervisor else None}
+    return routing.Route(unit, "named", detail)
 
 
 def _insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload: dict, at: dt.datetime) -> None:
@@ -203,7 +251,7 @@ def case_for_action(viewer: Viewer, case_id: int) -> Case:
 def case_act(
     *, viewer: Viewer, case_id: int, action: str, version: int, comment: str = "", unit_code: str | None = None,
     result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
-    parent_number: str | None = None,
+    parent_number: str | None = None, extra: dict | None = None,
 ) -> Case:
     """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
     with transaction.atomic():
@@ -244,6 +292,9 @@ def case_act(
         payload: dict = {"capacity": capacity}
         if comment:
             payload["comment"] = comment
+        # Details an app records with the step (an income amount, evidence files): never the core keys.
+        for key, value in (extra or {}).items():
+            payload.setdefault(key, value)
         to_unit_id = case.holder_unit_id
         h = hierarchy()
 

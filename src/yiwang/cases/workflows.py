@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 APPLICANT = "applicant"  # the resident who applied or reported
 SYSTEM = "system"  # sweeps and automatic rules
 
-CLERK, HANDLER, OPERATOR, LEADER = "clerk", "handler", "operator", "leader"
+CLERK, HANDLER, OPERATOR, LEADER, SECRETARY = "clerk", "handler", "operator", "leader", "secretary"
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,17 @@ class Workflow:
     closed: frozenset[str]
     actions: dict[str, Action] = field(default_factory=dict)
     clock_from_submission: bool = False  # no acceptance step: the time limit runs from submission
+    # The deadline is set when the case is opened (a ledger's 整改时限), not derived from the matter.
+    deadline_given: bool = False
 
     def open_states(self) -> frozenset[str]:
         return frozenset(self.states) - self.closed
 
 
-def _wf(kind, label, initial, states, closed, actions, *, clock_from_submission: bool = False) -> Workflow:
+def _wf(kind, label, initial, states, closed, actions, *, clock_from_submission: bool = False,
+        deadline_given: bool = False) -> Workflow:
     return Workflow(kind, label, initial, states, frozenset(closed), {a.name: a for a in actions},
-                    clock_from_submission=clock_from_submission)
+                    clock_from_submission=clock_from_submission, deadline_given=deadline_given)
 
 
 def _s(*names: str) -> frozenset[str]:
@@ -159,7 +162,59 @@ FOLLOW_UP = _wf(
     ],
 )
 
-WORKFLOWS: dict[str, Workflow] = {w.kind: w for w in (APPLICATION, CONSULTATION, INCIDENT, FOLLOW_UP)}
+# 整改事项: an item of a problem list (问题清单) with its measures, a responsible unit and person and
+# a deadline fixed when it is entered in the ledger (台账). The unit reports progress with evidence
+# and submits it for acceptance (验收); the supervising unit accepts it or sends it back.
+_RECT_OPEN = _s("open", "in_progress", "submitted")
+RECTIFICATION = _wf(
+    "rectification", _("整改事项"), "open",
+    {"open": _("待整改"), "in_progress": _("整改中"), "submitted": _("待验收"), "accepted": _("已验收"),
+     "cancelled": _("已撤销")},
+    ["accepted", "cancelled"],
+    [
+        Action("claim", _("认领"), _RECT_OPEN, None, _s(HANDLER, LEADER, SECRETARY)),
+        Action("start", _("开始整改"), _s("open"), "in_progress", _s(HANDLER, LEADER, SECRETARY)),
+        Action("report_progress", _("报告整改进展"), _s("in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
+               needs=("comment",)),
+        Action("submit_acceptance", _("提交验收"), _s("in_progress"), "submitted", _s(HANDLER, LEADER, SECRETARY),
+               needs=("result",)),
+        Action("approve", _("验收通过"), _s("submitted"), "accepted", _s(LEADER, OPERATOR), by_supervisor=True),
+        Action("send_back", _("退回整改"), _s("submitted"), "in_progress", _s(LEADER, OPERATOR), needs=("comment",),
+               by_supervisor=True),
+        Action("cancel", _("撤销"), _s("open", "in_progress"), "cancelled", _s(LEADER, OPERATOR), needs=("comment",),
+               by_supervisor=True),
+        Action("transfer", _("转办"), _s("open", "in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
+               needs=("unit", "comment")),
+        Action("supervise", _("督办"), _s("open", "in_progress"), None, _s(LEADER, OPERATOR), needs=("comment",),
+               by_supervisor=True),
+    ],
+    deadline_given=True,
+)
+
+# 一对一帮扶: a party member paired with a poor household. The branch keeps the pair's ledger of
+# visits, measures and income; 脱贫 starts a monitoring period, which ends the pair or, on a relapse
+# (返贫), reopens the assistance.
+ASSISTANCE = _wf(
+    "assistance", _("一对一帮扶"), "active",
+    {"active": _("帮扶中"), "monitoring": _("脱贫监测"), "closed": _("帮扶结束")},
+    ["closed"],
+    [
+        Action("claim", _("认领"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER)),
+        Action("log_visit", _("走访记录"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER), needs=("comment",)),
+        Action("add_measure", _("落实帮扶措施"), _s("active"), None, _s(SECRETARY, HANDLER), needs=("comment",)),
+        Action("record_income", _("记录收入"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER),
+               needs=("comment",)),
+        Action("declare_exit", _("宣布脱贫"), _s("active"), "monitoring", _s(SECRETARY), needs=("comment",)),
+        Action("relapse", _("返贫，恢复帮扶"), _s("monitoring"), "active", _s(SECRETARY, HANDLER), needs=("comment",)),
+        Action("end_monitoring", _("结束监测"), _s("monitoring"), "closed", _s(SECRETARY), needs=("result",)),
+        Action("transfer", _("转交"), _s("active", "monitoring"), None, _s(SECRETARY), needs=("unit", "comment")),
+    ],
+    deadline_given=True,
+)
+
+WORKFLOWS: dict[str, Workflow] = {
+    w.kind: w for w in (APPLICATION, CONSULTATION, INCIDENT, FOLLOW_UP, RECTIFICATION, ASSISTANCE)
+}
 
 # Sweeps add these to the timeline without changing the state; they are not user actions.
 SYSTEM_ACTIONS = {

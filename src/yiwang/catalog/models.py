@@ -10,6 +10,8 @@ class MatterKind(models.TextChoices):
     APPLICATION = "application", _("政务服务事项")
     INCIDENT = "incident", _("事件类别")
     CONSULTATION = "consultation", _("咨询")
+    RECTIFICATION = "rectification", _("整改事项类别")
+    ASSISTANCE = "assistance", _("帮扶类别")
 
 
 class TimeUnit(models.TextChoices):

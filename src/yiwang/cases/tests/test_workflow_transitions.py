@@ -27,8 +27,14 @@ PATHS = {
         "merged": ["merge"],
     },
     "consultation": {"submitted": [], "answered": ["answer"], "closed": ["close"]},
+    "rectification": {
+        "open": [], "in_progress": ["start"], "submitted": ["start", "submit_acceptance"],
+        "accepted": ["start", "submit_acceptance", "approve"], "cancelled": ["cancel"],
+    },
+    "assistance": {"active": [], "monitoring": ["declare_exit"], "closed": ["declare_exit", "end_monitoring"]},
 }
-MATTER = {"application": ("SENIOR_CARD", SENIOR_OK), "incident": ("INC_PARKING", {}), "consultation": ("ASK_MEDICAL", {})}
+MATTER = {"application": ("SENIOR_CARD", SENIOR_OK), "incident": ("INC_PARKING", {}), "consultation": ("ASK_MEDICAL", {}),
+          "rectification": ("RECT_GRASSROOTS", {}), "assistance": ("ASSIST_POVERTY", {})}
 INPUTS = {"comment": "意见", "result": "已办理", "decision": "approved"}
 
 
