@@ -1,3 +1,10 @@
+from django.urls import path
+
+from yiwang.grid import views
+
 app_name = "grid"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<str:code>/", views.detail, name="detail"),
+]

@@ -116,6 +116,10 @@ class Resident(models.Model):
     region = models.ForeignKey(Region, models.PROTECT, related_name="residents", verbose_name=_("户籍所在地"))
     region_path = models.CharField(max_length=255, db_index=True, editable=False)
     address = models.CharField(_("住址"), max_length=200, blank=True)
+    # Who needs a grid worker's regular visit (网格走访): kept by the grid's basic-data upkeep.
+    elderly_alone = models.BooleanField(_("独居老人"), default=False)
+    low_income = models.BooleanField(_("低保"), default=False)
+    poverty = models.BooleanField(_("贫困户"), default=False)
 
     class Meta:
         verbose_name = _("居民")

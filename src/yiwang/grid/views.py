@@ -1,0 +1,85 @@
+"""The grid worker's page (phone first): my grids, their basic data, open incidents, a report form.
+
+Other staff get the same pages read-only for the grids in their scope. Thin: selectors read,
+grid.services.grid_report writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from yiwang.cases.selectors import is_overdue
+from yiwang.cases.workflows import workflow
+from yiwang.catalog.selectors import matter_list
+from yiwang.core.errors import DomainError
+from yiwang.grid import selectors, services
+from yiwang.org.selectors import Viewer, request_viewer
+
+
+def _staff_viewer(request) -> Viewer:
+    viewer = request_viewer(request)
+    if not viewer.is_staff_member:
+        raise PermissionDenied(_("网格页面只对工作人员开放。"))
+    return viewer
+
+
+@login_required(login_url="web:login")
+def index(request):
+    viewer = _staff_viewer(request)
+    grids = selectors.my_grids(viewer=viewer)
+    counts = selectors.grid_counts(viewer=viewer, grids=grids)
+    return render(request, "grid/index.html", {
+        "rows": [(g, counts[g.id]) for g in grids], "may_report": services.may_report(viewer),
+    })
+
+
+@login_required(login_url="web:login")
+@require_http_methods(["GET", "POST"])
+def detail(request, code: str):
+    viewer = _staff_viewer(request)
+    try:
+        grid = selectors.grid_get(viewer=viewer, code=code)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    may_report = services.may_report(viewer)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            created = services.grid_report(
+                viewer=viewer, grid=grid, matter_code=request.POST.get("category", ""),
+                description=request.POST.get("description", ""), lat=request.POST.get("lat") or None,
+                lng=request.POST.get("lng") or None, address=request.POST.get("address", ""),
+                photo=request.FILES.get("photo"), idempotency_key=request.POST.get("idempotency_key") or None,
+            )
+        except DomainError as exc:
+            errors = exc.errors or {"general": [exc.message]}
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已上报，案件编号 %(n)s。") % {"n": created.case.number})
+            return HttpResponseRedirect(reverse("grid:detail", args=[grid.code]))
+    incidents = selectors.open_incidents(viewer=viewer, grid=grid)
+    states = workflow("incident").states
+    map_config = {
+        "tile_url": settings.YIWANG_TILE_URL, "center": [grid.lat or 34.38, grid.lng or 108.76], "zoom": 15,
+        "pick": may_report, "outlines": [selectors.grid_feature(grid)] if grid.boundary else [],
+        "points": [{"lat": c.lat, "lng": c.lng, "label": c.title,
+                    "href": reverse("web:work_case", args=[c.number])} for c in incidents if c.lat is not None],
+    }
+    return render(request, "grid/detail.html", {
+        "grid": grid, "counts": selectors.grid_counts(viewer=viewer, grids=[grid])[grid.id],
+        "incidents": [(c, states.get(c.state, c.state), is_overdue(c)) for c in incidents],
+        "vulnerable": selectors.vulnerable_residents(viewer=viewer, grid=grid),
+        "may_report": may_report, "categories": matter_list(kind="incident") if may_report else [],
+        "errors": errors, "map_config": map_config,
+        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+    })
