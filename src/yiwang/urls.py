@@ -7,7 +7,10 @@ from yiwang.catalog.api import router as catalog_router
 from yiwang.command.api import router as command_router
 from yiwang.feedback.api import router as feedback_router
 from yiwang.grid.api import router as grid_router
+from yiwang.ledger.api import router as ledger_router
 from yiwang.org.api import router as org_router
+from yiwang.parking.api import router as parking_router
+from yiwang.party.api import router as party_router
 from yiwang.patrol.api import router as patrol_router
 from yiwang.stats.api import router as stats_router
 from yiwang.web import views as web_views
@@ -19,6 +22,9 @@ api.add_router("/", feedback_router)
 api.add_router("/", grid_router)
 api.add_router("/", command_router)
 api.add_router("/", patrol_router)
+api.add_router("/", ledger_router)
+api.add_router("/", party_router)
+api.add_router("/", parking_router)
 api.add_router("/", stats_router)
 
 urlpatterns = [
@@ -29,6 +35,9 @@ urlpatterns = [
     path("grid/", include("yiwang.grid.urls")),
     path("command/", include("yiwang.command.urls")),
     path("patrol/", include("yiwang.patrol.urls")),
+    path("ledger/", include("yiwang.ledger.urls")),
+    path("party/", include("yiwang.party.urls")),
+    path("parking/", include("yiwang.parking.urls")),
     path("", include("yiwang.web.urls")),
     path("api/v1/", api.urls),
 ]
