@@ -6,6 +6,31 @@ import hashlib
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.translation import gettext as _
+
+from yiwang.core.errors import ValidationFailed
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# Sniffed by content, never by the file name or the sender's claim: (magic prefix, type, extension).
+PDF = (b"%PDF-", "application/pdf", "pdf")
+JPEG = (b"\xff\xd8\xff", "image/jpeg", "jpg")
+PNG = (b"\x89PNG\r\n\x1a\n", "image/png", "png")
+DOCUMENTS = (PDF, JPEG, PNG)  # application materials
+PHOTOS = (JPEG, PNG)  # photos of a reported problem
+
+
+def sniff_upload(upload, *, allowed: tuple = DOCUMENTS, field: str = "materials") -> tuple[str, str]:
+    """(content type, extension) of an uploaded file judged by its first bytes and size, or refuse it."""
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationFailed(_("文件 %(name)s 超过 5 MB。") % {"name": upload.name}, field=field)
+    head = upload.read(16)
+    upload.seek(0)
+    for magic, content_type, ext in allowed:
+        if head.startswith(magic):
+            return content_type, ext
+    names = [ext.upper().replace("JPG", "JPEG") for _m, _t, ext in allowed]
+    types = "、".join(names[:-1]) + _(" 或 ") + names[-1] if len(names) > 1 else names[0]
+    raise ValidationFailed(_("文件 %(name)s 不是 %(types)s。") % {"name": upload.name, "types": types}, field=field)
 
 
 def attachment_store(*, upload, content_type: str, ext: str) -> dict:

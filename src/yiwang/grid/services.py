@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
-from yiwang.cases.attachments import attachment_store
+from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.models import Channel, Kind
 from yiwang.cases.services import Created, case_create
 from yiwang.catalog.selectors import matter_info
@@ -40,12 +40,7 @@ from yiwang.grid.models import (
 from yiwang.org import geo
 from yiwang.org.models import Level, Region, Resident, Role, Unit
 from yiwang.org.selectors import Viewer
-from yiwang.org.services import region_create, region_update, resident_create
-
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-# Sniffed by content, never by the file name or the sender's claim: (magic prefix, type, extension).
-PHOTO_TYPES = ((b"\xff\xd8\xff", "image/jpeg", "jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"))
-
+from yiwang.org.services import region_create, region_update, resident_create, resident_update
 
 # --- grid outlines -------------------------------------------------------------------------------
 
@@ -211,13 +206,9 @@ def _write_resident(row: ResidentRow, grid: Region, report: ImportReport, househ
                                    birth_date=_birth_date(row.id_number), address=row.address)
         report.created += 1
     else:
-        resident.name = row.name
-        resident.phone = row.phone or resident.phone
-        resident.address = row.address or resident.address
         report.updated += 1
-    for flag, value in row.flags.items():
-        setattr(resident, flag, value)
-    resident.save(update_fields=["name", "phone", "address", "elderly_alone", "low_income", "poverty"])
+    resident_update(resident=resident, name=row.name, phone=row.phone or None, address=row.address or None,
+                    **row.flags)
     HouseholdMember.objects.update_or_create(resident=resident,
                                              defaults={"household": household, "relation": row.relation})
 
@@ -290,14 +281,7 @@ def household_member_set(*, household: Household, resident: Resident, relation: 
 def resident_flags_set(*, resident: Resident, elderly_alone: bool | None = None, low_income: bool | None = None,
                        poverty: bool | None = None) -> Resident:
     """Mark or clear a resident as 独居老人 / 低保 / 贫困户 (None leaves a flag as it is)."""
-    fields = []
-    for name, value in (("elderly_alone", elderly_alone), ("low_income", low_income), ("poverty", poverty)):
-        if value is not None:
-            setattr(resident, name, value)
-            fields.append(name)
-    if fields:
-        resident.save(update_fields=fields)
-    return resident
+    return resident_update(resident=resident, elderly_alone=elderly_alone, low_income=low_income, poverty=poverty)
 
 
 @transaction.atomic
@@ -322,15 +306,8 @@ def _incident_matter(code: str, field_name: str) -> None:
 
 def _photo(content, *, field_name: str, name: str) -> dict:
     """Store a JPEG or PNG (checked by its first bytes) and return the case's reference to it."""
-    if content.size > MAX_PHOTO_BYTES:
-        raise ValidationFailed(_("照片超过 5 MB。"), field=field_name)
-    head = content.read(16)
-    content.seek(0)
-    for magic, content_type, ext in PHOTO_TYPES:
-        if head.startswith(magic):
-            return {"code": "photo", "name": name,
-                    **attachment_store(upload=content, content_type=content_type, ext=ext)}
-    raise ValidationFailed(_("照片须为 JPEG 或 PNG 图片。"), field=field_name)
+    content_type, ext = sniff_upload(content, allowed=PHOTOS, field=field_name)
+    return {"code": "photo", "name": name, **attachment_store(upload=content, content_type=content_type, ext=ext)}
 
 
 def is_grid_worker(viewer: Viewer) -> bool:

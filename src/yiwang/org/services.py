@@ -136,6 +136,24 @@ def resident_create(
     )
 
 
+RESIDENT_FIELDS = ("name", "phone", "address", "birth_date", "elderly_alone", "low_income", "poverty")
+
+
+@transaction.atomic
+def resident_update(*, resident: Resident, **changes) -> Resident:
+    """Change a resident's record (None leaves a field as it is): the one place resident data changes,
+    so whatever must follow a change (免申即享 rules, [5/6]) has one place to hook in."""
+    unknown = set(changes) - set(RESIDENT_FIELDS)
+    if unknown:
+        raise ValidationFailed(_("不能修改这些字段：%(f)s。") % {"f": ", ".join(sorted(unknown))}, field=sorted(unknown)[0])
+    fields = [name for name, value in changes.items() if value is not None and getattr(resident, name) != value]
+    for name in fields:
+        setattr(resident, name, changes[name])
+    if fields:
+        resident.save(update_fields=fields)
+    return resident
+
+
 @transaction.atomic
 def token_create(*, username: str, name: str = "") -> str:
     """Create an API token for ``username`` and return the key; only its hash is kept."""

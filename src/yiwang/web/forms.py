@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
-
-from yiwang.core.errors import ValidationFailed
-
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-# Sniffed by content, never by the name or the browser's claim: (magic prefix, type, extension).
-ALLOWED_UPLOADS = [(b"%PDF-", "application/pdf", "pdf"), (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-                   (b"\x89PNG\r\n\x1a\n", "image/png", "png")]
-
 
 @dataclass
 class Field:
@@ -69,15 +60,3 @@ def read_form(schema: dict, post) -> dict:
         else:
             data[name] = raw
     return data
-
-
-def sniff_upload(upload) -> tuple[str, str]:
-    """(content type, extension) of an uploaded file, or refuse it."""
-    if upload.size > MAX_UPLOAD_BYTES:
-        raise ValidationFailed(_("文件 %(name)s 超过 5 MB。") % {"name": upload.name}, field="materials")
-    head = upload.read(16)
-    upload.seek(0)
-    for magic, content_type, ext in ALLOWED_UPLOADS:
-        if head.startswith(magic):
-            return content_type, ext
-    raise ValidationFailed(_("文件 %(name)s 不是 PDF、JPEG 或 PNG。") % {"name": upload.name}, field="materials")

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
-from yiwang.cases.attachments import attachment_store
+from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
@@ -34,7 +34,7 @@ from yiwang.org.selectors import (
     request_viewer,
     service_halls,
 )
-from yiwang.web.forms import fields_for, read_form, sniff_upload
+from yiwang.web.forms import fields_for, read_form
 
 
 def home(request):
@@ -204,7 +204,7 @@ def report(request):
             photos = []
             upload = request.FILES.get("photo")
             if upload is not None:
-                content_type, ext = sniff_upload(upload)
+                content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
                 photos.append({"code": "photo", "name": _("现场照片"),
                                **attachment_store(upload=upload, content_type=content_type, ext=ext)})
             lat, lng = _coordinate(request.POST.get("lat"), -90, 90), _coordinate(request.POST.get("lng"), -180, 180)

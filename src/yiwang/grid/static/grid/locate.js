@@ -10,6 +10,7 @@
     status.textContent = button.dataset.waiting;
     navigator.geolocation.getCurrentPosition(function (pos) {
       lat.value = pos.coords.latitude.toFixed(6); lng.value = pos.coords.longitude.toFixed(6);
+      lng.dispatchEvent(new Event("change"));  // web/map.js moves the pin
       status.textContent = button.dataset.done + " ±" + Math.round(pos.coords.accuracy) + " m";
     }, function () { status.textContent = button.dataset.failed; },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });

@@ -32,6 +32,13 @@
       map.on("click", function (e) { set(e.latlng); });
       el.addEventListener("keydown", function (e) { if (e.key === "Enter") { set(map.getCenter()); } });
       if (lat.value && lng.value) { set(L.latLng(+lat.value, +lng.value)); }
+      // Typed coordinates, or a "use my position" button filling them in, move the pin too.
+      var typed = function () {
+        if (lat.value && lng.value && isFinite(+lat.value) && isFinite(+lng.value)) {
+          set(L.latLng(+lat.value, +lng.value)); map.panTo([+lat.value, +lng.value]);
+        }
+      };
+      lat.addEventListener("change", typed); lng.addEventListener("change", typed);
     }
   });
 })();
