@@ -121,3 +121,14 @@ def test_moving_house_moves_the_membership(world, basic_data):
     other = services.household_create(grid=world.regions["xfl_g2"], address="幸福里2号楼")
     services.household_member_set(household=other, resident=world.residents["wang"], relation="head")
     assert basic_data.members.count() == 0 and Household.objects.get(pk=other.pk).head_name == "王大爷"
+
+
+def test_the_grid_worker_checks_in_on_patrol_from_the_grid_page(client, world):
+    from yiwang.patrol.models import PatrolLog
+
+    login(client, "gridder_xfl")
+    page = client.get("/grid/").content.decode()
+    assert 'id="patrol-check-in"' in page and "patrol/locate.js" in page
+    client.post("/patrol/check-in/", {"lat": "34.405", "lng": "108.705"}, HTTP_HX_REQUEST="true")
+    log = PatrolLog.objects.get()
+    assert log.shift_id is None and log.user.username == "gridder_xfl" and len(log.track) == 1
