@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import random
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from yiwang.cases import routing, workdays
-from yiwang.cases.models import Case, Channel
+from yiwang.cases.models import Case, Channel, EscalationRule, Kind
 from yiwang.cases.services import case_act, case_create
 from yiwang.cases.tasks import sweep_deadlines
 from yiwang.catalog.selectors import matter_info
@@ -98,6 +99,7 @@ class Loaded:
     cases: int = 0
     seconds: float = 0.0
     token: str = ""
+    extras: dict = field(default_factory=dict)  # what each app's demo seed() made
 
     def logins(self, usernames: list[str] | None = None) -> list[Login]:
         role_labels = dict(Role.choices)
@@ -156,6 +158,11 @@ def wipe() -> None:
     confcache.clear_all()
 
 
+# Each app that keeps data of its own adds its demo rows after the case history, in the same
+# transaction: a grid's basic data, patrol teams and their nights, ledgers, party groups, parking.
+APP_SEEDS = ("yiwang.grid.demo", "yiwang.patrol.demo")
+
+
 def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
          log: Callable[[str], None] | None = None) -> Loaded:
     """Load the whole demo into an empty database, in one transaction; return what was made.
@@ -171,6 +178,10 @@ def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
             loaded = builder.build()
             History(loaded, seed=seed, now=now, log=log).run(cases)
             clock.set_frozen(now)
+            for module in APP_SEEDS:
+                name = module.rsplit(".", 2)[-2]
+                log(f"  {name} …")
+                loaded.extras[name] = importlib.import_module(module).seed(random.Random(f"{seed}-{name}"), log)
             loaded.token = token_create(username=data.ADMIN_USERNAME, name="demo")
     finally:
         clock.set_frozen(None)
@@ -211,6 +222,8 @@ class Builder:
         self._regions_and_units()
         self._residents()
         self._catalogue()
+        # Incidents left overdue a day move up a level (超期自动上报); the final sweep applies it.
+        EscalationRule.objects.create(name="事件超期24小时自动上报", kind=Kind.INCIDENT, after_hours=24)
         problems = routing_problems()
         if problems:
             raise RuntimeError("demo data routes wrongly: " + "; ".join(problems[:5]))
