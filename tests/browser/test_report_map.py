@@ -11,7 +11,7 @@ def test_a_pin_is_placed_on_a_blank_map_with_grid_outlines(page, world, login, s
 
     settings.YIWANG_TILE_URL = ""
     login(page, "resident_wang", next_url="/report/")
-    expect(page.locator("path.leaflet-interactive")).to_have_count(3)  # the world's three grid outlines
+    expect(page.locator("path.leaflet-interactive")).to_have_count(4)  # three grid outlines and one community centre (玻璃厂三普东)
     assert page.locator("img.leaflet-tile").count() == 0
     page.locator("#map").click(position={"x": 200, "y": 150})
     expect(page.locator("#lat")).not_to_have_value("")
