@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -31,6 +32,10 @@ from yiwang.org.models import Resident
 from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
 
 MAX_TITLE = 200
+
+# Sent once a new case is committed (never for a replayed idempotent request), with the case's id.
+# Apps above cases react here without cases knowing them: smart dispatch, duplicate flags.
+case_opened = Signal()
 
 
 def _stored(fn, *args):
@@ -174,6 +179,7 @@ def case_create(
         if existing is None:
             raise
         return Created(existing, replayed=True)
+    transaction.on_commit(lambda: case_opened.send(sender=Case, case_id=case.pk, kind=case.kind))
     return Created(case, replayed=False)
 
 
