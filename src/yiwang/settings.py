@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "yiwang.ledger",
     "yiwang.party",
     "yiwang.parking",
+    "yiwang.open311",
     "yiwang.stats",
     "yiwang.web",
     "yiwang.demo",

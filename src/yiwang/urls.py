@@ -38,6 +38,7 @@ urlpatterns = [
     path("ledger/", include("yiwang.ledger.urls")),
     path("party/", include("yiwang.party.urls")),
     path("parking/", include("yiwang.parking.urls")),
+    path("open311/v2/", include("yiwang.open311.urls")),
     path("", include("yiwang.web.urls")),
     path("api/v1/", api.urls),
 ]
