@@ -116,3 +116,19 @@ def test_notifications_reach_the_units_workbench_and_can_be_read(client, world):
     assert Notification.objects.get().read_at is not None
     client.login(username="clerk_xfl", password="pw-clerk_xfl")  # another unit sees none of it
     assert case.number not in client.get("/work/notifications/").content.decode()
+
+
+def test_the_reporter_of_a_merged_case_follows_the_parent(client, world):
+    from yiwang.cases.models import Notification
+    from yiwang.cases.services import case_act
+
+    parent = report(world)
+    child = case_create(viewer=world.viewer("resident_wang"), matter_code="INC_PARKING", lat=34.4051, lng=108.705,
+                        title="门口乱停车").case
+    case_act(viewer=world.viewer("operator_kg"), case_id=child.pk, action="merge", version=child.version,
+             parent_number=parent.number)
+    assert Notification.objects.get(resident=world.residents["wang"]).kind == "merged"
+    client.login(username="resident_wang", password="pw-wang")
+    page = client.get(f"/cases/{child.number}/").content.decode()
+    assert parent.number in page and "当前进度：已上报" in page
+    assert "消息" in client.get("/me/cases/").content.decode()

@@ -193,8 +193,14 @@ class Notification(models.Model):
         ESCALATED = "escalated", _("超期上报")
         DISPATCHED = "dispatched", _("新派遣")
         REWORK = "rework", _("返工")
+        AUTO_ISSUED = "auto_issued", _("免申即享")
+        MERGED = "merged", _("已合并处理")
 
-    unit = models.ForeignKey(Unit, models.CASCADE, related_name="notifications", db_index=False)
+    # To a unit (its staff see it in the workbench) or to a resident (in 我的办件).
+    unit = models.ForeignKey(Unit, models.CASCADE, null=True, blank=True, related_name="notifications",
+                             db_index=False)
+    resident = models.ForeignKey(Resident, models.CASCADE, null=True, blank=True, related_name="notifications",
+                                 db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, null=True, blank=True, related_name="+",
                              db_index=False)
     case = models.ForeignKey(Case, models.CASCADE, related_name="notifications", db_index=False)
@@ -211,7 +217,11 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["unit", "-created_at"], name="notification_unit_idx"),
             models.Index(fields=["unit"], condition=models.Q(read_at__isnull=True), name="notification_unread_idx"),
+            models.Index(fields=["resident", "-created_at"], condition=models.Q(resident__isnull=False),
+                         name="notification_resident_idx"),
         ]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(unit__isnull=False) | models.Q(resident__isnull=False), name="notification_has_recipient")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.message}"

@@ -154,3 +154,30 @@ def unread_count(viewer: Viewer) -> int:
     if not viewer.unit_ids:
         return 0
     return Notification.objects.filter(unit_id__in=sorted(viewer.unit_ids), read_at__isnull=True).count()
+
+
+def resident_notifications(viewer: Viewer, *, limit: int = 10) -> list[Notification]:
+    """The newest messages to the viewer as a resident (免申即享, a report merged into another)."""
+    if viewer.resident_id is None:
+        return []
+    return list(Notification.objects.filter(resident_id=viewer.resident_id).select_related("case")
+                .order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class ParentProgress:
+    number: str
+    state_label: object
+    closed: bool
+    result: str
+
+
+def parent_progress(case: Case) -> ParentProgress | None:
+    """How the case a duplicate was merged into is going: its reporter follows it from their own
+    case page, without seeing the parent's reporter or details."""
+    if case.parent_id is None:
+        return None
+    parent = Case.objects.only("id", "created_at", "kind", "state", "closed_at", "result").get(pk=case.parent_id)
+    wf = workflow(parent.kind)
+    return ParentProgress(parent.number, wf.states.get(parent.state, parent.state), parent.closed_at is not None,
+                          parent.result if parent.closed_at else "")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.dispatch import Signal
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -387,6 +387,12 @@ def case_act(
             # The parent's timeline says what was folded into it, in the same transaction.
             _append(parent, viewer=viewer, action="absorb_duplicate", to_state=parent.state,
                     to_unit_id=parent.holder_unit_id, payload={"child": case.number}, changes={}, at=now)
+            if case.applicant_id:
+                message = _stored(lambda: _("您反映的问题（%(number)s）已并入案件 %(parent)s 一并处理，可在办件页查看进度。")
+                                  % {"number": case.number, "parent": parent.number})
+                Notification.objects.create(resident_id=case.applicant_id, case=case, event_seq=case.event_count,
+                                            kind=Notification.Kind.MERGED, message=message[:300], created_at=now,
+                                            region_path=case.region_path)
         _notify_after(case, action, viewer=viewer, comment=comment)
         return case
 
@@ -654,3 +660,144 @@ def notifications_mark_read(*, viewer: Viewer, ids: list[int] | None = None) -> 
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=clock.now())
+
+
+# --- 免申即享: matters settled by resident data alone -----------------------------------------
+
+
+def auto_key(matter_code: str, resident_id: int) -> str:
+    """The idempotency key of an automatic case: one per matter and resident, ever."""
+    return f"auto:{matter_code}:{resident_id}"
+
+
+def case_auto_issue(*, matter: MatterInfo, resident: Resident, reasons: tuple[str, ...]) -> Case | None:
+    """Open, accept, approve and close an application for ``resident`` as the system, in one
+    transaction, with the rule and how each condition was judged on the timeline; notify the
+    resident. None when this resident already had this matter issued automatically."""
+    h = hierarchy()
+    region = h.regions[resident.region_id]
+    route = routing.route(matter, region, h)
+    wf = workflow(matter.kind)
+    now = clock.now()
+    case = Case(
+        kind=matter.kind, matter_id=matter.id, matter_version_id=matter.version_id, title=matter.name,
+        applicant=resident, applicant_name=resident.name, applicant_phone=resident.phone, channel=Channel.SYSTEM,
+        region_id=region.id, region_path=region.path, state=wf.initial, holder_unit_id=route.unit.id,
+        created_at=now, version=1, idempotency_key=auto_key(matter.code, resident.pk),
+    )
+    note = matter.auto_rule.get("note") or _stored(_, "免申即享")
+    payload = {"routing": route.as_payload(), "channel": Channel.SYSTEM, "auto_rule": matter.auto_rule,
+               "reasons": list(reasons), "note": note}
+    result = _stored(_, "符合自动办理条件，系统自动办结（免申即享）。")
+    try:
+        with transaction.atomic():
+            _insert_opened(case, actor_id=None, actor_name=SYSTEM, payload=payload, at=now)
+            due = workdays.due_after(now, matter.time_limit, matter.time_unit)
+            steps = [("accept", "accepted", {"accepted_at": now, "due_at": due}, {"due_at": due.isoformat()}),
+                     ("decide", "decided", {"decision": "approved", "handling_unit_id": route.unit.id},
+                      {"decision": "approved"}),
+                     ("close", "closed", {"closed_at": now, "result": result}, {"result": result})]
+            for action, state, changes, extra in steps:
+                case = _append(case, viewer=None, action=action, to_state=state, to_unit_id=case.holder_unit_id,
+                               payload={"capacity": SYSTEM, **extra}, changes={**changes, "state": state}, at=now)
+            message = _stored(lambda: _("您的“%(matter)s”已按规定自动办结，无需申请。编号 %(number)s。")
+                              % {"matter": matter.name, "number": case.number})
+            Notification.objects.create(resident=resident, case=case, event_seq=case.event_count,
+                                        kind=Notification.Kind.AUTO_ISSUED, message=message[:300], created_at=now,
+                                        region_path=case.region_path)
+    except IntegrityError:
+        if Case.objects.filter(idempotency_key=case.idempotency_key).exists():
+            return None  # issued before (or by a concurrent sweep): once per resident, ever
+        raise
+    return case
+
+
+def case_system_act(*, case_id: int, action: str, unit_code: str | None = None, comment: str = "",
+                    payload: dict | None = None) -> Case:
+    """Take a workflow action as the system (no actor, capacity "system"): an automatic rule such as
+    智能派单 registering and dispatching a report.
+
+    The same checks as case_act except the actor's role: the action must exist and apply in the case's
+    state, its inputs must be given, and a target unit must be within reach of the unit holding the
+    case, as it would be for that unit's own staff. Actions needing inputs only a person can give
+    (a result, a decision, a parent case, a time slot) are refused. ``payload`` adds details to the
+    timeline event (the model and confidence of an automatic dispatch), never over the core keys.
+    """
+    with transaction.atomic():
+        case = Case.objects.select_for_update().filter(pk=case_id).first()
+        if case is None:
+            raise NotFound(_("没有找到该案件。"), field="case_id")
+        wf = workflow(case.kind)
+        act = wf.actions.get(action)
+        if act is None:
+            raise IllegalTransition(
+                _("“%(kind)s”没有“%(action)s”这一操作。") % {"kind": wf.label, "action": action}, field="action"
+            )
+        if (act.only_if and not getattr(case, act.only_if)) or case.state not in act.sources:
+            raise IllegalTransition(
+                _("案件当前状态为“%(state)s”，不能执行“%(action)s”。")
+                % {"state": wf.states.get(case.state, case.state), "action": act.label},
+                field="action",
+            )
+        if set(act.needs) - {"unit", "comment"}:
+            raise ValidationFailed(_("“%(action)s”须由工作人员办理，系统不能自动执行。") % {"action": act.label},
+                                   field="action")
+        comment = (comment or "").strip()
+        if "comment" in act.needs and not comment:
+            raise ValidationFailed(_("请填写意见或理由。"), field="comment")
+        now = clock.now()
+        h = hierarchy()
+        changes: dict = {}
+        event_payload: dict = {"capacity": SYSTEM}
+        if comment:
+            event_payload["comment"] = comment
+        for key, value in (payload or {}).items():
+            event_payload.setdefault(key, value)
+        to_unit_id = case.holder_unit_id
+        if "unit" in act.needs:
+            if not unit_code:
+                raise ValidationFailed(_("请选择目标单位。"), field="unit_code")
+            target = h.unit(unit_code)
+            if target.id == case.holder_unit_id:
+                raise ValidationFailed(_("目标单位就是当前办理单位。"), field="unit_code")
+            holder = h.units.get(case.holder_unit_id)
+            if holder is None or not (target.region_path.startswith(holder.region_path)
+                                      or holder.region_path.startswith(target.region_path)):
+                raise PermissionDenied(_("不能把案件交给%(unit)s。") % {"unit": target.name}, field="unit_code")
+            to_unit_id = target.id
+        if action == "escalate":
+            to_unit_id = routing.escalation_target(h.units[case.holder_unit_id], h).id
+        if action == "dispatch":
+            changes["handling_unit_id"] = to_unit_id
+            changes["supervisor_unit_id"] = case.supervisor_unit_id or case.holder_unit_id
+        if action == "register":
+            changes["supervisor_unit_id"] = case.holder_unit_id
+        if action == "rework":
+            to_unit_id = case.handling_unit_id or case.holder_unit_id
+        if act.starts_clock:
+            info = _snapshot_info(case)
+            changes["accepted_at"] = now
+            changes["due_at"] = workdays.due_after(now, info.time_limit, info.time_unit)
+            event_payload["due_at"] = changes["due_at"].isoformat()
+        if act.stops_clock:
+            changes["suspended_at"] = now
+        if act.resumes_clock and case.suspended_at and case.due_at:
+            info = _snapshot_info(case)
+            changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, now, info.time_unit)
+            changes["suspended_at"] = None
+            event_payload["due_at"] = changes["due_at"].isoformat()
+        if "due_at" in changes and changes["due_at"] > now:
+            changes["warning_level"] = 0
+        to_state = act.target or case.state
+        if to_state in wf.closed and case.state not in wf.closed:
+            changes["closed_at"] = now
+            changes["warning_level"] = 0
+        if to_unit_id != case.holder_unit_id:
+            changes["holder_unit_id"] = to_unit_id
+            changes["assignee_id"] = None
+            event_payload["to_unit_name"] = h.units[to_unit_id].name if to_unit_id in h.units else ""
+        changes["state"] = to_state
+        case = _append(case, viewer=None, action=action, to_state=to_state, to_unit_id=to_unit_id,
+                       payload=event_payload, changes=changes, at=now)
+        _notify_after(case, action, viewer=None, comment=comment)
+        return case

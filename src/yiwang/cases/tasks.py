@@ -8,7 +8,13 @@ import logging
 from django_tasks import task
 
 from yiwang.cases.models import Case, EscalationRule
-from yiwang.cases.services import case_auto_escalate, case_mark_warning, escalation_rule_for
+from yiwang.cases.services import (
+    auto_key,
+    case_auto_escalate,
+    case_auto_issue,
+    case_mark_warning,
+    escalation_rule_for,
+)
 from yiwang.core import clock
 
 log = logging.getLogger("yiwang.sweep")
@@ -48,3 +54,55 @@ def sweep_deadlines() -> dict:
 @task()
 def sweep_deadlines_task() -> dict:
     return sweep_deadlines()
+
+
+def apply_auto_rules(*, resident_ids: list[int] | None = None, chunk: int = 2000) -> dict:
+    """免申即享: issue every auto-rule matter to every resident (or the given ones) it now applies to.
+
+    Run when a resident's data changes and once a day (birthdays pass overnight). Idempotent: a
+    matter is issued to a resident once, ever (cases.services.auto_key).
+    """
+    from yiwang.catalog.autorules import evaluate, facts_for
+    from yiwang.catalog.selectors import matter_cache
+    from yiwang.org.models import Resident
+    from yiwang.org.selectors import hierarchy
+
+    matters = [m for m in matter_cache.get().by_code.values() if m.auto_rule]
+    counts = {"checked": 0, "issued": 0}
+    if not matters:
+        return counts
+    paths = {r.code: r.path for r in hierarchy().regions.values()}
+    today = clock.today()
+    residents = Resident.objects.order_by("pk")
+    if resident_ids is not None:
+        residents = residents.filter(pk__in=resident_ids)
+    batch: list = []
+
+    def run(batch: list) -> None:
+        keys = {auto_key(m.code, r.pk) for m in matters for r in batch}
+        issued = set(Case.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        for resident in batch:
+            facts = facts_for(resident, today)
+            for matter in matters:
+                counts["checked"] += 1
+                if auto_key(matter.code, resident.pk) in issued:
+                    continue
+                verdict = evaluate(matter.auto_rule, facts, paths)
+                if verdict.passed and case_auto_issue(matter=matter, resident=resident, reasons=verdict.reasons):
+                    counts["issued"] += 1
+
+    for resident in residents.iterator(chunk_size=chunk):
+        batch.append(resident)
+        if len(batch) >= chunk:
+            run(batch)
+            batch = []
+    if batch:
+        run(batch)
+    if counts["issued"]:
+        log.info("auto rules: %(issued)s issued after %(checked)s checks", counts)
+    return counts
+
+
+@task()
+def apply_auto_rules_task() -> dict:
+    return apply_auto_rules()

@@ -1,11 +1,26 @@
+from django import forms
 from django.contrib import admin
 
+from yiwang.catalog.autorules import validate_rule
 from yiwang.catalog.models import Matter, MatterFAQ, MatterVersion, RoutingRule
 from yiwang.catalog.services import matter_publish, routing_rule_delete, routing_rule_save
 
 
+class MatterForm(forms.ModelForm):
+    # No Meta: ModelAdmin builds the form for Matter with the admin's own field list.
+
+    def clean_auto_rule(self):
+        # The same check matter_publish makes, shown on the field instead of failing the save.
+        rule = self.cleaned_data.get("auto_rule") or {}
+        problems = validate_rule(rule)
+        if problems:
+            raise forms.ValidationError(problems)
+        return rule
+
+
 @admin.register(Matter)
 class MatterAdmin(admin.ModelAdmin):
+    form = MatterForm
     list_display = ("code", "name", "kind", "time_limit", "time_unit", "is_instant", "active")
     list_filter = ("kind", "is_instant", "active")
     search_fields = ("code", "name", "keywords")

@@ -44,6 +44,9 @@ class Matter(models.Model):
     fees = models.CharField(_("收费标准"), max_length=200, blank=True, default="不收费")
     legal_basis = models.TextField(_("设定依据"), blank=True)
     keywords = models.CharField(_("关键词"), max_length=200, blank=True)
+    # 免申即享: conditions on resident data that settle the matter without an application
+    # (catalog/autorules.py); {} for none.
+    auto_rule = models.JSONField(_("自动办理规则"), default=dict, blank=True)
     active = models.BooleanField(_("启用"), default=True)
     current_version = models.ForeignKey(
         "MatterVersion", models.PROTECT, null=True, blank=True, related_name="+", editable=False

@@ -23,6 +23,7 @@ class MatterInfo:
     handling_levels: tuple[str, ...]
     responsible_unit_kind: str
     dispatch_unit_kind: str
+    auto_rule: dict
     time_limit: int
     time_unit: str
     is_instant: bool
@@ -42,6 +43,7 @@ def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInf
         handling_levels=tuple(snap["handling_levels"]),
         responsible_unit_kind=snap["responsible_unit_kind"],
         dispatch_unit_kind=snap.get("dispatch_unit_kind", ""),  # versions frozen before the field existed
+        auto_rule=snap.get("auto_rule") or {},
         time_limit=snap["time_limit"],
         time_unit=snap["time_unit"],
         is_instant=snap["is_instant"],

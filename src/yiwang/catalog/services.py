@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from yiwang.catalog.autorules import validate_rule
 from yiwang.catalog.formschema import validate_schema
 from yiwang.catalog.models import Matter, MatterFAQ, MatterKind, MatterVersion, RoutingRule, TimeUnit
 from yiwang.core import clock, confcache
@@ -17,7 +18,7 @@ ROUTING = "catalog.routing"
 SNAPSHOT_FIELDS = (
     "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "dispatch_unit_kind", "time_limit",
     "time_unit", "statutory_limit", "is_instant", "materials", "form_schema", "guide", "where", "fees",
-    "legal_basis",
+    "legal_basis", "auto_rule",
 )
 
 
@@ -37,6 +38,11 @@ def _validate(matter: Matter) -> None:
     ):
         raise ValidationFailed(_("每项申请材料须有 code 和 name。"), field="materials")
     validate_schema(matter.form_schema)
+    problems = validate_rule(matter.auto_rule)
+    if problems:
+        raise ValidationFailed(problems[0], errors={"auto_rule": problems})
+    if matter.auto_rule and matter.kind != MatterKind.APPLICATION:
+        raise ValidationFailed(_("只有政务服务事项可以自动办理。"), field="auto_rule")
 
 
 @transaction.atomic

@@ -1,5 +1,7 @@
 """Resident ID numbers (公民身份号码, GB 11643-1999): checksum validation and masking."""
 
+import datetime as dt
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
@@ -28,3 +30,11 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 7:
         return phone
     return phone[:3] + "****" + phone[-4:]
+
+
+def birth_date(number: str) -> dt.date | None:
+    """The birth date an 18-digit ID number carries (digits 7–14), or None when it has none."""
+    try:
+        return dt.datetime.strptime(number[6:14], "%Y%m%d").date() if len(number) == 18 else None
+    except ValueError:
+        return None

@@ -25,6 +25,7 @@ from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.models import Channel, Kind
 from yiwang.cases.services import Created, case_create
 from yiwang.catalog.selectors import matter_info
+from yiwang.core import idnumber
 from yiwang.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from yiwang.grid import imports
 from yiwang.grid.imports import BuildingRow, OrganisationRow, ResidentRow, RowError
@@ -203,7 +204,7 @@ def _write_resident(row: ResidentRow, grid: Region, report: ImportReport, househ
         # 户籍 defaults to the grid's community: the grid is where they live, not a 户籍 level.
         community = Region.objects.get(pk=grid.parent_id)
         resident = resident_create(name=row.name, phone=row.phone, region=community, id_number=row.id_number,
-                                   birth_date=_birth_date(row.id_number), address=row.address)
+                                   birth_date=idnumber.birth_date(row.id_number), address=row.address)
         report.created += 1
     else:
         report.updated += 1
@@ -211,13 +212,6 @@ def _write_resident(row: ResidentRow, grid: Region, report: ImportReport, househ
                     **row.flags)
     HouseholdMember.objects.update_or_create(resident=resident,
                                              defaults={"household": household, "relation": row.relation})
-
-
-def _birth_date(id_number: str) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(id_number[6:14], "%Y%m%d").date()
-    except ValueError:
-        return None
 
 
 def _building_upsert(*, grid: Region, name: str, address: str = "", kind: str = "residential",

@@ -8,6 +8,7 @@ import secrets
 import shapely
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
@@ -130,27 +131,41 @@ def resident_create(
 ) -> Resident:
     if id_number and not idnumber.is_valid(id_number):
         raise ValidationFailed(_("身份证号码校验位不正确。"), field="id_number")
-    return Resident.objects.create(
+    resident = Resident.objects.create(
         name=name, phone=phone, region=region, region_path=region.path, id_number=id_number.upper(),
         birth_date=birth_date, address=address, user=user,
     )
+    _announce(resident.pk)
+    return resident
 
 
-RESIDENT_FIELDS = ("name", "phone", "address", "birth_date", "elderly_alone", "low_income", "poverty")
+RESIDENT_FIELDS = ("name", "phone", "address", "birth_date", "region", "elderly_alone", "low_income", "poverty")
+
+# Sent once a resident's record is committed, new or changed, with resident_id: rules that act on
+# resident data (免申即享, cases.auto) re-evaluate that one resident.
+resident_changed = Signal()
+
+
+def _announce(resident_id: int) -> None:
+    transaction.on_commit(lambda: resident_changed.send(sender=Resident, resident_id=resident_id))
 
 
 @transaction.atomic
 def resident_update(*, resident: Resident, **changes) -> Resident:
-    """Change a resident's record (None leaves a field as it is): the one place resident data changes,
-    so whatever must follow a change (免申即享 rules, [5/6]) has one place to hook in."""
+    """Change a resident's record (None leaves a field as it is): the one place resident data
+    changes, so what must follow a change (免申即享 rules) has one place to hook in."""
     unknown = set(changes) - set(RESIDENT_FIELDS)
     if unknown:
         raise ValidationFailed(_("不能修改这些字段：%(f)s。") % {"f": ", ".join(sorted(unknown))}, field=sorted(unknown)[0])
     fields = [name for name, value in changes.items() if value is not None and getattr(resident, name) != value]
     for name in fields:
         setattr(resident, name, changes[name])
+    if "region" in fields:
+        resident.region_path = resident.region.path  # moving house moves the scoping path with it
+        fields.append("region_path")
     if fields:
         resident.save(update_fields=fields)
+        _announce(resident.pk)
     return resident
 
 

@@ -129,6 +129,7 @@ def _case_context(request, case: Case, viewer) -> dict:
         "can_rate": evaluation is None and may_rate_online(viewer, case),
         "ratings": list(reversed(Rating.choices)), "tags": TAGS["online"],
         "overdue": case_selectors.is_overdue(case),
+        "parent": case_selectors.parent_progress(case),
     }
 
 
@@ -173,7 +174,9 @@ def my_cases(request):
         return HttpResponseRedirect(reverse("web:queue"))
     page = case_selectors.case_list(viewer=viewer, filters=case_selectors.CaseFilters(),
                                     cursor=request.GET.get("cursor"), limit=20)
-    return render(request, "web/my_cases.html", {"page": page})
+    rows = [(c, workflow(c.kind).states.get(c.state, c.state)) for c in page.items]
+    return render(request, "web/my_cases.html", {
+        "page": page, "rows": rows, "messages_for_me": case_selectors.resident_notifications(viewer)})
 
 
 def lookup(request):

@@ -5,7 +5,8 @@ import threading
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from yiwang.cases.tasks import sweep_deadlines, sweep_deadlines_task
+from yiwang.cases.tasks import apply_auto_rules, apply_auto_rules_task, sweep_deadlines, sweep_deadlines_task
+from yiwang.core import clock
 
 
 class Command(BaseCommand):
@@ -18,13 +19,21 @@ class Command(BaseCommand):
     def handle(self, *args, interval, once, **options):
         if once:
             counts = sweep_deadlines()
-            self.stdout.write(f"sweep: {counts['red']} marked overdue, {counts['yellow']} marked due soon")
+            self.stdout.write(f"sweep: {counts['red']} marked overdue, {counts['yellow']} marked due soon, "
+                              f"{counts['escalated']} escalated")
+            issued = apply_auto_rules()
+            self.stdout.write(f"auto rules: {issued['issued']} issued")
             return
         stop = threading.Event()
 
         def schedule():
+            last_day = None
             while not stop.is_set():
                 sweep_deadlines_task.enqueue()
+                # 免申即享 once a day: birthdays and other dated conditions change overnight.
+                if clock.today() != last_day:
+                    apply_auto_rules_task.enqueue()
+                    last_day = clock.today()
                 stop.wait(interval)
 
         threading.Thread(target=schedule, daemon=True, name="sweep-scheduler").start()
