@@ -1,0 +1,240 @@
+"""The party secretary's pages: branches, a branch (members, groups, pairs), the grouping proposal and
+an assistance pair. Thin: selectors read, services write; a refused form comes back with its errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from yiwang.cases.selectors import allowed_actions, case_timeline
+from yiwang.cases.workflows import action_label
+from yiwang.core import clock
+from yiwang.core.errors import DomainError, ValidationFailed
+from yiwang.org.decorators import staff_required
+from yiwang.org.selectors import request_viewer
+from yiwang.party import selectors, services
+from yiwang.party.models import Gender, GroupKind, IncomeSource, MeasureKind
+
+# The pair page's forms: the step (URL part) → the case action whose availability shows the form.
+STEPS = {"visit": "log_visit", "measure": "add_measure", "income": "record_income", "exit": "declare_exit",
+         "relapse": "relapse", "end": "end_monitoring"}
+
+
+def _int(raw, field: str, *, required: bool = True) -> int | None:
+    if raw in (None, "") and not required:
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("请填写整数。"), field=field) from None
+
+
+def _date(raw, field: str, *, required: bool = True) -> dt.date | None:
+    if not raw and not required:
+        return None
+    try:
+        return dt.date.fromisoformat(raw or "")
+    except ValueError:
+        raise ValidationFailed(_("请填写有效日期(年-月-日)。"), field=field) from None
+
+
+def _errors(request, exc: DomainError) -> dict:
+    messages.error(request, exc.message)
+    return exc.errors or {"general": [exc.message]}
+
+
+def _branch(request, code: str):
+    viewer = request_viewer(request)
+    try:
+        return viewer, selectors.branch_get(viewer=viewer, code=code)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+
+
+@staff_required
+def index(request):
+    viewer = request_viewer(request)
+    rows = [(b, selectors.may_manage(viewer, b)) for b in selectors.branch_list(viewer=viewer)]
+    if len(rows) == 1 and rows[0][1]:  # a secretary has one branch: straight to it
+        return HttpResponseRedirect(reverse("party:branch", args=[rows[0][0].code]))
+    return render(request, "party/index.html", {"rows": rows})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def branch(request, code: str):
+    viewer, unit = _branch(request, code)
+    errors: dict = {}
+    form = request.POST.get("form", "")
+    if request.method == "POST":
+        try:
+            if form == "member":
+                member = services.member_create(
+                    viewer=viewer, branch=unit, name=request.POST.get("name", ""),
+                    gender=request.POST.get("gender", ""), birth_date=_date(request.POST.get("birth_date"), "birth_date"),
+                    joined_on=_date(request.POST.get("joined_on"), "joined_on", required=False),
+                    occupation=request.POST.get("occupation", ""), experience=request.POST.get("experience", ""),
+                    phone=request.POST.get("phone", ""))
+                messages.success(request, _("已登记党员 %(name)s。") % {"name": member.name})
+            elif form == "pair":
+                pair = services.pair_create(
+                    viewer=viewer, branch=unit, member_id=_int(request.POST.get("member"), "member"),
+                    resident_id=_int(request.POST.get("resident"), "resident"), needs=request.POST.get("needs", ""))
+                messages.success(request, _("已结对，帮扶案件 %(n)s。") % {"n": pair.case.number})
+                return HttpResponseRedirect(reverse("party:pair", args=[pair.id]))
+            else:
+                raise ValidationFailed(_("未知的表单。"), field="form")
+        except DomainError as exc:
+            errors = _errors(request, exc)
+        else:
+            return HttpResponseRedirect(reverse("party:branch", args=[unit.code]))
+    manage = selectors.may_manage(viewer, unit)
+    members = list(selectors.member_list(viewer=viewer, branch=unit))
+    pairs = [(p, selectors.state_label(p.case)) for p in selectors.pair_list(viewer=viewer, branch=unit)]
+    return render(request, "party/branch.html", {
+        "branch": unit, "may_manage": manage, "members": [(m, selectors.age(m.birth_date)) for m in members],
+        "groups": selectors.group_list(viewer=viewer, branch=unit), "pairs": pairs,
+        "poor": selectors.poor_residents(viewer=viewer, branch=unit) if manage else [],
+        "genders": Gender.choices, "errors": errors, "form": form,
+        "default_groups": min(4, len(members)) or 1,
+    })
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def grouping(request, code: str):
+    """The grouping proposal: N groups proposed, edited here (names, kinds, leaders, who is where), saved."""
+    viewer, unit = _branch(request, code)
+    members = list(selectors.member_list(viewer=viewer, branch=unit))
+    errors: dict = {}
+    source = request.POST if request.method == "POST" else request.GET
+    try:
+        n = _int(source.get("groups") or min(4, len(members)) or 1, "groups")
+        proposal = selectors.grouping_proposal(viewer=viewer, branch=unit, n=n)
+    except DomainError as exc:
+        errors = _errors(request, exc)
+        n, proposal = 0, []
+    if request.method == "POST" and proposal:
+        groups = _posted_groups(request.POST, n, members)
+        try:
+            services.grouping_save(viewer=viewer, branch=unit, groups=groups)
+        except DomainError as exc:
+            errors = _errors(request, exc)
+            proposal = _as_proposal(groups, members)
+        else:
+            messages.success(request, _("已保存 %(n)s 个党小组。") % {"n": n})
+            return HttpResponseRedirect(reverse("party:branch", args=[unit.code]))
+    for g in proposal:
+        for m in g.members:
+            m.age_years = selectors.age(m.birth_date)
+    rows = [(i, g, [e for key in ("name", "kind", "leader", "members") for e in errors.get(f"groups.{i}.{key}", [])])
+            for i, g in enumerate(proposal)]
+    return render(request, "party/grouping.html", {
+        "branch": unit, "may_manage": selectors.may_manage(viewer, unit), "n": n, "rows": rows,
+        "kinds": GroupKind.choices, "errors": errors, "members": members, "max_groups": len(members),
+    })
+
+
+def _posted_groups(post, n: int, members) -> list[dict]:
+    """The edited proposal from the form: group i's name, kind and leader; each member's group index."""
+    groups = [{"name": post.get(f"name-{i}", ""), "kind": post.get(f"kind-{i}", ""), "members": [],
+               "leader": None} for i in range(n)]
+    for m in members:
+        raw = post.get(f"member-{m.id}", "")
+        if raw.isdigit() and int(raw) < n:
+            groups[int(raw)]["members"].append(m.id)
+    for i, group in enumerate(groups):
+        leader = post.get(f"leader-{i}", "")
+        group["leader"] = int(leader) if leader.isdigit() else None
+    return groups
+
+
+def _as_proposal(groups: list[dict], members) -> list[selectors.ProposedGroup]:
+    by_id = {m.id: m for m in members}
+    return [selectors.ProposedGroup(g["name"], g["kind"], [by_id[i] for i in g["members"] if i in by_id], g["leader"])
+            for g in groups]
+
+
+@staff_required
+def pair(request, pair_id: int, errors: dict | None = None, step: str = ""):
+    viewer = request_viewer(request)
+    try:
+        row = selectors.pair_get(viewer=viewer, pair_id=pair_id)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    case = row.case
+    actions = {a.name for a in allowed_actions(viewer, case)}
+    timeline = [(e, action_label(e.action)) for e in case_timeline(case)]
+    visits = [e for e, _label in timeline if e.action == "log_visit"]
+    return render(request, "party/pair.html", {
+        "pair": row, "case": case, "state_label": selectors.state_label(case), "timeline": timeline,
+        "steps": {step_name: action in actions for step_name, action in STEPS.items()},
+        "measures": selectors.measure_list(pair=row), "incomes": selectors.income_list(pair=row),
+        "income_chart": selectors.income_chart(pair=row), "visits": visits,
+        "income_12_months": selectors.income_last_twelve_months(pair=row),
+        "measure_kinds": MeasureKind.choices, "sources": IncomeSource.choices, "errors": errors or {}, "step": step,
+        "today": clock.today(), "age": selectors.age(row.member.birth_date),
+        "materials": selectors.application_materials(matter_code=services.SUBSISTENCE_MATTER),
+        "months": range(1, 13),
+    }, status=422 if errors else 200)
+
+
+@staff_required
+@require_POST
+def pair_step(request, pair_id: int, step: str):
+    """One step on a pair (visit, measure, income, exit, relapse, end); back to the pair page."""
+    if step not in STEPS:
+        raise Http404(step)
+    viewer = request_viewer(request)
+    post = request.POST
+    try:
+        common = {"viewer": viewer, "pair_id": pair_id, "version": _int(post.get("version"), "version")}
+        if step == "visit":
+            services.pair_visit(**common, comment=post.get("comment", ""),
+                                visited_on=_date(post.get("visited_on"), "visited_on", required=False),
+                                photo=request.FILES.get("photo"))
+            done = _("已记录走访。")
+        elif step == "measure":
+            materials = post.getlist("materials")
+            measure = services.pair_measure_add(
+                **common, kind=post.get("kind", ""), description=post.get("description", ""),
+                household_size=_int(post.get("household_size"), "household_size", required=False),
+                monthly_income=_decimal(post.get("monthly_income"), "monthly_income"), materials=materials)
+            done = (_("已落实措施，并代为提交低保申请 %(n)s。") % {"n": measure.application.number}
+                    if measure.application else _("已落实措施。"))
+        elif step == "income":
+            services.pair_income_record(
+                **common, year=_int(post.get("year"), "year"), month=_int(post.get("month"), "month"),
+                amount=post.get("amount", ""), source=post.get("source", ""), note=post.get("note", ""))
+            done = _("已记录收入。")
+        elif step == "exit":
+            services.pair_declare_exit(**common, comment=post.get("comment", ""))
+            done = _("已宣布脱贫，进入脱贫监测。")
+        elif step == "relapse":
+            services.pair_relapse(**common, comment=post.get("comment", ""))
+            done = _("已恢复帮扶。")
+        else:
+            services.pair_end_monitoring(**common, result=post.get("result", ""))
+            done = _("帮扶已结束。")
+    except DomainError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from exc
+        return pair(request, pair_id, errors=_errors(request, exc), step=step)
+    messages.success(request, done)
+    return HttpResponseRedirect(reverse("party:pair", args=[pair_id]) + f"#{step}")
+
+
+def _decimal(raw, field: str) -> Decimal | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return Decimal(raw)
+    except ArithmeticError:
+        raise ValidationFailed(_("请填写数字。"), field=field) from None
