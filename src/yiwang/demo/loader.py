@@ -160,7 +160,7 @@ def wipe() -> None:
 
 # Each app that keeps data of its own adds its demo rows after the case history, in the same
 # transaction: a grid's basic data, patrol teams and their nights, ledgers, party groups, parking.
-APP_SEEDS = ("yiwang.grid.demo", "yiwang.patrol.demo")
+APP_SEEDS = ("yiwang.grid.demo", "yiwang.patrol.demo", "yiwang.party.demo")
 
 
 def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
@@ -198,6 +198,8 @@ def routing_problems() -> list[str]:
     problems = []
     communities = [r for r in h.regions.values() if r.level == Level.COMMUNITY]
     for info in matter_cache.get().by_code.values():
+        if info.kind in ("rectification", "assistance"):
+            continue  # given to a named unit by staff (a ledger, a party branch), never routed
         for region in communities:
             route = routing.route(info, region, h)
             if route.reason != "lowest_level" or route.unit.kind != info.responsible_unit_kind:

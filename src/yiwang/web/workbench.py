@@ -28,6 +28,7 @@ from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
+from yiwang.party.models import AssistancePair
 from yiwang.web.forms import fields_for
 
 TABS = [
@@ -116,7 +117,15 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
     viewer = request_viewer(request)
     wf = workflow(case.kind)
     actions = case_selectors.allowed_actions(viewer, case)
+    app_page = None
+    if case.kind == "assistance":
+        pair = AssistancePair.objects.filter(case=case).only("id").first()
+        if pair is not None:
+            # Income and measures keep a ledger row beside the event: they are recorded on the pair's page.
+            app_page = (reverse("party:pair", args=[pair.pk]), _("帮扶台账（记录收入、落实措施）"))
+            actions = [a for a in actions if a.name not in ("record_income", "add_measure")]
     return {
+        "app_page": app_page,
         "case": case, "state_label": wf.states.get(case.state, case.state), "error": error,
         "timeline": [(e, action_label(e.action)) for e in case_selectors.case_timeline(case)],
         "actions": actions,
