@@ -59,6 +59,10 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"API token for {data.ADMIN_USERNAME}: {loaded.token}")
         self.stdout.write(f'  curl -H "Authorization: Bearer {loaded.token}" http://127.0.0.1:8000/api/v1/indicators')
+        open311 = loaded.extras.get("open311") or {}
+        if open311.get("api_key"):
+            self.stdout.write(f"Open311 api_key ({'xixian-suishoupai'}): {open311['api_key']}")
+            self.stdout.write("  curl http://127.0.0.1:8000/open311/v2/services.json")
 
 
 def _pad(text: str, width: int) -> str:

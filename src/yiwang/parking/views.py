@@ -1,0 +1,225 @@
+"""Parking pages for staff: zones with occupancy and the gate desk, violations and their penalties,
+and the hotspot page for leaders and operators. Thin: reads in selectors, writes in services."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseForbidden, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.workflows import workflow
+from yiwang.core.errors import DomainError, NotFound
+from yiwang.org.decorators import staff_required
+from yiwang.org.models import Role
+from yiwang.org.selectors import region_outlines, request_viewer
+from yiwang.parking import selectors, services
+from yiwang.parking.models import AppealState, PaymentState, PlaceKind, Source
+from yiwang.parking.selectors import HOTSPOT_ROLES
+
+PERIODS = (7, 30, 90, 365)
+MAP_CENTRE = [34.38, 108.76]
+
+
+@staff_required
+def zones(request):
+    """Zones with occupancy now, and the gate desk: enter or let out a vehicle (入场/出场)."""
+    viewer = request_viewer(request)
+    rows = selectors.zone_list(viewer=viewer)
+    return render(request, "parking/zones.html", {
+        "rows": rows, "sessions": selectors.recent_sessions(viewer=viewer, limit=20), "section": "zones",
+    })
+
+
+@staff_required
+@require_POST
+def gate(request):
+    viewer = request_viewer(request)
+    zone, plate = request.POST.get("zone", ""), request.POST.get("plate", "")
+    try:
+        if request.POST.get("direction") == "exit":
+            session = services.session_exit(viewer=viewer, zone_code=zone, plate=plate)
+            messages.success(request, _("%(p)s 已出场，应收停车费 %(fee)s 元。") % {"p": session.plate, "fee": session.fee})
+        else:
+            session = services.session_enter(viewer=viewer, zone_code=zone, plate=plate,
+                                             space_code=request.POST.get("space", "").strip())
+            messages.success(request, _("%(p)s 已入场。") % {"p": session.plate})
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(reverse("parking:zones"), status=303)
+
+
+@staff_required
+def violations(request):
+    """Violations in the viewer's regions, newest first; staff record a new one here (巡查登记)."""
+    viewer = request_viewer(request)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            violation = _record(request, viewer)
+        except DomainError as exc:
+            errors = exc.errors or {"general": [exc.message]}
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已登记，案件编号 %(n)s。") % {"n": violation.case.number})
+            return HttpResponseRedirect(reverse("parking:violation", args=[violation.pk]), status=303)
+    filters = selectors.ViolationFilters(plate=request.GET.get("plate", "").strip().upper(),
+                                         source=request.GET.get("source", ""),
+                                         penalty=request.GET.get("penalty", ""))
+    try:
+        page = selectors.violation_list(viewer=viewer, filters=filters, cursor=request.GET.get("cursor") or None)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        page = selectors.violation_list(viewer=viewer, filters=selectors.ViolationFilters())
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": MAP_CENTRE, "zoom": 11, "pick": True,
+                  "points": [], "outlines": region_outlines(level="grid")}
+    return render(request, "parking/violations.html", {
+        "page": page, "filters": filters, "query": query.urlencode(), "sources": Source.choices,
+        "penalty_states": [("undecided", _("未处罚")), *PaymentState.choices], "errors": errors,
+        "form": request.POST if request.method == "POST" else {}, "map_config": map_config,
+        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex, "section": "violations",
+    })
+
+
+def _record(request, viewer):
+    photos = []
+    upload = request.FILES.get("photo")
+    if upload is not None:
+        content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
+        photos.append({"code": "photo", "name": _("现场照片"),
+                       **attachment_store(upload=upload, content_type=content_type, ext=ext)})
+    try:
+        lat, lng = float(request.POST.get("lat", "")), float(request.POST.get("lng", ""))
+    except ValueError:
+        raise DomainError(_("请在地图上点选位置。"), field="location") from None
+    return services.violation_record(
+        viewer=viewer, plate=request.POST.get("plate", ""), lat=lat, lng=lng,
+        source=request.POST.get("source", ""), address=request.POST.get("address", "")[:200],
+        description=request.POST.get("description", "")[:2000], photos=photos,
+        idempotency_key=request.POST.get("idempotency_key") or None)
+
+
+@staff_required
+def violation(request, violation_id: int):
+    viewer = request_viewer(request)
+    try:
+        v = selectors.violation_get(viewer=viewer, violation_id=violation_id)
+    except NotFound as exc:
+        return render(request, "parking/missing.html", {"message": exc.message}, status=404)
+    penalty = getattr(v, "penalty", None)
+    appeal = getattr(penalty, "appeal", None) if penalty else None
+    return render(request, "parking/violation.html", {
+        "v": v, "penalty": penalty, "appeal": appeal, "state": workflow("incident").states.get(v.case.state),
+        "photos": [(i, m) for i, m in enumerate(v.case.materials) if m in v.photos],
+        # Offer only what the services would allow this viewer; they check again on submit.
+        "can_decide": penalty is None and v.case.state in ("dispatched", "acknowledged")
+        and (viewer.is_superuser or bool(viewer.roles_in(v.case.holder_unit_id) & {Role.HANDLER, Role.OPERATOR})),
+        "can_pay": penalty is not None and penalty.state == PaymentState.UNPAID
+        and (appeal is None or appeal.state != AppealState.PENDING),
+        "can_appeal": penalty is not None and appeal is None and penalty.state in (PaymentState.UNPAID, PaymentState.NONE),
+        "can_judge": appeal is not None and appeal.state == AppealState.PENDING
+        and penalty.decided_by_id != viewer.user_id and (viewer.is_superuser or bool(viewer.roles & HOTSPOT_ROLES)),
+        "section": "violations",
+    })
+
+
+def _act(request, violation_id: int, action) -> HttpResponseRedirect:
+    try:
+        action(request_viewer(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已保存。"))
+    return HttpResponseRedirect(reverse("parking:violation", args=[violation_id]), status=303)
+
+
+@staff_required
+@require_POST
+def decide(request, violation_id: int):
+    return _act(request, violation_id, lambda viewer: services.penalty_decide(
+        viewer=viewer, violation_id=violation_id, note=request.POST.get("note", "")))
+
+
+@staff_required
+@require_POST
+def pay(request, violation_id: int):
+    return _act(request, violation_id, lambda viewer: services.penalty_pay(
+        viewer=viewer, penalty_id=_int(request.POST.get("penalty")), reference=request.POST.get("reference", "")))
+
+
+@staff_required
+@require_POST
+def appeal(request, violation_id: int):
+    return _act(request, violation_id, lambda viewer: services.appeal_file(
+        viewer=viewer, penalty_id=_int(request.POST.get("penalty")), reason=request.POST.get("reason", "")))
+
+
+@staff_required
+@require_POST
+def judge(request, violation_id: int):
+    return _act(request, violation_id, lambda viewer: services.appeal_decide(
+        viewer=viewer, appeal_id=_int(request.POST.get("appeal")), outcome=request.POST.get("outcome", ""),
+        note=request.POST.get("note", "")))
+
+
+def _int(raw) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise NotFound(_("提交的内容有误，请刷新后重试。")) from None
+
+
+@staff_required
+def hotspots(request):
+    """Where and when 乱停车 gathers: map, weekday × hour heat table, grids, zones, tagged places."""
+    viewer = request_viewer(request)
+    if not selectors.can_see_hotspots(viewer):
+        return HttpResponseForbidden(_("仅限领导和指挥中心指挥员查看停车热点。"))
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    days = days if days in PERIODS else 30
+    tag = request.GET.get("tag", "")
+    tag = tag if tag in PlaceKind.values else ""
+    filters = selectors.HotspotFilters.last_days(days, place_kind=tag)
+    spots = selectors.hotspots(viewer=viewer, filters=filters)
+    levels = max(spots.max_cell, 1)
+    rows = [(hour, [(spots.heat[day][hour], _heat_class(spots.heat[day][hour], levels)) for day in range(7)],
+             spots.by_hour[hour]) for hour in range(24)]
+    points = [{**p, "color": "#b3261e"} for p in spots.points]
+    points += [{"lat": p.lat, "lng": p.lng, "label": f"{p.name}（{p.kind}）{p.count}", "color": "#0550ae"}
+               for p in spots.near]
+    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": _centre(points), "zoom": 13 if points else 11,
+                  "points": points, "outlines": region_outlines(level="grid")}
+    busiest_hour = max(range(24), key=lambda h: (spots.by_hour[h], -h)) if spots.total else None
+    busiest_day = max(range(7), key=lambda d: (spots.by_weekday[d], -d)) if spots.total else None
+    return render(request, "parking/hotspots.html", {
+        "spots": spots, "rows": rows, "weekdays": selectors.WEEKDAYS, "days": days, "periods": PERIODS,
+        "tag": tag, "tags": PlaceKind.choices, "map_config": map_config, "start": filters.start, "end": filters.end,
+        "busiest_hour": busiest_hour, "busiest_day": selectors.WEEKDAYS[busiest_day] if busiest_day is not None else "",
+        "hour_chart": {"labels": [f"{h}时" for h in range(24)], "values": spots.by_hour},
+        "metres": filters.metres, "section": "hotspots",
+    })
+
+
+def _centre(points: list[dict]) -> list[float]:
+    """Where the map opens: amid what it shows (the district's centre when it shows nothing)."""
+    if not points:
+        return MAP_CENTRE
+    return [sum(p["lat"] for p in points) / len(points), sum(p["lng"] for p in points) / len(points)]
+
+
+def _heat_class(count: int, most: int) -> str:
+    """heat-0 … heat-5: the share of the busiest cell, in fifths (classes, not inline styles)."""
+    if count == 0:
+        return "heat-0"
+    return f"heat-{min(5, 1 + (4 * count) // most)}"
