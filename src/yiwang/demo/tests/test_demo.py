@@ -13,7 +13,7 @@ from yiwang.cases.services import case_create
 from yiwang.catalog.selectors import matter_info
 from yiwang.core import idnumber
 from yiwang.demo import data
-from yiwang.demo.loader import load, routing_problems, wipe
+from yiwang.demo.loader import APP_SEEDS, load, routing_problems, wipe
 from yiwang.feedback.models import Evaluation
 from yiwang.org.models import Region, Resident, Unit, UnitKind
 from yiwang.org.selectors import hierarchy, viewer_for
@@ -35,7 +35,7 @@ def test_the_places_the_report_names_are_there():
 
 
 def test_a_small_demo_loads_through_the_services(db):
-    loaded = load(cases=60, now=NOW)
+    loaded = load(cases=60, now=NOW, apps=())
     assert Region.objects.filter(level="grid").count() >= 2 * Region.objects.filter(level="community").count()
     assert Case.objects.filter(kind="application").exists()
     assert Case.objects.filter(kind="incident").exists()
@@ -48,15 +48,17 @@ def test_a_small_demo_loads_through_the_services(db):
     assert loaded.token.startswith("yw_")
 
 
-def test_verify_passes_after_loading(db):
-    load(cases=60, now=NOW)
+def test_verify_passes_after_loading_the_whole_demo(db):
+    # The one full load in the suite: every app's seed on top of the history, then every chain checked.
+    loaded = load(cases=60, now=NOW)
+    assert set(loaded.extras) == {module.rsplit(".", 2)[-2] for module in APP_SEEDS}
     out = StringIO()
     call_command("verify", stdout=out)
     assert "all hash chains intact" in out.getvalue()
 
 
 def test_every_matter_routes_to_a_unit_of_its_kind_from_every_community(db):
-    load(cases=0)
+    load(cases=0, apps=())
     assert routing_problems() == []
     h = hierarchy()
     communities = [r for r in h.regions.values() if r.level == "community"]
@@ -67,7 +69,7 @@ def test_every_matter_routes_to_a_unit_of_its_kind_from_every_community(db):
 
 
 def test_senior_card_lands_at_the_community_station_or_the_town_centre(db):
-    loaded = load(cases=0)
+    loaded = load(cases=0, apps=())
     h = hierarchy()
     senior = matter_info("SENIOR_CARD")
     assert routing.route(senior, h.region("KG-DZ-XFL"), h).unit.name == "幸福里社区便民服务站"
@@ -81,29 +83,29 @@ def test_senior_card_lands_at_the_community_station_or_the_town_centre(db):
 
 
 def test_incidents_land_at_the_city_command_centre(db):
-    load(cases=0)
+    load(cases=0, apps=())
     h = hierarchy()
     route = routing.route(matter_info("INC_PARKING"), h.region("QH-WC-SPD-G1"), h)
     assert route.unit.name == "秦汉新城综合执法指挥中心"
 
 
 def test_the_same_seed_gives_the_same_history(db):
-    first = load(cases=30, now=NOW, seed=7)
+    first = load(cases=30, now=NOW, seed=7, apps=())
     states = list(Case.objects.order_by("pk").values_list("matter__code", "state", "created_at"))
     wipe()
-    second = load(cases=30, now=NOW, seed=7)
+    second = load(cases=30, now=NOW, seed=7, apps=())
     assert list(Case.objects.order_by("pk").values_list("matter__code", "state", "created_at")) == states
     assert first.outcomes == second.outcomes
 
 
 def test_the_command_refuses_a_database_that_holds_data(db):
-    load(cases=0)
+    load(cases=0, apps=())
     with pytest.raises(CommandError, match="--force"):
-        call_command("demo", "--cases", "0", stdout=StringIO())
+        call_command("demo", "--cases", "0", "--no-apps", stdout=StringIO())
 
 
 def test_the_command_reuses_the_database_with_keep_existing(db):
-    load(cases=0)
+    load(cases=0, apps=())
     regions = Region.objects.count()
     out = StringIO()
     call_command("demo", "--keep-existing", stdout=out)
@@ -113,7 +115,7 @@ def test_the_command_reuses_the_database_with_keep_existing(db):
 
 def test_the_command_loads_an_empty_database_and_prints_the_logins(db):
     out = StringIO()
-    call_command("demo", "--cases", "10", stdout=out)
+    call_command("demo", "--cases", "10", "--no-apps", stdout=out)
     text = out.getvalue()
     assert data.DEMO_PASSWORD in text
     assert "xfl_clerk" in text and "kg_operator" in text
@@ -121,8 +123,8 @@ def test_the_command_loads_an_empty_database_and_prints_the_logins(db):
 
 
 def test_force_replaces_the_data_and_keeps_the_calendar(db):
-    load(cases=5)
+    load(cases=5, apps=())
     workdays = Workday.objects.count()
-    call_command("demo", "--force", "--cases", "5", stdout=StringIO())
+    call_command("demo", "--force", "--cases", "5", "--no-apps", stdout=StringIO())
     assert Region.objects.filter(code=data.AREA_CODE).count() == 1
     assert Workday.objects.count() == workdays > 0

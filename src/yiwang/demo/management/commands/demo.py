@@ -22,8 +22,11 @@ class Command(BaseCommand):
                               help="if the database already holds data, leave it alone and exit successfully")
         parser.add_argument("--cases", type=int, default=3000, help="historical cases to generate (default 3000)")
         parser.add_argument("--seed", type=int, default=2019, help="random seed, for a reproducible demo")
+        parser.add_argument("--no-apps", action="store_true",
+                            help="only regions, staff, catalogue and case history: no grid data, patrols, "
+                                 "ledgers, party groups, parking or Open311 reports")
 
-    def handle(self, *args, force: bool, keep_existing: bool, cases: int, seed: int, **options):
+    def handle(self, *args, force: bool, keep_existing: bool, cases: int, seed: int, no_apps: bool, **options):
         if cases < 0:
             raise CommandError("--cases must be zero or more.")
         erase = False
@@ -44,7 +47,7 @@ class Command(BaseCommand):
                 self.stdout.write("erasing the existing data (the working-day calendar is kept)…")
                 wipe()
             self.stdout.write(f"loading the Xixian demo with {cases} historical cases (seed {seed})…")
-            loaded = load(cases=cases, seed=seed, log=self.stdout.write)
+            loaded = load(cases=cases, seed=seed, log=self.stdout.write, apps=() if no_apps else None)
         self.stdout.write(self.style.SUCCESS(f"loaded in {loaded.seconds:.1f} s: {loaded.cases} cases"))
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(loaded.outcomes.items()))
         self.stdout.write(f"  {outcomes}")
