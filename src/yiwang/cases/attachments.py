@@ -29,7 +29,8 @@ def sniff_upload(upload, *, allowed: tuple = DOCUMENTS, field: str = "materials"
         if head.startswith(magic):
             return content_type, ext
     names = [ext.upper().replace("JPG", "JPEG") for _m, _t, ext in allowed]
-    types = "、".join(names[:-1]) + _(" 或 ") + names[-1] if len(names) > 1 else names[0]
+    types = (_("%(list)s 或 %(last)s") % {"list": _("、").join(names[:-1]), "last": names[-1]}
+             if len(names) > 1 else names[0])
     raise ValidationFailed(_("文件 %(name)s 不是 %(types)s。") % {"name": upload.name, "types": types}, field=field)
 
 

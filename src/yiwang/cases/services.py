@@ -430,7 +430,7 @@ def _notify_after(case: Case, action: str, *, viewer: Viewer | None, comment: st
     kind, _who = spec
     message = _stored(lambda: _("%(action)s：%(number)s %(title)s%(comment)s") % {
         "action": Notification.Kind(kind).label, "number": case.number, "title": case.title[:60],
-        "comment": f"（{comment[:100]}）" if comment else "",
+        "comment": _("（%(c)s）") % {"c": comment[:100]} if comment else "",
     })
     notify(case, kind=kind, message=message, unit_ids={case.holder_unit_id}, user_id=case.assignee_id)
 
