@@ -39,3 +39,7 @@ bench-grid: venv
 
 clean:
 	rm -rf $(VENV) var
+
+.PHONY: bench-dispatch
+bench-dispatch: venv
+	$(BIN)/python bench/dispatch.py

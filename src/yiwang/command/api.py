@@ -1,4 +1,5 @@
-"""Command-centre API: the dispatch board's tabs and bulk dispatch. Thin over selectors/services."""
+"""Command-centre API: the dispatch board's tabs, bulk dispatch and 智能派单's suggestions.
+Thin over selectors/services."""
 
 from __future__ import annotations
 
@@ -14,6 +15,29 @@ from yiwang.org.selectors import request_viewer
 router = Router(tags=["command"])
 
 
+class ScoredOut(Schema):
+    code: str
+    name: str
+    probability: float = Field(..., description="the model's probability, 0..1")
+
+
+class SmartOut(Schema):
+    model_version: int
+    category: ScoredOut | None = Field(None, description="the category the report's words suggest")
+    unit: ScoredOut | None = Field(None, description="the unit the report's words and place suggest")
+
+
+def _scored(pairs) -> list[ScoredOut]:
+    return [ScoredOut(code=item.code, name=item.name, probability=round(p, 4)) for item, p in pairs]
+
+
+def _smart(suggestion) -> SmartOut | None:
+    if suggestion is None:
+        return None
+    return SmartOut(model_version=suggestion.model.id, category=next(iter(_scored(suggestion.categories[:1])), None),
+                    unit=next(iter(_scored(suggestion.units[:1])), None))
+
+
 class BoardCaseOut(Schema):
     number: str
     title: str
@@ -26,7 +50,10 @@ class BoardCaseOut(Schema):
     due_at: dt.datetime | None
     lat: float | None
     lng: float | None
-    suggested_unit: str | None = Field(None, description="code of the unit the category and place suggest")
+    suggested_unit: str | None = Field(
+        None, description="按类别: code of the nearest unit of the category's dispatch kind (a fixed rule)")
+    smart: SmartOut | None = Field(
+        None, description="智能: the trained model's category and unit with their probabilities (none without a model)")
     likely_duplicates: list[str] = Field(default_factory=list)
 
 
@@ -67,14 +94,16 @@ def board(request, tab: str = "reported", matter: str = "", off_grid: bool = Fal
     if tab not in dict(selectors.TABS):
         raise ValidationFailed(_("tab 只能是 %(t)s 之一。") % {"t": ", ".join(dict(selectors.TABS))}, field="tab")
     out = []
-    for case in selectors.board_cases(viewer, tab, matter_code=matter, off_grid=off_grid):
+    cases = list(selectors.board_cases(viewer, tab, matter_code=matter, off_grid=off_grid))
+    smart = selectors.smart_suggestions(cases) if tab in ("reported", "registered") else {}
+    for case in cases:
         suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
         duplicates = selectors.duplicate_candidates(viewer, case) if tab == "reported" else []
         out.append(BoardCaseOut(
             number=case.number, title=case.title, category=case.matter.code, state=case.state,
             region=case.region.code, off_grid=case.off_grid, warning_level=case.warning_level,
             version=case.version, due_at=case.due_at, lat=case.lat, lng=case.lng,
-            suggested_unit=suggestion.unit.code if suggestion else None,
+            suggested_unit=suggestion.unit.code if suggestion else None, smart=_smart(smart.get(case.pk)),
             likely_duplicates=[d.case.number for d in duplicates]))
     return BoardOut(tab=tab, counts=selectors.board_counts(viewer), cases=out)
 
@@ -87,3 +116,33 @@ def dispatch(request, payload: DispatchIn):
                                      unit_code=payload.unit_code)
     return [DispatchResultOut(id=r.case_id, ok=r.ok, number=r.number, message=r.message, field=r.field)
             for r in results]
+
+
+class SuggestIn(Schema):
+    text: str = Field(..., description="the report's words (title and description)")
+    region_code: str | None = Field(None, max_length=40, description="where it happened, if known: helps the unit")
+
+
+class ModelOut(Schema):
+    version: int
+    created_at: dt.datetime
+    trained_on: int
+
+
+class SuggestOut(Schema):
+    model: ModelOut | None = Field(None, description="the model that answered; null while none is trained")
+    categories: list[ScoredOut]
+    units: list[ScoredOut] = Field(..., description="among the units the caller could hand a case to")
+
+
+@router.post("/dispatch/suggest", response=SuggestOut, summary="智能派单: the top 3 categories and units for a text")
+def suggest(request, payload: SuggestIn):
+    viewer = request_viewer(request)
+    if not viewer.is_staff_member:
+        raise PermissionDenied(_("仅限工作人员。"))
+    found = selectors.suggest_for_text(viewer, text=payload.text, region_code=payload.region_code)
+    if found is None:
+        return SuggestOut(model=None, categories=[], units=[])
+    m = found.model
+    return SuggestOut(model=ModelOut(version=m.id, created_at=m.created_at, trained_on=m.trained_on),
+                      categories=_scored(found.categories), units=_scored(found.units))

@@ -36,11 +36,12 @@ def board(request):
     counts = selectors.board_counts(viewer)
     wf = workflow("incident")
     rows = []
+    smart = selectors.smart_suggestions(cases) if tab in ("reported", "registered") else {}
     for case in cases:
         suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
         duplicates = selectors.duplicate_candidates(viewer, case, limit=3) if tab == "reported" else []
         rows.append({"case": case, "state": wf.states.get(case.state, case.state), "suggestion": suggestion,
-                     "duplicates": duplicates})
+                     "smart": smart.get(case.pk), "duplicates": duplicates})
     points = [{"lat": r["case"].lat, "lng": r["case"].lng, "label": f'{r["case"].number} {r["case"].title}',
                "href": reverse("web:work_case", args=[r["case"].number]),
                "color": {3: "#7a0d0d", 2: "#b3261e", 1: "#b8860b"}.get(r["case"].warning_level, "#0b57d0")}
@@ -51,6 +52,7 @@ def board(request):
         "tab": tab, "tabs": [(k, label, counts.get(k, 0)) for k, label in selectors.TABS], "rows": rows,
         "matter": matter, "off_grid": off_grid, "categories": selectors.incident_categories(),
         "map_config": map_config, "bulk": tab in ("reported", "registered"),
+        "model": selectors.model_for_viewer(viewer), "dispatch_config": selectors.dispatch_config(),
     })
 
 

@@ -161,7 +161,8 @@ def wipe() -> None:
 # Each app that keeps data of its own adds its demo rows after the case history, in the same
 # transaction: a grid's basic data, patrol teams and their nights, ledgers, party groups, parking.
 APP_SEEDS = ("yiwang.grid.demo", "yiwang.patrol.demo", "yiwang.party.demo", "yiwang.ledger.demo",
-             "yiwang.parking.demo", "yiwang.open311.demo")
+             "yiwang.parking.demo", "yiwang.open311.demo",
+             "yiwang.command.demo")  # last: it trains the dispatch model on every closed incident
 
 
 def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
