@@ -21,7 +21,7 @@ from yiwang.cases import routing, workdays
 from yiwang.cases.chain import GENESIS, event_hash
 from yiwang.cases.models import Case, CaseEvent, Channel, EscalationRule, Kind, Notification
 from yiwang.cases.selectors import capacity
-from yiwang.cases.workflows import SYSTEM, Action, workflow
+from yiwang.cases.workflows import SYSTEM, Action, Workflow, workflow
 from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_info
 from yiwang.catalog.services import faq_publish
 from yiwang.core import clock
@@ -262,139 +262,163 @@ def case_act(
     """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
     with transaction.atomic():
         case = case_for_action(viewer, case_id)
-        wf = workflow(case.kind)
-        act = wf.actions.get(action)
-        if act is None:
-            raise IllegalTransition(
-                _("“%(kind)s”没有“%(action)s”这一操作。") % {"kind": wf.label, "action": action}, field="action"
-            )
+        wf, act = _action_for(case, action)
         if case.version != version:
             raise Conflict(
                 _("该案件已被他人更新(版本 %(theirs)s，您看到的是 %(yours)s)，请刷新后重试。")
                 % {"theirs": case.version, "yours": version},
                 field="version",
             )
-        if act.only_if and not getattr(case, act.only_if):
-            raise IllegalTransition(
-                _("该案件不适用“%(action)s”。") % {"action": act.label}, field="action"
-            )
-        if case.state not in act.sources:
-            raise IllegalTransition(
-                _("案件当前状态为“%(state)s”，不能执行“%(action)s”。")
-                % {"state": wf.states.get(case.state, case.state), "action": act.label},
-                field="action",
-            )
+        _check_state(case, wf, act)
         capacity = _authorize(viewer, case, act)
-        comment = (comment or "").strip()
-        result = (result or "").strip()
-        if "comment" in act.needs and not comment:
-            raise ValidationFailed(_("请填写意见或理由。"), field="comment")
-        if "result" in act.needs and not result:
-            raise ValidationFailed(_("请填写办理结果。"), field="result")
-        if "decision" in act.needs and decision not in ("approved", "denied"):
-            raise ValidationFailed(_("决定须为 approved(准予)或 denied(不予)。"), field="decision")
-        now = clock.now()
-        changes: dict = {}
-        payload: dict = {"capacity": capacity}
-        if comment:
-            payload["comment"] = comment
-        # Details an app records with the step (an income amount, evidence files): never the core keys.
-        for key, value in (extra or {}).items():
-            payload.setdefault(key, value)
-        to_unit_id = case.holder_unit_id
-        h = hierarchy()
 
-        if "unit" in act.needs:
-            if not unit_code:
-                raise ValidationFailed(_("请选择目标单位。"), field="unit_code")
-            target = h.unit(unit_code)
-            if target.id == case.holder_unit_id:
-                raise ValidationFailed(_("目标单位就是当前办理单位。"), field="unit_code")
-            if not viewer.is_superuser and target.id not in {u.id for u in units_reachable(viewer)}:
-                raise PermissionDenied(_("您不能把案件交给%(unit)s。") % {"unit": target.name}, field="unit_code")
-            to_unit_id = target.id
-        if action == "escalate":
-            to_unit_id = routing.escalation_target(h.units[case.holder_unit_id], h).id
-        if action == "dispatch":
-            changes["handling_unit_id"] = to_unit_id
-            changes["supervisor_unit_id"] = case.supervisor_unit_id or case.holder_unit_id
-        if action == "register":
-            changes["supervisor_unit_id"] = case.holder_unit_id
-        if action == "handle":
-            changes["handling_unit_id"] = case.holder_unit_id
-            to_unit_id = case.supervisor_unit_id or case.holder_unit_id
-        if action == "rework":
-            to_unit_id = case.handling_unit_id or case.holder_unit_id
-        if action in ("accept", "decide", "answer", "report_back"):
-            changes["handling_unit_id"] = case.holder_unit_id
-        # Only `decide` records a decision; another action given one (say a close) must not
-        # overwrite the decision taken, nor store a value `decide` would have refused.
-        if "assignee" in act.needs:
-            changes["assignee_id"], payload["assignee"] = _staff_of(case.holder_unit_id, assignee_username)
-        if "slot" in act.needs:
-            if slot is not None and timezone.is_naive(slot):
-                slot = timezone.make_aware(slot)  # a wall-clock time at the district's time zone
-            if slot is None or slot <= now:
-                raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
-            payload["slot"] = slot.isoformat()
-        parent = None
-        if "parent" in act.needs:
-            parent = _merge_parent(viewer, case, parent_number)
-            changes["parent_id"] = parent.pk
-            payload["parent"] = parent.number
-        if action == "claim":
-            if case.assignee_id == viewer.user_id:
-                raise IllegalTransition(_("您已认领该案件。"), field="action")
-            changes["assignee_id"] = viewer.user_id
-            payload["assignee"] = viewer.username
-        if action == "publish_faq":
-            faq = faq_publish(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
-                              source_case_id=case.pk)
-            payload["faq"] = faq.pk
-        if decision and "decision" in act.needs:
-            changes["decision"] = decision
-            payload["decision"] = decision
-        if result:
-            changes["result"] = result
-            payload["result"] = result
+        def may_reach(unit) -> bool:
+            return viewer.is_superuser or unit.id in {u.id for u in units_reachable(viewer)}
 
-        if act.starts_clock:
-            info = _snapshot_info(case)
-            changes["accepted_at"] = now
-            changes["due_at"] = workdays.due_after(now, info.time_limit, info.time_unit)
-            payload["due_at"] = changes["due_at"].isoformat()
-        if act.stops_clock:
-            changes["suspended_at"] = now
-        if act.resumes_clock and case.suspended_at and case.due_at:
-            info = _snapshot_info(case)
-            changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, now, info.time_unit)
-            changes["suspended_at"] = None
-            payload["due_at"] = changes["due_at"].isoformat()
-        if "due_at" in changes and changes["due_at"] > now:
-            changes["warning_level"] = 0  # a new or moved deadline starts unwarned
-        to_state = act.target or case.state
-        if to_state in wf.closed and case.state not in wf.closed:
-            changes["closed_at"] = now
-            changes["warning_level"] = 0
-        if to_unit_id != case.holder_unit_id:
-            changes["holder_unit_id"] = to_unit_id
-            changes["assignee_id"] = None
-            payload["to_unit_name"] = h.units[to_unit_id].name if to_unit_id in h.units else ""
-        changes["state"] = to_state
-        case = _append(case, viewer=viewer, action=action, to_state=to_state, to_unit_id=to_unit_id,
-                       payload=payload, changes=changes, at=now)
-        if parent is not None:
-            # The parent's timeline says what was folded into it, in the same transaction.
-            _append(parent, viewer=viewer, action="absorb_duplicate", to_state=parent.state,
-                    to_unit_id=parent.holder_unit_id, payload={"child": case.number}, changes={}, at=now)
-            if case.applicant_id:
-                message = _stored(lambda: _("您反映的问题（%(number)s）已并入案件 %(parent)s 一并处理，可在办件页查看进度。")
-                                  % {"number": case.number, "parent": parent.number})
-                Notification.objects.create(resident_id=case.applicant_id, case=case, event_seq=case.event_count,
-                                            kind=Notification.Kind.MERGED, message=message[:300], created_at=now,
-                                            region_path=case.region_path)
-        _notify_after(case, action, viewer=viewer, comment=comment)
-        return case
+        return _apply(case, wf, act, viewer=viewer, capacity=capacity, comment=comment, unit_code=unit_code,
+                      result=result, decision=decision, assignee_username=assignee_username, slot=slot,
+                      parent_number=parent_number, extra=extra, may_reach=may_reach)
+
+
+def _action_for(case: Case, action: str) -> tuple[Workflow, Action]:
+    wf = workflow(case.kind)
+    act = wf.actions.get(action)
+    if act is None:
+        raise IllegalTransition(
+            _("“%(kind)s”没有“%(action)s”这一操作。") % {"kind": wf.label, "action": action}, field="action"
+        )
+    return wf, act
+
+
+def _check_state(case: Case, wf: Workflow, act: Action) -> None:
+    if act.only_if and not getattr(case, act.only_if):
+        raise IllegalTransition(_("该案件不适用“%(action)s”。") % {"action": act.label}, field="action")
+    if case.state not in act.sources:
+        raise IllegalTransition(
+            _("案件当前状态为“%(state)s”，不能执行“%(action)s”。")
+            % {"state": wf.states.get(case.state, case.state), "action": act.label},
+            field="action",
+        )
+
+
+def _apply(
+    case: Case, wf: Workflow, act: Action, *, viewer: Viewer | None, capacity: str, comment: str, unit_code: str | None,
+    result: str, decision: str, assignee_username: str | None, slot: dt.datetime | None, parent_number: str | None,
+    extra: dict | None, may_reach,
+) -> Case:
+    """Check an authorized action's inputs, work out what it changes, and append its event (plus the
+    parent's and the notifications it causes); runs inside the caller's transaction."""
+    action = act.name
+    comment = (comment or "").strip()
+    result = (result or "").strip()
+    if "comment" in act.needs and not comment:
+        raise ValidationFailed(_("请填写意见或理由。"), field="comment")
+    if "result" in act.needs and not result:
+        raise ValidationFailed(_("请填写办理结果。"), field="result")
+    if "decision" in act.needs and decision not in ("approved", "denied"):
+        raise ValidationFailed(_("决定须为 approved(准予)或 denied(不予)。"), field="decision")
+    now = clock.now()
+    changes: dict = {}
+    payload: dict = {"capacity": capacity}
+    if comment:
+        payload["comment"] = comment
+    # Details an app records with the step (an income amount, evidence files): never the core keys.
+    for key, value in (extra or {}).items():
+        payload.setdefault(key, value)
+    to_unit_id = case.holder_unit_id
+    h = hierarchy()
+
+    if "unit" in act.needs:
+        if not unit_code:
+            raise ValidationFailed(_("请选择目标单位。"), field="unit_code")
+        target = h.unit(unit_code)
+        if target.id == case.holder_unit_id:
+            raise ValidationFailed(_("目标单位就是当前办理单位。"), field="unit_code")
+        if not may_reach(target):
+            raise PermissionDenied(_("不能把案件交给%(unit)s。") % {"unit": target.name}, field="unit_code")
+        to_unit_id = target.id
+    if action == "escalate":
+        to_unit_id = routing.escalation_target(h.units[case.holder_unit_id], h).id
+    if action == "dispatch":
+        changes["handling_unit_id"] = to_unit_id
+        changes["supervisor_unit_id"] = case.supervisor_unit_id or case.holder_unit_id
+    if action == "register":
+        changes["supervisor_unit_id"] = case.holder_unit_id
+    if action == "handle":
+        changes["handling_unit_id"] = case.holder_unit_id
+        to_unit_id = case.supervisor_unit_id or case.holder_unit_id
+    if action == "rework":
+        to_unit_id = case.handling_unit_id or case.holder_unit_id
+    if action in ("accept", "decide", "answer", "report_back"):
+        changes["handling_unit_id"] = case.holder_unit_id
+    # Only `decide` records a decision; another action given one (say a close) must not
+    # overwrite the decision taken, nor store a value `decide` would have refused.
+    if "assignee" in act.needs:
+        changes["assignee_id"], payload["assignee"] = _staff_of(case.holder_unit_id, assignee_username)
+    if "slot" in act.needs:
+        if slot is not None and timezone.is_naive(slot):
+            slot = timezone.make_aware(slot)  # a wall-clock time at the district's time zone
+        if slot is None or slot <= now:
+            raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
+        payload["slot"] = slot.isoformat()
+    parent = None
+    if "parent" in act.needs:
+        parent = _merge_parent(viewer, case, parent_number)
+        changes["parent_id"] = parent.pk
+        payload["parent"] = parent.number
+    if action == "claim":
+        if case.assignee_id == viewer.user_id:
+            raise IllegalTransition(_("您已认领该案件。"), field="action")
+        changes["assignee_id"] = viewer.user_id
+        payload["assignee"] = viewer.username
+    if action == "publish_faq":
+        faq = faq_publish(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
+                          source_case_id=case.pk)
+        payload["faq"] = faq.pk
+    if decision and "decision" in act.needs:
+        changes["decision"] = decision
+        payload["decision"] = decision
+    if result:
+        changes["result"] = result
+        payload["result"] = result
+
+    if act.starts_clock:
+        info = _snapshot_info(case)
+        changes["accepted_at"] = now
+        changes["due_at"] = workdays.due_after(now, info.time_limit, info.time_unit)
+        payload["due_at"] = changes["due_at"].isoformat()
+    if act.stops_clock:
+        changes["suspended_at"] = now
+    if act.resumes_clock and case.suspended_at and case.due_at:
+        info = _snapshot_info(case)
+        changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, now, info.time_unit)
+        changes["suspended_at"] = None
+        payload["due_at"] = changes["due_at"].isoformat()
+    if "due_at" in changes and changes["due_at"] > now:
+        changes["warning_level"] = 0  # a new or moved deadline starts unwarned
+    to_state = act.target or case.state
+    if to_state in wf.closed and case.state not in wf.closed:
+        changes["closed_at"] = now
+        changes["warning_level"] = 0
+    if to_unit_id != case.holder_unit_id:
+        changes["holder_unit_id"] = to_unit_id
+        changes["assignee_id"] = None
+        payload["to_unit_name"] = h.units[to_unit_id].name if to_unit_id in h.units else ""
+    changes["state"] = to_state
+    case = _append(case, viewer=viewer, action=action, to_state=to_state, to_unit_id=to_unit_id,
+                   payload=payload, changes=changes, at=now)
+    if parent is not None:
+        # The parent's timeline says what was folded into it, in the same transaction.
+        _append(parent, viewer=viewer, action="absorb_duplicate", to_state=parent.state,
+                to_unit_id=parent.holder_unit_id, payload={"child": case.number}, changes={}, at=now)
+        if case.applicant_id:
+            message = _stored(lambda: _("您反映的问题（%(number)s）已并入案件 %(parent)s 一并处理，可在办件页查看进度。")
+                              % {"number": case.number, "parent": parent.number})
+            Notification.objects.create(resident_id=case.applicant_id, case=case, event_seq=case.event_count,
+                                        kind=Notification.Kind.MERGED, message=message[:300], created_at=now,
+                                        region_path=case.region_path)
+    _notify_after(case, action, viewer=viewer, comment=comment)
+    return case
 
 
 def _merge_parent(viewer: Viewer, case: Case, number: str | None) -> Case:
@@ -724,80 +748,21 @@ def case_system_act(*, case_id: int, action: str, unit_code: str | None = None, 
     timeline event (the model and confidence of an automatic dispatch), never over the core keys.
     """
     with transaction.atomic():
-        case = Case.objects.select_for_update().filter(pk=case_id).first()
+        case = Case.objects.select_for_update().select_related("matter_version").filter(pk=case_id).first()
         if case is None:
             raise NotFound(_("没有找到该案件。"), field="case_id")
-        wf = workflow(case.kind)
-        act = wf.actions.get(action)
-        if act is None:
-            raise IllegalTransition(
-                _("“%(kind)s”没有“%(action)s”这一操作。") % {"kind": wf.label, "action": action}, field="action"
-            )
-        if (act.only_if and not getattr(case, act.only_if)) or case.state not in act.sources:
-            raise IllegalTransition(
-                _("案件当前状态为“%(state)s”，不能执行“%(action)s”。")
-                % {"state": wf.states.get(case.state, case.state), "action": act.label},
-                field="action",
-            )
-        if set(act.needs) - {"unit", "comment"}:
+        wf, act = _action_for(case, action)
+        _check_state(case, wf, act)
+        if set(act.needs) - {"unit", "comment"} or action == "claim":
             raise ValidationFailed(_("“%(action)s”须由工作人员办理，系统不能自动执行。") % {"action": act.label},
                                    field="action")
-        comment = (comment or "").strip()
-        if "comment" in act.needs and not comment:
-            raise ValidationFailed(_("请填写意见或理由。"), field="comment")
-        now = clock.now()
-        h = hierarchy()
-        changes: dict = {}
-        event_payload: dict = {"capacity": SYSTEM}
-        if comment:
-            event_payload["comment"] = comment
-        for key, value in (payload or {}).items():
-            event_payload.setdefault(key, value)
-        to_unit_id = case.holder_unit_id
-        if "unit" in act.needs:
-            if not unit_code:
-                raise ValidationFailed(_("请选择目标单位。"), field="unit_code")
-            target = h.unit(unit_code)
-            if target.id == case.holder_unit_id:
-                raise ValidationFailed(_("目标单位就是当前办理单位。"), field="unit_code")
-            holder = h.units.get(case.holder_unit_id)
-            if holder is None or not (target.region_path.startswith(holder.region_path)
-                                      or holder.region_path.startswith(target.region_path)):
-                raise PermissionDenied(_("不能把案件交给%(unit)s。") % {"unit": target.name}, field="unit_code")
-            to_unit_id = target.id
-        if action == "escalate":
-            to_unit_id = routing.escalation_target(h.units[case.holder_unit_id], h).id
-        if action == "dispatch":
-            changes["handling_unit_id"] = to_unit_id
-            changes["supervisor_unit_id"] = case.supervisor_unit_id or case.holder_unit_id
-        if action == "register":
-            changes["supervisor_unit_id"] = case.holder_unit_id
-        if action == "rework":
-            to_unit_id = case.handling_unit_id or case.holder_unit_id
-        if act.starts_clock:
-            info = _snapshot_info(case)
-            changes["accepted_at"] = now
-            changes["due_at"] = workdays.due_after(now, info.time_limit, info.time_unit)
-            event_payload["due_at"] = changes["due_at"].isoformat()
-        if act.stops_clock:
-            changes["suspended_at"] = now
-        if act.resumes_clock and case.suspended_at and case.due_at:
-            info = _snapshot_info(case)
-            changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, now, info.time_unit)
-            changes["suspended_at"] = None
-            event_payload["due_at"] = changes["due_at"].isoformat()
-        if "due_at" in changes and changes["due_at"] > now:
-            changes["warning_level"] = 0
-        to_state = act.target or case.state
-        if to_state in wf.closed and case.state not in wf.closed:
-            changes["closed_at"] = now
-            changes["warning_level"] = 0
-        if to_unit_id != case.holder_unit_id:
-            changes["holder_unit_id"] = to_unit_id
-            changes["assignee_id"] = None
-            event_payload["to_unit_name"] = h.units[to_unit_id].name if to_unit_id in h.units else ""
-        changes["state"] = to_state
-        case = _append(case, viewer=None, action=action, to_state=to_state, to_unit_id=to_unit_id,
-                       payload=event_payload, changes=changes, at=now)
-        _notify_after(case, action, viewer=None, comment=comment)
-        return case
+        holder = hierarchy().units.get(case.holder_unit_id)
+
+        def may_reach(unit) -> bool:
+            # As far as the holding unit's own staff could hand it: along its region chain.
+            return holder is not None and (unit.region_path.startswith(holder.region_path)
+                                           or holder.region_path.startswith(unit.region_path))
+
+        return _apply(case, wf, act, viewer=None, capacity=SYSTEM, comment=comment, unit_code=unit_code, result="",
+                      decision="", assignee_username=None, slot=None, parent_number=None, extra=payload,
+                      may_reach=may_reach)
