@@ -18,13 +18,23 @@ def report(world, lat=34.405, lng=108.705):
                        title="路口乱停车", channel="grid").case
 
 
-def test_the_board_lists_reports_with_their_suggested_unit_and_duplicates(operator, world):
-    first, second = report(world), report(world, lat=34.4051)
+def test_the_board_lists_reports_with_their_suggested_unit_and_duplicates(operator, world,
+                                                                        django_capture_on_commit_callbacks):
+    first = report(world)
+    with django_capture_on_commit_callbacks(execute=True):  # intake checks run once the report commits
+        second = report(world, lat=34.4051)
     body = operator.get("/command/").content.decode()
     assert first.number in body and second.number in body
     assert "底张街道综合执法队" in body  # the suggestion for 乱停车 in 幸福里
     assert "疑似重复" in body
     assert operator.get("/command/?tab=nonsense").status_code == 200
+    second.refresh_from_db()
+    response = operator.post(f"/command/cases/{second.pk}/merge/", {"version": second.version}, follow=True)
+    assert f"{second.number} 已合并到 {first.number}" in response.content.decode()
+    second.refresh_from_db()
+    assert second.state == "merged" and second.parent_id == first.pk
+    again = operator.post(f"/command/cases/{first.pk}/merge/", {"version": 1}, follow=True)
+    assert "没有被标记为疑似重复" in again.content.decode()
 
 
 def test_only_operators_see_the_board(client, world):

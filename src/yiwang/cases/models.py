@@ -78,6 +78,9 @@ class Case(models.Model):
     decision = models.CharField(_("决定"), max_length=20, blank=True)
     result = models.TextField(_("办理结果"), blank=True)
     parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children", db_index=False)
+    # Flagged at intake: an open case of the same category reported close by, shortly before.
+    likely_duplicate_of = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="+",
+                                            db_index=False)
     version = models.PositiveIntegerField(default=1)
     event_count = models.PositiveIntegerField(default=0)
     last_hash = models.CharField(max_length=64)

@@ -766,3 +766,20 @@ def case_system_act(*, case_id: int, action: str, unit_code: str | None = None, 
         return _apply(case, wf, act, viewer=None, capacity=SYSTEM, comment=comment, unit_code=unit_code, result="",
                       decision="", assignee_username=None, slot=None, parent_number=None, extra=payload,
                       may_reach=may_reach)
+
+
+def case_flag_duplicate(*, case_id: int, original_id: int, distance_m: int) -> bool:
+    """Mark a new report as a likely duplicate of an open case (a timeline event, no state change),
+    so the board offers the one-click merge. True when this call wrote the flag."""
+    with transaction.atomic():
+        case = Case.objects.filter(pk=case_id, closed_at__isnull=True, likely_duplicate_of__isnull=True).first()
+        original = Case.objects.filter(pk=original_id, closed_at__isnull=True).first()
+        if case is None or original is None or original.pk == case.pk:
+            return False
+        payload = {"original": original.number, "distance_m": distance_m}
+        try:
+            _append(case, viewer=None, action="flag_duplicate", to_state=case.state, to_unit_id=case.holder_unit_id,
+                    payload=payload, changes={"likely_duplicate_of_id": original.pk}, at=clock.now())
+        except Conflict:
+            return False
+        return True

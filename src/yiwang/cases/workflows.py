@@ -219,7 +219,7 @@ WORKFLOWS: dict[str, Workflow] = {
 # Sweeps add these to the timeline without changing the state; they are not user actions.
 SYSTEM_ACTIONS = {
     "warn": _("临期预警"), "mark_overdue": _("已超期"), "recompute_due": _("重新计算期限"),
-    "auto_escalate": _("超期自动上报"), "absorb_duplicate": _("并入重复上报"),
+    "auto_escalate": _("超期自动上报"), "absorb_duplicate": _("并入重复上报"), "flag_duplicate": _("疑似重复上报"),
 }
 
 

@@ -33,6 +33,10 @@ class Matter(models.Model):
     # Incident categories only: the kind of unit the command centre dispatches the case to
     # (乱停车 → 综合执法, 盗窃 → 派出所); the dispatch board suggests the nearest such unit.
     dispatch_unit_kind = models.CharField(_("处置单位类型"), max_length=30, choices=UnitKind.choices, blank=True)
+    # Incident categories: a new report this close to an open one of the category, this soon after
+    # it, is flagged as a likely duplicate (a blocked road is reported by many; a theft is not).
+    duplicate_metres = models.PositiveIntegerField(_("疑似重复距离(米)"), default=300)
+    duplicate_hours = models.PositiveIntegerField(_("疑似重复时间窗(小时)"), default=72)
     time_limit = models.PositiveIntegerField(_("承诺时限"), default=5)
     time_unit = models.CharField(_("时限单位"), max_length=10, choices=TimeUnit.choices, default=TimeUnit.WORKDAYS)
     statutory_limit = models.PositiveIntegerField(_("法定时限(工作日)"), default=20)

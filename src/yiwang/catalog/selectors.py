@@ -24,6 +24,8 @@ class MatterInfo:
     responsible_unit_kind: str
     dispatch_unit_kind: str
     auto_rule: dict
+    duplicate_metres: int
+    duplicate_hours: int
     time_limit: int
     time_unit: str
     is_instant: bool
@@ -44,6 +46,8 @@ def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInf
         responsible_unit_kind=snap["responsible_unit_kind"],
         dispatch_unit_kind=snap.get("dispatch_unit_kind", ""),  # versions frozen before the field existed
         auto_rule=snap.get("auto_rule") or {},
+        duplicate_metres=snap.get("duplicate_metres", 300),
+        duplicate_hours=snap.get("duplicate_hours", 72),
         time_limit=snap["time_limit"],
         time_unit=snap["time_unit"],
         is_instant=snap["is_instant"],

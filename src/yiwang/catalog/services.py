@@ -16,7 +16,8 @@ CATALOGUE = "catalog.matters"
 ROUTING = "catalog.routing"
 
 SNAPSHOT_FIELDS = (
-    "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "dispatch_unit_kind", "time_limit",
+    "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "dispatch_unit_kind",
+    "duplicate_metres", "duplicate_hours", "time_limit",
     "time_unit", "statutory_limit", "is_instant", "materials", "form_schema", "guide", "where", "fees",
     "legal_basis", "auto_rule",
 )
@@ -29,6 +30,8 @@ def _validate(matter: Matter) -> None:
         raise ValidationFailed(_("办理层级须为 area、city、town、community 中的一个或多个。"), field="handling_levels")
     if matter.responsible_unit_kind not in UnitKind.values:
         raise ValidationFailed(_("未知的承办单位类型。"), field="responsible_unit_kind")
+    if matter.duplicate_metres > 5000 or matter.duplicate_hours > 24 * 30:
+        raise ValidationFailed(_("疑似重复的距离不超过 5000 米，时间窗不超过 30 天。"), field="duplicate_metres")
     if matter.dispatch_unit_kind and (matter.dispatch_unit_kind not in UnitKind.values or matter.kind != "incident"):
         raise ValidationFailed(_("只有事件类事项可以指定处置单位类型，且须为已知类型。"), field="dispatch_unit_kind")
     if matter.time_unit not in TimeUnit.values or matter.time_limit < 0:

@@ -98,13 +98,12 @@ def board(request, tab: str = "reported", matter: str = "", off_grid: bool = Fal
     smart = selectors.smart_suggestions(cases) if tab in ("reported", "registered") else {}
     for case in cases:
         suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
-        duplicates = selectors.duplicate_candidates(viewer, case) if tab == "reported" else []
         out.append(BoardCaseOut(
             number=case.number, title=case.title, category=case.matter.code, state=case.state,
             region=case.region.code, off_grid=case.off_grid, warning_level=case.warning_level,
             version=case.version, due_at=case.due_at, lat=case.lat, lng=case.lng,
             suggested_unit=suggestion.unit.code if suggestion else None, smart=_smart(smart.get(case.pk)),
-            likely_duplicates=[d.case.number for d in duplicates]))
+            likely_duplicates=[case.likely_duplicate_of.number] if case.likely_duplicate_of else []))
     return BoardOut(tab=tab, counts=selectors.board_counts(viewer), cases=out)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from yiwang.cases import routing
 from yiwang.cases.models import Case, Kind
 from yiwang.cases.routing import Route
 from yiwang.catalog.models import Matter
-from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_cache
+from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_cache, matter_info_by_id
 from yiwang.command import classifier
 from yiwang.command.models import DispatchModel, DispatchSettings
 from yiwang.core.confcache import ConfigCache
@@ -37,9 +38,6 @@ TABS = [
 ]
 HANDLING = ("dispatched", "acknowledged")
 
-# A report is a likely duplicate of an open one of the same category this close, this recent.
-DUPLICATE_METRES = 300
-DUPLICATE_WINDOW = dt.timedelta(days=3)
 
 
 def command_units(viewer: Viewer) -> list[int]:
@@ -70,7 +68,8 @@ def board_cases(viewer: Viewer, tab: str, *, matter_code: str = "", off_grid: bo
     if off_grid:
         qs = qs.filter(off_grid=True)
     order = ["-warning_level", "due_at", "id"] if tab == "handling" else ["-priority", "id"]
-    return qs.select_related("matter", "matter_version", "region", "holder_unit").order_by(*order)[:limit]
+    return qs.select_related("matter", "matter_version", "region", "holder_unit",
+                             "likely_duplicate_of").order_by(*order)[:limit]
 
 
 def board_counts(viewer: Viewer) -> dict[str, int]:
@@ -94,23 +93,31 @@ class Duplicate:
     distance_m: int
 
 
-def duplicate_candidates(viewer: Viewer, case: Case, *, limit: int = 5) -> list[Duplicate]:
-    """Open incidents of the same category reported near this one shortly before or after it."""
-    if case.lat is None or case.lng is None:
+def duplicate_candidates(viewer: Viewer | None, case: Case, *, limit: int = 5,
+                         earlier_only: bool = False) -> list[Duplicate]:
+    """Open incidents of the same category reported near this one shortly before (or after) it, by
+    the category's own windows (Matter.duplicate_metres / duplicate_hours). ``viewer`` None: the
+    system's look at intake, unscoped; ``earlier_only``: only reports that came first."""
+    info = matter_info_by_id(case.matter_id)
+    if case.lat is None or case.lng is None or info is None or not info.duplicate_metres:
         return []
+    metres_limit, window = info.duplicate_metres, dt.timedelta(hours=info.duplicate_hours)
     # A box around the point first (cheap, indexable), then the true distance.
-    dlat = DUPLICATE_METRES / 111_320
-    dlng = dlat * 1.3  # generous for latitudes up to ~40°; the exact distance decides below
-    rows = (Case.objects.filter(scope_q(viewer), kind=case.kind, matter_id=case.matter_id, closed_at__isnull=True,
-                                lat__range=(case.lat - dlat, case.lat + dlat),
-                                lng__range=(case.lng - dlng, case.lng + dlng),
-                                created_at__range=(case.created_at - DUPLICATE_WINDOW,
-                                                   case.created_at + DUPLICATE_WINDOW))
-            .exclude(pk=case.pk).filter(parent__isnull=True).order_by("created_at")[:50])
+    dlat = metres_limit / 111_320
+    dlng = dlat / max(math.cos(math.radians(abs(case.lat))), 0.1)
+    qs = Case.objects.filter(kind=case.kind, matter_id=case.matter_id, closed_at__isnull=True,
+                             lat__range=(case.lat - dlat, case.lat + dlat), lng__range=(case.lng - dlng, case.lng + dlng),
+                             created_at__range=(case.created_at - window,
+                                                case.created_at if earlier_only else case.created_at + window))
+    if viewer is not None:
+        qs = qs.filter(scope_q(viewer))
+    rows = qs.exclude(pk=case.pk).filter(parent__isnull=True).order_by("created_at")[:50]
     out = []
     for other in rows:
+        if earlier_only and (other.created_at, other.pk) >= (case.created_at, case.pk):
+            continue
         metres = round(distance_km(case.lat, case.lng, other.lat, other.lng) * 1000)
-        if metres <= DUPLICATE_METRES:
+        if metres <= metres_limit:
             out.append(Duplicate(other, metres))
     out.sort(key=lambda d: (d.distance_m, d.case.created_at))
     return out[:limit]

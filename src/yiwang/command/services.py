@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from yiwang.cases.models import Case, Kind
-from yiwang.cases.services import case_act, case_for_action, case_system_act
+from yiwang.cases.services import case_act, case_flag_duplicate, case_for_action, case_system_act
 from yiwang.command import classifier, selectors
 from yiwang.command.models import DispatchModel, DispatchSettings
 from yiwang.command.selectors import dispatch_suggestion
@@ -234,6 +234,29 @@ def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
     if kind != Kind.INCIDENT:
         return
     try:
+        if flag_duplicate(case_id=case_id):
+            return  # a likely duplicate waits for the operator's merge, never dispatched twice
         auto_dispatch(case_id=case_id)
     except Exception:  # the report stands whatever happens here; the operator still sees it
-        logger.exception("smart dispatch failed for case %s", case_id)
+        logger.exception("intake checks failed for case %s", case_id)
+
+
+def flag_duplicate(*, case_id: int) -> bool:
+    """At intake: flag a new report that repeats an open one of its category nearby (the nearest,
+    earliest such report). True when it was flagged."""
+    case = Case.objects.filter(pk=case_id, kind=Kind.INCIDENT, closed_at__isnull=True).first()
+    if case is None:
+        return False
+    found = selectors.duplicate_candidates(None, case, limit=1, earlier_only=True)
+    if not found:
+        return False
+    return case_flag_duplicate(case_id=case.pk, original_id=found[0].case.pk, distance_m=found[0].distance_m)
+
+
+def merge_into_flagged(*, viewer: Viewer, case_id: int, version: int) -> Case:
+    """One click on the board: merge a flagged report into the case it was flagged as repeating."""
+    case = Case.objects.filter(pk=case_id).select_related("likely_duplicate_of").first()
+    if case is None or case.likely_duplicate_of is None:
+        raise ValidationFailed(_("该案件没有被标记为疑似重复。"), field="case_id")
+    return case_act(viewer=viewer, case_id=case_id, action="merge", version=version,
+                    parent_number=case.likely_duplicate_of.number)

@@ -39,9 +39,8 @@ def board(request):
     smart = selectors.smart_suggestions(cases) if tab in ("reported", "registered") else {}
     for case in cases:
         suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
-        duplicates = selectors.duplicate_candidates(viewer, case, limit=3) if tab == "reported" else []
         rows.append({"case": case, "state": wf.states.get(case.state, case.state), "suggestion": suggestion,
-                     "smart": smart.get(case.pk), "duplicates": duplicates})
+                     "smart": smart.get(case.pk)})
     points = [{"lat": r["case"].lat, "lng": r["case"].lng, "label": f'{r["case"].number} {r["case"].title}',
                "href": reverse("web:work_case", args=[r["case"].number]),
                "color": {3: "#7a0d0d", 2: "#b3261e", 1: "#b8860b"}.get(r["case"].warning_level, "#0b57d0")}
@@ -104,4 +103,23 @@ def dispatch_bulk(request):
     for r in results:
         if not r.ok:
             messages.error(request, _("案件 %(id)s 未派遣：%(why)s") % {"id": r.case_id, "why": r.message})
+    return _back(request)
+
+
+@staff_required
+@require_POST
+def merge(request, case_id: int):
+    """一键合并: a report flagged as a likely duplicate goes into the case it repeats."""
+    viewer = _operator(request)
+    if viewer is None:
+        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    try:
+        case = services.merge_into_flagged(viewer=viewer, case_id=case_id,
+                                           version=int(request.POST.get("version") or 0))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    except ValueError:
+        messages.error(request, _("提交的内容有误，请刷新后重试。"))
+    else:
+        messages.success(request, _("%(n)s 已合并到 %(p)s。") % {"n": case.number, "p": case.parent.number})
     return _back(request)

@@ -50,6 +50,7 @@ def closed_incident(world, *, matter: str, title: str, unit: str, lat=34.405, ln
     return act(world, "operator_kg", case, "close")
 
 
-def report(world, *, matter="INC_PARKING", title="路口乱停车", description="", who="gridder_xfl") -> Case:
-    return case_create(viewer=world.viewer(who), matter_code=matter, lat=34.405, lng=108.705, title=title,
+def report(world, *, matter="INC_PARKING", title="路口乱停车", description="", who="gridder_xfl",
+           lng: float = 108.705) -> Case:
+    return case_create(viewer=world.viewer(who), matter_code=matter, lat=34.405, lng=lng, title=title,
                        description=description, channel="grid").case
