@@ -31,40 +31,27 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
-import shutil
-import signal
-import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-from common import BenchError, run  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    BenchError,
+    bench_env,
+    elapsed,
+    environment,
+    log,
+    migrate,
+    percentile,
+    run_benchmark,
+    version,
+)
 
-YIWANG = Path(sys.executable).parent / "yiwang"
 BOARD = 200  # rows of one board tab, the batch the page classifies at once
 TARGET_P50_MS = 5.0
-
-_started = time.monotonic()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def timings(ms: list[float]) -> dict:
@@ -267,20 +254,6 @@ def report(r: dict, args) -> list[str]:
     return out
 
 
-def environment() -> dict:
-    import importlib.metadata
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        commit = None
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "django": importlib.metadata.version("Django"),
-            **{name: importlib.metadata.version(name) for name in ("scikit-learn", "jieba", "numpy")},
-            "commit": commit}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -294,57 +267,23 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--cases must be >= 100 (a few dozen closed incidents at least)")
     # The demo loads at ~25 cases/s on the 2-core machine; the rest takes well under a minute.
     args.budget = args.budget or int(180 + args.cases / 10)
+    return run_benchmark("dispatch", ap, args, lambda tmp: bench(args, tmp), budget=args.budget)
 
-    def on_alarm(signum, frame):
-        raise BenchError(f"the run took longer than its {args.budget} s budget (--budget)")
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.budget)
-    if not YIWANG.exists():
-        ap.error(f"{YIWANG} not found: run this with the project's venv, `.venv/bin/python bench/dispatch.py`")
-    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-dispatch-"))
-    try:
-        db = tmp / "dispatch.sqlite3"
-        env = dict(os.environ)
-        env.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")
-        env.update(YIWANG_DATABASE_URL=f"sqlite:///{db}", YIWANG_VAR_DIR=str(tmp), YIWANG_DEBUG="0",
-                   YIWANG_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
-        log("migrating a fresh database")
-        run([str(YIWANG), "migrate", "--noinput", "-v", "0"], env, timeout=300)
-        os.environ.update(env)  # Django is set up in this process, on that database
-        r = measure(args)
-        print()
-        print("\n".join(report(r, args)))
-        results = {
-            "benchmark": "dispatch", "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": {"cases": args.cases, "seed": args.seed, "settings": os.environ.get("DJANGO_SETTINGS_MODULE")},
-            "environment": environment(), **r, "elapsed_s": round(time.monotonic() - _started, 1),
-        }
-        if not args.no_json:
-            out_dir = HERE / "results"
-            out_dir.mkdir(exist_ok=True)
-            out = out_dir / f"dispatch-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-            out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-            print(f"results: {out.relative_to(ROOT)}")
-        log("done")
-        return 0
-    except BenchError as exc:
-        print(f"bench/dispatch.py: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, subprocess.TimeoutExpired) as exc:
-        print(f"bench/dispatch.py: interrupted ({type(exc).__name__})", file=sys.stderr)
-        return 130
-    finally:
-        signal.alarm(0)
-        if args.keep:
-            print(f"temp dir kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+def bench(args, tmp: Path) -> tuple[dict, int]:
+    env = bench_env(tmp / "dispatch.sqlite3", tmp)
+    migrate(env, timeout=300)
+    os.environ.update(env)  # Django is set up in this process, on that database
+    r = measure(args)
+    print()
+    print("\n".join(report(r, args)))
+    results = {
+        "benchmark": "dispatch", "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": {"cases": args.cases, "seed": args.seed, "settings": os.environ.get("DJANGO_SETTINGS_MODULE")},
+        "environment": environment(**{name: version(name) for name in ("scikit-learn", "jieba", "numpy")}),
+        **r, "elapsed_s": round(elapsed(), 1),
+    }
+    return results, 0
 
 
 if __name__ == "__main__":

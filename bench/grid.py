@@ -27,20 +27,12 @@ Nothing listens on any port. Results go to bench/results/grid-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import json
 import math
 import os
-import platform
 import random
-import shutil
-import signal
-import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,12 +40,19 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Point, Polygon, box, shape
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-from common import BenchError, run  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    BenchError,
+    bench_env,
+    elapsed,
+    environment,
+    log,
+    machine_busy_s,
+    migrate,
+    percentile,
+    run_benchmark,
+)
 
-YIWANG = Path(sys.executable).parent / "yiwang"
 LAT0, LNG0 = 34.4, 108.7  # the centre of the district
 SIDE_KM = 30.0  # the gridded square
 OUTSIDE_KM = 5.0  # outside points lie up to this far from the square
@@ -61,27 +60,6 @@ OUTSIDE_SHARE = 0.10
 KM_PER_DEGREE = 111.32  # as in yiwang.org.geo
 GRIDS_PER_COMMUNITY = 12.5
 DISTANCE_TOLERANCE_KM = 0.002
-
-_started = time.monotonic()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all processes on the machine have used since boot (user + nice + system, /proc/stat)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4]]
-        return sum(f) / os.sysconf("SC_CLK_TCK")
-    return 0.0
 
 
 # ---------------------------------------------------------------------------------------------- geometry
@@ -397,19 +375,6 @@ def measure(args) -> dict:
 # ---------------------------------------------------------------------------------------------- main
 
 
-def environment() -> dict:
-    import importlib.metadata
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        commit = None
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "shapely": shapely.__version__, "geos": shapely.geos_version_string,
-            "django": importlib.metadata.version("Django"), "commit": commit}
-
-
 def report(r: dict, args) -> list[str]:
     loc, bf, vec = r["locate"], r["brute_force"], r["brute_force_vectorised"]
     d, p = r["district"], r["points"]
@@ -475,59 +440,24 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--grids must be >= 13, --edits >= 1, --points > --edits + 1")
     # ~1 s per 1,000 brute-force lookups at 1,000 grids on the 2-core machine, plus set-up.
     args.budget = args.budget or int(120 + args.points * args.grids / 1e6 * 3)
+    return run_benchmark("grid", ap, args, lambda tmp: bench(args, tmp), budget=args.budget)
 
-    def on_alarm(signum, frame):
-        raise BenchError(f"the run took longer than its {args.budget} s budget (--budget)")
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.budget)
-    if not YIWANG.exists():
-        ap.error(f"{YIWANG} not found: run this with the project's venv, `.venv/bin/python bench/grid.py`")
-    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-grid-"))
-    try:
-        db = tmp / "grid.sqlite3"
-        env = dict(os.environ)
-        env.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")
-        env.update(YIWANG_DATABASE_URL=f"sqlite:///{db}", YIWANG_VAR_DIR=str(tmp), YIWANG_DEBUG="0",
-                   YIWANG_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
-        log("migrating a fresh database")
-        run([str(YIWANG), "migrate", "--noinput", "-v", "0"], env)
-        os.environ.update(env)  # Django is set up in this process, on that database
-        r = measure(args)
-        print()
-        print("\n".join(report(r, args)))
-        results = {
-            "benchmark": "grid", "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": {"grids": args.grids, "points": args.points, "seed": args.seed, "edits": args.edits,
-                       "settings": os.environ.get("DJANGO_SETTINGS_MODULE")},
-            "environment": environment(), **r, "disagreements": r["disagreements"][:200],
-            "elapsed_s": round(time.monotonic() - _started, 1),
-        }
-        if not args.no_json:
-            out_dir = HERE / "results"
-            out_dir.mkdir(exist_ok=True)
-            out = out_dir / f"grid-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-            out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-            print(f"results: {out.relative_to(ROOT)}")
-        log("done")
-        return 1 if r["disagreements"] or r["changed_after_undo"] else 0
-    except BenchError as exc:
-        print(f"bench/grid.py: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, subprocess.TimeoutExpired) as exc:
-        print(f"bench/grid.py: interrupted ({type(exc).__name__})", file=sys.stderr)
-        return 130
-    finally:
-        signal.alarm(0)
-        if args.keep:
-            print(f"temp dir kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+def bench(args, tmp: Path) -> tuple[dict, int]:
+    env = bench_env(tmp / "grid.sqlite3", tmp)
+    migrate(env)
+    os.environ.update(env)  # Django is set up in this process, on that database
+    r = measure(args)
+    print()
+    print("\n".join(report(r, args)))
+    results = {
+        "benchmark": "grid", "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": {"grids": args.grids, "points": args.points, "seed": args.seed, "edits": args.edits,
+                   "settings": os.environ.get("DJANGO_SETTINGS_MODULE")},
+        "environment": environment(shapely=shapely.__version__, geos=shapely.geos_version_string), **r,
+        "disagreements": r["disagreements"][:200], "elapsed_s": round(elapsed(), 1),
+    }
+    return results, 1 if r["disagreements"] or r["changed_after_undo"] else 0
 
 
 if __name__ == "__main__":

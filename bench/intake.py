@@ -25,30 +25,37 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import re
-import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
-from common import BenchError, run  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    YIWANG,
+    BenchError,
+    bench_env,
+    elapsed,
+    environment,
+    log,
+    machine_busy_s,
+    migrate,
+    run,
+    run_benchmark,
+    version,
+)
 
 HOST = "127.0.0.1"
 WORKERS = 2
-YIWANG = Path(sys.executable).parent / "yiwang"
 TARGET_RATIO = 0.30  # yiwang peak rate / floor peak rate, at least
 TARGET_P99_MS = 50.0  # p99 at 80 % of peak, below
 OPEN_LOOP_SHARE = 0.8
@@ -64,12 +71,7 @@ BODY = {
     "materials": [{"code": "id_card"}, {"code": "photo"}],
 }
 
-_started = time.monotonic()
 _servers: list[Server] = []
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- servers
@@ -172,26 +174,16 @@ def free_port() -> int:
 
 
 def base_env(db: Path, tmp: Path) -> dict:
-    # GRANIAN_* would change the servers behind the flags' back; nothing here may touch var/.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANIAN_")}
-    env.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")  # as `yiwang` itself: another may be benched
-    env.update(
-        YIWANG_DATABASE_URL=f"sqlite:///{db}",
-        YIWANG_VAR_DIR=str(tmp),
-        YIWANG_DEBUG="0",
-        YIWANG_ALLOWED_HOSTS="127.0.0.1,localhost",
-        YIWANG_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    # GRANIAN_* would change the servers behind the flags' back.
+    env = bench_env(db, tmp, YIWANG_ALLOWED_HOSTS="127.0.0.1,localhost")
+    return {k: v for k, v in env.items() if not k.startswith("GRANIAN_")}
 
 
 def prepare(tmp: Path) -> tuple[dict, str, Path, Path]:
     db = tmp / "bench.sqlite3"
     env = base_env(db, tmp)
     (tmp / "static").mkdir()  # `yiwang serve --no-collectstatic` mounts STATIC_ROOT, which must exist
-    log("migrating a fresh database")
-    run([str(YIWANG), "migrate", "--noinput", "-v", "0"], env)
+    migrate(env)
     log("building the test world (yiwang.testing.build_world)")
     run([str(YIWANG), "shell", "-c", "from yiwang.testing import build_world; build_world()"], env)
     token = run([str(YIWANG), "token", "create", "clerk_xfl", "--name", "bench"], env).strip().splitlines()[-1]
@@ -229,15 +221,6 @@ def count_rows(db: Path) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------- load
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all processes on the machine have used since boot (from /proc/stat)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        # user + nice + system; irq/softirq time (loopback traffic) is the bench's own but no process's
-        return (f[0] + f[1] + f[2]) / CLK_TCK
-    return 0.0
 
 
 class Meter:
@@ -405,25 +388,6 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
-def environment() -> dict:
-    def version(pkg: str) -> str | None:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        commit = None
-    return {
-        "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version, "granian": version("granian"), "django": version("Django"),
-        "django_ninja": version("django-ninja"), "commit": commit,
-    }
-
-
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -438,100 +402,67 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.duration <= 0 or args.connections < 1 or args.warmup < 0:
         ap.error("--duration must be > 0, --connections >= 1, --warmup >= 0")
-
     # Hard bound on the whole run, whatever hangs: about 110 s with the defaults.
     budget = int(50 + 5 * args.duration + 4 * args.warmup)
+    return run_benchmark("intake", ap, args, lambda tmp: bench(args, tmp), budget=budget, cleanup=stop_all)
 
-    def on_alarm(signum, frame):
-        raise BenchError(f"the run took longer than its {budget} s budget")
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
+def bench(args, tmp: Path) -> tuple[dict, int]:
+    env, token, db, floor_db = prepare(tmp)
+    body = json.dumps(BODY, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "Authorization": f"Bearer {token}"}
 
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-    signal.alarm(budget)
+    yiwang_port = free_port()
+    yiwang = Server("yiwang", [str(YIWANG), "serve", "--host", HOST, "--port", str(yiwang_port),
+                               "--workers", str(WORKERS), "--no-collectstatic"],
+                    env, yiwang_port, tmp / "yiwang-server.log")
+    y = bench_target(yiwang, loadgen.build_request(HOST, yiwang_port, "/api/v1/cases", body, headers), args)
 
-    if not YIWANG.exists():
-        ap.error(f"{YIWANG} not found: run this with the project's venv, `.venv/bin/python bench/intake.py`")
-    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-intake-"))
-    try:
-        env, token, db, floor_db = prepare(tmp)
-        body = json.dumps(BODY, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   "Authorization": f"Bearer {token}"}
+    floor_port = free_port()
+    (tmp / "floor-static").mkdir()
+    opts = sqlite_options(floor_db)
+    template = tmp / "floor-template.json"
+    template.write_text(json.dumps(row_template(db), ensure_ascii=False))
+    floor_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
+                     FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
+                     FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template))
+    floor = Server("floor", floor_argv(y["argv"], floor_port, tmp / "floor-static"), floor_env, floor_port,
+                   tmp / "floor-server.log")
+    f = bench_target(floor, loadgen.build_request(HOST, floor_port, "/api/v1/cases", body, headers), args)
 
-        yiwang_port = free_port()
-        yiwang = Server("yiwang", [str(YIWANG), "serve", "--host", HOST, "--port", str(yiwang_port),
-                                   "--workers", str(WORKERS), "--no-collectstatic"],
-                        env, yiwang_port, tmp / "yiwang-server.log")
-        y = bench_target(yiwang, loadgen.build_request(HOST, yiwang_port, "/api/v1/cases", body, headers), args)
-
-        floor_port = free_port()
-        (tmp / "floor-static").mkdir()
-        opts = sqlite_options(floor_db)
-        template = tmp / "floor-template.json"
-        template.write_text(json.dumps(row_template(db), ensure_ascii=False))
-        floor_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
-                         FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
-                         FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template))
-        floor = Server("floor", floor_argv(y["argv"], floor_port, tmp / "floor-static"), floor_env, floor_port,
-                       tmp / "floor-server.log")
-        f = bench_target(floor, loadgen.build_request(HOST, floor_port, "/api/v1/cases", body, headers), args)
-
-        log("verifying the yiwang database")
-        db_cases, db_events = count_rows(db)
-        floor_cases, _ = count_rows(floor_db)
-        p = subprocess.run([str(YIWANG), "verify"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
-        verify_out = (p.stdout.strip().splitlines() or [""])[0]
-        if p.returncode != 0:
-            verify_out += " | " + " ".join(p.stderr.strip().splitlines()[-5:])
-        verification = {
-            "db_cases": db_cases, "db_events": db_events, "ok_201": y["ok_total"],
-            "unanswered": y["unanswered_total"],
-            "no_lost_writes": db_cases == y["ok_total"] and db_events == db_cases,
-            "floor_db_cases": floor_cases, "floor_ok_201": f["ok_total"],
-            "verify_ok": p.returncode == 0, "verify_output": verify_out,
-        }
-        results = {
-            "benchmark": "intake",
-            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": {"settings": env["DJANGO_SETTINGS_MODULE"], "duration_s": args.duration,
-                       "connections": args.connections, "warmup_s": args.warmup, "workers": WORKERS, "open_loop_share": OPEN_LOOP_SHARE, "body": BODY},
-            "environment": environment(),
-            "targets": {"ratio_peak_min": TARGET_RATIO, "p99_ms_max_at_80pct": TARGET_P99_MS},
-            "yiwang": y, "floor": f,
-            "ratio_peak": y["peak"]["ok_rate"] / f["peak"]["ok_rate"] if f["peak"]["ok_rate"] else 0.0,
-            "verification": verification,
-            "elapsed_s": round(time.monotonic() - _started, 1),
-        }
-        print()
-        print(f"intake: POST /api/v1/cases, {WORKERS} granian workers, SQLite WAL, {args.connections} connections, "
-              f"{args.duration:g} s per phase, {os.cpu_count()} CPUs shared with the load generator")
-        print(report(results))
-        if not args.no_json:
-            out_dir = HERE / "results"
-            out_dir.mkdir(exist_ok=True)
-            out = out_dir / f"intake-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-            out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-            print(f"results: {out.relative_to(ROOT)}")
-        log("done")
-        return 0 if verification["no_lost_writes"] and verification["verify_ok"] else 1
-    except BenchError as exc:
-        print(f"bench/intake.py: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench/intake.py: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        signal.alarm(0)
-        stop_all()
-        if args.keep:
-            print(f"temp dir kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    log("verifying the yiwang database")
+    db_cases, db_events = count_rows(db)
+    floor_cases, _ = count_rows(floor_db)
+    p = subprocess.run([str(YIWANG), "verify"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    verify_out = (p.stdout.strip().splitlines() or [""])[0]
+    if p.returncode != 0:
+        verify_out += " | " + " ".join(p.stderr.strip().splitlines()[-5:])
+    verification = {
+        "db_cases": db_cases, "db_events": db_events, "ok_201": y["ok_total"],
+        "unanswered": y["unanswered_total"],
+        "no_lost_writes": db_cases == y["ok_total"] and db_events == db_cases,
+        "floor_db_cases": floor_cases, "floor_ok_201": f["ok_total"],
+        "verify_ok": p.returncode == 0, "verify_output": verify_out,
+    }
+    results = {
+        "benchmark": "intake",
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": {"settings": env["DJANGO_SETTINGS_MODULE"], "duration_s": args.duration,
+                   "connections": args.connections, "warmup_s": args.warmup, "workers": WORKERS,
+                   "open_loop_share": OPEN_LOOP_SHARE, "body": BODY},
+        "environment": environment(granian=version("granian"), django_ninja=version("django-ninja")),
+        "targets": {"ratio_peak_min": TARGET_RATIO, "p99_ms_max_at_80pct": TARGET_P99_MS},
+        "yiwang": y, "floor": f,
+        "ratio_peak": y["peak"]["ok_rate"] / f["peak"]["ok_rate"] if f["peak"]["ok_rate"] else 0.0,
+        "verification": verification,
+        "elapsed_s": round(elapsed(), 1),
+    }
+    print()
+    print(f"intake: POST /api/v1/cases, {WORKERS} granian workers, SQLite WAL, {args.connections} connections, "
+          f"{args.duration:g} s per phase, {os.cpu_count()} CPUs shared with the load generator")
+    print(report(results))
+    return results, 0 if verification["no_lost_writes"] and verification["verify_ok"] else 1
 
 
 if __name__ == "__main__":

@@ -31,39 +31,38 @@ import html
 import itertools
 import json
 import os
-import platform
 import random
 import re
-import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from yiwang.cases.chain import GENESIS, event_hash  # plain hashlib and json: no Django needed here
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-from common import BenchError, run  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    ROOT,
+    YIWANG,
+    BenchError,
+    bench_env,
+    elapsed,
+    environment,
+    log,
+    machine_busy_s,
+    migrate,
+    percentile,
+    run,
+    run_benchmark,
+)
 
-YIWANG = Path(sys.executable).parent / "yiwang"
 TARGET_MS = 150.0  # the queue's server time at 1,000,000 cases, p50
 BUSY_UNIT = "KG-DZ-XFL-SH"  # 幸福里社区便民服务站: the busy community hall
 CLERK = "clerk_xfl"  # its clerk in build_world()
 ADMIN = "admin"
 COMMUNITY = "KG-DZ-XFL"  # the community of the indicators' second call
 OPEN_SHARE = 0.15
-
-_started = time.monotonic()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - _started:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
 
 # ---------------------------------------------------------------------------------------------- data
 #
@@ -345,11 +344,7 @@ def load_cases(db: Path, n: int, *, now: dt.datetime, seed: int, template: dict)
 
 
 def base_env(db: Path, tmp: Path) -> dict:
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")
-    env.update(YIWANG_DATABASE_URL=f"sqlite:///{db}", YIWANG_VAR_DIR=str(tmp), YIWANG_DEBUG="0",
-               YIWANG_ALLOWED_HOSTS="testserver", YIWANG_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
-    return env
+    return bench_env(db, tmp, YIWANG_ALLOWED_HOSTS="testserver")
 
 
 TEMPLATE_SCRIPT = """
@@ -368,8 +363,7 @@ def prepare_world(tmp: Path) -> tuple[Path, dict]:
     """A migrated database with build_world(), and one real case's rows as the template for new columns."""
     db = tmp / "world.sqlite3"
     env = base_env(db, tmp)
-    log("migrating a fresh database")
-    run([str(YIWANG), "migrate", "--noinput", "-v", "0"], env)
+    migrate(env)
     log("building the test world (yiwang.testing.build_world)")
     out = run([str(YIWANG), "shell", "-c", TEMPLATE_SCRIPT], env, timeout=120.0)
     case_id = int(re.search(r"^CASE (\d+)$", out, re.M).group(1))
@@ -399,21 +393,6 @@ def apply_sql(db: Path, statements: list[str]) -> float:
 
 # ---------------------------------------------------------------------------------------------- measure
 # Runs in a child process per database: Django set up on that database, the test client in-process.
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all processes on the machine have used since boot (user + nice + system, /proc/stat)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4]]
-        return sum(f) / os.sysconf("SC_CLK_TCK")
-    return 0.0
 
 
 def measure(args) -> dict:
@@ -618,18 +597,6 @@ def slow_queries(big: dict, kind: str, limit: int) -> list[str]:
     return out
 
 
-def environment() -> dict:
-    import importlib.metadata
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        commit = None
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "django": importlib.metadata.version("Django"), "commit": commit}
-
-
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -660,95 +627,66 @@ def main(argv: list[str] | None = None) -> int:
         Path(args._measure).write_text(json.dumps(measure(args), ensure_ascii=False))
         return 0
 
-    def on_alarm(signum, frame):
-        raise BenchError(f"the run took longer than its {args.budget} s budget (--budget)")
+    return run_benchmark("pages", ap, args, lambda tmp: bench(args, tmp), budget=args.budget)
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.budget)
-    if not YIWANG.exists():
-        ap.error(f"{YIWANG} not found: run this with the project's venv, `.venv/bin/python bench/pages.py`")
-    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-pages-"))
-    try:
-        world, template = prepare_world(tmp)
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        base_db, big_db = tmp / "baseline.sqlite3", tmp / "large.sqlite3"
-        loads = {}
-        for db, n in ((base_db, args.baseline_cases), (big_db, args.cases)):
-            copy_db(world, db)
-            log(f"loading {n:,} cases into {db.name}")
-            loads[db.name] = load_cases(db, n, now=now, seed=args.seed, template=template)
-            log(f"  {loads[db.name]}")
-        base = measure_in_child(base_db, tmp, args, now, "baseline")
-        big = measure_in_child(big_db, tmp, args, now, "large")
-        after = None
-        if args.sql:
-            log(f"applying --sql to both databases: {args.sql}")
-            sql_s = {db.name: round(apply_sql(db, args.sql), 1) for db in (base_db, big_db)}
-            log(f"  took {sql_s}")
-            after = {"sql": args.sql, "apply_s": sql_s,
-                     "baseline": measure_in_child(base_db, tmp, args, now, "baseline-after"),
-                     "large": measure_in_child(big_db, tmp, args, now, "large-after")}
+def bench(args, tmp: Path) -> tuple[dict, int]:
+    world, template = prepare_world(tmp)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    base_db, big_db = tmp / "baseline.sqlite3", tmp / "large.sqlite3"
+    loads = {}
+    for db, n in ((base_db, args.baseline_cases), (big_db, args.cases)):
+        copy_db(world, db)
+        log(f"loading {n:,} cases into {db.name}")
+        loads[db.name] = load_cases(db, n, now=now, seed=args.seed, template=template)
+        log(f"  {loads[db.name]}")
+    base = measure_in_child(base_db, tmp, args, now, "baseline")
+    big = measure_in_child(big_db, tmp, args, now, "large")
+    after = None
+    if args.sql:
+        log(f"applying --sql to both databases: {args.sql}")
+        sql_s = {db.name: round(apply_sql(db, args.sql), 1) for db in (base_db, big_db)}
+        log(f"  took {sql_s}")
+        after = {"sql": args.sql, "apply_s": sql_s,
+                 "baseline": measure_in_child(base_db, tmp, args, now, "baseline-after"),
+                 "large": measure_in_child(big_db, tmp, args, now, "large-after")}
 
-        f = big["facts"]
+    f = big["facts"]
+    print()
+    print(f"pages: staff workbench with {args.cases:,} cases vs {args.baseline_cases:,} (baseline), SQLite, "
+          f"in-process test client, {os.cpu_count()} CPUs")
+    print(f"large: {f['open']:,} open ({f['overdue']:,} overdue); {BUSY_UNIT} holds {f['busy_unit_cases']:,} "
+          f"({f['busy_unit_open']:,} open); clerk = {CLERK}, admin = superuser; "
+          f"load {loads[big_db.name]['rows_s']} s + indexes {loads[big_db.name]['indexes_s']} s, "
+          f"{loads[big_db.name]['size_mib']} MiB; hash chains of {f['chains_checked']} sampled cases verified")
+    print()
+    print("\n".join(table(base, big, args.baseline_cases, args.cases)))
+    if after:
         print()
-        print(f"pages: staff workbench with {args.cases:,} cases vs {args.baseline_cases:,} (baseline), SQLite, "
-              f"in-process test client, {os.cpu_count()} CPUs")
-        print(f"large: {f['open']:,} open ({f['overdue']:,} overdue); {BUSY_UNIT} holds {f['busy_unit_cases']:,} "
-              f"({f['busy_unit_open']:,} open); clerk = {CLERK}, admin = superuser; "
-              f"load {loads[big_db.name]['rows_s']} s + indexes {loads[big_db.name]['indexes_s']} s, "
-              f"{loads[big_db.name]['size_mib']} MiB; hash chains of {f['chains_checked']} sampled cases verified")
-        print()
-        print("\n".join(table(base, big, args.baseline_cases, args.cases)))
-        if after:
-            print()
-            print(f"after --sql {' ; '.join(args.sql)}  (applied in {after['apply_s']} s)")
-            print("\n".join(table(after["baseline"], big, args.baseline_cases, args.cases, after["large"])))
-        busy = {name: r["cpu"]["other_cores"] for name, r in
-                (("baseline", base), ("large", big), *((("after", after["large"]),) if after else ()))}
-        print(f"other processes used {busy} CPU cores while measuring (should be ~0)")
-        if max(busy.values()) >= 0.2:
-            print("WARNING: the machine was busy during the run: the figures are noisy, repeat before trusting them.")
-        print()
-        rounds = [("", big)] + ([(", after --sql", after["large"])] if after else [])
-        for label, r in rounds:
-            for kind, n in (("pages", 6), ("indicators", 4)):
-                print(f"slowest {'queue and case page' if kind == 'pages' else 'indicators'} queries at "
-                      f"{args.cases:,} cases{label} (each re-run alone, rows fetched; EXPLAIN QUERY PLAN):")
-                print("\n".join(slow_queries(r, kind, n)))
-        results = {
-            "benchmark": "pages", "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": {"cases": args.cases, "baseline_cases": args.baseline_cases, "requests": args.requests,
-                       "page_budget_s": args.page_budget, "seed": args.seed, "now": now.isoformat(),
-                       "settings": os.environ.get("DJANGO_SETTINGS_MODULE", "yiwang.settings")},
-            "environment": environment(), "target": {"queue_p50_ms_max": TARGET_MS, "user": CLERK},
-            "load": loads, "baseline": base, "large": big, "after": after,
-            "elapsed_s": round(time.monotonic() - _started, 1),
-        }
-        if not args.no_json:
-            out_dir = HERE / "results"
-            out_dir.mkdir(exist_ok=True)
-            out = out_dir / f"pages-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-            out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-            print(f"results: {out.relative_to(ROOT)}")
-        log("done")
-        return 0
-    except BenchError as exc:
-        print(f"bench/pages.py: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, subprocess.TimeoutExpired) as exc:
-        print(f"bench/pages.py: interrupted ({type(exc).__name__})", file=sys.stderr)
-        return 130
-    finally:
-        signal.alarm(0)
-        if args.keep:
-            print(f"temp dir kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        print(f"after --sql {' ; '.join(args.sql)}  (applied in {after['apply_s']} s)")
+        print("\n".join(table(after["baseline"], big, args.baseline_cases, args.cases, after["large"])))
+    busy = {name: r["cpu"]["other_cores"] for name, r in
+            (("baseline", base), ("large", big), *((("after", after["large"]),) if after else ()))}
+    print(f"other processes used {busy} CPU cores while measuring (should be ~0)")
+    if max(busy.values()) >= 0.2:
+        print("WARNING: the machine was busy during the run: the figures are noisy, repeat before trusting them.")
+    print()
+    rounds = [("", big)] + ([(", after --sql", after["large"])] if after else [])
+    for label, r in rounds:
+        for kind, n in (("pages", 6), ("indicators", 4)):
+            print(f"slowest {'queue and case page' if kind == 'pages' else 'indicators'} queries at "
+                  f"{args.cases:,} cases{label} (each re-run alone, rows fetched; EXPLAIN QUERY PLAN):")
+            print("\n".join(slow_queries(r, kind, n)))
+    results = {
+        "benchmark": "pages", "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": {"cases": args.cases, "baseline_cases": args.baseline_cases, "requests": args.requests,
+                   "page_budget_s": args.page_budget, "seed": args.seed, "now": now.isoformat(),
+                   "settings": os.environ.get("DJANGO_SETTINGS_MODULE", "yiwang.settings")},
+        "environment": environment(), "target": {"queue_p50_ms_max": TARGET_MS, "user": CLERK},
+        "load": loads, "baseline": base, "large": big, "after": after,
+        "elapsed_s": round(elapsed(), 1),
+    }
+    return results, 0
 
 
 if __name__ == "__main__":
