@@ -54,6 +54,24 @@ def validate_schema(schema: dict) -> None:
     for name in schema.get("required", []):
         if name not in props:
             raise ValidationFailed(_("必填字段 %(name)s 未在 properties 中定义。") % {"name": name}, field="form_schema")
+    order = schema.get("x-order")
+    if order is not None and (not isinstance(order, list) or sorted(order) != sorted(props)):
+        raise ValidationFailed(_("x-order 须恰好列出 properties 中的每个字段。"), field="form_schema")
+
+
+def with_field_order(schema: dict) -> dict:
+    """The schema with its fields' order written out ("x-order"): PostgreSQL's jsonb keeps object
+    keys in its own order, so the order an author wrote the properties in must be stored as a list."""
+    if not schema or "x-order" in schema:
+        return schema
+    return {**schema, "x-order": list(schema.get("properties", {}))}
+
+
+def ordered_fields(schema: dict | None) -> list[tuple[str, dict]]:
+    """(name, spec) of every field, in the author's order."""
+    props = (schema or {}).get("properties", {})
+    order = (schema or {}).get("x-order") or list(props)
+    return [(name, props[name]) for name in order if name in props]
 
 
 def compile_checker(schema: dict) -> Checker:

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from yiwang.catalog.autorules import validate_rule
-from yiwang.catalog.formschema import validate_schema
+from yiwang.catalog.formschema import validate_schema, with_field_order
 from yiwang.catalog.models import Matter, MatterFAQ, MatterKind, MatterVersion, RoutingRule, TimeUnit
 from yiwang.core import clock, confcache
 from yiwang.core.errors import ValidationFailed
@@ -52,6 +52,7 @@ def _validate(matter: Matter) -> None:
 def matter_publish(*, matter: Matter) -> Matter:
     """Validate and save ``matter`` (new or edited) and freeze it as its next version."""
     _validate(matter)
+    matter.form_schema = with_field_order(matter.form_schema)
     matter.save()
     number = (matter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     snapshot = {f: getattr(matter, f) for f in SNAPSHOT_FIELDS}

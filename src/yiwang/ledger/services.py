@@ -187,7 +187,7 @@ def item_create(
     with transaction.atomic():
         plist = selectors.problem_list_get(viewer=viewer, list_id=problem_list_id)
         # Lock the list: concurrent entries must not take the same number.
-        plist = ProblemList.objects.select_for_update().select_related("batch__matter", "topic", "region").get(
+        plist = ProblemList.objects.select_for_update(of=("self",)).select_related("batch__matter", "topic", "region").get(
             pk=plist.pk)
         if not selectors.may_add_items(viewer, plist):
             raise PermissionDenied(_("您不能向该问题清单添加整改事项。"))

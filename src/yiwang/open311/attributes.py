@@ -13,6 +13,7 @@ import re
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from yiwang.catalog.formschema import ordered_fields
 from yiwang.core.errors import ValidationFailed
 
 # A string this long or longer is offered as ``text`` (a multi-line box) rather than ``string``.
@@ -57,10 +58,9 @@ def _values(spec: dict) -> list[dict]:
 
 def attributes_of(schema: dict) -> list[dict]:
     """The GeoReport v2 ``attributes`` of a service definition, in the form's field order."""
-    props = (schema or {}).get("properties", {})
     required = set((schema or {}).get("required", []))
     out = []
-    for order, (code, spec) in enumerate(props.items(), start=1):
+    for order, (code, spec) in enumerate(ordered_fields(schema), start=1):
         attribute = {
             "variable": True, "code": code, "datatype": datatype(spec), "required": code in required,
             "datatype_description": _datatype_description(spec), "order": order,

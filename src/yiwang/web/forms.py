@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from yiwang.catalog.formschema import ordered_fields
+
 
 @dataclass
 class Field:
@@ -21,7 +23,7 @@ def fields_for(schema: dict, values: dict | None = None, errors: dict | None = N
     errors = errors or {}
     required = set(schema.get("required", [])) if schema else set()
     out = []
-    for name, spec in (schema or {}).get("properties", {}).items():
+    for name, spec in ordered_fields(schema):
         t = spec["type"]
         if "enum" in spec:
             kind = "select"
@@ -44,7 +46,7 @@ def fields_for(schema: dict, values: dict | None = None, errors: dict | None = N
 def read_form(schema: dict, post) -> dict:
     """Typed values from POST data, by the schema (bad numbers are left for the checker to name)."""
     data: dict = {}
-    for name, spec in (schema or {}).get("properties", {}).items():
+    for name, spec in ordered_fields(schema):
         t = spec["type"]
         if t == "boolean":
             data[name] = post.get(f"f_{name}") == "on"
