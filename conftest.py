@@ -17,6 +17,17 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _site_language(settings):
+    # A request answered in English activates "en" for the thread; the next test on the same worker
+    # must start in the site's language again, as every real request does.
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     # Each test's database is new; caches from an earlier test must not leak into it.
     confcache.clear_all()
