@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,7 +26,15 @@ from yiwang.command.models import DispatchModel, DispatchSettings
 from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.org.models import Role, UnitKind
-from yiwang.org.selectors import UnitInfo, Viewer, distance_km, hierarchy, scope_q, units_reachable
+from yiwang.org.selectors import (
+    UnitInfo,
+    Viewer,
+    bounding_box,
+    distance_km,
+    hierarchy,
+    scope_q,
+    units_reachable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +109,8 @@ def duplicate_candidates(viewer: Viewer | None, case: Case, *, limit: int = 5,
     if case.lat is None or case.lng is None or info is None or not info.duplicate_metres:
         return []
     metres_limit, window = info.duplicate_metres, dt.timedelta(hours=info.duplicate_hours)
-    # A box around the point first (cheap, indexable), then the true distance.
-    dlat = metres_limit / 111_320
-    dlng = dlat / max(math.cos(math.radians(abs(case.lat))), 0.1)
     qs = Case.objects.filter(kind=case.kind, matter_id=case.matter_id, closed_at__isnull=True,
-                             lat__range=(case.lat - dlat, case.lat + dlat), lng__range=(case.lng - dlng, case.lng + dlng),
+                             **bounding_box(case.lat, case.lng, metres_limit),
                              created_at__range=(case.created_at - window,
                                                 case.created_at if earlier_only else case.created_at + window))
     if viewer is not None:

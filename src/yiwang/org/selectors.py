@@ -234,13 +234,25 @@ def request_viewer(request) -> Viewer:
     return viewer
 
 
-def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance (haversine), good to a few metres at district scale."""
-    from math import asin, cos, radians, sin, sqrt
+def distance_km(lat1, lng1, lat2, lng2):
+    """Great-circle distance (haversine), good to a few metres at district scale. Takes floats, or
+    numpy arrays to measure from one point to many at once (the parking hotspots)."""
+    import numpy as np
 
-    dlat, dlng = radians(lat2 - lat1), radians(lng2 - lng1)
-    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlng / 2) ** 2
-    return 6371.0 * 2 * asin(sqrt(a))
+    la1, la2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin(np.radians(lng2 - lng1) / 2) ** 2
+    km = 6371.0 * 2 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    return float(km) if np.ndim(km) == 0 else km
+
+
+def bounding_box(lat: float, lng: float, metres: float) -> dict:
+    """ORM filters for a latitude/longitude box at least ``metres`` each way around a point: the cheap,
+    indexable prefilter before distance_km decides."""
+    import math
+
+    dlat = metres / 111_320
+    dlng = dlat / max(math.cos(math.radians(abs(lat))), 0.1)
+    return {"lat__range": (lat - dlat, lat + dlat), "lng__range": (lng - dlng, lng + dlng)}
 
 
 def service_halls(*, near_region_code: str | None = None) -> list[tuple[Unit, float | None]]:

@@ -21,7 +21,7 @@ from yiwang.core import clock
 from yiwang.core.errors import NotFound, PermissionDenied, ValidationFailed
 from yiwang.core.pagination import Page, paginate
 from yiwang.org.models import Role
-from yiwang.org.selectors import Viewer, hierarchy, scope_q
+from yiwang.org.selectors import Viewer, bounding_box, distance_km, hierarchy, scope_q
 from yiwang.parking import penalties
 from yiwang.parking.fees import Band, Tariff
 from yiwang.parking.models import (
@@ -35,7 +35,6 @@ from yiwang.parking.models import (
     Zone,
 )
 
-EARTH_KM = 6371.0
 HOTSPOT_ROLES = frozenset({Role.LEADER, Role.OPERATOR})
 MAX_PERIOD_DAYS = 366
 WEEKDAYS = (gettext_lazy("周一"), gettext_lazy("周二"), gettext_lazy("周三"), gettext_lazy("周四"),
@@ -166,20 +165,11 @@ def pending_appeals(*, viewer: Viewer, limit: int = 50) -> list[Appeal]:
                 .select_related("penalty", "penalty__violation").order_by("filed_at")[:limit])
 
 
-def _box(lat: float, lng: float, metres: float) -> dict:
-    """A latitude/longitude box around a point, at least ``metres`` wide each way (a cheap prefilter)."""
-    dlat = metres / 111_320
-    dlng = dlat / max(np.cos(np.radians(lat)), 0.1)
-    return {"lat__range": (lat - dlat, lat + dlat), "lng__range": (lng - dlng, lng + dlng)}
-
-
 def penalty_facts(violation: Violation) -> penalties.Facts:
     """What the penalty rules look at. Deliberately unscoped: a vehicle's earlier penalties anywhere
     in the district count, whoever decides this one."""
-    from yiwang.org.selectors import distance_km
-
     kinds = frozenset(
-        place.kind for place in TaggedPlace.objects.filter(**_box(violation.lat, violation.lng, penalties.NEAR_METRES))
+        place.kind for place in TaggedPlace.objects.filter(**bounding_box(violation.lat, violation.lng, penalties.NEAR_METRES))
         if distance_km(violation.lat, violation.lng, place.lat, place.lng) * 1000 <= penalties.NEAR_METRES
     )
     since = clock.now() - dt.timedelta(days=penalties.REPEAT_WINDOW_DAYS)
@@ -196,10 +186,8 @@ def active_rules() -> list[PenaltyRule]:
 
 def nearest_zone(lat: float, lng: float, metres: float) -> Zone | None:
     """The active zone whose point lies nearest, if within ``metres`` (a patrol seldom names it)."""
-    from yiwang.org.selectors import distance_km
-
     best = None
-    for zone in Zone.objects.filter(active=True, lat__isnull=False, **_box(lat, lng, metres)):
+    for zone in Zone.objects.filter(active=True, lat__isnull=False, **bounding_box(lat, lng, metres)):
         d = distance_km(lat, lng, zone.lat, zone.lng) * 1000
         if d <= metres and (best is None or d < best[0]):
             best = (d, zone)
@@ -265,13 +253,6 @@ def _check_filters(filters: HotspotFilters) -> None:
         raise ValidationFailed(_("“附近”的距离须在 10 到 2000 米之间。"), field="metres")
 
 
-def _distances_m(lats: np.ndarray, lngs: np.ndarray, lat: float, lng: float) -> np.ndarray:
-    """Haversine distances in metres from one point to many (the formula of org.selectors.distance_km)."""
-    la1, lo1, la2, lo2 = np.radians(lats), np.radians(lngs), np.radians(lat), np.radians(lng)
-    a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
-    return 2 * EARTH_KM * 1000 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-
-
 def hotspots(*, viewer: Viewer, filters: HotspotFilters, point_limit: int = 2000) -> Hotspots:
     """Violations of the period the viewer may see, counted by weekday × hour, grid, zone and tagged place.
 
@@ -288,7 +269,7 @@ def hotspots(*, viewer: Viewer, filters: HotspotFilters, point_limit: int = 2000
     places = list(TaggedPlace.objects.filter(_region_q(viewer)).order_by("region_path", "name"))
     lats = np.array([r[1] for r in rows], dtype=float)
     lngs = np.array([r[2] for r in rows], dtype=float)
-    near_of = {p.pk: (_distances_m(lats, lngs, p.lat, p.lng) <= filters.metres) if rows else np.zeros(0, bool)
+    near_of = {p.pk: (1000 * distance_km(lats, lngs, p.lat, p.lng) <= filters.metres) if rows else np.zeros(0, bool)
                for p in places}
     keep = np.ones(len(rows), dtype=bool)
     if filters.place_kind:
