@@ -1,0 +1,80 @@
+"""Which database answers a read: the primary, or a streaming replica for reads that may lag it.
+
+A deployment may add a PostgreSQL hot standby (YIWANG_REPLICA_URL, settings.DATABASES["replica"]).
+There is no database router: only a read that may be a few seconds old asks for ``stale_ok()`` and
+names the answer at the call site, ``Case.objects.using(stale_ok())``. Those are leaders' figures,
+public Open311 lists, parking hotspots and ledger counts. Everything else stays on the primary: the
+case page after an action, a queue, every read inside a transaction. A clerk never misses what they
+have just done, and a reader sees at the call which server answers.
+
+Rows read from the replica are for showing only. Django saves an instance to the database it came
+from, and a hot standby refuses writes.
+
+A replica that stops answering must not take the dashboards down with it. stale_ok() checks the
+replica connection before handing it out: Django's own once-per-request health check, and every
+YIWANG_REPLICA_RETRY_SECONDS outside requests. If the check or the connect fails (connect_timeout is
+short), reads go to the primary and this process leaves the replica alone for that many seconds
+before it tries again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+REPLICA = "replica"
+
+log = logging.getLogger("yiwang.db")
+_down_until = 0.0  # monotonic time before which this process sends stale reads to the primary
+_checked = threading.local()  # when this thread last saw its replica connection answer
+
+
+def stale_ok() -> str:
+    """The database alias for a read that may be a few seconds stale.
+
+    "replica" when one is configured and answering, else "default". Also "default" inside a
+    transaction on the primary: the reads there belong with its writes.
+    """
+    if REPLICA not in settings.DATABASES or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return DEFAULT_DB_ALIAS
+    return REPLICA if replica_alive() else DEFAULT_DB_ALIAS
+
+
+def replica_alive() -> bool:
+    """Whether this thread's replica connection answers, connecting when needed; False without one."""
+    global _down_until
+    if REPLICA not in settings.DATABASES:
+        return False
+    now = time.monotonic()
+    if now < _down_until:
+        return False
+    retry = settings.YIWANG_REPLICA_RETRY_SECONDS
+    conn = connections[REPLICA]
+    try:
+        # What Django does before a query: one liveness check per request on a kept-open connection.
+        conn.close_if_health_check_failed()
+        # Outside requests (the worker, a shell) nothing re-arms that check, so check on a clock too.
+        if conn.connection is not None and now - getattr(_checked, "at", 0.0) >= retry and not conn.is_usable():
+            conn.close()
+        conn.ensure_connection()
+    except DatabaseError as exc:
+        _down_until = now + retry
+        log.warning("replica %s:%s not answering (%s); stale reads go to the primary for %.0f s",
+                    conn.settings_dict.get("HOST"), conn.settings_dict.get("PORT"), str(exc).strip(), retry)
+        with contextlib.suppress(DatabaseError):
+            conn.close()
+        return False
+    _checked.at = now
+    return True
+
+
+def forget_replica_state() -> None:
+    """Forget that the replica was down: the next stale read tries it again (tests, operators)."""
+    global _down_until
+    _down_until = 0.0
+    _checked.at = 0.0
