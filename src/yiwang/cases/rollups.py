@@ -1,0 +1,205 @@
+"""Case tallies (``CaseTally``): indicator rollups written in the same transaction as the timeline.
+
+Every case contributes one to exactly one tally row, keyed by what the indicators group on. When a
+timeline write changes a case's key or its measures, the old row loses the case and the new row
+gains it, by an upsert that adds (never sets), so concurrent writers compose. ``recompute()`` is the
+same figures as one GROUP BY of the case table: `yiwang verify` compares the two, and
+``rebuild()`` replaces the tallies with it after a bulk import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from yiwang.cases.models import Case, CaseDayTally, CaseTally
+
+Key = tuple[str, str, str, bool, int, int]
+Measures = tuple[int, int, int, int]
+KEY_COLUMNS = ("region_path", "kind", "state", "closed", "holder_unit_id", "handling_unit_id")
+MEASURE_COLUMNS = ("n", "with_due", "on_time", "seconds")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def epoch_seconds(moment: dt.datetime) -> int:
+    """Whole seconds since 1970 (floor), exactly as the SQL of ``recompute()`` computes them."""
+    return (moment - _EPOCH) // dt.timedelta(seconds=1)
+
+
+def contribution(case: Case) -> tuple[Key, Measures]:
+    closed = case.closed_at is not None
+    with_due = closed and case.due_at is not None
+    on_time = with_due and case.closed_at <= case.due_at
+    seconds = epoch_seconds(case.closed_at) - epoch_seconds(case.created_at) if closed else 0
+    key = (case.region_path, case.kind, case.state, closed, case.holder_unit_id, case.handling_unit_id or 0)
+    return key, (1, int(with_due), int(on_time), seconds)
+
+
+DAY_KEY_COLUMNS = ("region_path", "day")
+DAY_MEASURE_COLUMNS = ("submitted", "closed")
+Contribution = tuple[tuple[Key, Measures], dict[tuple[str, dt.date], tuple[int, int]]]
+
+
+def contributions(case: Case) -> Contribution:
+    """Everything a case adds to the tallies: its CaseTally row and its CaseDayTally days."""
+    days: dict[tuple[str, dt.date], list[int]] = {}
+    days.setdefault((case.region_path, timezone.localdate(case.created_at)), [0, 0])[0] += 1
+    if case.closed_at is not None:
+        days.setdefault((case.region_path, timezone.localdate(case.closed_at)), [0, 0])[1] += 1
+    return contribution(case), {key: tuple(v) for key, v in days.items()}
+
+
+def track(before: Contribution | None, after: Contribution) -> None:
+    """Move a case's contributions from ``before`` (None for a new case) to ``after``; call inside
+    the transaction that writes the case."""
+    record(before[0] if before else None, after[0])
+    old_days = before[1] if before else {}
+    if old_days == after[1]:
+        return
+    deltas: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0, 0])
+    for sign, days in ((-1, old_days), (1, after[1])):
+        for key, values in days.items():
+            for i, value in enumerate(values):
+                deltas[key][i] += sign * value
+    upsert_add(CaseDayTally, DAY_KEY_COLUMNS, DAY_MEASURE_COLUMNS,
+               ((key, values) for key, values in deltas.items() if any(values)))
+
+
+def record(before: tuple[Key, Measures] | None, after: tuple[Key, Measures] | None) -> None:
+    """Move a case's contribution from ``before`` to ``after`` (None: it did not / no longer exist).
+
+    Call inside the transaction that writes the case.
+    """
+    if before == after:
+        return
+    deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for sign, part in ((-1, before), (1, after)):
+        if part is None:
+            continue
+        key, measures = part
+        for i, value in enumerate(measures):
+            deltas[key][i] += sign * value
+    upsert_add(CaseTally, KEY_COLUMNS, MEASURE_COLUMNS,
+               ((key, values) for key, values in deltas.items() if any(values)))
+
+
+def upsert_add(model, key_columns: tuple[str, ...], measure_columns: tuple[str, ...],
+               rows: Iterable[tuple[tuple, Iterable[int]]]) -> None:
+    """Add ``rows`` (key, measures) to a tally table: insert new keys, add to existing ones.
+
+    The table needs a unique constraint on ``key_columns``. Call inside the writing transaction.
+    """
+    # Sorted, so two transactions touching the same rows lock them in the same order.
+    rows = sorted((tuple(key), tuple(values)) for key, values in rows)
+    if not rows:
+        return
+    table = model._meta.db_table
+    columns = ", ".join(key_columns + measure_columns)
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(key_columns) + len(measure_columns))) + ")"] * len(rows))
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in measure_columns)
+    params = [value for key, values in rows for value in (*key, *values)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+            f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}",
+            params,
+        )
+
+
+def _group_by_sql() -> str:
+    if connection.vendor == "postgresql":
+        def whole(col: str) -> str:
+            return f"EXTRACT(EPOCH FROM date_trunc('second', {col}))::bigint"
+    else:
+        # Whole seconds from the text itself: SQLite rounds fractions to milliseconds, so .9996 s
+        # would otherwise count as the next second.
+        def whole(col: str) -> str:
+            return f"CAST(strftime('%%s', substr({col}, 1, 19)) AS INTEGER)"
+    closed = "closed_at IS NOT NULL"
+    with_due = f"({closed} AND due_at IS NOT NULL)"
+    return (
+        f"SELECT region_path, kind, state, {closed}, holder_unit_id, COALESCE(handling_unit_id, 0), COUNT(*), "
+        f"SUM(CASE WHEN {with_due} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {with_due} AND closed_at <= due_at THEN 1 ELSE 0 END), "
+        f"COALESCE(SUM(CASE WHEN {closed} THEN {whole('closed_at')} - {whole('created_at')} ELSE 0 END), 0) "
+        f"FROM {Case._meta.db_table} GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+
+
+def recompute() -> dict[Key, Measures]:
+    """The tallies as the case table says they should be: one GROUP BY over every case."""
+    with connection.cursor() as cursor:
+        cursor.execute(_group_by_sql(), [])
+        return {(r[0], r[1], r[2], bool(r[3]), r[4], r[5]): tuple(int(v) for v in r[6:10]) for r in cursor.fetchall()}
+
+
+def _local_day_sql(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"({column} AT TIME ZONE '{settings.TIME_ZONE}')::date"
+    # SQLite has no time zones: the zone's offset now (Asia/Shanghai has had no daylight saving since 1991).
+    offset = timezone.localtime().utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    return f"date({column}, '{minutes:+d} minutes')"
+
+
+def _day_group_by_sql() -> str:
+    table = Case._meta.db_table
+    return (
+        f"SELECT region_path, day, SUM(submitted), SUM(closed) FROM ("
+        f"SELECT region_path, {_local_day_sql('created_at')} AS day, 1 AS submitted, 0 AS closed FROM {table} "
+        f"UNION ALL SELECT region_path, {_local_day_sql('closed_at')}, 0, 1 FROM {table} "
+        f"WHERE closed_at IS NOT NULL) AS d GROUP BY region_path, day"
+    )
+
+
+def recompute_days() -> dict[tuple[str, dt.date], tuple[int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_day_group_by_sql(), [])
+        out = {}
+        for path, day, submitted, closed in cursor.fetchall():
+            day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+            out[(path, day)] = (int(submitted), int(closed))
+        return out
+
+
+def stored_days() -> dict[tuple[str, dt.date], tuple[int, int]]:
+    return {(p, d): (a, b) for p, d, a, b in CaseDayTally.objects.exclude(submitted=0, closed=0)
+            .values_list("region_path", "day", "submitted", "closed")}
+
+
+def stored() -> dict[Key, Measures]:
+    return {
+        tuple(row[:6]): tuple(row[6:])
+        for row in CaseTally.objects.exclude(n=0).values_list(*KEY_COLUMNS, *MEASURE_COLUMNS)
+    }
+
+
+def differences(limit: int = 10) -> list[str]:
+    """Where the stored tallies and a recomputation disagree (empty when they agree)."""
+    out = []
+    for label, want, have in (("tally", recompute(), stored()), ("day tally", recompute_days(), stored_days())):
+        for key in sorted(set(want) | set(have), key=repr):
+            if want.get(key) != have.get(key):
+                out.append(f"{label} {key}: stored {have.get(key)} but the cases give {want.get(key)}")
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def rebuild() -> int:
+    """Replace every tally with a recomputation (after a bulk import); returns the number of rows."""
+    table = CaseTally._meta.db_table
+    columns = ", ".join(KEY_COLUMNS + MEASURE_COLUMNS)
+    days = CaseDayTally._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}", [])
+        cursor.execute(f"INSERT INTO {table} ({columns}) {_group_by_sql()}", [])
+        rows = cursor.rowcount
+        cursor.execute(f"DELETE FROM {days}", [])
+        cursor.execute(f"INSERT INTO {days} (region_path, day, submitted, closed) {_day_group_by_sql()}", [])
+        return rows + cursor.rowcount

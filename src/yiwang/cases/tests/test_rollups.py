@@ -1,0 +1,103 @@
+"""Indicator tallies: written with every timeline step, equal to a recomputation, rebuilt in bulk."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from yiwang.cases import rollups
+from yiwang.cases.models import CaseTally
+from yiwang.cases.services import case_act, case_create
+from yiwang.feedback.services import evaluation_create
+from yiwang.org.selectors import Viewer
+from yiwang.stats import rollups as all_rollups
+from yiwang.stats.selectors import indicators
+from yiwang.stats.verification import verify
+from yiwang.testing import SENIOR_OK
+
+SUPER = Viewer(user_id=None, is_superuser=True, username="t")
+
+
+def _close_one(world):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    for who, action, extra in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
+                               ("handler_xfl", "close", {})]:
+        case = case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **extra)
+    return case
+
+
+def test_each_step_moves_the_case_between_tally_rows(world):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    assert rollups.stored() == rollups.recompute()
+    assert indicators(viewer=SUPER)["by_state"] == {"submitted": 1}
+    case = case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="accept", version=case.version)
+    assert indicators(viewer=SUPER)["by_state"] == {"accepted": 1}
+    assert CaseTally.objects.filter(state="submitted", n=0).exists()  # emptied rows stay, read as zero
+    assert rollups.stored() == rollups.recompute()
+
+
+def test_indicators_from_tallies_count_closing_on_time_and_ratings(world):
+    case = _close_one(world)
+    evaluation_create(viewer=world.viewer("resident_wang"), case_id=case.pk, rating=5)
+    figures = indicators(viewer=SUPER)
+    assert (figures["cases"], figures["open"], figures["closed"]) == (1, 0, 1)
+    assert figures["on_time_rate"] == "100.000"
+    assert figures["ratings"] == 1 and figures["satisfaction_rate"] == "100.000"
+    assert figures["by_unit"][0]["unit"] == world.units["xfl_sh"].code and figures["by_unit"][0]["closed"] == 1
+    community = indicators(viewer=SUPER, region_code=world.regions["xfl"].code)
+    assert community["closed"] == 1
+    assert indicators(viewer=SUPER, region_code=world.regions["spd"].code)["cases"] == 0
+    assert all_rollups.differences() == []
+
+
+@pytest.mark.tampers
+def test_verify_reports_a_drifted_tally_and_rebuild_repairs_it(world):
+    _close_one(world)
+    CaseTally.objects.filter(n__gt=0).update(n=7)
+    report = verify()
+    assert any("tally" in p for p in report.problems)
+    assert all_rollups.rebuild()["cases"] >= 1
+    assert verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_intake_adds_up(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL's row locks")
+    errors = []
+
+    def submit():
+        try:
+            for _ in range(5):
+                case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert indicators(viewer=SUPER)["by_state"] == {"submitted": 20}
+    assert rollups.stored() == rollups.recompute()
+
+
+def test_whole_seconds_agree_with_sql_near_a_second_boundary(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from yiwang.core import clock
+
+    start = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0, 0, 999_700))
+    with clock.frozen_at(start):
+        case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    with clock.frozen_at(start + dt.timedelta(seconds=3, microseconds=100)):
+        for who, action, extra in [("clerk_xfl", "accept", {}),
+                                   ("handler_xfl", "decide", {"decision": "approved"}),
+                                   ("handler_xfl", "close", {})]:
+            case = case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **extra)
+    assert rollups.stored() == rollups.recompute()
