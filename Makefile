@@ -43,3 +43,7 @@ clean:
 .PHONY: bench-dispatch
 bench-dispatch: venv
 	$(BIN)/python bench/dispatch.py
+
+.PHONY: bench-scale
+bench-scale: venv
+	$(BIN)/python bench/scale.py

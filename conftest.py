@@ -56,3 +56,21 @@ def api(client, world):
         return getattr(client, method)(f"/api/v1{path}", data=data, content_type="application/json", **headers)
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def _tallies_in_step(request):
+    """After every test that wrote to the database, the indicator tallies must still equal a
+    recomputation from the cases and ratings: any write path that bypasses them fails here."""
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db or request.node.get_closest_marker("tampers"):
+        yield
+        return
+    transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+    # Set the database up before this fixture, so the check runs before the test's data is rolled back.
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    from yiwang.stats.rollups import differences
+
+    assert differences() == []

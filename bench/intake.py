@@ -7,10 +7,11 @@ One command (``.venv/bin/python bench/intake.py`` or ``make bench``):
    ``yiwang token create clerk_xfl``) and copies it for the floor;
 2. serves yiwang with ``yiwang serve --workers 2 --no-collectstatic`` (granian, SQLite WAL), and the
    floor app (bench/floor_app.py: JSON parse + the same two INSERTs with sqlite3) with granian and
-   exactly the flags ``yiwang serve`` used, one after the other, never both at once;
+   exactly the flags ``yiwang serve`` used; both stay up, but only one is ever under load;
 3. against each: a short warm-up, phase A (closed loop, ``--connections`` connections, ``--duration`` s)
    whose completed rate is the peak, then phase B (open loop at 80 % of that peak for ``--duration`` s,
-   latency counted from each request's scheduled time) for p50/p99;
+   latency counted from each request's scheduled time) for p50/p99. Each phase is cut into ``--rounds``
+   slices and the two servers take turns, so that a burst of other work on the machine falls on both;
 4. prints the table and the ratio yiwang/floor, the server RSS per worker, and writes
    bench/results/intake-<timestamp>.json;
 5. checks that the yiwang database holds exactly as many cases as it answered 201, and that
@@ -224,25 +225,35 @@ def count_rows(db: Path) -> tuple[int, int]:
 
 
 class Meter:
-    """CPU used during a phase by the server's processes, by this process, and by everything else."""
+    """CPU used while a server was measured, over one or more slices: by the server's processes, by this
+    process (the load generator), and by everything else on the machine."""
 
     def __init__(self, server: Server):
         self.server = server
         self.pids = [server.proc.pid, *server.workers()]
-        self.t, self.total, self.own = time.monotonic(), machine_busy_s(), time.process_time()
-        self.srv = {pid: Server.cpu_s(pid) for pid in self.pids}
+        self.wall = self.total = self.own = 0.0
+        self.srv = dict.fromkeys(self.pids, 0.0)
 
-    def stop(self, requests: int) -> dict:
-        wall = time.monotonic() - self.t
-        total, own = machine_busy_s() - self.total, time.process_time() - self.own
-        srv = {pid: Server.cpu_s(pid) - v for pid, v in self.srv.items()}
-        workers = {str(pid): round(v, 2) for pid, v in srv.items() if pid != self.server.proc.pid}
-        server_total = sum(srv.values())
+    def start(self) -> None:
+        self._t, self._total, self._own = time.monotonic(), machine_busy_s(), time.process_time()
+        self._srv = {pid: Server.cpu_s(pid) for pid in self.pids}
+
+    def pause(self) -> None:
+        self.wall += time.monotonic() - self._t
+        self.total += machine_busy_s() - self._total
+        self.own += time.process_time() - self._own
+        for pid, v in self._srv.items():
+            self.srv[pid] += Server.cpu_s(pid) - v
+
+    def summary(self, requests: int) -> dict:
+        workers = {str(pid): round(v, 2) for pid, v in self.srv.items() if pid != self.server.proc.pid}
+        server_total = sum(self.srv.values())
+        wall = self.wall or 1e-9
         return {
             "cpu_s_by_worker": workers,
             "cpu_ms_per_request": round(1000 * sum(workers.values()) / requests, 3) if requests else None,
-            "server_cores": round(server_total / wall, 2), "loadgen_cores": round(own / wall, 2),
-            "other_cores": round(max(0.0, total - server_total - own) / wall, 2),
+            "server_cores": round(server_total / wall, 2), "loadgen_cores": round(self.own / wall, 2),
+            "other_cores": round(max(0.0, self.total - server_total - self.own) / wall, 2),
         }
 
 
@@ -252,33 +263,68 @@ def settle() -> None:
     time.sleep(0.2)
 
 
-def bench_target(server: Server, request: bytes, args) -> dict:
+def merge(parts: list[loadgen.PhaseResult]) -> loadgen.PhaseResult:
+    """One phase's slices as one result: counts summed, latencies joined, the slices' schedules laid end
+    to end (so ``per_second`` counts seconds of measuring, not of the clock)."""
+    first = parts[0]
+    out = loadgen.PhaseResult(first.mode, first.connections, 0.0, target_rate=first.target_rate)
+    for part in parts:
+        out.sent += part.sent
+        out.completed += part.completed
+        for status, n in part.statuses.items():
+            out.statuses[status] = out.statuses.get(status, 0) + n
+        out.conn_errors += part.conn_errors
+        out.unanswered += part.unanswered
+        out.late_sends += part.late_sends
+        out.latencies += part.latencies
+        out.dues += [out.duration + due - part.start for due in part.dues]
+        out.duration += part.duration
+        out.client_cpu += part.client_cpu
+    return out
+
+
+def warm_up(server: Server, request: bytes, args) -> loadgen.PhaseResult:
     settle()
     server.start()
     server.wait_ready()
-    port = server.port
-    log(f"{server.name}: up on :{port}, workers {server.workers()}; warm-up {args.warmup:g} s")
-    warm = asyncio.run(loadgen.closed_loop(HOST, port, request, connections=args.connections,
+    log(f"{server.name}: up on :{server.port}, workers {server.workers()}; warm-up {args.warmup:g} s")
+    return asyncio.run(loadgen.closed_loop(HOST, server.port, request, connections=args.connections,
                                            duration=args.warmup))
+
+
+def interleaved(targets: list[tuple[Server, bytes]], args, rates: dict[str, float] | None = None) -> dict:
+    """One phase for every target, in ``args.rounds`` slices each, taking turns (the order flips every
+    round), so that what the rest of the machine does during the phase falls on all of them alike.
+    Closed loop without ``rates``, else open loop at each target's rate. {name: (result, cpu)}."""
     settle()
-    meter = Meter(server)
-    peak = asyncio.run(loadgen.closed_loop(HOST, port, request, connections=args.connections,
-                                           duration=args.duration))
-    peak_cpu = meter.stop(peak.completed)
-    log(f"{server.name}: closed loop, {args.connections} connections: {peak.ok_rate:.0f} req/s "
-        f"(p50 {fmt_ms(peak.percentile(50))}, p99 {fmt_ms(peak.percentile(99))}, errors {peak.errors})")
-    if peak.ok_rate <= 0:
-        raise BenchError(f"{server.name}: no 201 answers in the closed loop: {peak.summary()}\n{server.log_tail()}")
-    rate = OPEN_LOOP_SHARE * peak.ok_rate
-    settle()
-    meter = Meter(server)
-    steady = asyncio.run(loadgen.open_loop(HOST, port, request, connections=args.connections, rate=rate,
-                                           duration=args.duration, drain_timeout=5.0))
-    steady_cpu = meter.stop(steady.completed)
-    log(f"{server.name}: open loop at {rate:.0f} req/s: p50 {fmt_ms(steady.percentile(50))}, "
-        f"p99 {fmt_ms(steady.percentile(99))}, errors {steady.errors}")
-    workers = server.workers()
-    rss = {pid: Server.rss_kib(pid) for pid in workers}
+    meters = {server.name: Meter(server) for server, _request in targets}
+    parts: dict[str, list[loadgen.PhaseResult]] = {server.name: [] for server, _request in targets}
+    piece = args.duration / args.rounds
+    for r in range(args.rounds):
+        for server, request in (targets if r % 2 == 0 else targets[::-1]):
+            meter = meters[server.name]
+            meter.start()
+            if rates is None:
+                part = asyncio.run(loadgen.closed_loop(HOST, server.port, request, connections=args.connections,
+                                                       duration=piece))
+            else:
+                part = asyncio.run(loadgen.open_loop(HOST, server.port, request, connections=args.connections,
+                                                     rate=rates[server.name], duration=piece, drain_timeout=5.0))
+            meter.pause()
+            parts[server.name].append(part)
+    out = {}
+    for name, pieces in parts.items():
+        result = merge(pieces)
+        out[name] = (result, meters[name].summary(result.completed))
+        what = "closed loop" if rates is None else f"open loop at {rates[name]:.0f} req/s"
+        log(f"{name}: {what}, {args.connections} connections, {args.rounds} slices: {result.ok_rate:.0f} req/s "
+            f"(p50 {fmt_ms(result.percentile(50))}, p99 {fmt_ms(result.percentile(99))}, errors {result.errors})")
+    return out
+
+
+def finish(server: Server, warm, peak, peak_cpu, steady, steady_cpu) -> dict:
+    """Stop a target and gather its figures, its memory and what its log says went wrong."""
+    rss = {pid: Server.rss_kib(pid) for pid in server.workers()}
     main_rss = Server.rss_kib(server.proc.pid)
     argv = server.cmdline()
     server.stop()
@@ -289,7 +335,6 @@ def bench_target(server: Server, request: bytes, args) -> dict:
             logged += 1
         elif re.match(r"^[\w.]+(Error|Exception): ", line):
             exceptions[line[:200]] = exceptions.get(line[:200], 0) + 1
-
     return {
         "argv": argv,
         "warmup": warm.summary(),
@@ -397,13 +442,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of each phase (A and B), default 10")
     ap.add_argument("--connections", type=int, default=12, help="keep-alive connections, default 12")
     ap.add_argument("--warmup", type=float, default=1.5, help="seconds of warm-up per server, default 1.5")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="slices each phase is cut into, the servers taking turns; default 5")
+    ap.add_argument("--idempotency-key", action="store_true",
+                    help="send a fresh Idempotency-Key with every request (what keyed intake costs)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
     ap.add_argument("--no-json", action="store_true", help="do not write bench/results/intake-*.json")
     args = ap.parse_args(argv)
-    if args.duration <= 0 or args.connections < 1 or args.warmup < 0:
-        ap.error("--duration must be > 0, --connections >= 1, --warmup >= 0")
-    # Hard bound on the whole run, whatever hangs: about 110 s with the defaults.
-    budget = int(50 + 5 * args.duration + 4 * args.warmup)
+    if args.duration <= 0 or args.connections < 1 or args.warmup < 0 or args.rounds < 1:
+        ap.error("--duration must be > 0, --connections >= 1, --warmup >= 0, --rounds >= 1")
+    # Hard bound on the whole run, whatever hangs: about 4 minutes with the defaults. Most of it is for
+    # the setup: migrate and build_world take 20 s on a quiet machine but over 100 s on a busy one.
+    budget = int(180 + 5 * args.duration + 4 * args.warmup)
     return run_benchmark("intake", ap, args, lambda tmp: bench(args, tmp), budget=budget, cleanup=stop_all)
 
 
@@ -412,13 +462,17 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
     body = json.dumps(BODY, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "Accept": "application/json",
                "Authorization": f"Bearer {token}"}
+    if args.idempotency_key:
+        headers["Idempotency-Key"] = f"bench-{loadgen.SEQ}"  # a new key, hence a new case, every request
 
     yiwang_port = free_port()
     yiwang = Server("yiwang", [str(YIWANG), "serve", "--host", HOST, "--port", str(yiwang_port),
                                "--workers", str(WORKERS), "--no-collectstatic"],
                     env, yiwang_port, tmp / "yiwang-server.log")
-    y = bench_target(yiwang, loadgen.build_request(HOST, yiwang_port, "/api/v1/cases", body, headers), args)
+    y_request = loadgen.build_request(HOST, yiwang_port, "/api/v1/cases", body, headers)
+    y_warm = warm_up(yiwang, y_request, args)
 
+    # The floor starts once yiwang has written the rows it copies; both then stay up, idle in turn.
     floor_port = free_port()
     (tmp / "floor-static").mkdir()
     opts = sqlite_options(floor_db)
@@ -427,9 +481,21 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
     floor_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
                      FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
                      FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template))
-    floor = Server("floor", floor_argv(y["argv"], floor_port, tmp / "floor-static"), floor_env, floor_port,
+    floor = Server("floor", floor_argv(yiwang.cmdline(), floor_port, tmp / "floor-static"), floor_env, floor_port,
                    tmp / "floor-server.log")
-    f = bench_target(floor, loadgen.build_request(HOST, floor_port, "/api/v1/cases", body, headers), args)
+    f_request = loadgen.build_request(HOST, floor_port, "/api/v1/cases", body, headers)
+    f_warm = warm_up(floor, f_request, args)
+
+    targets = [(yiwang, y_request), (floor, f_request)]
+    peaks = interleaved(targets, args)
+    for name, (peak, _cpu) in peaks.items():
+        if peak.ok_rate <= 0:
+            server = yiwang if name == "yiwang" else floor
+            raise BenchError(f"{name}: no 201 answers in the closed loop: {peak.summary()}\n{server.log_tail()}")
+    steadies = interleaved(targets, args, rates={name: OPEN_LOOP_SHARE * peak.ok_rate
+                                                 for name, (peak, _cpu) in peaks.items()})
+    y = finish(yiwang, y_warm, *peaks["yiwang"], *steadies["yiwang"])
+    f = finish(floor, f_warm, *peaks["floor"], *steadies["floor"])
 
     log("verifying the yiwang database")
     db_cases, db_events = count_rows(db)
@@ -450,6 +516,7 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {"settings": env["DJANGO_SETTINGS_MODULE"], "duration_s": args.duration,
                    "connections": args.connections, "warmup_s": args.warmup, "workers": WORKERS,
+                   "rounds": args.rounds, "idempotency_key": args.idempotency_key,
                    "open_loop_share": OPEN_LOOP_SHARE, "body": BODY},
         "environment": environment(granian=version("granian"), django_ninja=version("django-ninja")),
         "targets": {"ratio_peak_min": TARGET_RATIO, "p99_ms_max_at_80pct": TARGET_P99_MS},
@@ -459,8 +526,10 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
         "elapsed_s": round(elapsed(), 1),
     }
     print()
-    print(f"intake: POST /api/v1/cases, {WORKERS} granian workers, SQLite WAL, {args.connections} connections, "
-          f"{args.duration:g} s per phase, {os.cpu_count()} CPUs shared with the load generator")
+    keyed = ", a fresh Idempotency-Key each" if args.idempotency_key else ""
+    print(f"intake: POST /api/v1/cases{keyed}, {WORKERS} granian workers, SQLite WAL, {args.connections} "
+          f"connections, {args.duration:g} s per phase in {args.rounds} turns, {os.cpu_count()} CPUs shared with "
+          "the load generator")
     print(report(results))
     return results, 0 if verification["no_lost_writes"] and verification["verify_ok"] else 1
 

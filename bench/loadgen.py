@@ -21,15 +21,33 @@ import asyncio
 import collections
 import contextlib
 import gc
+import itertools
 import time
 from dataclasses import dataclass, field
+
+SEQ = "{seq}"  # in a header value: replaced by a number unique to each request (32 hex digits)
 
 
 def build_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str] | None = None,
                   method: str = "POST") -> bytes:
+    """The request's bytes, built once. A header value holding ``SEQ`` (e.g. a fresh Idempotency-Key
+    per request) gets a number of its own at each send; the body stays as it is."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+_numbers = itertools.count(1)  # one sequence for the whole run: phases never reuse a number
+
+
+class _Numbered:
+    """A request whose ``SEQ`` marker takes the next number at every send."""
+
+    def __init__(self, request: bytes):
+        self.head, self.tail = request.split(SEQ.encode(), 1)
+
+    def next(self) -> bytes:
+        return self.head + b"%032x" % next(_numbers) + self.tail
 
 
 @dataclass
@@ -114,7 +132,8 @@ class _Conn(asyncio.Protocol):
 
     def send(self, due: float) -> None:
         self.due = due
-        self.transport.write(self.pool.request)
+        pool = self.pool
+        self.transport.write(pool.request if pool.numbered is None else pool.numbered.next())
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
@@ -153,6 +172,7 @@ class _Conn(asyncio.Protocol):
 class _Pool:
     def __init__(self, host: str, port: int, request: bytes, connections: int, result: PhaseResult):
         self.host, self.port, self.request = host, port, request
+        self.numbered = _Numbered(request) if SEQ.encode() in request else None
         self.n = connections
         self.result = result
         self.loop = asyncio.get_running_loop()

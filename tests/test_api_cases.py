@@ -25,8 +25,19 @@ def test_a_clerk_submits_an_application_that_lands_at_the_community_hall(api):
 def test_the_same_idempotency_key_returns_the_first_case(api):
     first = submit(api, headers={"HTTP_IDEMPOTENCY_KEY": "abc-1"})
     again = submit(api, headers={"HTTP_IDEMPOTENCY_KEY": "abc-1"})
-    assert first.status_code == 201 and again.status_code == 200
-    assert first.json()["number"] == again.json()["number"]
+    # The first answer replayed (core/idempotency.py): the same 201 and body, marked as a replay.
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+    assert Case.objects.count() == 1
+
+
+def test_after_the_stored_answer_expires_the_case_itself_still_answers_a_replay(api):
+    from yiwang.core.models import IdempotencyRecord
+
+    first = submit(api, headers={"HTTP_IDEMPOTENCY_KEY": "abc-1"})
+    IdempotencyRecord.objects.all().delete()
+    again = submit(api, headers={"HTTP_IDEMPOTENCY_KEY": "abc-1"})
+    assert again.status_code == 200 and again.json()["number"] == first.json()["number"]
     assert Case.objects.count() == 1
 
 
@@ -58,8 +69,8 @@ def test_a_wrongly_typed_field_is_a_422_naming_it(api):
     assert "lat" in response.json()["errors"]
 
 
-def test_an_oversized_body_is_a_413(api):
-    response = submit(api, description="x" * (1024 * 1024 + 10))
+def test_an_oversized_body_is_a_413(api, settings):
+    response = submit(api, description="x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10))
     assert response.status_code == 413
     assert Case.objects.count() == 0
 

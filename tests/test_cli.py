@@ -110,3 +110,7 @@ def test_the_console_script_counts_working_days(tmp_path):
     bad = subprocess.run([bindir / "yiwang", "calendar", "add-workdays", "yesterday", "5"], env=env,
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "not a date" in bad.stderr
+
+
+def test_verify_rollups_only(world):
+    assert "every tally equals" in run("verify", "--rollups-only")

@@ -6,14 +6,17 @@ App routers are added in yiwang.urls.
 
 from __future__ import annotations
 
+import json
 import time
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from yiwang.core import idempotency
 from yiwang.core.errors import DomainError
 from yiwang.org.selectors import Viewer, request_viewer, user_for_token, viewer_for
 
@@ -67,6 +70,10 @@ api = NinjaAPI(
     auth=[TokenAuth(), SessionAuth()],
     urls_namespace="api",
 )
+# Every unsafe operation takes an Idempotency-Key: the first decorator holds the whole operation in one
+# transaction and stores its answer, the second claims the key once the caller is known (core/idempotency.py).
+api.add_decorator(idempotency.idempotent, mode="view")
+api.add_decorator(idempotency.claim_key, mode="operation")
 
 
 
@@ -78,7 +85,10 @@ def _field_name(loc: tuple) -> str:
 
 @api.exception_handler(DomainError)
 def domain_error(request, exc: DomainError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    if getattr(exc, "retry_after", None):  # core.throttle.TooManyAttempts (429)
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -109,3 +119,46 @@ def auth_error(request, exc):
 @api.exception_handler(RequestDataTooBig)
 def too_big(request, exc):
     return api.create_response(request, {"code": "too_large", "detail": _("请求体过大。")}, status=413)
+
+
+@api.exception_handler(DataError)
+def data_error(request, exc: DataError):
+    """PostgreSQL cannot store NUL (U+0000) in text and refuses it wherever it arrives (a query, a path,
+    a body): that is the caller's input, answered 422 naming the field. Any other DataError is ours."""
+    field = _field_with_nul(request)
+    if field is None:
+        raise exc
+    body = {"code": "validation_failed", "detail": _("提交的内容有误，请按提示修改。"),
+            "errors": {field: [_("不能含有 NUL 字符(\\u0000)。")]}}
+    return api.create_response(request, body, status=422)
+
+
+def _field_with_nul(request) -> str | None:
+    match = getattr(request, "resolver_match", None)
+    for name, value in (match.kwargs.items() if match else ()):
+        if "\x00" in str(value):
+            return name
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in v for v in values):
+            return name
+    if request.content_type != "application/json":
+        for name, values in request.POST.lists():
+            if "\x00" in name or any("\x00" in v for v in values):
+                return name
+        return None
+    try:
+        return _nul_in(json.loads(request.body or b"null"), "")
+    except ValueError:
+        return None
+
+
+def _nul_in(value, path: str) -> str | None:
+    """Where in a JSON value a string holds NUL, as a dotted path ("form.reason", "groups.0.name")."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _nul_in(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None

@@ -1,7 +1,8 @@
 """Settings for yiwang, read from the environment in this one place.
 
 YIWANG_DATABASE_URL selects the database: ``sqlite:///path`` (the embedded default, WAL mode) or
-``postgres://user@host:port/name``.
+``postgres://user@host:port/name``. YIWANG_REPLICA_URL optionally adds a streaming replica, read only
+by the reads that may be stale (core/db.py, docs/SCALING.md).
 """
 
 import os
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # /api/v1/docs from its own static files, not a CDN with an inline script (CSP)
     "yiwang.core",
     "yiwang.org",
     "yiwang.catalog",
@@ -46,15 +48,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "yiwang.core.security.SecurityHeadersMiddleware",  # CSP and Permissions-Policy, static files too
     # Static files, precompressed at collectstatic (gzip): the ECharts bundle is 643 KB raw but
     # 220 KB on the wire, which keeps every page under 400 KB of JS+CSS. granian has no compression.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "yiwang.core.security.RequestSizeLimitMiddleware",  # before anything reads the body (CSRF does)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "yiwang.core.middleware.LazyMessageMiddleware",  # messages.MessageMiddleware, its storage built on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -121,7 +125,27 @@ def database_from_url(url: str) -> dict:
     raise ValueError(f"YIWANG_DATABASE_URL has an unknown scheme {parsed.scheme!r}: use sqlite:/// or postgres://")
 
 
+def replica_from_url(url: str) -> dict:
+    """A read replica (a PostgreSQL hot standby) for reads that may be a few seconds stale: core/db.py."""
+    try:
+        replica = database_from_url(url)
+    except ValueError:
+        raise ValueError("YIWANG_REPLICA_URL must be a postgres:// URL (or sqlite:/// for a read-only copy)") from None
+    # Tests read what they wrote: the replica is the default test database under a second name.
+    replica["TEST"] = {"MIRROR": "default"}
+    if replica["ENGINE"] == "django.db.backends.postgresql":
+        # A replica that does not answer costs a request this much before reads fall back to the primary.
+        replica["OPTIONS"] = {"connect_timeout": 2}
+    return replica
+
+
 DATABASES = {"default": database_from_url(os.environ.get("YIWANG_DATABASE_URL", "sqlite://"))}
+if os.environ.get("YIWANG_REPLICA_URL"):
+    DATABASES["replica"] = replica_from_url(os.environ["YIWANG_REPLICA_URL"])
+# After a replica fails to answer, how long a process sends its stale reads to the primary before
+# trying the replica again; also how often a connection outside a request is checked.
+YIWANG_REPLICA_RETRY_SECONDS = float(os.environ.get("YIWANG_REPLICA_RETRY_SECONDS", "5"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -144,23 +168,63 @@ STORAGES = {
 WHITENOISE_MAX_AGE = 86400
 MEDIA_ROOT = VAR_DIR / "media"
 
-# A case creation carries a form and a list of materials, never files: 1 MiB is generous and
-# keeps a hostile client from making a worker parse megabytes of JSON.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Request and upload limits (yiwang.core.security). The largest body that is not multipart is an
+# API call carrying one 5 MB photo in base64 (at most 7,000,000 characters): 8 MiB, and no more, so
+# a hostile client cannot make a worker parse more JSON than that. Larger requests answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# Multipart bodies (pages, the grid import): five 5 MB evidence files or a matter's materials fit.
+YIWANG_MAX_REQUEST_BYTES = int(os.environ.get("YIWANG_MAX_REQUEST_BYTES", str(32 * 1024 * 1024)))
+# The largest single file any form takes (a grid import, 10 MB; photos and materials are held to
+# 5 MB by cases.attachments): beyond it an upload's bytes are dropped, not stored, and refused.
+YIWANG_MAX_FILE_BYTES = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)  # bigger files spool to a temporary file
+FILE_UPLOAD_HANDLERS = [
+    "yiwang.core.security.FileSizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "/"
 
+# Every handler masks ID numbers and mobile numbers (core/logging.py), Django's own included: its
+# default handlers are redefined here, and the root logger writes everything else (granian, libraries)
+# through the same console, so no record reaches a stream or an e-mail unmasked.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "personal_data": {"()": "yiwang.core.logging.PersonalDataFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["personal_data"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler", "level": "ERROR",
+            "filters": ["require_debug_false", "personal_data"],
+            "reporter_class": "yiwang.core.logging.MaskingExceptionReporter",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "yiwang": {"handlers": ["console"], "level": os.environ.get("YIWANG_LOG_LEVEL", "INFO")},
-        "django.request": {"handlers": ["console"], "level": "ERROR"},
+        # yiwang and django.request write through the root's console (one line per record).
+        "yiwang": {"level": os.environ.get("YIWANG_LOG_LEVEL", "INFO")},
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.request": {"level": "ERROR"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # granian's worker and access loggers (configured by granian before the app loads; its level
+        # flags still apply): the access line carries the path and query string.
+        "_granian": {"handlers": ["console"], "propagate": False},
+        "granian.access": {"handlers": ["console"], "propagate": False},
     },
 }
 
@@ -174,3 +238,40 @@ YIWANG_DEMO_TITLE = _("西咸新区 一网通办")
 # Map tiles for Leaflet, e.g. "https://tiles.example.gov.cn/{z}/{x}/{y}.png". Empty: maps draw
 # without a base layer (a closed network), showing only yiwang's own points and outlines.
 YIWANG_TILE_URL = os.environ.get("YIWANG_TILE_URL", "")
+
+# Security headers (yiwang.core.security; docs/security.md). Every script and style is a static
+# file: no 'unsafe-inline', no 'unsafe-eval'. Same shape as Django 6.0's SECURE_CSP; the middleware
+# adds the host of YIWANG_TILE_URL to img-src.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# The grid worker's and patrol's pages ask for the phone's position; photo inputs may open the camera.
+YIWANG_PERMISSIONS_POLICY = {"geolocation": ["self"], "camera": ["self"], "microphone": [], "payment": [],
+                             "usb": []}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# YIWANG_HTTPS=1 for a deployment served over HTTPS: cookies only over TLS, HSTS, http:// redirected.
+YIWANG_HTTPS = os.environ.get("YIWANG_HTTPS", "0") == "1"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = YIWANG_HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("YIWANG_HSTS_SECONDS", "31536000")) if YIWANG_HTTPS else 0
+# Proxies of ours in front of granian (a TLS terminator, a load balancer): their X-Forwarded-For
+# gives the client's address (login throttling) and X-Forwarded-Proto tells HTTPS apart.
+YIWANG_PROXY_COUNT = int(os.environ.get("YIWANG_PROXY_COUNT", "0"))
+if YIWANG_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling (yiwang.core.throttle): failed passwords within the window, per username and
+# per client address, after which attempts are refused without checking the password.
+YIWANG_LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("YIWANG_LOGIN_FAILURES_PER_USERNAME", "5"))
+YIWANG_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("YIWANG_LOGIN_FAILURES_PER_ADDRESS", "20"))
+YIWANG_LOGIN_WINDOW_SECONDS = int(os.environ.get("YIWANG_LOGIN_WINDOW_SECONDS", "900"))

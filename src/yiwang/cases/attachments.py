@@ -20,7 +20,12 @@ PHOTOS = (JPEG, PNG)  # photos of a reported problem
 
 
 def sniff_upload(upload, *, allowed: tuple = DOCUMENTS, field: str = "materials") -> tuple[str, str]:
-    """(content type, extension) of an uploaded file judged by its first bytes and size, or refuse it."""
+    """(content type, extension) of an uploaded file judged by its first bytes and size, or refuse it.
+
+    Every upload (pages, the API's base64 photos, Open311 media) passes here before it is stored. A
+    multipart file beyond settings.YIWANG_MAX_FILE_BYTES arrives truncated (core.security) but still
+    larger than MAX_UPLOAD_BYTES, so it is refused here like any other file that is too big.
+    """
     if upload.size > MAX_UPLOAD_BYTES:
         raise ValidationFailed(_("文件 %(name)s 超过 5 MB。") % {"name": upload.name}, field=field)
     head = upload.read(16)

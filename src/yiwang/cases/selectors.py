@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yiwang.cases import search
 from yiwang.cases.models import Case, CaseEvent, Notification
 from yiwang.cases.workflows import APPLICANT, LEADER, Action, workflow
 from yiwang.core import clock
@@ -31,6 +32,11 @@ class CaseFilters:
     due_before: dt.datetime | None = None
     due_after: dt.datetime | None = None
     applicant_phone: str | None = None
+    text: str | None = None  # words in the title, description or address (cases.search)
+    created_after: dt.datetime | None = None
+
+
+MAX_SEARCH = 100
 
 
 def case_queryset(viewer: Viewer) -> QuerySet[Case]:
@@ -87,6 +93,15 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
         qs = qs.filter(due_at__gte=filters.due_after)
     if filters.applicant_phone:
         qs = qs.filter(applicant_phone=filters.applicant_phone)
+    if filters.text:
+        if len(filters.text) > MAX_SEARCH:
+            raise ValidationFailed(_("搜索词不能超过 %(n)s 个字。") % {"n": MAX_SEARCH}, field="q")
+        matched = search.text_filter(filters.text)
+        if matched is None:
+            raise ValidationFailed(_("请输入要搜索的文字（汉字、字母或数字）。"), field="q")
+        qs = qs.filter(matched)
+    if filters.created_after is not None:
+        qs = qs.filter(created_at__gte=filters.created_after)
     return paginate(qs, order=ORDERS[order], cursor=cursor, limit=limit)
 
 

@@ -220,6 +220,8 @@ WORKFLOWS: dict[str, Workflow] = {
 SYSTEM_ACTIONS = {
     "warn": _("临期预警"), "mark_overdue": _("已超期"), "recompute_due": _("重新计算期限"),
     "auto_escalate": _("超期自动上报"), "absorb_duplicate": _("并入重复上报"), "flag_duplicate": _("疑似重复上报"),
+    # Not a sweep: a staff member saw an ID number in full (cases.services.case_reveal_id).
+    "reveal_id": _("查看完整证件号"),
 }
 
 

@@ -255,8 +255,9 @@ def flag_duplicate(*, case_id: int) -> bool:
 
 def merge_into_flagged(*, viewer: Viewer, case_id: int, version: int) -> Case:
     """One click on the board: merge a flagged report into the case it was flagged as repeating."""
-    case = Case.objects.filter(pk=case_id).select_related("likely_duplicate_of").first()
-    if case is None or case.likely_duplicate_of is None:
+    # Scoped first: a case outside the viewer's regions is not found, whatever its flag says.
+    case = case_for_action(viewer, case_id)
+    if case.likely_duplicate_of is None:
         raise ValidationFailed(_("该案件没有被标记为疑似重复。"), field="case_id")
     return case_act(viewer=viewer, case_id=case_id, action="merge", version=version,
                     parent_number=case.likely_duplicate_of.number)

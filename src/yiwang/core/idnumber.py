@@ -1,9 +1,27 @@
-"""Resident ID numbers (公民身份号码, GB 11643-1999): checksum validation and masking."""
+"""Resident ID numbers (公民身份号码, GB 11643-1999): checksum validation and masking.
+
+Personal information rules (个人信息保护法 Art. 28: an ID number is sensitive personal information):
+an ID number leaves the server masked — in pages, API answers, exports and logs — unless a
+staff member asks to see it and the request is recorded (cases.services.case_reveal_id,
+grid.services.resident_reveal_id). ``mask`` is for a field known to hold an ID number;
+``mask_text`` is the one function for text that may contain one.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
+import re
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+
+# An ID-number-shaped token: 17 digits and a digit or X, not part of a longer number, wherever it
+# stands ("身份证6104…", "sfz6104…", "id=6104…"), except the digits of a case number (YW + date +
+# id). The checksum is not required: a mistyped number still identifies its owner to within a
+# digit, and an 18-digit bank or credit code is no less private.
+_ID_NUMBER = re.compile(r"(?<!\d)(?<![Yy][Ww])\d{17}[\dXx](?!\d)")
+# A mainland mobile number (11 digits, 13x–19x), not part of a longer number.
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def check_digit(first17: str) -> str:
@@ -30,6 +48,36 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 7:
         return phone
     return phone[:3] + "****" + phone[-4:]
+
+
+def mask_text(text: str, *, phones: bool = True) -> str:
+    """Free text with every ID-number-like token masked as ``mask`` shows it, and mobile numbers as
+    ``mask_phone`` does unless ``phones`` is False (staff pages show a reporter's call-back number).
+
+    Idempotent: masked text has no digit runs left to match.
+    """
+    if not text:
+        return text
+    text = _ID_NUMBER.sub(lambda m: mask(m.group()), text)
+    if phones:
+        text = _MOBILE.sub(lambda m: mask_phone(m.group()), text)
+    return text
+
+
+def mask_data(value: object, *, phones: bool = True) -> object:
+    """``mask_text`` applied to every string inside JSON-like data (a form, a timeline payload)."""
+    if isinstance(value, str):
+        return mask_text(value, phones=phones)
+    if isinstance(value, dict):
+        return {k: mask_data(v, phones=phones) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_data(v, phones=phones) for v in value]
+    return value
+
+
+def find_in_text(text: str) -> list[str]:
+    """The ID-number-like tokens in ``text``, upper-cased, in order, each once."""
+    return list(dict.fromkeys(m.group().upper() for m in _ID_NUMBER.finditer(text or "")))
 
 
 def birth_date(number: str) -> dt.date | None:

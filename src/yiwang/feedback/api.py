@@ -8,6 +8,7 @@ from ninja import Field, Router, Schema, Status
 from yiwang.cases.selectors import case_get
 from yiwang.cases.workflows import workflow
 from yiwang.core.errors import NotFound
+from yiwang.core.idnumber import mask_text
 from yiwang.feedback import selectors, services
 from yiwang.feedback.models import Rating
 from yiwang.org.selectors import request_viewer
@@ -45,11 +46,12 @@ def _out(evaluation, number: str) -> dict:
     f = evaluation.follow_up_case
     return {
         "case": number, "rating": evaluation.rating, "rating_label": str(Rating(evaluation.rating).label),
-        "channel": evaluation.channel, "tags": evaluation.tags, "comment": evaluation.comment,
+        "channel": evaluation.channel, "tags": evaluation.tags,
+        "comment": mask_text(evaluation.comment, phones=False),
         "created_at": evaluation.created_at,
         "follow_up": None if f is None else {
             "number": f.number, "state": f.state, "state_label": str(workflow(f.kind).states[f.state]),
-            "due_at": f.due_at, "result": f.result,
+            "due_at": f.due_at, "result": mask_text(f.result, phones=False),
         },
     }
 

@@ -72,3 +72,20 @@ class Evaluation(models.Model):
     @property
     def is_bad(self) -> bool:
         return self.rating <= BAD_REVIEW_MAX
+
+
+class RatingTally(models.Model):
+    """Ratings by region, handling unit and level: a GROUP BY of evaluations kept in step by
+    evaluation_create (evaluations are never edited), read by the indicators instead of a scan."""
+
+    region_path = models.CharField(max_length=255)
+    handling_unit_id = models.BigIntegerField()
+    rating = models.PositiveSmallIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region_path", "handling_unit_id", "rating"],
+                                               name="rating_tally_key")]
+
+    def __str__(self) -> str:
+        return f"{self.region_path} {self.handling_unit_id} {self.rating}: {self.n}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Q, Sum
 
-from yiwang.feedback.models import BAD_REVIEW_MAX, Evaluation
+from yiwang.core.db import stale_ok
+from yiwang.feedback.models import BAD_REVIEW_MAX, Evaluation, RatingTally
 from yiwang.org.selectors import Viewer, scope_q
 
 
@@ -18,15 +19,29 @@ def satisfaction_percent(good: int, total: int) -> str | None:
     return str(value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def evaluation_counts(*, viewer: Viewer, region_path: str | None = None, unit_id: int | None = None) -> dict:
-    qs = Evaluation.objects.filter(scope_q(viewer, holder_field="handling_unit_id", resident_field=None))
+def _rating_tallies(viewer: Viewer, region_path: str | None):
+    qs = RatingTally.objects.using(stale_ok()).filter(
+        scope_q(viewer, holder_field="handling_unit_id", resident_field=None)).exclude(n=0)
     if region_path:
         qs = qs.filter(region_path__startswith=region_path)
+    return qs
+
+
+def evaluation_counts(*, viewer: Viewer, region_path: str | None = None, unit_id: int | None = None) -> dict:
+    """Ratings and 差评 in the viewer's scope, from the rating tallies (feedback.rollups)."""
+    qs = _rating_tallies(viewer, region_path)
     if unit_id:
         qs = qs.filter(handling_unit_id=unit_id)
-    agg = qs.aggregate(total=Count("id"), bad=Count("id", filter=Q(rating__lte=BAD_REVIEW_MAX)))
-    total, bad = agg["total"], agg["bad"]
+    agg = qs.aggregate(total=Sum("n"), bad=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX)))
+    total, bad = agg["total"] or 0, agg["bad"] or 0
     return {"ratings": total, "bad_reviews": bad, "satisfaction_rate": satisfaction_percent(total - bad, total)}
+
+
+def rating_counts_by_region(*, viewer: Viewer, region_path: str | None = None) -> list[dict]:
+    """[{region_path, ratings, bad_reviews}] for the viewer's scope, one row per rated region."""
+    rows = (_rating_tallies(viewer, region_path).values("region_path")
+            .annotate(ratings=Sum("n"), bad_reviews=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX))).order_by())
+    return [{**row, "bad_reviews": row["bad_reviews"] or 0} for row in rows]
 
 
 def evaluation_for_case(case_id: int) -> Evaluation | None:

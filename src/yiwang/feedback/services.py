@@ -11,6 +11,7 @@ from yiwang.cases.services import case_for_action, case_open_follow_up
 from yiwang.cases.workflows import workflow
 from yiwang.core import clock
 from yiwang.core.errors import Conflict, IllegalTransition, PermissionDenied, ValidationFailed
+from yiwang.feedback import rollups
 from yiwang.feedback.models import BAD_REVIEW_MAX, OFFLINE_CHANNELS, TAGS, Evaluation, RatingChannel
 from yiwang.org.selectors import Viewer
 
@@ -58,6 +59,7 @@ def evaluation_create(
                 created_at=clock.now(),
             )
             evaluation.save(force_insert=True)
+            rollups.record(evaluation)
             if rating <= BAD_REVIEW_MAX:
                 follow_up = case_open_follow_up(
                     case=case, evaluation_id=evaluation.pk, rating=rating, comment=comment,

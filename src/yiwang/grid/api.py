@@ -103,7 +103,7 @@ def camera_alert(request, code: str, payload: AlertIn):
                   {"number": case.number, "state": case.state, "grid": grid, "replayed": created.replayed})
 
 
-class CountsOut(Schema):
+class GridCountsOut(Schema):
     households: int
     residents: int
     elderly_alone: int
@@ -118,7 +118,7 @@ class GridOut(Schema):
     code: str
     name: str
     community: str
-    counts: CountsOut
+    counts: GridCountsOut
 
 
 # Declared last: "/grids/{code}" would otherwise swallow "/grids/imports".

@@ -234,6 +234,8 @@ class _Row:
 
     def error(self, field_name: str, message: str) -> None:
         self.ok = False
+        # A message may quote a cell (an unknown grid code): a misplaced ID number there stays masked.
+        message = idnumber.mask_text(message, phones=False)
         self._errors.append(RowError(self.number, self.labels.get(field_name, field_name), message))
 
     def text(self, field_name: str, *, required: bool = False, max_length: int = 200) -> str:

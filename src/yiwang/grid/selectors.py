@@ -111,6 +111,7 @@ class VulnerableResident:
     address: str
     relation: str
     flags: tuple[str, ...]  # labels: 独居老人, 低保, 贫困户
+    resident_id: int  # what a recorded reveal of the full number names (grid.services.resident_reveal_id)
 
 
 def vulnerable_residents(*, viewer: Viewer, grid: Region, limit: int = 200) -> list[VulnerableResident]:
@@ -124,7 +125,7 @@ def vulnerable_residents(*, viewer: Viewer, grid: Region, limit: int = 200) -> l
             name=m.resident.name, id_number_masked=idnumber.mask(m.resident.id_number),
             phone_masked=idnumber.mask_phone(m.resident.phone),
             address=m.household.address or m.household.number, relation=m.get_relation_display(),
-            flags=tuple(labels[f] for f in FLAGS if getattr(m.resident, f)),
+            flags=tuple(labels[f] for f in FLAGS if getattr(m.resident, f)), resident_id=m.resident_id,
         )
         for m in rows
     ]

@@ -25,8 +25,9 @@ from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.models import Channel, Kind
 from yiwang.cases.services import Created, case_create
 from yiwang.catalog.selectors import matter_info
-from yiwang.core import idnumber
+from yiwang.core import clock, idnumber
 from yiwang.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from yiwang.core.models import AccessLog
 from yiwang.grid import imports
 from yiwang.grid.imports import BuildingRow, OrganisationRow, ResidentRow, RowError
 from yiwang.grid.models import (
@@ -40,7 +41,7 @@ from yiwang.grid.models import (
 )
 from yiwang.org import geo
 from yiwang.org.models import Level, Region, Resident, Role, Unit
-from yiwang.org.selectors import Viewer
+from yiwang.org.selectors import Viewer, scope_q
 from yiwang.org.services import region_create, region_update, resident_create, resident_update
 
 # --- grid outlines -------------------------------------------------------------------------------
@@ -414,3 +415,26 @@ def camera_alert(
         address=camera.name, description=(text + "\n" + description).strip()[:5000], attachments=attachments,
         idempotency_key=key,
     )
+
+
+@transaction.atomic
+def resident_reveal_id(*, viewer: Viewer, resident_id: int, reason: str) -> str:
+    """A grid resident's ID number in full, for the grid workers who keep the household's data (and
+    administrators); who asked, when and why is written to core.AccessLog first, in the same
+    transaction — there is no case whose timeline could carry it (个人信息保护法 Art. 28, 29)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("请填写查看完整证件号的理由。"), field="reason")
+    if len(reason) > 500:
+        raise ValidationFailed(_("理由不能超过 %(n)s 个字。") % {"n": 500}, field="reason")
+    if not may_report(viewer):
+        raise PermissionDenied(_("只有网格员可以查看居民的完整证件号。"))
+    member = (HouseholdMember.objects.filter(scope_q(viewer, path_field="household__region_path", holder_field=None,
+                                                     resident_field=None), resident_id=resident_id)
+              .select_related("resident", "household").first())
+    if member is None or not member.resident.id_number:
+        raise NotFound(_("没有找到该居民的证件号，或您无权查看。"), field="resident")
+    AccessLog.objects.create(at=clock.now(), actor_id=viewer.user_id, actor_name=viewer.username,
+                             subject="org.resident", subject_id=resident_id, field="id_number",
+                             reason=idnumber.mask_text(reason, phones=False), region_path=member.household.region_path)
+    return member.resident.id_number

@@ -7,4 +7,5 @@ app_name = "grid"
 urlpatterns = [
     path("", views.index, name="index"),
     path("<str:code>/", views.detail, name="detail"),
+    path("<str:code>/residents/<int:resident_id>/reveal-id/", views.resident_reveal_id, name="reveal_id"),
 ]

@@ -16,7 +16,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.cases.selectors import is_overdue
 from yiwang.cases.workflows import workflow
@@ -45,13 +46,13 @@ def index(request):
 
 @login_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("description", "address")
 def detail(request, code: str):
     viewer = _staff_viewer(request)
     try:
         grid = selectors.grid_get(viewer=viewer, code=code)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    may_report = services.may_report(viewer)
     errors: dict = {}
     if request.method == "POST":
         try:
@@ -67,6 +68,11 @@ def detail(request, code: str):
         else:
             messages.success(request, _("已上报，案件编号 %(n)s。") % {"n": created.case.number})
             return HttpResponseRedirect(reverse("grid:detail", args=[grid.code]))
+    return _detail_page(request, viewer, grid, errors=errors)
+
+
+def _detail_page(request, viewer: Viewer, grid, *, errors: dict, revealed: dict | None = None, status: int = 200):
+    may_report = services.may_report(viewer)
     incidents = selectors.open_incidents(viewer=viewer, grid=grid)
     states = workflow("incident").states
     map_config = {
@@ -82,4 +88,28 @@ def detail(request, code: str):
         "may_report": may_report, "categories": matter_list(kind="incident") if may_report else [],
         "errors": errors, "map_config": map_config,
         "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
-    })
+        "revealed": revealed or {},
+    }, status=status)
+
+
+@login_required(login_url="web:login")
+@require_POST
+@sensitive_post_parameters("reason")
+@sensitive_variables("number")
+def resident_reveal_id(request, code: str, resident_id: int):
+    """显示完整证件号 of one resident in the list: recorded in the access log, then shown on the page
+    (rendered, not redirected: the number must not wait in a session)."""
+    viewer = _staff_viewer(request)
+    try:
+        grid = selectors.grid_get(viewer=viewer, code=code)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    status = 200
+    try:
+        number = services.resident_reveal_id(viewer=viewer, resident_id=resident_id, reason=request.POST.get("reason", ""))
+        revealed = {"resident_id": resident_id, "number": number}
+    except DomainError as exc:
+        revealed, status = {"resident_id": resident_id, "error": exc.message}, exc.status
+    response = _detail_page(request, viewer, grid, errors={}, revealed=revealed, status=status)
+    response["Cache-Control"] = "no-store"
+    return response

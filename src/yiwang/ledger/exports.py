@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
 from yiwang.core import clock
+from yiwang.core.idnumber import mask_text
 from yiwang.ledger import selectors
 from yiwang.ledger.selectors import LedgerRow
 
@@ -45,9 +46,10 @@ def _line(row: LedgerRow) -> list:
     item, case = row.item, row.case
     due = timezone.localdate(case.due_at) if case.due_at else None
     state = row.state_label + (_("（超期）") if row.overdue and case.closed_at is None else "")
-    return [row.seq, item.problem_list.title, item.problem, item.measures, case.holder_unit.name,
-            item.responsible_person, _("立行立改") if item.immediate else _("长期整改"), due, state, row.accepted_on,
-            case.number]
+    # Typed text is written masked: a ledger is printed and passed around (core.idnumber.mask_text).
+    return [row.seq, mask_text(item.problem_list.title), mask_text(item.problem), mask_text(item.measures),
+            case.holder_unit.name, item.responsible_person, _("立行立改") if item.immediate else _("长期整改"), due,
+            state, row.accepted_on, case.number]
 
 
 def ledger_xlsx(doc: LedgerDoc) -> bytes:

@@ -18,6 +18,7 @@ from yiwang.cases.selectors import is_overdue
 from yiwang.cases.workflows import workflow
 from yiwang.catalog.models import Matter
 from yiwang.core import clock
+from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.core.pagination import Page, paginate
 from yiwang.ledger.models import Batch, Field, ProblemList, RectificationItem, ResearchTopic, ResearchVisit
@@ -138,8 +139,9 @@ class TopicCounts:
 def topic_counts(*, viewer: Viewer, filters: TopicFilters | None = None) -> TopicCounts:
     """调研课题 and 调研 counted by level, leader and field, as the 2019 report counts them
     (新区、新城、街镇三级领导班子确定调研课题827个，开展调研2500余次)."""
-    qs = _filtered_topics(viewer, filters or TopicFilters())
-    visits = ResearchVisit.objects.filter(topic__in=qs.values("pk"))
+    db = stale_ok()  # counts may lag the primary by seconds: a replica answers
+    qs = _filtered_topics(viewer, filters or TopicFilters()).using(db)
+    visits = ResearchVisit.objects.using(db).filter(topic__in=qs.values("pk"))
     labels = {"level": dict(Level.choices), "field": dict(Field.choices)}
 
     def rows(dimension: str, topic_key: str, visit_key: str, label_of) -> list[CountRow]:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from yiwang.cases.workflows import workflow
 from yiwang.core import clock
 from yiwang.core.errors import DomainError, NotFound, ValidationFailed
+from yiwang.core.idempotency import idempotent_page
 from yiwang.ledger import exports, selectors, services
 from yiwang.ledger.models import Field
 from yiwang.org.decorators import staff_required
@@ -95,6 +96,7 @@ def topics(request):
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@idempotent_page
 def topic_new(request):
     viewer = request_viewer(request)
     errors: dict = {}
@@ -114,6 +116,7 @@ def topic_new(request):
     return render(request, "ledger/topic_new.html", {
         "units": selectors.topic_units(viewer), "leaders": selectors.leader_choices(viewer), "fields": Field.choices,
         "errors": errors, "posted": request.POST,
+        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
     }, status=status)
 
 
@@ -136,6 +139,7 @@ def _topic_context(request, topic, errors: dict | None = None, form: str = "") -
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@idempotent_page
 def topic_detail(request, topic_id: int):
     """The topic, its visit log and the items its findings opened; POST records a visit."""
     viewer = request_viewer(request)
@@ -208,6 +212,7 @@ def counts(request):
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@idempotent_page
 def batch_new(request):
     viewer = request_viewer(request)
     errors: dict = {}
@@ -230,7 +235,7 @@ def batch_new(request):
                if u.kind in ("office", "command_centre") and selectors.leads(viewer, u.region_path)][:300]
     return render(request, "ledger/batch_new.html", {
         "regions": regions, "units": offices, "matters": selectors.rectification_matters(), "errors": errors,
-        "posted": request.POST,
+        "posted": request.POST, "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
     }, status=status)
 
 
@@ -266,6 +271,7 @@ def batch_detail(request, batch_id: int):
 
 @staff_required
 @require_POST
+@idempotent_page
 def list_create(request, batch_id: int):
     viewer = request_viewer(request)
     batch = _found(selectors.batch_get, viewer=viewer, batch_id=batch_id)

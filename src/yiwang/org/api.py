@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
+from ninja.errors import HttpError
 
+from yiwang.core import throttle
 from yiwang.core.errors import PermissionDenied
 from yiwang.org import selectors
 from yiwang.org.selectors import request_viewer
@@ -67,10 +68,15 @@ class LoginIn(Schema):
     password: str
 
 
-@router.post("/session", response={200: MeOut}, auth=None, summary="Log in with a password (browser session)")
+@router.post("/session", response={200: MeOut}, auth=None,
+             summary="Log in with a password (browser session); 429 with Retry-After after too many failures")
 def login(request, payload: LoginIn):
     """Starts a Django session; later unsafe calls must send the CSRF token (cookie `csrftoken`)."""
-    user = authenticate(request, username=payload.username, password=payload.password)
+    if request.content_type != "application/json":
+        # Another site's form can post text/plain but not JSON: without this it could log a visitor's
+        # browser into the other site's account (login CSRF). API clients need no CSRF token here.
+        raise HttpError(415, _("请以 application/json 提交用户名和密码。"))
+    user = throttle.authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise PermissionDenied(_("用户名或密码不正确。"), field="password")
     django_login(request, user)

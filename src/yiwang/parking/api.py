@@ -20,10 +20,15 @@ from yiwang.parking.models import ParkingSession, Penalty, Violation
 router = Router(tags=["parking"])
 
 
+# A band's bounds are wall-clock times of the zone's day, without an offset: RFC 3339 "partial-time".
+# Pydantic would declare "format: time", which promises a full-time with offset ("08:00:00+08:00").
+LOCAL_TIME = {"format": "partial-time"}
+
+
 class BandOut(Schema):
     name: str
-    start: dt.time
-    end: dt.time
+    start: dt.time = Field(..., json_schema_extra=LOCAL_TIME)
+    end: dt.time = Field(..., json_schema_extra=LOCAL_TIME)
     unit_minutes: int
     unit_price: Decimal
     cap: Decimal | None

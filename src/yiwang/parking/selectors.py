@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from yiwang.core import clock
+from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, PermissionDenied, ValidationFailed
 from yiwang.core.pagination import Page, paginate
 from yiwang.org.models import Role
@@ -262,11 +263,12 @@ def hotspots(*, viewer: Viewer, filters: HotspotFilters, point_limit: int = 2000
     if not can_see_hotspots(viewer):
         raise PermissionDenied(_("仅限领导和指挥中心指挥员查看停车热点。"))
     _check_filters(filters)
-    qs = violation_queryset(viewer).filter(observed_at__gte=filters.start, observed_at__lte=filters.end)
+    db = stale_ok()  # a map of the period may lag the primary by seconds: a replica answers
+    qs = violation_queryset(viewer).using(db).filter(observed_at__gte=filters.start, observed_at__lte=filters.end)
     if filters.region_code:
         qs = qs.filter(region_path__startswith=hierarchy().region(filters.region_code).path)
     rows = list(qs.values_list("id", "lat", "lng", "hour", "weekday", "region_id", "zone_id", "plate"))
-    places = list(TaggedPlace.objects.filter(_region_q(viewer)).order_by("region_path", "name"))
+    places = list(TaggedPlace.objects.using(db).filter(_region_q(viewer)).order_by("region_path", "name"))
     lats = np.array([r[1] for r in rows], dtype=float)
     lngs = np.array([r[2] for r in rows], dtype=float)
     near_of = {p.pk: (1000 * distance_km(lats, lngs, p.lat, p.lng) <= filters.metres) if rows else np.zeros(0, bool)
@@ -285,8 +287,8 @@ def hotspots(*, viewer: Viewer, filters: HotspotFilters, point_limit: int = 2000
     h = hierarchy()
     grids = Counter(r[5] for r in kept)
     zones = Counter(r[6] for r in kept if r[6])
-    zone_names = dict(Zone.objects.filter(pk__in=list(zones)).values_list("pk", "name"))
-    zone_codes = dict(Zone.objects.filter(pk__in=list(zones)).values_list("pk", "code"))
+    zone_names = dict(Zone.objects.using(db).filter(pk__in=list(zones)).values_list("pk", "name"))
+    zone_codes = dict(Zone.objects.using(db).filter(pk__in=list(zones)).values_list("pk", "code"))
 
     def peak_of(mask: np.ndarray) -> str:
         cells = Counter((rows[i][4], rows[i][3]) for i in np.flatnonzero(mask & keep))

@@ -132,7 +132,7 @@ class PairOut(Schema):
     income_12_months: Decimal
 
 
-class VisitIn(Schema):
+class PairVisitIn(Schema):
     version: int
     comment: str = Field(..., max_length=services.MAX_TEXT)
     visited_on: dt.date | None = None
@@ -270,7 +270,7 @@ def pair(request, pair_id: int):
 
 
 @router.post("/party/pairs/{pair_id}/visits", response={201: PairOut}, summary="Log a visit (走访)")
-def pair_visit(request, pair_id: int, payload: VisitIn):
+def pair_visit(request, pair_id: int, payload: PairVisitIn):
     services.pair_visit(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
     return Status(201, _pair(request, pair_id))
 

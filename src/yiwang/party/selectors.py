@@ -40,6 +40,14 @@ def _scoped(viewer: Viewer) -> Q:
     return scope_q(viewer, holder_field=None, resident_field=None)
 
 
+def _visible(viewer: Viewer, branch_field: str) -> Q:
+    """In the viewer's regions, or of a branch they belong to wherever it lies."""
+    if viewer.is_superuser:
+        # A superuser's scope is the empty Q: OR-ing it with anything would narrow it to that thing.
+        return _scoped(viewer)
+    return _scoped(viewer) | Q(**{f"{branch_field}__in": sorted(viewer.unit_ids)})
+
+
 def may_manage(viewer: Viewer, branch: Unit) -> bool:
     """The branch's secretary, a leader over its region, or a superuser may change its records."""
     if viewer.is_superuser:
@@ -53,13 +61,13 @@ def may_manage(viewer: Viewer, branch: Unit) -> bool:
 
 def branch_list(*, viewer: Viewer) -> list[Unit]:
     """Branches the viewer may see, the ones they manage first."""
-    rows = list(Unit.objects.filter(_scoped(viewer) | Q(pk__in=sorted(viewer.unit_ids)), kind=UnitKind.PARTY_BRANCH,
+    rows = list(Unit.objects.filter(_visible(viewer, "pk"), kind=UnitKind.PARTY_BRANCH,
                                     active=True).select_related("region").order_by("region_path"))
     return sorted(rows, key=lambda u: not may_manage(viewer, u))
 
 
 def branch_get(*, viewer: Viewer, code: str) -> Unit:
-    rows = list(Unit.objects.filter(_scoped(viewer) | Q(pk__in=sorted(viewer.unit_ids)), code=code,
+    rows = list(Unit.objects.filter(_visible(viewer, "pk"), code=code,
                                     kind=UnitKind.PARTY_BRANCH).select_related("region")[:1])
     if not rows:
         raise NotFound(_("没有找到党支部 %(code)s，或您无权查看。") % {"code": code}, field="branch")
@@ -67,14 +75,14 @@ def branch_get(*, viewer: Viewer, code: str) -> Unit:
 
 
 def member_list(*, viewer: Viewer, branch: Unit, active_only: bool = True) -> QuerySet[PartyMember]:
-    qs = PartyMember.objects.filter(_scoped(viewer) | Q(branch_id__in=sorted(viewer.unit_ids)), branch=branch)
+    qs = PartyMember.objects.filter(_visible(viewer, "branch_id"), branch=branch)
     if active_only:
         qs = qs.filter(active=True)
     return qs.select_related("group_membership__group").order_by("birth_date", "id")
 
 
 def member_get(*, viewer: Viewer, member_id: int) -> PartyMember:
-    rows = list(PartyMember.objects.filter(_scoped(viewer) | Q(branch_id__in=sorted(viewer.unit_ids)),
+    rows = list(PartyMember.objects.filter(_visible(viewer, "branch_id"),
                                            pk=member_id).select_related("branch")[:1])
     if not rows:
         raise NotFound(_("没有找到该党员，或您无权查看。"), field="member")
@@ -90,7 +98,7 @@ def group_list(*, viewer: Viewer, branch: Unit) -> list[PartyGroup]:
     """The branch's groups with their members (eldest first) and leader."""
     members = PartyMember.objects.filter(active=True).order_by("birth_date", "id")
     return list(
-        PartyGroup.objects.filter(_scoped(viewer) | Q(branch_id__in=sorted(viewer.unit_ids)), branch=branch)
+        PartyGroup.objects.filter(_visible(viewer, "branch_id"), branch=branch)
         .select_related("leader")
         .prefetch_related(Prefetch("memberships", GroupMembership.objects.select_related("member")
                                    .filter(member__in=members).order_by("member__birth_date", "member_id")))
@@ -141,7 +149,7 @@ def grouping_proposal(*, viewer: Viewer, branch: Unit, n: int) -> list[ProposedG
 
 
 def pair_list(*, viewer: Viewer, branch: Unit | None = None) -> QuerySet[AssistancePair]:
-    qs = AssistancePair.objects.filter(_scoped(viewer) | Q(branch_id__in=sorted(viewer.unit_ids)))
+    qs = AssistancePair.objects.filter(_visible(viewer, "branch_id"))
     if branch is not None:
         qs = qs.filter(branch=branch)
     return qs.select_related("member", "resident", "case", "branch").order_by("id")

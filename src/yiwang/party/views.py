@@ -4,6 +4,7 @@ an assistance pair. Thin: selectors read, services write; a refused form comes b
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from yiwang.cases.selectors import allowed_actions, case_timeline
 from yiwang.cases.workflows import action_label
 from yiwang.core import clock
 from yiwang.core.errors import DomainError, ValidationFailed
+from yiwang.core.idempotency import idempotent_page
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 from yiwang.party import selectors, services
@@ -69,6 +71,7 @@ def index(request):
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@idempotent_page
 def branch(request, code: str):
     viewer, unit = _branch(request, code)
     errors: dict = {}
@@ -104,6 +107,8 @@ def branch(request, code: str):
         "poor": selectors.poor_residents(viewer=viewer, branch=unit) if manage else [],
         "genders": Gender.choices, "errors": errors, "form": form,
         "default_groups": min(4, len(members)) or 1,
+        # Fresh on every render: a refused form is answered 200 and so kept, and must not hold the key.
+        "idempotency_key": uuid.uuid4().hex,
     })
 
 

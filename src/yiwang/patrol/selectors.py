@@ -27,6 +27,7 @@ from yiwang.patrol.models import PatrolLog, PatrolTeam, Shift, ShiftMember, Shif
 SCHEDULING_ROLES_OVER_REGION = {Role.OPERATOR, Role.LEADER}
 # A night runs from noon to noon: at 01:00 on Tuesday, "tonight" is still Monday's night.
 NIGHT_TURNS_AT = dt.time(12)
+PLAN_DAYS_AHEAD = 366  # how far ahead shifts may be drawn
 
 
 def tonight(moment: dt.datetime | None = None) -> dt.date:
@@ -160,6 +161,9 @@ def shift_proposal(
     if start < tonight():
         raise ValidationFailed(_("不能给已经过去的夜晚排班：请从今晚(%(night)s)或以后开始。")
                                % {"night": tonight().isoformat()}, field="start")
+    if end > tonight() + dt.timedelta(days=PLAN_DAYS_AHEAD):
+        # Rosters are drawn for the coming weeks; a night years away would also overflow the calendar.
+        raise ValidationFailed(_("只能给一年以内的夜晚排班。"), field="end")
     existing = list(team.shifts.filter(night__range=(start, end)).values_list("night", "state"))
     occupied = sorted({night for night, _state in existing})
     # Replacing redraws only what has not happened yet: a night with a patrol under way or done stays.

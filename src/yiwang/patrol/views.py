@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.catalog.selectors import matter_list
 from yiwang.core.errors import DomainError, ValidationFailed
+from yiwang.core.idempotency import idempotent_page
 from yiwang.org.selectors import region_outlines, request_viewer
 from yiwang.patrol import selectors, services
 
@@ -143,7 +145,7 @@ def my_shifts(request) -> HttpResponse:
         "recent": [s for s in shifts if s.night < night][::-1],
         "categories": matter_list(kind="incident"),
         "check_in_log": check_in_log, "check_in_points": selectors.track_points(check_in_log),
-        "check_in_ready": True, "show_check_in": viewer.is_staff_member,
+        "check_in_ready": True, "show_check_in": viewer.is_staff_member, "check_in_key": uuid.uuid4().hex,
     })
 
 
@@ -179,6 +181,7 @@ def shift_start(request, shift_id: int) -> HttpResponse:
 
 @login_required(login_url=LOGIN)
 @require_POST
+@idempotent_page
 def log_check_in(request, log_id: int) -> HttpResponse:
     log = _log_for_write(request, log_id)
     try:
@@ -236,12 +239,14 @@ def log_page(request, log_id: int) -> HttpResponse:
 def _check_in_partial(request, log, error: str = ""):
     return render(request, "patrol/_check_in.html", {
         "check_in_log": log, "check_in_points": selectors.track_points(log), "check_in_ready": True,
+        "check_in_key": uuid.uuid4().hex,
         "check_in_error": error,
     })
 
 
 @login_required(login_url=LOGIN)
 @require_http_methods(["GET", "POST"])
+@idempotent_page
 def check_in(request) -> HttpResponse:
     """GET: the partial with the caller's patrol under way. POST: check in (starting one if none)."""
     viewer = request_viewer(request)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from ninja import Router, Schema
 
 from yiwang.org.selectors import request_viewer
-from yiwang.stats.selectors import indicators
+from yiwang.stats.selectors import dashboard_region, indicators
 
 router = Router(tags=["indicators"])
 
@@ -41,5 +41,9 @@ class IndicatorsOut(Schema):
 
 @router.get("/indicators", response=IndicatorsOut, summary="Indicators for the caller's scope or one region in it")
 def get_indicators(request, region: str | None = None):
-    """Rates are percentages with three decimals as strings ("99.993"); null when there is nothing to rate."""
-    return indicators(viewer=request_viewer(request), region_code=region)
+    """Rates are percentages with three decimals as strings ("99.993"); null when there is nothing to rate.
+    A region outside the caller's scope is answered 404, like an unknown one (as on the dashboard)."""
+    viewer = request_viewer(request)
+    if region:
+        dashboard_region(viewer=viewer, region_code=region)
+    return indicators(viewer=viewer, region_code=region)

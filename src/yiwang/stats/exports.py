@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 
 from yiwang.cases.models import Case
 from yiwang.core import clock
-from yiwang.core.idnumber import mask_phone
+from yiwang.core.idnumber import mask_phone, mask_text
 from yiwang.org.models import Level
 from yiwang.stats.selectors import state_labels
 
@@ -116,7 +116,7 @@ def _case_line(row: tuple, labels: dict, now: dt.datetime) -> list:
     else:
         overdue = suspended_at is None and now > due_at  # a suspended deadline is recomputed on resuming
     return [
-        _number(pk, created_at), title, matter, labels.get((kind, state), state), holder, region,
+        _number(pk, created_at), mask_text(title), matter, labels.get((kind, state), state), holder, region,
         created_at, due_at, closed_at, _("是") if overdue else _("否"), name, mask_phone(phone),
     ]
 

@@ -16,6 +16,7 @@ from statistics import mean
 from django.db.models import Count, Q
 
 from yiwang.cases.models import Case, CaseEvent, Kind
+from yiwang.core.db import stale_ok
 from yiwang.org.models import Level
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 from yiwang.stats.selectors import percent
@@ -72,8 +73,9 @@ def incident_indicators(*, viewer: Viewer, start: dt.datetime, end: dt.datetime,
                         region: RegionInfo | None = None, hotspot_limit: int = 10) -> dict:
     """Figures for incidents reported in [start, end) in the viewer's scope (optionally one region)."""
     h = hierarchy()
-    qs = Case.objects.filter(scope_q(viewer, resident_field=None), kind=Kind.INCIDENT,
-                             created_at__gte=start, created_at__lt=end)
+    db = stale_ok()  # a period's figures may lag by seconds; cases and events from the same server
+    qs = Case.objects.using(db).filter(scope_q(viewer, resident_field=None), kind=Kind.INCIDENT,
+                                       created_at__gte=start, created_at__lt=end)
     if region is not None:
         qs = qs.filter(region_path__startswith=region.path)
     cases = {row["id"]: row for row in qs.values(
@@ -81,7 +83,7 @@ def incident_indicators(*, viewer: Viewer, start: dt.datetime, end: dt.datetime,
         "accepted_at", "off_grid")}
     steps: dict[int, dict[str, list[dt.datetime]]] = defaultdict(lambda: defaultdict(list))
     if cases:
-        events = CaseEvent.objects.filter(case_id__in=qs.values("id"), action__in=STEPS)
+        events = CaseEvent.objects.using(db).filter(case_id__in=qs.values("id"), action__in=STEPS)
         for case_id, action, at in events.values_list("case_id", "action", "at").iterator(chunk_size=5000):
             steps[case_id][action].append(at)
 
@@ -140,8 +142,8 @@ def incident_indicators(*, viewer: Viewer, start: dt.datetime, end: dt.datetime,
 def hotspot_points(*, viewer: Viewer, start: dt.datetime, end: dt.datetime, region: RegionInfo | None = None,
                    limit: int = 3000) -> list[dict]:
     """Located incidents of the period, for a heat map."""
-    qs = Case.objects.filter(scope_q(viewer, resident_field=None), kind=Kind.INCIDENT, created_at__gte=start,
-                             created_at__lt=end, lat__isnull=False)
+    qs = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None), kind=Kind.INCIDENT,
+                                               created_at__gte=start, created_at__lt=end, lat__isnull=False)
     if region is not None:
         qs = qs.filter(region_path__startswith=region.path)
     return [{"lat": lat, "lng": lng, "label": name} for lat, lng, name in
@@ -150,8 +152,8 @@ def hotspot_points(*, viewer: Viewer, start: dt.datetime, end: dt.datetime, regi
 
 def category_counts(*, viewer: Viewer, start: dt.datetime, end: dt.datetime,
                     region: RegionInfo | None = None) -> list[dict]:
-    qs = Case.objects.filter(scope_q(viewer, resident_field=None), kind=Kind.INCIDENT, created_at__gte=start,
-                             created_at__lt=end)
+    qs = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None), kind=Kind.INCIDENT,
+                                               created_at__gte=start, created_at__lt=end)
     if region is not None:
         qs = qs.filter(region_path__startswith=region.path)
     return list(qs.values("matter__code", "matter__name").annotate(

@@ -11,31 +11,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, FloatField, Func, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases.models import Case
+from yiwang.cases.models import Case, CaseDayTally, CaseTally
 from yiwang.cases.workflows import WORKFLOWS
 from yiwang.core import clock
+from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.feedback.models import BAD_REVIEW_MAX
-from yiwang.feedback.selectors import evaluation_counts, satisfaction_percent
+from yiwang.feedback.selectors import evaluation_counts, rating_counts_by_region, satisfaction_percent
 from yiwang.org.models import Level, Region
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
-
-
-class EpochSeconds(Func):
-    """A timestamp as seconds, computed in SQL (Django's datetime subtraction on SQLite calls back
-    into Python for every row: half the dashboard's time at 100k cases)."""
-
-    output_field = FloatField()
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) * 86400.0)", **extra)
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)", **extra)
 
 
 def percent(part: int, whole: int) -> str | None:
@@ -44,52 +32,61 @@ def percent(part: int, whole: int) -> str | None:
     return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
+def _tallies(viewer: Viewer, region_path: str | None):
+    """The scoped case tallies (cases.rollups): the same rows scope_q lets the viewer read, counted."""
+    qs = CaseTally.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None)).exclude(n=0)
+    if region_path:
+        qs = qs.filter(region_path__startswith=region_path)
+    return qs
+
+
+def _tally_sums(qs, *fields: str):
+    return qs.values(*fields).annotate(
+        cases=Sum("n"), with_due_n=Sum("with_due"), on_time_n=Sum("on_time"), seconds_n=Sum("seconds")
+    ).order_by()
+
+
+def responsible_unit_id(row: dict) -> int:
+    """The unit a tally row counts for: its holder while open, its handler (else holder) once closed."""
+    if row["closed"]:
+        return row["handling_unit_id"] or row["holder_unit_id"]
+    return row["holder_unit_id"]
+
+
 def indicators(*, viewer: Viewer, region_code: str | None = None) -> dict:
+    """The leaders' figures for the viewer's scope (or one region in it), from the tallies: the cost
+    follows the number of regions and units, not of cases."""
     h = hierarchy()
-    qs = Case.objects.filter(scope_q(viewer, resident_field=None))
     region = h.region(region_code) if region_code else None
-    if region is not None:
-        qs = qs.filter(region_path__startswith=region.path)
+    region_path = region.path if region else None
 
     by_state: Counter[str] = Counter()
     open_by_unit: Counter[int] = Counter()
-    rows = qs.values("holder_unit_id", "state").annotate(n=Count("id"), open=Count("id", filter=Q(closed_at__isnull=True)))
-    for row in rows:
-        by_state[row["state"]] += row["n"]
-        if row["open"]:
-            open_by_unit[row["holder_unit_id"]] += row["open"]
-
-    closed_rows = (
-        qs.filter(closed_at__isnull=False)
-        .values("handling_unit_id", "holder_unit_id")
-        .annotate(
-            n=Count("id"),
-            with_due=Count("id", filter=Q(due_at__isnull=False)),
-            on_time=Count("id", filter=Q(due_at__isnull=False, closed_at__lte=F("due_at"))),
-            seconds=Sum(EpochSeconds("closed_at") - EpochSeconds("created_at"), output_field=FloatField()),
-        )
-    )
     closed_by_unit: dict[int, dict] = defaultdict(lambda: {"closed": 0, "with_due": 0, "on_time": 0})
     closed_by_level: Counter[str] = Counter()
-    total_closed = total_with_due = total_on_time = 0
-    total_seconds = 0.0
-    for row in closed_rows:
-        unit_id = row["handling_unit_id"] or row["holder_unit_id"]
+    total_closed = total_with_due = total_on_time = total_seconds = 0
+    for row in _tally_sums(_tallies(viewer, region_path), "state", "closed", "holder_unit_id", "handling_unit_id"):
+        by_state[row["state"]] += row["cases"]
+        unit_id = responsible_unit_id(row)
+        if not row["closed"]:
+            open_by_unit[unit_id] += row["cases"]
+            continue
         agg = closed_by_unit[unit_id]
-        agg["closed"] += row["n"]
-        agg["with_due"] += row["with_due"]
-        agg["on_time"] += row["on_time"]
+        agg["closed"] += row["cases"]
+        agg["with_due"] += row["with_due_n"]
+        agg["on_time"] += row["on_time_n"]
         unit = h.units.get(unit_id)
-        level = h.regions[unit.region_id].level if unit else "unknown"
-        closed_by_level[level] += row["n"]
-        total_closed += row["n"]
-        total_with_due += row["with_due"]
-        total_on_time += row["on_time"]
-        if row["seconds"] is not None:
-            total_seconds += row["seconds"]
+        closed_by_level[h.regions[unit.region_id].level if unit else "unknown"] += row["cases"]
+        total_closed += row["cases"]
+        total_with_due += row["with_due_n"]
+        total_on_time += row["on_time_n"]
+        total_seconds += row["seconds_n"]
 
-    overdue_open = qs.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=clock.now()).count()
-    ratings = evaluation_counts(viewer=viewer, region_path=region.path if region else None)
+    cases = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None))
+    if region_path:
+        cases = cases.filter(region_path__startswith=region_path)
+    overdue_open = cases.filter(overdue_q(clock.now())).count()
+    ratings = evaluation_counts(viewer=viewer, region_path=region_path)
     units = []
     for unit_id in sorted(set(open_by_unit) | set(closed_by_unit)):
         unit = h.units.get(unit_id)
@@ -105,7 +102,7 @@ def indicators(*, viewer: Viewer, region_code: str | None = None) -> dict:
         "open": sum(open_by_unit.values()),
         "closed": total_closed,
         "overdue_open": overdue_open,
-        "by_state": dict(sorted(by_state.items())),
+        "by_state": {state: n for state, n in sorted(by_state.items()) if n},
         "closed_by_level": {lv: closed_by_level.get(lv, 0) for lv in Level.values if lv != Level.GRID},
         "community_share": percent(closed_by_level.get(Level.COMMUNITY, 0), total_closed),
         "on_time_rate": percent(total_on_time, total_with_due),
@@ -170,7 +167,8 @@ def dashboard_region(*, viewer: Viewer, region_code: str | None) -> DashboardReg
 
 
 def _scoped_cases(viewer: Viewer, region: RegionInfo | None):
-    qs = Case.objects.filter(scope_q(viewer, resident_field=None))
+    # Dashboard figures and the lists behind them may lag the primary by seconds: a replica answers.
+    qs = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None))
     if region is not None:
         qs = qs.filter(region_path__startswith=region.path)
     return qs
@@ -214,28 +212,23 @@ def region_breakdown(*, viewer: Viewer, region_code: str | None) -> dict:
     a region has at most a few thousand distinct paths below it.
     """
     place = dashboard_region(viewer=viewer, region_code=region_code)
-    now = clock.now()
-    closed = Q(closed_at__isnull=False)
-    rows = (
-        _scoped_cases(viewer, place.region)
-        .values("region_path")
-        .annotate(
-            cases=Count("id"),
-            open=Count("id", filter=Q(closed_at__isnull=True)),
-            overdue=Count("id", filter=overdue_q(now)),
-            closed=Count("id", filter=closed),
-            with_due=Count("id", filter=closed & Q(due_at__isnull=False)),
-            on_time=Count("id", filter=closed & Q(due_at__isnull=False, closed_at__lte=F("due_at"))),
-            community=Count("id", filter=handled_at_level_q(Level.COMMUNITY)),
-            ratings=Count("evaluation"),
-            bad_reviews=Count("evaluation", filter=Q(evaluation__rating__lte=BAD_REVIEW_MAX)),
-        )
-        .order_by()
-    )
+    h = hierarchy()
+    community_units = {u.id for u in h.units.values() if h.regions[u.region_id].level == Level.COMMUNITY}
+    region_path = place.region.path if place.region else None
+    rows: list[dict] = []
+    for row in _tally_sums(_tallies(viewer, region_path), "region_path", "closed", "holder_unit_id", "handling_unit_id"):
+        closed = row["cases"] if row["closed"] else 0
+        rows.append({"region_path": row["region_path"], "cases": row["cases"], "open": row["cases"] - closed,
+                     "closed": closed, "with_due": row["with_due_n"], "on_time": row["on_time_n"],
+                     "community": closed if responsible_unit_id(row) in community_units else 0})
+    overdue = (_scoped_cases(viewer, place.region).filter(overdue_q(clock.now()))
+               .values("region_path").annotate(overdue=Count("id")).order_by())
+    rows.extend(overdue)
+    rows.extend(rating_counts_by_region(viewer=viewer, region_path=region_path))
     fields = ("cases", "open", "overdue", "closed", "with_due", "on_time", "community", "ratings", "bad_reviews")
     sums: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
-        sums[_child_key(row["region_path"], place)].update({f: row[f] for f in fields})
+        sums[_child_key(row["region_path"], place)].update({f: row[f] for f in fields if f in row})
 
     def finish(counts: Counter[str], **extra) -> dict:
         return {
@@ -267,8 +260,8 @@ def state_counts(*, viewer: Viewer, region_code: str | None) -> list[dict]:
     """Cases by kind and state, in workflow order (initial state first, closed states last)."""
     place = dashboard_region(viewer=viewer, region_code=region_code)
     counts = {
-        (row["kind"], row["state"]): row["n"]
-        for row in _scoped_cases(viewer, place.region).values("kind", "state").annotate(n=Count("id")).order_by()
+        (row["kind"], row["state"]): row["cases"]
+        for row in _tally_sums(_tallies(viewer, place.region.path if place.region else None), "kind", "state")
     }
     out = []
     for kind, wf in WORKFLOWS.items():
@@ -297,22 +290,23 @@ def week_bounds(week: str) -> tuple[dt.datetime, dt.datetime]:
 def weekly_trend(*, viewer: Viewer, region_code: str | None, weeks: int = 12) -> list[dict]:
     """Submitted and closed per ISO week (local time), the current week last.
 
-    One query of conditional counts between week boundaries computed here, rather than grouping by
-    a truncated date: SQLite would call back into Python for every row to truncate it.
+    From the day tallies (cases.rollups): a few rows per region and day, not every case of the
+    weeks shown. They count the cases located in the viewer's regions (a day tally knows no holder).
     """
     place = dashboard_region(viewer=viewer, region_code=region_code)
     this_monday = clock.today() - dt.timedelta(days=clock.today().weekday())
     mondays = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
-    bounds = [week_bounds(iso_week(m)) for m in mondays]
-    counts = {}
-    for i, (start, end) in enumerate(bounds):
-        counts[f"submitted_{i}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
-        counts[f"closed_{i}"] = Count("id", filter=Q(closed_at__gte=start, closed_at__lt=end))
-    first = bounds[0][0]
-    totals = (_scoped_cases(viewer, place.region).filter(Q(created_at__gte=first) | Q(closed_at__gte=first))
-              .aggregate(**counts))
-    return [{"week": iso_week(m), "monday": m, "submitted": totals[f"submitted_{i}"], "closed": totals[f"closed_{i}"]}
-            for i, m in enumerate(mondays)]
+    qs = CaseDayTally.objects.using(stale_ok()).filter(scope_q(viewer, holder_field=None, resident_field=None),
+                                                       day__gte=mondays[0])
+    if place.region is not None:
+        qs = qs.filter(region_path__startswith=place.region.path)
+    submitted: Counter[dt.date] = Counter()
+    closed: Counter[dt.date] = Counter()
+    for row in qs.values("day").annotate(s=Sum("submitted"), c=Sum("closed")).order_by():
+        monday = row["day"] - dt.timedelta(days=row["day"].weekday())
+        submitted[monday] += row["s"]
+        closed[monday] += row["c"]
+    return [{"week": iso_week(m), "monday": m, "submitted": submitted[m], "closed": closed[m]} for m in mondays]
 
 
 def overdue_cases(*, viewer: Viewer, region_code: str | None, limit: int = 20) -> list[Case]:

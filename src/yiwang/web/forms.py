@@ -1,10 +1,15 @@
-"""Rendering a matter's JSON form schema as HTML fields, and reading them back."""
+"""Rendering a matter's JSON form schema as HTML fields, and reading them back; the login forms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
 from yiwang.catalog.formschema import ordered_fields
+from yiwang.core import throttle
 
 
 @dataclass
@@ -62,3 +67,35 @@ def read_form(schema: dict, post) -> dict:
         else:
             data[name] = raw
     return data
+
+
+class ThrottledLogin:
+    """clean() of Django's AuthenticationForm with the password checked behind core.throttle.
+
+    ``throttled`` is the refusal when too many attempts failed (the page shows it instead of
+    "wrong password"), else None.
+    """
+
+    throttled: throttle.TooManyAttempts | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = throttle.authenticate(self.request, username=username, password=password)
+            except throttle.TooManyAttempts as exc:
+                self.throttled = exc
+                raise ValidationError(exc.message, code="too_many_attempts") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class LoginForm(ThrottledLogin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
+    pass

@@ -14,11 +14,12 @@ urlpatterns = [
     path("lookup/", views.lookup, name="lookup"),
     path("report/", views.report, name="report"),
     path("halls/", views.halls, name="halls"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("work/", workbench.queue, name="queue"),
     path("work/notifications/", workbench.notifications, name="notifications"),
     path("work/cases/<str:number>/", workbench.work_case, name="work_case"),
     path("work/cases/<str:number>/act/<str:action>/", workbench.work_case_act, name="work_case_act"),
+    path("work/cases/<str:number>/reveal-id/", workbench.work_case_reveal_id, name="work_case_reveal_id"),
     path("work/cases/<str:number>/materials/<int:index>/", workbench.work_material, name="work_material"),
 ]

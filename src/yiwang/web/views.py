@@ -7,11 +7,13 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from yiwang.cases import selectors as case_selectors
@@ -34,7 +36,21 @@ from yiwang.org.selectors import (
     request_viewer,
     service_halls,
 )
-from yiwang.web.forms import fields_for, read_form
+from yiwang.web.forms import LoginForm, fields_for, read_form
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with core.throttle's limits: refused attempts answer 429 and Retry-After."""
+
+    template_name = "web/login.html"
+    authentication_form = LoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.throttled.retry_after)
+        return response
 
 
 def home(request):
@@ -66,6 +82,7 @@ def matter_guide(request, code: str):
 
 @login_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters()  # a form may ask for an ID number (format id-number): not in error reports
 def apply(request, code: str):
     try:
         matter = catalog_selectors.matter_get(code)
@@ -197,6 +214,7 @@ def lookup(request):
 
 @login_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("description", "address")
 def report(request):
     """Report a problem (随手拍): category, description, photo and a map pin; becomes an incident."""
     viewer = request_viewer(request)

@@ -14,15 +14,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
+from yiwang.cases import personal, search
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
 from yiwang.command.selectors import dispatch_suggestion, duplicate_candidates
-from yiwang.core import clock
+from yiwang.core import clock, idnumber
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
@@ -64,6 +66,10 @@ def queue(request):
     matter = request.GET.get("matter") or ""
     region = request.GET.get("region") or ""
     due_days = request.GET.get("due_days") or ""
+    q = (request.GET.get("q") or "").strip()[:case_selectors.MAX_SEARCH]
+    if q:
+        matched = search.text_filter(q)
+        qs = qs.filter(matched) if matched is not None else qs.none()
     if state:
         qs = qs.filter(state=state)
     if matter:
@@ -91,7 +97,7 @@ def queue(request):
         "tab": tab, "tabs": [(k, label, counts.get(k)) for k, label in TABS], "page": page, "now": now,
         "unread": case_selectors.unread_count(viewer),
         "export": export, "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
-        "region": region, "due_days": due_days}, "query": params.urlencode(),
+        "region": region, "due_days": due_days, "q": q}, "query": params.urlencode(),
         "rows": [(c, workflow(c.kind).states.get(c.state, c.state), case_selectors.is_overdue(c, now)) for c in page.items],
     }
     return render(request, "web/work/queue.html", context)
@@ -136,6 +142,9 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "suggestion": dispatch_suggestion(case) if case.kind == "incident" else None,
         "duplicates": duplicate_candidates(viewer, case) if "merge" in {a.name for a in actions} else [],
         "children": list(case.children.order_by("id")) if case.kind == "incident" else [],
+        "id_fields": [(f, personal.field_label(case, f), [idnumber.mask(n) for n in numbers])
+                      for f, numbers in personal.id_fields(case).items()],
+        "may_reveal": personal.may_reveal(viewer, case),
     }
 
 
@@ -178,6 +187,37 @@ def work_case_act(request, number: str, action: str):
         return HttpResponseRedirect(reverse("web:work_case", args=[number]), status=303)
     case = case_selectors.case_get(viewer=viewer, number=number)
     return render(request, "web/work/_panel.html", _panel_context(request, case, error))
+
+
+@staff_required
+@require_POST
+@sensitive_post_parameters("reason")
+@sensitive_variables("numbers")
+def work_case_reveal_id(request, number: str):
+    """显示完整证件号: one field's ID numbers in full, recorded on the timeline before they are shown;
+    answers the refreshed panel (the whole page without htmx: the number must not wait in a session)."""
+    viewer = request_viewer(request)
+    try:
+        case = case_selectors.case_get(viewer=viewer, number=number)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    field = request.POST.get("field") or personal.APPLICANT
+    revealed, errors, status = None, {}, 200
+    try:
+        case, numbers = case_services.case_reveal_id(viewer=viewer, case_id=case.pk, field=field,
+                                                     reason=request.POST.get("reason", ""))
+        revealed = {"field": field, "numbers": numbers}
+    except DomainError as exc:
+        errors, status = exc.errors or {"reason": [exc.message]}, exc.status
+    case = case_selectors.case_get(viewer=viewer, number=number)
+    context = {**_panel_context(request, case), "revealed": revealed, "reveal_errors": errors}
+    if request.headers.get("HX-Request"):
+        # htmx swaps only 2xx answers: the refusal is in the panel, next to the reason.
+        response = render(request, "web/work/_panel.html", context)
+    else:
+        response = render(request, "web/work/case.html", context, status=status)
+    response["Cache-Control"] = "no-store"  # a full number must not come back from the browser's cache
+    return response
 
 
 def _export_query(viewer, tab: str, state: str) -> str:

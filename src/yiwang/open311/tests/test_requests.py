@@ -44,7 +44,7 @@ def test_a_request_shows_public_fields_and_never_the_reporter(o311, world, now):
     (row,) = body
     assert row == {
         "service_request_id": case.number, "status": "open", "status_notes": "已上报", "service_name": "乱停车",
-        "service_code": "INC_PARKING", "description": "门口被堵，请联系 138****0001，身份证 610402********123X",
+        "service_code": "INC_PARKING", "description": "门口被堵，请联系 138****0001，身份证 6104************3X",
         "agency_responsible": "空港新城综合执法指挥中心", "service_notice": "承诺 2 个工作日内处置。",
         "requested_datetime": "2026-06-15T10:00:00+08:00", "updated_datetime": "2026-06-15T10:00:00+08:00",
         "expected_datetime": "2026-06-17T23:59:59+08:00", "address": "幸福里 3 号楼", "address_id": "KG-DZ-XFL-G1",

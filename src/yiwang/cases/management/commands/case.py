@@ -15,6 +15,7 @@ from django.utils import timezone
 from yiwang.cases import selectors, services
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.core.errors import DomainError
+from yiwang.core.idnumber import mask_text
 from yiwang.org.selectors import hierarchy, viewer_for
 
 
@@ -77,22 +78,26 @@ class Command(BaseCommand):
             channel=channel,
         )
         case = created.case
-        self.stdout.write(f"{case.number}  {case.title}  → {hierarchy().units[case.holder_unit_id].name}")
+        self.stdout.write(f"{case.number}  {mask_text(case.title, phones=False)}  → "
+                          f"{hierarchy().units[case.holder_unit_id].name}")
 
     def do_list(self, viewer, state, overdue, limit, **_):
         page = selectors.case_list(viewer=viewer, filters=selectors.CaseFilters(state=state, overdue=overdue),
                                    order="-created", limit=limit)
         for c in page.items:
-            self.stdout.write(f"{c.number}  {c.state:<12} {_fmt(c.due_at):<16}  {c.holder_unit.name}  {c.title}")
+            self.stdout.write(f"{c.number}  {c.state:<12} {_fmt(c.due_at):<16}  {c.holder_unit.name}  "
+                              f"{mask_text(c.title, phones=False)}")
 
     def do_show(self, viewer, number, **_):
         case = selectors.case_get(viewer=viewer, number=number)
         wf = workflow(case.kind)
-        self.stdout.write(f"{case.number}  {case.title}")
+        self.stdout.write(f"{case.number}  {mask_text(case.title, phones=False)}")
         self.stdout.write(f"state: {wf.states[case.state]} ({case.state})  version: {case.version}")
         self.stdout.write(f"holder: {case.holder_unit.name}  due: {_fmt(case.due_at)}")
         for e in selectors.case_timeline(case):
-            note = e.payload.get("note") or e.payload.get("comment") or e.payload.get("result") or ""
+            # Terminal output lands in scrollback and tickets: ID numbers stay masked (core.idnumber).
+            note = mask_text(e.payload.get("note") or e.payload.get("comment") or e.payload.get("result")
+                             or e.payload.get("reason") or "", phones=False)
             self.stdout.write(f"  {e.seq:>3} {_fmt(e.at)} {e.actor_name:<12} {action_label(e.action)} "
                               f"{e.from_state}→{e.to_state} {note}")
         actions = selectors.allowed_actions(viewer, case)

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from yiwang.cases.tasks import apply_auto_rules, apply_auto_rules_task, sweep_deadlines, sweep_deadlines_task
 from yiwang.core import clock
+from yiwang.core.tasks import purge_idempotency_records, purge_idempotency_records_task
 
 
 class Command(BaseCommand):
@@ -23,6 +24,7 @@ class Command(BaseCommand):
                               f"{counts['escalated']} escalated")
             issued = apply_auto_rules()
             self.stdout.write(f"auto rules: {issued['issued']} issued")
+            self.stdout.write(f"idempotency: {purge_idempotency_records()} stored answers purged")
             return
         stop = threading.Event()
 
@@ -30,6 +32,7 @@ class Command(BaseCommand):
             last_day = None
             while not stop.is_set():
                 sweep_deadlines_task.enqueue()
+                purge_idempotency_records_task.enqueue()
                 # 免申即享 once a day: birthdays and other dated conditions change overnight.
                 if clock.today() != last_day:
                     apply_auto_rules_task.enqueue()

@@ -8,7 +8,7 @@
     chart.setOption({
       animation: false,
       color: ["#b3261e"],
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, renderMode: "richText" },
       grid: { left: 40, right: 16, top: 16, bottom: 40 },
       xAxis: { type: "category", data: bars.labels, axisLabel: { interval: 1 } },
       yAxis: { type: "value", minInterval: 1 },

@@ -1,5 +1,7 @@
 // The dashboard's two ECharts charts, drawn from the JSON the page carries (#trend-data, #state-data).
 // Every point and bar links to the list of cases behind it, as the tables under the charts do.
+// Tooltips are drawn on the canvas (renderMode richText): ECharts' HTML tooltips carry style
+// attributes, which the Content-Security-Policy refuses.
 (function () {
   if (typeof echarts === "undefined") { return; }
   var charts = [];
@@ -28,7 +30,7 @@
   if (trend) {
     draw("trend-chart", {
       color: ["#0550ae", "#1a7f37"],
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { top: 0 },
       grid: { left: 40, right: 16, top: 32, bottom: 48 },
       xAxis: { type: "category", data: trend.weeks, axisLabel: { rotate: 45 } },
@@ -45,7 +47,7 @@
     if (!bars) { return; }
     draw(el.id, {
       color: [el.dataset.color || "#b3261e"],
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, renderMode: "richText" },
       grid: { left: 40, right: 16, top: 16, bottom: 96 },
       xAxis: { type: "category", data: bars.labels, axisLabel: { rotate: 45, interval: 0 } },
       yAxis: { type: "value", minInterval: 1 },

@@ -1,0 +1,454 @@
+"""Who may call what: the expected answer of every page and API route, for every role, on an object
+in the caller's own region and on one in another region. tests/test_authz_matrix.py checks each;
+a route without a rule here fails there by name.
+
+A rule has one line per side, a token per role in ROLES order:
+
+    ok     allowed. A read answers 200 (a page may also redirect, but not to the login page); a
+           write is not refused: a 4xx for its body or for the object's state is fine, 401/403/404
+           is not.
+    done   allowed, and the write went through (a row was added or the target row changed).
+    quiet  refused by a page (or a bulk call) that answers with a message: 2xx/3xx, nothing changed.
+    login  anonymous: a page sends them to the login page.
+    401 403 404 422 …  exactly that status, and a write changes nothing. 403 refuses a role;
+           404 hides an object outside the caller's scope, so that its existence is not revealed.
+
+Who plays each role is in the test (USERS): staff of 空港新城 (KG) — a community clerk and grid
+worker of 幸福里, a town enforcement handler, the city's command-centre operator and leader, and
+幸福里's party secretary; a resident of 幸福里; a party member on 幸福里's patrol team with no staff
+role ("volunteer"). "own" objects lie in KG: cases of 幸福里 (the resident's own), its grid, its
+party branch and patrol team, 空港新城's research topic and rectification batch, a parking zone in
+幸福里's grid. "other" objects are the same in 秦汉新城 (QH), outside every one of those regions.
+A route that takes no object has a single line (``both``): the call is the same for either side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("anonymous", "resident", "clerk", "handler", "operator", "leader", "grid_worker", "secretary", "volunteer",
+         "superuser")
+TOKENS = {"ok", "done", "quiet", "login"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    own: tuple[str, ...]
+    other: tuple[str, ...] | None = None
+    why: str = ""
+
+    def columns(self):
+        yield "own", self.own
+        if self.other is not None:
+            yield "other", self.other
+
+
+def _tokens(line: str) -> tuple[str, ...]:
+    tokens = tuple(line.split())
+    assert len(tokens) == len(ROLES), f"{line!r}: {len(tokens)} tokens for {len(ROLES)} roles"
+    for token in tokens:
+        assert token in TOKENS or (token.isdigit() and len(token) == 3), f"{line!r}: unknown token {token!r}"
+    return tokens
+
+
+def rule(own: str, other: str, why: str = "") -> Rule:
+    return Rule(_tokens(own), _tokens(other), why)
+
+
+def both(line: str, why: str = "") -> Rule:
+    return Rule(_tokens(line), None, why)
+
+
+# Every route under /admin/ (the Django admin): staff superusers only; everyone else is sent to the
+# admin's own login page. The test calls each admin page that takes no parameter.
+ADMIN_PREFIX = "admin/"
+ADMIN_RULE = both("302   302   302   302   302   302   302   302   302   ok")
+
+# Lines many rules share.
+#                 anon  res   clerk hand  oper  lead  grid  secr  vol   super
+PUBLIC = "        ok    ok    ok    ok    ok    ok    ok    ok    ok    ok"
+SIGNED_IN_API = " 401   ok    ok    ok    ok    ok    ok    ok    ok    ok"
+SIGNED_IN_PAGE = "login ok    ok    ok    ok    ok    ok    ok    ok    ok"
+STAFF_PAGE = "    login 403   ok    ok    ok    ok    ok    ok    403   ok"
+# An object in another region: hidden from everyone but a superuser.
+API_ELSEWHERE = " 401   404   404   404   404   404   404   404   404   ok"
+PAGE_ELSEWHERE = "login 403   404   404   404   404   404   404   403   ok"  # staff pages refuse non-staff first
+OPEN_PAGE_ELSEWHERE = "login 404   404   404   404   404   404   404   404   ok"  # pages for any signed-in user
+QUIET_ELSEWHERE = "login 403  quiet quiet quiet quiet quiet quiet 403   done"  # forms that answer "not found"
+LEDGER_FORMS = ("the ledger's forms answer a refusal by showing the form again with the reason, status 422 "
+                "(data unchanged); an object outside the caller's scope is 404")
+GRID_READ = "        401   404   ok    ok    ok    ok    ok    ok    404   ok"
+
+RULES: dict[str, Rule] = {
+    # --- the API: who is asking, regions, units, the catalogue -----------------------------------
+    "GET /api/v1/me": both(SIGNED_IN_API),
+    "GET /api/v1/regions": both(PUBLIC),
+    "GET /api/v1/units": both(SIGNED_IN_API),
+    "POST /api/v1/session": both(PUBLIC, "logging in (with a clerk's password) is for anyone"),
+    "DELETE /api/v1/session": both(SIGNED_IN_API),
+    "GET /api/v1/matters": both(PUBLIC),
+    "GET /api/v1/matters/{code}": both(PUBLIC),
+    "GET api:openapi-json": both(PUBLIC),
+    "GET api:openapi-view": both(PUBLIC),
+    "GET api:api-root": both("404 404 404 404 404 404 404 404 404 404", "nothing lives at /api/v1/ itself"),
+    # --- cases -------------------------------------------------------------------------------------
+    "POST /api/v1/cases": rule(
+        "401   done  done  done  done  done  done  done  403   done",
+        "401   done  done  done  done  done  done  done  403   done",
+        "a resident applies for themself, staff for a resident (代办), for any region (通办); an account that "
+        "is neither is refused"),
+    "GET /api/v1/cases": both(SIGNED_IN_API, "a list: the other region's cases must not be in it"),
+    "GET /api/v1/cases/{number}": rule(
+        "401   ok    ok    ok    ok    ok    ok    ok    404   ok", API_ELSEWHERE),
+    "POST /api/v1/cases/{number}/actions/{action}": rule(
+        "401   403   done  403   403   403   403   403   404   done", API_ELSEWHERE,
+        "受理 (accept) is for the clerks and handlers of the holding unit; others who can see the case are refused"),
+    "POST /api/v1/cases/{number}/evaluation": rule(
+        "401   done  403   403   403   403   403   403   404   403",
+        "401   404   404   404   404   404   404   404   404   403",
+        "only the applicant rates a finished case online, not even a superuser"),
+    "GET /api/v1/cases/{number}/evaluation": rule(
+        "401   ok    ok    ok    ok    ok    ok    ok    404   ok", API_ELSEWHERE),
+    "POST /api/v1/cases/{number}/reveal-id": rule(
+        "401   403   done  403   403   403   done  403   404   done",
+        "401   404   404   404   404   404   404   404   404   422",
+        "staff of the holding or handling unit (幸福里's hall: its clerk and grid worker), on the record; the other "
+        "applicant has no ID number on file, hence the superuser's 422"),
+    # --- grids -------------------------------------------------------------------------------------
+    "GET /api/v1/grids": both(SIGNED_IN_API, "a list: the other region's grids must not be in it"),
+    "GET /api/v1/grids/{code}": rule(GRID_READ, API_ELSEWHERE),
+    "POST /api/v1/grids/imports": rule(
+        "401   403   done  done  done  done  done  done  403   done",
+        "401   403   422   422   422   422   422   422   403   done",
+        "staff keep the basic data of the grids in their regions; a row for another region's grid is refused "
+        "like an unknown grid (422, nothing written)"),
+    "POST /api/v1/cameras/{code}/alerts": rule(
+        "401   403   done  done  done  done  done  done  403   done",
+        "401   403   403   403   403   403   403   403   403   done",
+        "an integrator's token must be of staff over the camera's region: another region's camera is refused, "
+        "403 (src/yiwang/grid/tests/test_camera_alert.py)"),
+    # --- the command centre --------------------------------------------------------------------------
+    "GET /api/v1/command/board": both(
+        "401   403   403   403   ok    403   403   403   403   ok", "operators only; no other region's case on it"),
+    "POST /api/v1/command/dispatch": rule(
+        "401   403   403   403   done  403   403   403   403   done",
+        "401   403   403   403   quiet 403   403   403   403   done",
+        "operators only; a case outside the operator's scope comes back in the list as not dispatched"),
+    "POST /api/v1/dispatch/suggest": rule(
+        "401   403   ok    ok    ok    ok    ok    ok    403   ok",
+        "401   403   404   404   404   404   404   404   403   ok",
+        "staff only; a region outside their scope reads as unknown"),
+    # --- patrol --------------------------------------------------------------------------------------
+    "GET /api/v1/patrol/teams": both(SIGNED_IN_API, "a list: the other region's team must not be in it"),
+    "GET /api/v1/patrol/teams/{team_id}/shifts": rule(
+        "401   404   ok    ok    ok    ok    ok    ok    ok    ok", API_ELSEWHERE),
+    "GET /api/v1/patrol/teams/{team_id}/shifts/generate": rule(
+        "401   404   403   403   ok    ok    403   ok    403   ok", API_ELSEWHERE,
+        "drawing shifts is for the team's secretary, or an operator or leader over its region"),
+    "POST /api/v1/patrol/teams/{team_id}/shifts/generate": rule(
+        "401   404   403   403   done  done  403   done  403   done", API_ELSEWHERE),
+    "POST /api/v1/patrol/logs": rule(
+        "401   404   403   403   403   403   403   403   done  403",
+        "401   404   404   404   404   404   404   404   404   403",
+        "only a member of the shift sets out on it, not even a superuser"),
+    "GET /api/v1/patrol/logs/{log_id}": rule(
+        "401   404   ok    ok    ok    ok    ok    ok    ok    ok", API_ELSEWHERE),
+    "POST /api/v1/patrol/logs/{log_id}/check-ins": rule(
+        "401   404   403   403   403   403   403   403   done  403",
+        "401   404   404   404   404   404   404   404   404   403",
+        "only who walks a patrol writes to its log"),
+    "POST /api/v1/patrol/logs/{log_id}/finish": rule(
+        "401   404   403   403   403   403   403   403   done  403",
+        "401   404   404   404   404   404   404   404   404   403"),
+    "POST /api/v1/patrol/logs/{log_id}/findings": rule(
+        "401   404   403   403   403   403   403   403   done  403",
+        "401   404   404   404   404   404   404   404   404   403"),
+    # --- the ledger ----------------------------------------------------------------------------------
+    "GET /api/v1/ledger/topics": both(SIGNED_IN_API, "a list: the other region's topic must not be in it"),
+    "GET /api/v1/ledger/topics/counts": both(SIGNED_IN_API),
+    "POST /api/v1/ledger/topics": rule(
+        "401   403   403   403   403   done  403   403   403   done",
+        "401   403   403   403   403   403   403   403   403   done",
+        "a leader registers a topic for a unit of their region"),
+    "GET /api/v1/ledger/topics/{topic_id}": rule(
+        "401   404   404   404   ok    ok    404   404   404   ok", API_ELSEWHERE,
+        "the topic is the city's (空港新城管委会): a community's or a town's staff do not see it"),
+    "GET /api/v1/ledger/topics/{topic_id}/visits": rule(
+        "401   404   404   404   ok    ok    404   404   404   ok", API_ELSEWHERE),
+    "POST /api/v1/ledger/topics/{topic_id}/visits": rule(
+        "401   403   404   404   403   done  404   404   403   done",
+        "401   403   404   404   404   404   404   404   403   done",
+        "the topic's unit or its leader records visits; a resident or volunteer is refused as not staff first"),
+    "POST /api/v1/ledger/visits/{visit_id}/items": rule(
+        "401   403   404   404   403   done  404   404   403   done",
+        "401   403   404   404   404   404   404   404   403   done"),
+    "GET /api/v1/ledger/batches": both(SIGNED_IN_API, "a list: the other region's batch must not be in it"),
+    "POST /api/v1/ledger/batches": rule(
+        "401   403   403   403   403   done  403   403   403   done",
+        "401   403   403   403   403   403   403   403   403   done",
+        "a leader over the batch's region"),
+    "GET /api/v1/ledger/batches/{batch_id}": rule(
+        "401   404   404   404   ok    ok    404   ok    404   ok", API_ELSEWHERE,
+        "a city's batch: its city's staff, and the units holding its items (the secretary's branch)"),
+    "GET /api/v1/ledger/batches/{batch_id}/lists": rule(
+        "401   404   404   404   ok    ok    404   ok    404   ok", API_ELSEWHERE),
+    "GET /api/v1/ledger/batches/{batch_id}/ledger.xlsx": rule(
+        "401   404   404   404   ok    ok    404   ok    404   ok", API_ELSEWHERE),
+    "GET /api/v1/ledger/batches/{batch_id}/ledger.pdf": rule(
+        "401   404   404   404   ok    ok    404   ok    404   ok", API_ELSEWHERE),
+    "POST /api/v1/ledger/batches/{batch_id}/accept": rule(
+        "401   403   404   404   403   422   404   403   403   422",
+        "401   403   404   404   404   404   404   404   403   422",
+        "the accepting unit or a leader over the region; not every item has passed yet, hence 422"),
+    "POST /api/v1/ledger/batches/{batch_id}/lists": rule(
+        "401   403   404   404   403   done  404   403   403   done",
+        "401   403   404   404   404   404   404   404   403   done"),
+    "GET /api/v1/ledger/items": rule(
+        "401   404   404   404   ok    ok    404   ok    404   ok", API_ELSEWHERE, "the items of a batch"),
+    "POST /api/v1/ledger/lists/{list_id}/items": rule(
+        "401   403   403   403   403   done  403   403   403   done",
+        "401   403   404   404   404   404   404   404   403   done",
+        "the list is 幸福里's: its staff see it, a leader over it adds items"),
+    "GET /api/v1/ledger/items/{item_id}": rule(GRID_READ, API_ELSEWHERE),
+    # --- party -------------------------------------------------------------------------------------
+    "GET /api/v1/party/branches": both(SIGNED_IN_API, "a list: the other region's branch must not be in it"),
+    "GET /api/v1/party/branches/{code}": rule(GRID_READ, API_ELSEWHERE),
+    "GET /api/v1/party/branches/{code}/grouping": rule(GRID_READ, API_ELSEWHERE),
+    "POST /api/v1/party/branches/{code}/members": rule(
+        "401   404   403   403   403   done  403   done  404   done", API_ELSEWHERE,
+        "the branch's secretary or a leader over its region keeps its records"),
+    "PATCH /api/v1/party/members/{member_id}": rule(
+        "401   404   403   403   403   done  403   done  404   done", API_ELSEWHERE),
+    "POST /api/v1/party/members/{member_id}/deactivate": rule(
+        "401   404   403   403   403   done  403   done  404   done", API_ELSEWHERE),
+    "PUT /api/v1/party/branches/{code}/groups": rule(
+        "401   404   403   403   403   done  403   done  404   done", API_ELSEWHERE),
+    "POST /api/v1/party/branches/{code}/pairs": rule(
+        "401   404   403   403   403   done  403   done  404   done", API_ELSEWHERE),
+    "GET /api/v1/party/pairs/{pair_id}": rule(GRID_READ, API_ELSEWHERE),
+    "POST /api/v1/party/pairs/{pair_id}/visits": rule(
+        "401   404   403   403   403   403   403   done  404   done", API_ELSEWHERE,
+        "the pair's assistance case is held by the branch: its secretary takes its steps"),
+    "POST /api/v1/party/pairs/{pair_id}/measures": rule(
+        "401   404   403   403   403   403   403   done  404   done", API_ELSEWHERE),
+    "POST /api/v1/party/pairs/{pair_id}/incomes": rule(
+        "401   404   403   403   403   403   403   done  404   done", API_ELSEWHERE),
+    "POST /api/v1/party/pairs/{pair_id}/exit": rule(
+        "401   404   403   403   403   403   403   done  404   done", API_ELSEWHERE),
+    "POST /api/v1/party/pairs/{pair_id}/relapse": rule(
+        "401   404   403   403   403   403   403   done  404   done", API_ELSEWHERE),
+    "POST /api/v1/party/pairs/{pair_id}/end-monitoring": rule(
+        "401   404   403   403   403   403   403   done  404   done", API_ELSEWHERE),
+    # --- parking -----------------------------------------------------------------------------------
+    "GET /api/v1/parking/zones": both(SIGNED_IN_API, "a list: the other region's zone must not be in it"),
+    "POST /api/v1/parking/sessions/entry": rule(
+        "401   404   done  done  done  done  done  done  404   done", API_ELSEWHERE,
+        "any staff member over the zone's region works its gate"),
+    "POST /api/v1/parking/sessions/exit": rule(
+        "401   404   done  done  done  done  done  done  404   done", API_ELSEWHERE),
+    "POST /api/v1/parking/violations": rule(
+        "401   403   done  done  done  done  done  done  403   done",
+        "401   403   403   403   403   403   403   403   403   done",
+        "staff record a violation seen within their regions; a resident may only report one (source report)"),
+    "GET /api/v1/parking/violations": both(SIGNED_IN_API, "a list: the other region's violation must not be in it"),
+    "GET /api/v1/parking/violations/{violation_id}": rule(GRID_READ, API_ELSEWHERE),
+    "POST /api/v1/parking/violations/{violation_id}/penalty": rule(
+        "401   404   403   done  403   403   403   403   404   done", API_ELSEWHERE,
+        "the enforcement unit the case was dispatched to decides the penalty"),
+    "POST /api/v1/parking/penalties/{penalty_id}/payment": rule(
+        "401   403   done  done  done  done  done  done  403   done",
+        "401   403   404   404   404   404   404   404   403   done",
+        "a payment is recorded by staff over the region (or the payment platform's account)"),
+    "POST /api/v1/parking/penalties/{penalty_id}/appeal": rule(
+        "401   404   done  done  done  done  done  done  404   done", API_ELSEWHERE,
+        "staff take an appeal on the party's behalf"),
+    "POST /api/v1/parking/appeals/{appeal_id}/decision": rule(
+        "401   404   403   403   done  done  403   403   404   done", API_ELSEWHERE,
+        "a leader or an operator over the region decides, never who imposed the penalty (回避)"),
+    "GET /api/v1/parking/hotspots": both(
+        "401   403   403   403   ok    ok    403   403   403   ok", "leaders and operators only"),
+    # --- indicators --------------------------------------------------------------------------------
+    "GET /api/v1/indicators": rule(
+        "401   404   ok    ok    ok    ok    ok    ok    404   ok", API_ELSEWHERE,
+        "?region= of the caller's scope; another region reads as unknown, as on the dashboard"),
+    # --- the portal --------------------------------------------------------------------------------
+    "GET home": both(PUBLIC),
+    "POST set_language": both(PUBLIC),
+    "GET web:guide": both(PUBLIC),
+    "GET web:apply": both(SIGNED_IN_PAGE),
+    "POST web:apply": both(
+        "login done  done  done  done  done  done  done  quiet done",
+        "a resident applies (uploading the materials); staff apply on a resident's behalf; an account that is "
+        "neither gets the form back with the refusal"),
+    "GET web:case": rule(
+        "login ok    ok    ok    ok    ok    ok    ok    404   ok", OPEN_PAGE_ELSEWHERE),
+    "POST web:case_action": rule(
+        "login done  quiet quiet quiet quiet quiet quiet quiet done",
+        "login quiet quiet quiet quiet quiet quiet quiet quiet done",
+        "the applicant withdraws their own application; the page answers every refusal with a message"),
+    "GET web:my_cases": both(SIGNED_IN_PAGE, "staff are sent on to their queue"),
+    "GET web:lookup": both(PUBLIC, "查件 by case number and phone, no account needed"),
+    "GET web:report": both(SIGNED_IN_PAGE),
+    "POST web:report": both(
+        "login done  done  done  done  done  done  done  quiet done",
+        "a resident or staff member reports a problem; an account that is neither gets the form back"),
+    "GET web:halls": both(PUBLIC),
+    "GET web:login": both(PUBLIC),
+    "POST web:login": both(PUBLIC),
+    "POST web:logout": both(PUBLIC),
+    # --- the workbench -----------------------------------------------------------------------------
+    "GET web:queue": both(STAFF_PAGE, "the other region's cases must not be in it"),
+    "GET web:notifications": both(STAFF_PAGE),
+    "POST web:notifications": both(STAFF_PAGE, "marks the caller's units' notifications read"),
+    "GET web:work_case": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST web:work_case_act": rule(
+        "login 403   done  quiet quiet quiet quiet quiet 403   done", PAGE_ELSEWHERE,
+        "受理 by the holding unit's clerk; other staff who see the case get the panel back with the refusal"),
+    "POST web:work_case_reveal_id": rule(
+        "login 403   done  403   403   403   done  403   403   done",
+        "login 403   404   404   404   404   404   404   403   422",
+        "as POST /api/v1/cases/{number}/reveal-id"),
+    "GET web:work_material": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    # --- dashboards --------------------------------------------------------------------------------
+    "GET stats:dashboard": rule(STAFF_PAGE, PAGE_ELSEWHERE, "?region= outside the caller's scope reads as unknown"),
+    "GET stats:export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET stats:cases": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET stats:cases_export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET stats:incidents": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    # --- grid pages ----------------------------------------------------------------------------------
+    "GET grid:index": both(STAFF_PAGE, "the other region's grids must not be in it"),
+    "GET grid:detail": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST grid:detail": rule(
+        "login 403   quiet quiet quiet quiet done  quiet 403   done", PAGE_ELSEWHERE,
+        "grid workers report from the grid page; other staff get it back with the refusal"),
+    "POST grid:reveal_id": rule(
+        "login 403   403   403   403   403   done  403   403   done", PAGE_ELSEWHERE,
+        "a grid resident's full ID number: grid workers (and administrators), on the access log"),
+    # --- command pages -----------------------------------------------------------------------------
+    "GET command:board": both("login 403   403   403   ok    403   403   403   403   ok",
+                              "operators only; the other region's cases must not be on it"),
+    "POST command:dispatch": rule(
+        "login 403   403   403   done  403   403   403   403   done",
+        "login 403   403   403   quiet 403   403   403   403   done",
+        "operators only; another region's case is answered with a message, not dispatched"),
+    "POST command:dispatch_bulk": rule(
+        "login 403   403   403   done  403   403   403   403   done",
+        "login 403   403   403   quiet 403   403   403   403   done"),
+    "POST command:merge": rule(
+        "login 403   403   403   done  403   403   403   403   done",
+        "login 403   403   403   quiet 403   403   403   403   done"),
+    # --- patrol pages (any signed-in user: patrol members need not be staff) -------------------------
+    "GET patrol:index": both(SIGNED_IN_PAGE, "the other region's team must not be in it"),
+    "GET patrol:team": rule(
+        "login 404   ok    ok    ok    ok    ok    ok    ok    ok", OPEN_PAGE_ELSEWHERE),
+    "POST patrol:team_generate": rule(
+        "login 404   quiet quiet done  done  quiet done  quiet done", OPEN_PAGE_ELSEWHERE,
+        "the team's secretary, or an operator or leader over its region"),
+    "GET patrol:me": both(SIGNED_IN_PAGE),
+    "POST patrol:shift_start": rule(
+        "login 404   quiet quiet quiet quiet quiet quiet done  quiet",
+        "login 404   404   404   404   404   404   404   404   quiet",
+        "only a member of the shift sets out on it"),
+    "GET patrol:log": rule(
+        "login 404   ok    ok    ok    ok    ok    ok    ok    ok", OPEN_PAGE_ELSEWHERE),
+    "POST patrol:log_check_in": rule(
+        "login 404   quiet quiet quiet quiet quiet quiet done  quiet",
+        "login 404   404   404   404   404   404   404   404   quiet",
+        "only who walks a patrol writes to its log"),
+    "POST patrol:log_finish": rule(
+        "login 404   quiet quiet quiet quiet quiet quiet done  quiet",
+        "login 404   404   404   404   404   404   404   404   quiet"),
+    "POST patrol:finding_create": rule(
+        "login 404   quiet quiet quiet quiet quiet quiet done  quiet",
+        "login 404   404   404   404   404   404   404   404   quiet"),
+    "GET patrol:check_in": both(SIGNED_IN_PAGE),
+    "POST patrol:check_in": both(
+        "login quiet done  done  done  done  done  done  quiet done",
+        "staff check in on a patrol of their own (巡查签到); a resident or a member with no staff role cannot"),
+    "POST patrol:check_in_finish": both(SIGNED_IN_PAGE, "ends the caller's own check-in patrol, if any"),
+    # --- ledger pages ------------------------------------------------------------------------------
+    "GET ledger:index": both(STAFF_PAGE),
+    "GET ledger:topics": both(STAFF_PAGE, "the other region's topic must not be in it"),
+    "GET ledger:topic_new": both(STAFF_PAGE),
+    "POST ledger:topic_new": rule(
+        "login 403   422   422   422   done  422   422   403   done",
+        "login 403   422   422   422   422   422   422   403   done", LEDGER_FORMS),
+    "GET ledger:counts": both(STAFF_PAGE),
+    "GET ledger:topic": rule(
+        "login 403   404   404   ok    ok    404   404   403   ok", PAGE_ELSEWHERE),
+    "POST ledger:topic": rule(
+        "login 403   404   404   422   done  404   404   403   done", PAGE_ELSEWHERE, LEDGER_FORMS),
+    "POST ledger:visit_item": rule(
+        "login 403   404   404   422   done  404   404   403   done", PAGE_ELSEWHERE, LEDGER_FORMS),
+    "GET ledger:batch_new": both(STAFF_PAGE),
+    "POST ledger:batch_new": rule(
+        "login 403   422   422   422   done  422   422   403   done",
+        "login 403   422   422   422   422   422   422   403   done", LEDGER_FORMS),
+    "GET ledger:batch": rule(
+        "login 403   404   404   ok    ok    404   ok    403   ok", PAGE_ELSEWHERE),
+    "GET ledger:batch_xlsx": rule(
+        "login 403   404   404   ok    ok    404   ok    403   ok", PAGE_ELSEWHERE),
+    "GET ledger:batch_pdf": rule(
+        "login 403   404   404   ok    ok    404   ok    403   ok", PAGE_ELSEWHERE),
+    "POST ledger:list_create": rule(
+        "login 403   404   404   422   done  404   422   403   done", PAGE_ELSEWHERE, LEDGER_FORMS),
+    "POST ledger:batch_accept": rule(
+        "login 403   404   404   422   422   404   422   403   422", PAGE_ELSEWHERE,
+        LEDGER_FORMS + "; not every item has passed, so even the leader gets 422"),
+    "GET ledger:list": rule(STAFF_PAGE, PAGE_ELSEWHERE, "redirects to the list's batch"),
+    "GET ledger:list_xlsx": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET ledger:list_pdf": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST ledger:item_create": rule(
+        "login 403   422   422   422   done  422   422   403   done", PAGE_ELSEWHERE, LEDGER_FORMS),
+    "GET ledger:item": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST ledger:item_report": rule(
+        "login 403   422   422   422   422   422   done  403   done", PAGE_ELSEWHERE,
+        LEDGER_FORMS + "; the item is the secretary's branch's to report on"),
+    # --- party pages -------------------------------------------------------------------------------
+    "GET party:index": both(STAFF_PAGE),
+    "GET party:branch": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST party:branch": rule(
+        "login 403   quiet quiet quiet done  quiet done  403   done", PAGE_ELSEWHERE,
+        "the branch's secretary or a leader over it; others get the page back with the refusal"),
+    "GET party:grouping": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST party:grouping": rule(
+        "login 403   quiet quiet quiet done  quiet done  403   done", PAGE_ELSEWHERE),
+    "GET party:pair": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST party:pair_step": rule(
+        "login 403   422   422   422   422   422   done  403   done", PAGE_ELSEWHERE,
+        "the branch's secretary; a refusal comes back on the pair's page with status 422"),
+    # --- parking pages -----------------------------------------------------------------------------
+    "GET parking:zones": both(STAFF_PAGE, "the other region's zone must not be in it"),
+    "POST parking:gate": rule(
+        "login 403   done  done  done  done  done  done  403   done", QUIET_ELSEWHERE),
+    "GET parking:violations": both(STAFF_PAGE, "the other region's violations must not be in it"),
+    "POST parking:violations": rule(
+        "login 403   done  done  done  done  done  done  403   done", QUIET_ELSEWHERE),
+    "GET parking:violation": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "POST parking:decide": rule(
+        "login 403   quiet done  quiet quiet quiet quiet 403   done", QUIET_ELSEWHERE,
+        "the enforcement unit holding the case; every refusal comes back as a message on the violation's page"),
+    "POST parking:pay": rule(
+        "login 403   done  done  done  done  done  done  403   done", QUIET_ELSEWHERE),
+    "POST parking:appeal": rule(
+        "login 403   done  done  done  done  done  done  403   done", QUIET_ELSEWHERE),
+    "POST parking:judge": rule(
+        "login 403   quiet quiet done  done  quiet quiet 403   done", QUIET_ELSEWHERE,
+        "a leader or operator over the region, never who imposed the penalty"),
+    "GET parking:hotspots": both("login 403   403   403   ok    ok    403   403   403   ok",
+                                 "leaders and operators only"),
+    # --- Open311 GeoReport v2: public reads, writes with an api_key ------------------------------------
+    "GET open311:discovery": both(PUBLIC),
+    "GET open311:services": both(PUBLIC),
+    "GET open311:service": both(PUBLIC),
+    "GET open311:requests": both(PUBLIC, "public fields of incidents only"),
+    "GET open311:request": rule(
+        PUBLIC, "404   404   404   404   404   404   404   404   404   404",
+        "GeoReport shows incidents only: an application's number ('other') is unknown to it"),
+    "GET open311:token": rule(
+        PUBLIC, "404   404   404   404   404   404   404   404   404   404", "'other' is a token never issued"),
+    "POST open311:requests": rule(
+        "done  done  done  done  done  done  done  done  done  done",
+        "403   403   403   403   403   403   403   403   403   403",
+        "a write needs an api_key ('own'), whoever is logged in; without one ('other') it is refused"),
+}

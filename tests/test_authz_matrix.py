@@ -1,0 +1,1171 @@
+"""The authorization matrix: every page and API route × every role × an object in the viewer's region
+and one in another region, answered as tests/authz_rules.py says.
+
+Routes come from the URL conf and the API's routers, so a route added without a rule fails here by
+name. One world is built per module (through the services) and every call runs in a savepoint that
+is rolled back, so the calls cannot see each other's writes. A refused write must leave the data as
+it was: the row counts of every yiwang table, and the rows the call aims at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import json
+import traceback
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+
+import pytest
+from django.apps import apps
+from django.db import connection, transaction
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests import authz_rules
+from tests.authz_rules import ROLES, Rule
+from yiwang.testing import SENIOR_OK
+
+# Who plays each role. Staff sit in 空港新城 (KG), under which every "own" object lies; "other"
+# objects lie in 秦汉新城 (QH), outside every staff member's regions.
+USERS = {
+    "anonymous": None,
+    "resident": "resident_wang",  # 幸福里 resident; "own" cases are hers, "other" ones 李阿姨's
+    "clerk": "clerk_xfl",  # 幸福里社区便民服务站 window clerk
+    "handler": "handler_en",  # 底张街道综合执法队 handler (the town's enforcement unit)
+    "operator": "operator_kg",  # 空港新城 command centre
+    "leader": "leader_kg",  # 空港新城管委会
+    "grid_worker": "gridder_xfl",  # 幸福里 grid worker
+    "secretary": "secretary_xfl",  # 幸福里社区党支部 secretary (its patrol team's scheduler)
+    "volunteer": "xfl_member1",  # a party member on the 幸福里 patrol team, no staff role
+    "superuser": "admin",
+}
+SIDES = ("own", "other")
+# A point inside each side's grid, and each side's community and city.
+POINT = {"own": (34.405, 108.705), "other": (34.325, 108.695)}
+COMMUNITY = {"own": "KG-DZ-XFL", "other": "QH-WC-SPD"}
+GRID = {"own": "KG-DZ-XFL-G1", "other": "QH-WC-SPD-G1"}
+CITY = {"own": "KG", "other": "QH"}
+OFFICE = {"own": "KG-OF", "other": "QH-OF"}
+# Plates seen on each side: parked, then the violation, the fined one and the appealed one.
+PLATES = {"own": ("陕A10001", "陕A11111", "陕A12222", "陕A13333"), "other": ("陕A20001", "陕A21111", "陕A22222", "陕A23333")}
+# In the titles of each side's topic and batch, so that a list showing them can be caught.
+MARK = {"own": "mark-own", "other": "mark-other"}
+CHECK_IN_TRACK = {"lat": 34.4051, "lng": 108.7051}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+# --- the world ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """The objects of one side (own or other) that route parameters are filled from."""
+
+    name: str
+    objects: dict = field(default_factory=dict)
+
+    def __getattr__(self, key):
+        try:
+            return self.__dict__["objects"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+@dataclass
+class Matrix:
+    world: object
+    sides: dict[str, Side]
+    tokens: dict[str, str]  # role → API token
+    sessions: dict[str, str]  # role → session key of a browser logged in as them
+
+
+# Who makes each side's objects: real staff on our side; 秦汉新城 has fewer, a superuser stands in.
+ACTORS = {
+    "own": {"resident": "resident_wang", "handler": "handler_xfl", "reporter": "gridder_xfl",
+            "operator": "operator_kg", "leader": "leader_kg", "secretary": "secretary_xfl", "enforcer": "handler_en",
+            "member": "xfl_member1", "enforcement": "KG-DZ-EN", "community": "xfl", "command_centre": "kg_cc"},
+    "other": {"resident": "resident_li", "handler": "admin", "reporter": "admin", "operator": "admin",
+              "leader": "leader_qh", "secretary": "secretary_spd", "enforcer": "handler_qh_en",
+              "member": "spd_member1", "enforcement": "QH-EN", "community": "spd", "command_centre": "qh_cc"},
+}
+
+
+def _act(w, who: str, case, action: str, **inputs):
+    from yiwang.cases.services import case_act
+
+    case.refresh_from_db()
+    return case_act(viewer=w.viewer(who), case_id=case.pk, action=action, version=case.version, **inputs)
+
+
+def _make_cases(w, side: str, o: dict) -> None:
+    """An application as submitted (its ID card a stored file), one closed, one closed and rated; an
+    incident, and a report flagged as its likely duplicate."""
+    from django.core.files.base import ContentFile
+
+    from yiwang.cases.attachments import attachment_store
+    from yiwang.cases.services import case_create
+    from yiwang.command.services import flag_duplicate
+    from yiwang.feedback.services import evaluation_create
+
+    a = ACTORS[side]
+    stored = attachment_store(upload=ContentFile(PNG, name="id.png"), content_type="image/png", ext="png")
+    for key, materials in (("app", [{"code": "id_card", "name": "身份证", **stored}, {"code": "photo"}]),
+                           ("app_closed", SENIOR_OK["materials"]), ("app_rated", SENIOR_OK["materials"])):
+        o[key] = case_create(viewer=w.viewer(a["resident"]), matter_code="SENIOR_CARD", form=SENIOR_OK["form"],
+                             materials=materials).case
+    for key in ("app_closed", "app_rated"):
+        _act(w, a["handler"], o[key], "accept")
+        _act(w, a["handler"], o[key], "decide", decision="approved")
+        o[key] = _act(w, a["handler"], o[key], "close")
+    evaluation_create(viewer=w.viewer(a["resident"]), case_id=o["app_rated"].pk, rating=5)
+    lat, lng = POINT[side]
+    for key, title in (("inc", "路口乱停车"), ("inc_dup", "路口有车乱停")):
+        o[key] = case_create(viewer=w.viewer(a["reporter"]), matter_code="INC_PARKING", lat=lat, lng=lng, title=title,
+                             description=f"{title}，请尽快处理。", channel="grid").case
+    flag_duplicate(case_id=o["inc_dup"].pk)
+    for key in ("app", "app_closed", "app_rated", "inc", "inc_dup"):
+        o[key].refresh_from_db()
+
+
+def _make_grid(w, side: str, o: dict) -> None:
+    """A camera, and a household with a resident (and her ID number) imported into the grid."""
+    from yiwang.grid.services import camera_create, data_import
+    from yiwang.grid.tests.conftest import RESIDENT_HEADER, csv_bytes, id_number
+    from yiwang.org.models import Resident
+
+    lat, lng = POINT[side]
+    o["camera"] = camera_create(code=f"CAM-{side}", name=f"{side} 路口摄像头", lat=lat, lng=lng,
+                                owner_unit=w.units[ACTORS[side]["command_centre"]])
+    number = id_number(1 if side == "own" else 2)
+    rows = [RESIDENT_HEADER, [GRID[side], "101", "1号楼101", "张三", number, "13900000001", "户主", "", "", ""]]
+    data_import(viewer=w.viewer("admin"), kind="residents", filename="r.csv", data=csv_bytes(rows))
+    o["grid_resident"] = Resident.objects.get(id_number=number)
+
+
+def _make_patrol(w, side: str, o: dict, team) -> None:
+    """A team whose three members walk every shift: tomorrow night's under way, the next one planned."""
+    from yiwang.core import clock
+    from yiwang.patrol import services as patrol
+
+    a = ACTORS[side]
+    tomorrow = clock.today() + dt.timedelta(days=1)
+    shifts = patrol.shifts_generate(viewer=w.viewer(a["secretary"]), team=team, start=tomorrow,
+                                    end=tomorrow + dt.timedelta(days=1), seed=7)
+    o["team"] = team
+    o["shift_walked"], o["shift_planned"] = sorted(shifts, key=lambda s: s.night)
+    with clock.frozen_at(o["shift_walked"].starts_at):
+        o["log"] = patrol.patrol_start(viewer=w.viewer(a["member"]), shift=o["shift_walked"], **_point_of(side))
+
+
+def _make_party(w, side: str, o: dict, branch) -> None:
+    """Members, and poor households: one paired and helped, one out of poverty and monitored (and
+    visited since), one waiting for a pair."""
+    from yiwang.core import clock
+    from yiwang.org.services import resident_create, resident_update
+    from yiwang.party import services as party
+
+    a = ACTORS[side]
+    secretary = w.viewer(a["secretary"])
+    o["branch"] = branch
+    o["members"] = [party.member_create(viewer=secretary, branch=branch, name=name, gender=gender,
+                                        birth_date=dt.date(year, 3, 1), occupation="农民")
+                    for name, gender, year in (("张保权", "male", 1968), ("程秀兰", "female", 1972),
+                                               ("李娟", "female", 1990))]
+    poor = [resident_update(resident=resident_create(name=f"困难户{i}", phone=f"139{len(side)}000000{i}",
+                                                     region=w.regions[a["community"]]), poverty=True)
+            for i in range(3)]
+    o["poor_unpaired"] = poor[2]
+    pairs = [party.pair_create(viewer=secretary, branch=branch, member_id=o["members"][i].id, resident_id=poor[i].id,
+                               needs="缺少稳定收入来源") for i in range(2)]
+    today = clock.today()
+
+    def version(pair) -> int:
+        pair.case.refresh_from_db()
+        return pair.case.version
+
+    for pair in pairs:
+        party.pair_income_record(viewer=secretary, pair_id=pair.pk, version=version(pair), year=today.year,
+                                 month=today.month, amount="1200", source="wages")
+    party.pair_declare_exit(viewer=secretary, pair_id=pairs[1].pk, version=version(pairs[1]), comment="收入稳定")
+    party.pair_visit(viewer=secretary, pair_id=pairs[1].pk, version=version(pairs[1]), comment="回访：收入稳定")
+    for pair in pairs:
+        version(pair)
+    o["pair"], o["pair_monitored"] = pairs
+
+
+def _make_ledger(w, side: str, o: dict) -> None:
+    """A research topic with a visit; a rectification batch with a problem list and an item under way
+    at the community's party branch."""
+    from yiwang.core import clock
+    from yiwang.ledger import services as ledger
+
+    a = ACTORS[side]
+    leader = w.viewer(a["leader"])
+    o["topic"] = ledger.topic_create(viewer=leader, title=f"基层治理调研 {MARK[side]}", field="party",
+                                     unit_code=OFFICE[side], problem="问题", crux="症结", plan="办法",
+                                     leader_username=a["leader"])
+    o["visit"] = ledger.visit_log(viewer=leader, topic_id=o["topic"].pk, visited_on=clock.today(), place="社区",
+                                  findings="台账不全")
+    o["batch"] = ledger.batch_create(viewer=leader, title=f"整改批次 {MARK[side]}", region_code=CITY[side],
+                                     supervisor_unit_code=OFFICE[side], matter_code="RECT_GRASSROOTS")
+    o["plist"] = ledger.problem_list_create(viewer=leader, batch_id=o["batch"].pk, title="问题清单",
+                                            region_code=COMMUNITY[side])
+    o["item"] = ledger.item_create(viewer=leader, problem_list_id=o["plist"].pk, problem="制度不落实",
+                                   measures="建立台账", unit_code=o["branch"].code,
+                                   due_at=clock.today() + dt.timedelta(days=60), assignee_username=a["secretary"])
+    _act(w, a["secretary"], o["item"].case, "start")
+    o["item"].case.refresh_from_db()
+
+
+def _make_parking(w, side: str, o: dict) -> None:
+    """A zone with a car in it; a violation dispatched to enforcement, one fined, one fined and appealed."""
+    from yiwang.parking import services as parking
+
+    a = ACTORS[side]
+    operator = w.viewer(a["operator"])
+    o["zone"] = parking.zone_create(viewer=w.viewer(a["leader"] if side == "own" else "admin"), code=f"ZONE-{side}",
+                                    name=f"{side} 路内泊位", kind="on_street", region_code=GRID[side], capacity=10,
+                                    bands=[{"name": "全天", "start": "00:00", "end": "00:00", "unit_minutes": 60,
+                                            "unit_price": "1.00"}], **_point_of(side))
+    o["parked"] = PLATES[side][0]
+    o["session"] = parking.session_enter(viewer=operator, zone_code=o["zone"].code, plate=o["parked"])
+    for key, plate in zip(("violation", "fined", "appealed"), PLATES[side][1:], strict=True):
+        found = parking.violation_record(viewer=operator, plate=plate, source="patrol", **_point_of(side))
+        case = found.case
+        case.refresh_from_db()
+        if case.state == "reported":  # recorded by someone not of the command centre it landed at
+            case = _act(w, a["operator"], case, "register")
+        if case.state == "registered":
+            _act(w, a["operator"], case, "dispatch", unit_code=a["enforcement"])
+        found.case.refresh_from_db()
+        o[key] = found
+    enforcer = w.viewer(a["enforcer"])
+    o["penalty"] = parking.penalty_decide(viewer=enforcer, violation_id=o["fined"].pk)
+    penalty = parking.penalty_decide(viewer=enforcer, violation_id=o["appealed"].pk)
+    o["appeal"] = parking.appeal_file(viewer=w.viewer(a["leader"]), penalty_id=penalty.pk, reason="当时在上下客")
+
+
+def _build() -> Matrix:
+    from yiwang.open311 import services as open311
+    from yiwang.org.models import Level, Role, UnitKind
+    from yiwang.org.services import region_create, staff_grant, token_create, unit_create, user_create
+    from yiwang.parking import services as parking
+    from yiwang.patrol.tests.conftest import make_team
+    from yiwang.testing import build_world, square
+
+    w = build_world()
+    r, u = w.regions, w.units
+    r["spd_g1"] = region_create(code="QH-WC-SPD-G1", name="三普东第一网格", level=Level.GRID, parent=r["spd"],
+                                lat=34.325, lng=108.695, boundary=square(108.69, 34.32, 0.01))
+    u["qh_en"] = unit_create(code="QH-EN", name="秦汉新城综合执法局", kind=UnitKind.ENFORCEMENT, region=r["qh"])
+    u["qh_office"] = unit_create(code="QH-OF", name="秦汉新城管委会", kind=UnitKind.OFFICE, region=r["qh"])
+    for username, unit, role in (("leader_qh", "qh_office", Role.LEADER), ("handler_qh_en", "qh_en", Role.HANDLER)):
+        w.users[username] = user_create(username=username, password="pw-" + username)
+        staff_grant(user=w.users[username], unit=u[unit], role=role)
+    parking.penalty_rule_create(viewer=w.viewer("admin"), name="违法停车罚款", decision="fine", amount="50")
+    key, plain_key = open311.api_key_create(name="authz-matrix")
+    sides = {}
+    for side in SIDES:
+        o: dict = {"open311_key": plain_key}
+        team, branch, _secretary, _members = make_team(w, key=ACTORS[side]["community"],
+                                                        region=w.regions[ACTORS[side]["community"]], members=3, size=3)
+        _make_cases(w, side, o)
+        _make_grid(w, side, o)
+        _make_patrol(w, side, o, team)
+        _make_party(w, side, o, branch)
+        _make_ledger(w, side, o)
+        _make_parking(w, side, o)
+        lat, lng = POINT[side]
+        report = open311.Report(service_code="INC_PARKING", lat=str(lat), long=str(lng), description="路口乱停车")
+        o["submission"] = open311.request_submit(api_key=key, report=report).submission
+        sides[side] = Side(side, o)
+    tokens = {role: token_create(username=name) for role, name in USERS.items() if name}
+    sessions = {}
+    for role, name in USERS.items():
+        if name:
+            browser = Client()
+            browser.force_login(w.users[name])
+            sessions[role] = browser.cookies["sessionid"].value
+    return Matrix(world=w, sides=sides, tokens=tokens, sessions=sessions)
+
+
+def _point_of(side: str) -> dict:
+    lat, lng = POINT[side]
+    return {"lat": lat, "lng": lng}
+
+
+def _memoized(method):
+    """The API's OpenAPI document is the same for every caller: built once, not once per role."""
+    made: dict = {}
+
+    def schema(**kwargs):
+        key = repr(sorted(kwargs.items()))
+        if key not in made:
+            made[key] = method(**kwargs)
+        return made[key]
+
+    return schema
+
+
+@pytest.fixture(scope="module")
+def matrix(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The world, built once for the module inside a transaction that is rolled back at its end."""
+    from yiwang.core import confcache
+    from yiwang.urls import api
+
+    media = override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("authz-media"))
+    # conftest's fast hasher is per test; this world is built before any test starts.
+    hasher = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    media.enable()
+    api.get_openapi_schema = _memoized(api.get_openapi_schema)
+    try:
+        with django_db_blocker.unblock():
+            outer = transaction.atomic()
+            outer.__enter__()
+        try:
+            with django_db_blocker.unblock(), hasher:
+                confcache.clear_all()
+                built = _build()
+            yield built
+        finally:
+            with django_db_blocker.unblock():
+                transaction.set_rollback(True)
+                outer.__exit__(None, None, None)
+                confcache.clear_all()
+    finally:
+        del api.get_openapi_schema
+        media.disable()
+
+
+# --- the routes --------------------------------------------------------------------------------
+
+API_PREFIX = "/api/v1"
+# Never routes of the application: files served by whitenoise or the web server.
+EXCLUDED_PREFIXES = ("static/", "media/")
+
+
+@functools.cache
+def api_routes() -> list[str]:
+    """'METHOD /api/v1/path/{param}' for every operation of the NinjaAPI's routers."""
+    import re
+
+    from yiwang.urls import api
+
+    out = []
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                out += [f"{method} {API_PREFIX}{re.sub('/+', '/', '/' + prefix + path)}"
+                        for method in operation.methods]
+    return sorted(set(out))
+
+
+def _walk(patterns, prefix: str = "", namespace: str = ""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = f"{namespace}:{p.namespace}".strip(":") if p.namespace else namespace
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), f"{namespace}:{p.name}".strip(":") if p.name else "", p
+
+
+@functools.cache
+def page_routes() -> dict[str, str]:
+    """URL name → route of every page of the URL conf (the API's operations are api_routes')."""
+    out = {}
+    for route, name, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith(EXCLUDED_PREFIXES) or pattern.callback.__module__ == "ninja.operation":
+            continue
+        out[name or route] = route
+    return out
+
+
+def _route_keys() -> list[str]:
+    pages = page_routes()
+    keys = set(api_routes())
+    for name, route in pages.items():
+        if route.startswith(authz_rules.ADMIN_PREFIX):
+            continue
+        ruled = [k for k in authz_rules.RULES if k.split(" ", 1)[1] == name]
+        keys.update(ruled or [f"ANY {name}"])
+    keys.update(authz_rules.RULES)  # a rule whose route is gone fails too
+    return sorted(keys)
+
+
+# --- the calls ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    params: dict = field(default_factory=dict)  # path parameters
+    query: dict | None = None
+    body: dict | None = None  # JSON for the API, form fields for pages
+    files: dict | None = None  # multipart uploads (sent with body as form fields)
+    watch: list = field(default_factory=list)  # rows a refused call must leave as they were
+    absent: list = field(default_factory=list)  # text of the other side a list must not show (but to a superuser)
+    at: dt.datetime | None = None  # the moment the call is made at, when it is not now
+
+
+CALLS: dict = {}
+
+
+def calls(*keys):
+    def register(fn):
+        for key in keys:
+            assert key not in CALLS, key
+            CALLS[key] = fn
+        return fn
+
+    return register
+
+
+def _today():
+    from yiwang.core import clock
+
+    return clock.today()
+
+
+def _point(o: Side) -> dict:
+    return _point_of(o.name)
+
+
+@calls("GET /api/v1/me", "GET /api/v1/regions", "GET /api/v1/units", "GET /api/v1/matters",
+       "GET /api/v1/ledger/topics/counts", "GET /api/v1/parking/hotspots", "DELETE /api/v1/session",
+       "GET api:openapi-json", "GET api:openapi-view", "GET api:api-root", "GET home", "GET patrol:me",
+       "GET patrol:check_in", "POST patrol:check_in_finish", "GET ledger:index", "GET ledger:topic_new",
+       "GET ledger:counts", "GET ledger:batch_new", "GET parking:hotspots", "GET web:my_cases",
+       "GET web:report", "GET web:halls", "GET web:login", "POST web:logout", "GET web:notifications",
+       "GET open311:discovery", "GET open311:services", "GET open311:requests", "GET party:index")
+def _nothing(o, x):
+    return Call()
+
+
+@calls("GET web:lookup")
+def _lookup(o, x):
+    return Call(query={"number": o.app.number, "phone": o.app.applicant_phone})
+
+
+@calls("POST /api/v1/session", "POST web:login")
+def _login(o, x):
+    return Call(body={"username": "clerk_xfl", "password": "pw-clerk_xfl"})
+
+
+@calls("POST set_language")
+def _language(o, x):
+    return Call(body={"language": "en", "next": "/"})
+
+
+@calls("GET /api/v1/matters/{code}", "GET web:guide", "GET web:apply")
+def _matter(o, x):
+    return Call(params={"code": "SENIOR_CARD"})
+
+
+@calls("POST web:apply")
+def _apply(o, x):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # A resident uploads the materials; a clerk ticks that the originals were seen at the window.
+    return Call(params={"code": "SENIOR_CARD"},
+                body={"f_birth_date": "1950-01-01", "region_code": COMMUNITY[o.name], "seen_id_card": "on",
+                      "seen_photo": "on"},
+                files={f"m_{code}": SimpleUploadedFile(f"{code}.png", PNG, content_type="image/png")
+                       for code in ("id_card", "photo")})
+
+
+@calls("POST /api/v1/cases")
+def _case_create(o, x):
+    return Call(body={"matter_code": "SENIOR_CARD", "region_code": COMMUNITY[o.name], **SENIOR_OK})
+
+
+@calls("GET /api/v1/cases", "GET web:queue")
+def _case_list(o, x):
+    return Call(absent=[x.app.number, x.inc.number])
+
+
+@calls("GET /api/v1/cases/{number}", "GET web:case", "GET web:work_case")
+def _case(o, x):
+    return Call(params={"number": o.app.number})
+
+
+@calls("GET web:work_material")
+def _material(o, x):
+    return Call(params={"number": o.app.number, "index": 0})
+
+
+@calls("POST /api/v1/cases/{number}/actions/{action}", "POST web:work_case_act")
+def _case_accept(o, x):
+    return Call(params={"number": o.app.number, "action": "accept"}, body={"version": o.app.version},
+                watch=[o.app])
+
+
+@calls("POST web:case_action")
+def _case_withdraw(o, x):
+    return Call(params={"number": o.app.number}, body={"action": "withdraw", "version": o.app.version},
+                watch=[o.app])
+
+
+@calls("POST /api/v1/cases/{number}/evaluation")
+def _rate(o, x):
+    return Call(params={"number": o.app_closed.number}, body={"rating": 5})
+
+
+@calls("GET /api/v1/cases/{number}/evaluation")
+def _rating(o, x):
+    return Call(params={"number": o.app_rated.number})
+
+
+@calls("GET /api/v1/indicators", "GET stats:dashboard", "GET stats:export", "GET stats:cases",
+       "GET stats:incidents", "GET stats:cases_export")
+def _region_figures(o, x):
+    return Call(query={"region": COMMUNITY[o.name]})
+
+
+@calls("GET /api/v1/grids", "GET grid:index")
+def _grid_list(o, x):
+    return Call(absent=[GRID[x.name]])
+
+
+@calls("GET /api/v1/grids/{code}", "GET grid:detail")
+def _grid(o, x):
+    return Call(params={"code": GRID[o.name]})
+
+
+@calls("POST grid:detail")
+def _grid_report(o, x):
+    return Call(params={"code": GRID[o.name]},
+                body={"category": "INC_PARKING", "description": "路口乱停车", **_point(o)})
+
+
+@calls("POST /api/v1/grids/imports")
+def _grid_import(o, x):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    lat, lng = POINT[o.name]
+    csv = f"网格编码,名称,地址,类型,层数,纬度,经度\n{GRID[o.name]},1号楼,1号楼,住宅,6,{lat},{lng}\n"
+    return Call(body={"kind": "buildings"},
+                files={"file": SimpleUploadedFile("b.csv", csv.encode(), content_type="text/csv")})
+
+
+@calls("POST /api/v1/cameras/{code}/alerts")
+def _camera_alert(o, x):
+    return Call(params={"code": o.camera.code},
+                body={"alert_id": "alert-1", "category": "INC_PARKING", "occurred_at": "2026-06-01T10:00:00+08:00"})
+
+
+@calls("GET /api/v1/command/board", "GET command:board")
+def _board(o, x):
+    return Call(absent=[x.inc.number])
+
+
+@calls("POST /api/v1/command/dispatch")
+def _bulk_dispatch(o, x):
+    return Call(body={"cases": [{"id": o.inc.pk, "version": o.inc.version}]}, watch=[o.inc])
+
+
+@calls("POST /api/v1/cases/{number}/reveal-id", "POST web:work_case_reveal_id")
+def _reveal(o, x):
+    return Call(params={"number": o.app.number}, body={"field": "applicant", "reason": "核对申请人身份"})
+
+
+@calls("POST grid:reveal_id")
+def _reveal_resident(o, x):
+    return Call(params={"code": GRID[o.name], "resident_id": o.grid_resident.pk}, body={"reason": "入户走访核对"})
+
+
+@calls("POST command:dispatch_bulk")
+def _bulk_dispatch_page(o, x):
+    return Call(body={"cases": f"{o.inc.pk}:{o.inc.version}"}, watch=[o.inc])
+
+
+@calls("POST command:dispatch")
+def _dispatch_page(o, x):
+    return Call(params={"case_id": o.inc.pk}, body={"version": o.inc.version}, watch=[o.inc])
+
+
+@calls("POST command:merge")
+def _merge_page(o, x):
+    return Call(params={"case_id": o.inc_dup.pk}, body={"version": o.inc_dup.version}, watch=[o.inc_dup])
+
+
+@calls("POST /api/v1/dispatch/suggest")
+def _suggest(o, x):
+    return Call(body={"text": "路口有车乱停", "region_code": COMMUNITY[o.name]})
+
+
+@calls("GET /api/v1/patrol/teams", "GET patrol:index")
+def _teams(o, x):
+    return Call(absent=[x.team.name])
+
+
+@calls("GET /api/v1/patrol/teams/{team_id}/shifts")
+def _shifts(o, x):
+    return Call(params={"team_id": o.team.pk},
+                query={"start": _today().isoformat(), "end": (_today() + dt.timedelta(days=7)).isoformat()})
+
+
+def _draw(o) -> dict:
+    return {"start": (_today() + dt.timedelta(days=10)).isoformat(),
+            "end": (_today() + dt.timedelta(days=12)).isoformat(), "seed": 1}
+
+
+@calls("GET /api/v1/patrol/teams/{team_id}/shifts/generate")
+def _shift_preview(o, x):
+    return Call(params={"team_id": o.team.pk}, query=_draw(o))
+
+
+@calls("POST /api/v1/patrol/teams/{team_id}/shifts/generate", "POST patrol:team_generate")
+def _shift_generate(o, x):
+    return Call(params={"team_id": o.team.pk}, body=_draw(o))
+
+
+@calls("GET patrol:team")
+def _team(o, x):
+    return Call(params={"team_id": o.team.pk})
+
+
+@calls("POST /api/v1/patrol/logs")
+def _log_start(o, x):
+    return Call(body={"shift_id": o.shift_planned.pk, **_point(o)}, watch=[o.shift_planned],
+                at=o.shift_planned.starts_at)
+
+
+@calls("POST patrol:shift_start")
+def _shift_start(o, x):
+    return Call(params={"shift_id": o.shift_planned.pk}, body=_point(o), watch=[o.shift_planned],
+                at=o.shift_planned.starts_at)
+
+
+@calls("GET /api/v1/patrol/logs/{log_id}", "GET patrol:log")
+def _log(o, x):
+    return Call(params={"log_id": o.log.pk})
+
+
+@calls("POST /api/v1/patrol/logs/{log_id}/check-ins", "POST patrol:log_check_in")
+def _log_check_in(o, x):
+    return Call(params={"log_id": o.log.pk}, body=_point(o), watch=[o.log])
+
+
+@calls("POST /api/v1/patrol/logs/{log_id}/finish", "POST patrol:log_finish")
+def _log_finish(o, x):
+    return Call(params={"log_id": o.log.pk}, watch=[o.log])
+
+
+@calls("POST /api/v1/patrol/logs/{log_id}/findings", "POST patrol:finding_create")
+def _finding(o, x):
+    return Call(params={"log_id": o.log.pk},
+                body={"description": "路灯不亮", "category": "INC_PARKING", **_point(o)})
+
+
+@calls("POST patrol:check_in")
+def _check_in(o, x):
+    return Call(body=CHECK_IN_TRACK)
+
+
+@calls("GET /api/v1/ledger/topics", "GET ledger:topics")
+def _topics(o, x):
+    return Call(absent=[x.topic.title])
+
+
+def _topic_body(o) -> dict:
+    return {"title": "新课题", "field": "party", "unit_code": OFFICE[o.name],
+            "leader": "leader_kg" if o.name == "own" else "leader_qh", "problem": "问题", "crux": "症结",
+            "plan": "办法"}
+
+
+@calls("POST /api/v1/ledger/topics", "POST ledger:topic_new")
+def _topic_create(o, x):
+    return Call(body=_topic_body(o))
+
+
+@calls("GET /api/v1/ledger/topics/{topic_id}", "GET /api/v1/ledger/topics/{topic_id}/visits", "GET ledger:topic")
+def _topic(o, x):
+    return Call(params={"topic_id": o.topic.pk})
+
+
+@calls("POST /api/v1/ledger/topics/{topic_id}/visits", "POST ledger:topic")
+def _visit_create(o, x):
+    return Call(params={"topic_id": o.topic.pk},
+                body={"visited_on": _today().isoformat(), "place": "村委会", "findings": "台账不全"})
+
+
+def _item_body(o) -> dict:
+    return {"problem": "会议记录不全", "measures": "补齐记录", "unit_code": o.branch.code,
+            "due_on": (_today() + dt.timedelta(days=30)).isoformat()}
+
+
+@calls("POST /api/v1/ledger/visits/{visit_id}/items", "POST ledger:visit_item")
+def _visit_item(o, x):
+    return Call(params={"visit_id": o.visit.pk}, body=_item_body(o))
+
+
+@calls("GET /api/v1/ledger/batches")
+def _batches(o, x):
+    return Call(absent=[x.batch.title])
+
+
+@calls("POST /api/v1/ledger/batches", "POST ledger:batch_new")
+def _batch_create(o, x):
+    return Call(body={"title": "新批次", "region_code": CITY[o.name], "supervisor_unit_code": OFFICE[o.name],
+                      "matter_code": "RECT_GRASSROOTS"})
+
+
+@calls("GET /api/v1/ledger/batches/{batch_id}", "GET /api/v1/ledger/batches/{batch_id}/lists",
+       "GET /api/v1/ledger/batches/{batch_id}/ledger.xlsx", "GET /api/v1/ledger/batches/{batch_id}/ledger.pdf",
+       "GET ledger:batch", "GET ledger:batch_xlsx", "GET ledger:batch_pdf")
+def _batch(o, x):
+    return Call(params={"batch_id": o.batch.pk})
+
+
+@calls("POST /api/v1/ledger/batches/{batch_id}/accept", "POST ledger:batch_accept")
+def _batch_accept(o, x):
+    return Call(params={"batch_id": o.batch.pk}, body={"note": "验收"}, watch=[o.batch])
+
+
+@calls("POST /api/v1/ledger/batches/{batch_id}/lists", "POST ledger:list_create")
+def _list_create(o, x):
+    return Call(params={"batch_id": o.batch.pk}, body={"title": "新清单", "region_code": COMMUNITY[o.name]})
+
+
+@calls("GET /api/v1/ledger/items")
+def _items(o, x):
+    return Call(query={"batch": o.batch.pk})
+
+
+@calls("POST /api/v1/ledger/lists/{list_id}/items", "POST ledger:item_create")
+def _item_create(o, x):
+    return Call(params={"list_id": o.plist.pk}, body=_item_body(o))
+
+
+@calls("GET ledger:list", "GET ledger:list_xlsx", "GET ledger:list_pdf")
+def _list(o, x):
+    return Call(params={"list_id": o.plist.pk})
+
+
+@calls("GET /api/v1/ledger/items/{item_id}", "GET ledger:item")
+def _item(o, x):
+    return Call(params={"item_id": o.item.pk})
+
+
+@calls("POST ledger:item_report")
+def _item_report(o, x):
+    return Call(params={"item_id": o.item.pk},
+                body={"action": "report_progress", "version": o.item.case.version, "text": "已补齐一半"},
+                watch=[o.item.case])
+
+
+@calls("GET /api/v1/party/branches")
+def _branches(o, x):
+    return Call(absent=[x.branch.code])
+
+
+@calls("GET /api/v1/party/branches/{code}", "GET party:branch")
+def _branch(o, x):
+    return Call(params={"code": o.branch.code})
+
+
+@calls("GET /api/v1/party/branches/{code}/grouping", "GET party:grouping")
+def _grouping(o, x):
+    return Call(params={"code": o.branch.code}, query={"groups": 2})
+
+
+@calls("POST /api/v1/party/branches/{code}/members")
+def _member_create(o, x):
+    return Call(params={"code": o.branch.code}, body={"name": "新党员", "gender": "male", "birth_date": "1980-01-01"})
+
+
+@calls("POST party:branch")
+def _member_create_page(o, x):
+    return Call(params={"code": o.branch.code},
+                body={"form": "member", "name": "新党员", "gender": "male", "birth_date": "1980-01-01"})
+
+
+@calls("PATCH /api/v1/party/members/{member_id}")
+def _member_update(o, x):
+    return Call(params={"member_id": o.members[2].pk}, body={"occupation": "务工"}, watch=[o.members[2]])
+
+
+@calls("POST /api/v1/party/members/{member_id}/deactivate")
+def _member_deactivate(o, x):
+    return Call(params={"member_id": o.members[2].pk}, watch=[o.members[2]])
+
+
+@calls("PUT /api/v1/party/branches/{code}/groups")
+def _groups_save(o, x):
+    return Call(params={"code": o.branch.code},
+                body={"groups": [{"name": "第一党小组", "members": [m.pk for m in o.members]}]})
+
+
+@calls("POST party:grouping")
+def _groups_save_page(o, x):
+    return Call(params={"code": o.branch.code},
+                body={"groups": 1, "name-0": "第一党小组", "kind-0": "custom",
+                      **{f"member-{m.pk}": "0" for m in o.members}})
+
+
+@calls("POST /api/v1/party/branches/{code}/pairs")
+def _pair_create(o, x):
+    return Call(params={"code": o.branch.code},
+                body={"member_id": o.members[2].pk, "resident_id": o.poor_unpaired.pk, "needs": "缺少收入"})
+
+
+@calls("GET /api/v1/party/pairs/{pair_id}", "GET party:pair")
+def _pair(o, x):
+    return Call(params={"pair_id": o.pair.pk})
+
+
+def _pair_step(pair, body: dict) -> Call:
+    return Call(params={"pair_id": pair.pk}, body={"version": pair.case.version, **body}, watch=[pair.case])
+
+
+@calls("POST /api/v1/party/pairs/{pair_id}/visits")
+def _pair_visit(o, x):
+    return _pair_step(o.pair, {"comment": "走访"})
+
+
+@calls("POST party:pair_step")
+def _pair_visit_page(o, x):
+    call = _pair_step(o.pair, {"comment": "走访"})
+    call.params["step"] = "visit"
+    return call
+
+
+@calls("POST /api/v1/party/pairs/{pair_id}/measures")
+def _pair_measure(o, x):
+    return _pair_step(o.pair, {"kind": "job_info", "description": "介绍务工岗位"})
+
+
+@calls("POST /api/v1/party/pairs/{pair_id}/incomes")
+def _pair_income(o, x):
+    return _pair_step(o.pair, {"year": _today().year, "month": _today().month, "amount": "300",
+                               "source": "farming"})
+
+
+@calls("POST /api/v1/party/pairs/{pair_id}/exit")
+def _pair_exit(o, x):
+    return _pair_step(o.pair, {"comment": "收入稳定"})
+
+
+@calls("POST /api/v1/party/pairs/{pair_id}/relapse")
+def _pair_relapse(o, x):
+    return _pair_step(o.pair_monitored, {"comment": "因病返贫"})
+
+
+@calls("POST /api/v1/party/pairs/{pair_id}/end-monitoring")
+def _pair_end(o, x):
+    return _pair_step(o.pair_monitored, {"result": "稳定脱贫"})
+
+
+@calls("GET /api/v1/parking/zones", "GET parking:zones")
+def _zones(o, x):
+    return Call(absent=[x.zone.code])
+
+
+@calls("POST /api/v1/parking/sessions/entry")
+def _entry(o, x):
+    return Call(body={"zone": o.zone.code, "plate": "陕A30003"})
+
+
+@calls("POST /api/v1/parking/sessions/exit")
+def _exit(o, x):
+    return Call(body={"zone": o.zone.code, "plate": o.parked}, watch=[o.session])
+
+
+@calls("POST parking:gate")
+def _gate(o, x):
+    return Call(body={"zone": o.zone.code, "plate": o.parked, "direction": "exit"}, watch=[o.session])
+
+
+@calls("POST /api/v1/parking/violations", "POST parking:violations")
+def _violation_create(o, x):
+    return Call(body={"plate": "陕A39999", "source": "patrol", **_point(o)})
+
+
+@calls("GET /api/v1/parking/violations", "GET parking:violations")
+def _violations(o, x):
+    return Call(absent=[x.violation.plate])
+
+
+@calls("GET /api/v1/parking/violations/{violation_id}", "GET parking:violation")
+def _violation(o, x):
+    return Call(params={"violation_id": o.violation.pk})
+
+
+@calls("POST /api/v1/parking/violations/{violation_id}/penalty", "POST parking:decide")
+def _decide(o, x):
+    return Call(params={"violation_id": o.violation.pk}, body={"note": ""}, watch=[o.violation.case])
+
+
+@calls("POST /api/v1/parking/penalties/{penalty_id}/payment")
+def _pay(o, x):
+    return Call(params={"penalty_id": o.penalty.pk}, body={"reference": "BANK-1"}, watch=[o.penalty])
+
+
+@calls("POST parking:pay")
+def _pay_page(o, x):
+    return Call(params={"violation_id": o.fined.pk}, body={"penalty": o.penalty.pk, "reference": "BANK-1"},
+                watch=[o.penalty])
+
+
+@calls("POST /api/v1/parking/penalties/{penalty_id}/appeal")
+def _appeal(o, x):
+    return Call(params={"penalty_id": o.penalty.pk}, body={"reason": "有急事"})
+
+
+@calls("POST parking:appeal")
+def _appeal_page(o, x):
+    return Call(params={"violation_id": o.fined.pk}, body={"penalty": o.penalty.pk, "reason": "有急事"})
+
+
+@calls("POST /api/v1/parking/appeals/{appeal_id}/decision")
+def _judge(o, x):
+    return Call(params={"appeal_id": o.appeal.pk}, body={"outcome": "overturned", "note": "属实"}, watch=[o.appeal])
+
+
+@calls("POST parking:judge")
+def _judge_page(o, x):
+    return Call(params={"violation_id": o.appealed.pk},
+                body={"appeal": o.appeal.pk, "outcome": "overturned", "note": "属实"}, watch=[o.appeal])
+
+
+@calls("POST web:report")
+def _report(o, x):
+    return Call(body={"category": "INC_PARKING", "description": "路口乱停车", **_point(o)})
+
+
+@calls("POST web:notifications")
+def _notifications_read(o, x):
+    return Call(body={})
+
+
+@calls("GET open311:service")
+def _open311_service(o, x):
+    return Call(params={"code": "INC_PARKING"})
+
+
+@calls("GET open311:request")
+def _open311_request(o, x):
+    # "other" here is an application: GeoReport shows incidents only, never an application.
+    return Call(params={"number": o.inc.number if o.name == "own" else o.app.number})
+
+
+@calls("GET open311:token")
+def _open311_token(o, x):
+    return Call(params={"token": o.submission.token if o.name == "own" else "no-such-token"})
+
+
+@calls("POST open311:requests")
+def _open311_submit(o, x):
+    lat, lng = POINT[o.name]
+    body = {"service_code": "INC_PARKING", "lat": lat, "long": lng, "description": "路口乱停车"}
+    # "other" here is a call without an api_key: GeoReport writes need one, whoever is logged in.
+    return Call(body=body | ({"api_key": o.open311_key} if o.name == "own" else {}))
+
+
+# --- calling, and judging the answer -----------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    location: str = ""
+    changed: str = ""  # what a write changed, if anything
+    content: bytes = b""
+    error: str = ""  # an exception the view raised (a 500)
+
+
+def _kind(route: str) -> str:
+    if route.startswith(API_PREFIX) or route.startswith("api:"):
+        return "api"
+    return "open311" if route.startswith("open311:") else "page"
+
+
+def _url(route: str, call: Call) -> str:
+    if route.startswith("/"):
+        return route.format(**call.params)
+    params = {"fmt": "json", **call.params} if route.startswith("open311:") else call.params
+    return reverse(route, kwargs=params)
+
+
+_TABLES: list[str] = []
+
+
+def _fingerprint(watch: list) -> tuple:
+    """Row counts of every yiwang table, and the watched rows as they are now."""
+    if not _TABLES:
+        _TABLES.extend(sorted({m._meta.db_table for m in apps.get_models() if m.__module__.startswith("yiwang.")}))
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {qn(t)})" for t in _TABLES))
+        counts = cursor.fetchone()
+    rows = tuple(type(obj).objects.filter(pk=obj.pk).values().first() for obj in watch)
+    return counts, rows
+
+
+def _difference(before: tuple, after: tuple) -> str:
+    grown = [f"{t} {a - b:+d}" for t, b, a in zip(_TABLES, before[0], after[0], strict=True) if a != b]
+    rows = [f"row {i} changed" for i, (b, a) in enumerate(zip(before[1], after[1], strict=True)) if a != b]
+    return ", ".join(grown + rows)
+
+
+_clients: dict[str, Client] = {}
+
+
+def _client(m: Matrix, role: str, kind: str) -> Client:
+    key = f"{kind}:{role}"
+    if key not in _clients:
+        _clients[key] = Client(raise_request_exception=True)
+    client = _clients[key]
+    # A fresh jar each call: a call that logs in or out must not leak into the next one.
+    client.cookies = SimpleCookie()
+    if kind == "page" and role in m.sessions:
+        client.cookies["sessionid"] = m.sessions[role]
+    return client
+
+
+def _send(client: Client, method: str, kind: str, url: str, call: Call, headers: dict):
+    if method == "GET":
+        return client.get(url, call.query or {}, headers=headers)
+    if kind == "api" and call.files is None:
+        return client.generic(method, url, json.dumps(call.body or {}), content_type="application/json",
+                              headers=headers)
+    if method == "POST":
+        for upload in (call.files or {}).values():
+            upload.seek(0)
+        return client.post(url, {**(call.body or {}), **(call.files or {})}, headers=headers)
+    raise AssertionError(f"no way to send {method} {url} with form fields")
+
+
+def attempt(m: Matrix, method: str, route: str, role: str, call: Call) -> Answer:
+    """One call as ``role``, in a savepoint rolled back afterwards; writes report what they changed."""
+    from yiwang.api import clear_token_cache
+    from yiwang.core import clock, confcache
+
+    kind = _kind(route)
+    client = _client(m, role, kind)
+    headers = {"Authorization": f"Bearer {m.tokens[role]}"} if kind == "api" and role in m.tokens else {}
+    url = _url(route, call)
+    write = method != "GET"
+    savepoint = transaction.savepoint()
+    try:
+        before = _fingerprint(call.watch) if write else None
+        try:
+            with clock.frozen_at(call.at) if call.at else contextlib.nullcontext():
+                response = _send(client, method, kind, url, call, headers)
+        except Exception as exc:
+            return Answer(500, error="".join(traceback.format_exception_only(exc)).strip()[:300])
+        changed = _difference(before, _fingerprint(call.watch)) if write else ""
+        content = b"" if response.streaming else response.content
+        if content and response.get("Content-Type", "").startswith("application/json"):
+            # Chinese arrives as \uXXXX escapes; the leak check looks for the text itself.
+            content = json.dumps(json.loads(content), ensure_ascii=False).encode()
+        return Answer(response.status_code, response.get("Location", ""), changed, content)
+    finally:
+        transaction.savepoint_rollback(savepoint)
+        if write:  # what the write cached (a new unit, a viewer) was rolled back with it
+            confcache.clear_all()
+            clear_token_cache()
+
+
+def _login_redirect(answer: Answer) -> bool:
+    return answer.status in (301, 302) and answer.location.startswith(reverse("web:login"))
+
+
+def judge(expected: str, method: str, route: str, answer: Answer) -> str:
+    """'' when the answer is what ``expected`` says; else what was wrong with it."""
+    kind, write = _kind(route), method != "GET"
+    got = f"{answer.status}{' → ' + answer.location if answer.location else ''}"
+    if answer.status >= 500:
+        return f"{got} {answer.error}".strip()
+    if write and answer.changed and expected not in ("ok", "done"):
+        return f"{got}, and it changed data: {answer.changed}"
+    if expected in ("ok", "done"):
+        if write:
+            refused = answer.status in (401, 403, 404, 405) or _login_redirect(answer)
+            if refused:
+                return got
+            if expected == "done" and not answer.changed:
+                return f"{got} but nothing changed"
+            return ""
+        fine = 200 <= answer.status < 300 or (kind == "page" and 300 <= answer.status < 400
+                                               and not _login_redirect(answer))
+        return "" if fine else got
+    if expected == "quiet":
+        return "" if 200 <= answer.status < 400 and not _login_redirect(answer) else got
+    if expected == "login":
+        return "" if _login_redirect(answer) else got
+    return "" if answer.status == int(expected) else got
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+ROUTE_KEYS = _route_keys()
+
+
+def test_every_route_and_call_has_a_rule():
+    """Listed on its own so that one message names every route without a rule."""
+    missing = [k for k in ROUTE_KEYS if k not in authz_rules.RULES]
+    uncalled = [k for k in authz_rules.RULES if k not in CALLS]
+    assert not missing, "routes without a rule in tests/authz_rules.py:\n  " + "\n  ".join(missing)
+    assert not uncalled, "rules without a call in tests/test_authz_matrix.py (CALLS):\n  " + "\n  ".join(uncalled)
+
+
+@pytest.mark.parametrize("key", ROUTE_KEYS)
+def test_route(matrix, db, key):
+    method, route = key.split(" ", 1)
+    rule: Rule | None = authz_rules.RULES.get(key)
+    if rule is None:
+        pytest.fail(f"{key}: no rule in tests/authz_rules.py — say who may call it, in their region and in another")
+    live = set(api_routes()) | {f"{method} {name}" for name in page_routes()}
+    if key not in live:
+        pytest.fail(f"{key}: the rule names a route the URL conf no longer has")
+    make = CALLS.get(key)
+    if make is None:
+        pytest.fail(f"{key}: no call in CALLS to fill its parameters from the world's objects")
+    wrong = []
+    for side, column in rule.columns():
+        call = make(matrix.sides[side], matrix.sides["other" if side == "own" else "own"])
+        for role, expected in zip(ROLES, column, strict=True):
+            answer = attempt(matrix, method, route, role, call)
+            problem = judge(expected, method, route, answer)
+            if not problem and call.absent and role != "superuser" and answer.status == 200:
+                shown = [text for text in call.absent if str(text).encode() in answer.content]
+                problem = f"shows the other region's {shown}" if shown else ""
+            if problem:
+                wrong.append(f"{role:<12}{side:<6}expected {expected:<6} got {problem}")
+    title = f"{key} ({rule.why})" if rule.why else key
+    assert not wrong, title + "\n" + "\n".join(wrong)
+
+
+def _admin_routes() -> list[str]:
+    """The admin's index, login and logout, and every model's list: the pages of /admin/ that take no
+    parameter but the add forms (the same gate, at twice the rendering cost)."""
+    names = [name for name, route in page_routes().items()
+             if route.startswith(authz_rules.ADMIN_PREFIX) and "<" not in route and "(?P" not in route
+             and not name.endswith("_add")]
+    return sorted(names)
+
+
+def test_admin_is_for_superusers_only(matrix, db):
+    """Every admin page that takes no parameter (ADMIN_RULE covers the rest of /admin/ by prefix): the
+    superuser gets in — a read-only model's add page may still say 403 — and everyone else is sent
+    to the admin's login page, which alone answers them."""
+    login = reverse("admin:login")
+    wrong = []
+    for name in _admin_routes():
+        for role, expected in zip(ROLES, authz_rules.ADMIN_RULE.own, strict=True):
+            answer = attempt(matrix, "GET", name, role, Call())
+            to_login = answer.status == 302 and answer.location.startswith(login)
+            if answer.status >= 500:
+                problem = f"{answer.status} {answer.error}"
+            elif expected == "ok":
+                problem = f"{answer.status} → {answer.location}" if to_login else ""
+            elif name in ("admin:login", "admin:logout"):
+                problem = ""  # the door itself: it answers everyone
+            else:
+                problem = "" if to_login else f"{answer.status} {answer.location}"
+            if problem:
+                wrong.append(f"{name:<40} {role:<12}expected {expected:<6} got {problem}")
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,144 @@
+"""Generated calls against every operation of /api/v1/openapi.json: whatever the input, never a 500.
+
+schemathesis turns the API's OpenAPI document into Hypothesis strategies and calls each operation
+through the real WSGI stack (yiwang.wsgi.application: every middleware, the token auth, the error
+handlers), with a leader's token and a superuser's, on the world tests/test_authz_matrix.py builds.
+Every answer must be no server error and, where the document declares its status, match the
+declared schema. Each call runs in a savepoint rolled back afterwards: writes — logging out, taking
+a member off the register, replacing a branch's groups — cannot change what the next call sees.
+
+`make test` runs the schema's examples and boundary values (schemathesis's coverage phase) and a few
+derandomized generated examples per operation and role. A long run, seeded anew each time (a failure
+prints the seed; replay it with --hypothesis-seed=N):
+
+    SCHEMATHESIS_EXAMPLES=500 SCHEMATHESIS_RANDOM=1 .venv/bin/pytest -p no:xdist tests/test_schemathesis.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+import schemathesis
+from django.db import transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from tests.test_authz_matrix import matrix  # noqa: F401  (the module's world, built once)
+from yiwang.wsgi import application
+
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6"))
+RANDOM = os.environ.get("SCHEMATHESIS_RANDOM", "") not in ("", "0")
+ROLES = ("leader", "superuser")
+
+# Dates and times at the calendar's ends and around now, besides Hypothesis's own: date arithmetic
+# near 0001-01-01 or 9999-12-31 overflows, and uniform draws almost never land there.
+EDGE_DATES = (dt.date.min, dt.date.max, dt.date.max - dt.timedelta(days=1), dt.date(1970, 1, 1), dt.date.today(),
+              dt.date.today() + dt.timedelta(days=1))
+EDGE_MOMENTS = ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00-12:00", "9999-12-31T23:59:59Z",
+                "9999-12-31T23:59:59+14:00", "1970-01-01T00:00:00+08:00")
+schemathesis.openapi.format("date", st.one_of(st.sampled_from(EDGE_DATES), st.dates()).map(dt.date.isoformat))
+schemathesis.openapi.format("date-time", st.one_of(
+    st.sampled_from(EDGE_MOMENTS), st.datetimes(timezones=st.just(dt.UTC)).map(dt.datetime.isoformat)))
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+# Path parameters that name objects of the world, by name, filled once it is built. Random ids and
+# codes almost never exist, and a 404 exercises nothing behind it.
+KNOWN: dict[str, object] = {}
+
+
+@schema.hook
+def flatmap_path_parameters(context, path_parameters):
+    """Three times in four, aim at objects that exist (in either region)."""
+    if not isinstance(path_parameters, dict):  # an operation without any, or a negative case
+        return st.just(path_parameters)
+    known = {name: st.sampled_from(KNOWN[name]) for name in path_parameters if KNOWN.get(name)}
+    if not known:
+        return st.just(path_parameters)
+    existing = st.fixed_dictionaries(known).map(lambda found: {**path_parameters, **found})
+    return st.sampled_from((True, True, True, False)).flatmap(
+        lambda aim: existing if aim else st.just(path_parameters))
+
+
+@pytest.fixture
+def known(matrix):  # noqa: F811
+    if KNOWN.get("world") is matrix:
+        return
+    KNOWN.clear()
+    KNOWN["world"] = matrix  # a world built again (another worker's order of tests) has other ids
+    sides = matrix.sides.values()
+    KNOWN["number"] = [getattr(o, key).number for o in sides for key in ("app", "app_closed", "app_rated", "inc")]
+    KNOWN["action"] = ["accept", "reject", "claim", "register", "dispatch", "supervise", "close", "merge"]
+    KNOWN["code"] = ["SENIOR_CARD", "INC_PARKING", "KG-DZ-XFL-G1", "QH-WC-SPD-G1"] + [
+        code for o in sides for code in (o.camera.code, o.branch.code)]
+    for name, key in (("team_id", "team"), ("log_id", "log"), ("topic_id", "topic"), ("visit_id", "visit"),
+                      ("batch_id", "batch"), ("list_id", "plist"), ("item_id", "item"), ("pair_id", "pair"),
+                      ("violation_id", "violation"), ("penalty_id", "penalty"), ("appeal_id", "appeal")):
+        KNOWN[name] = [getattr(o, key).pk for o in sides]
+    KNOWN["member_id"] = [m.pk for o in sides for m in o.members]
+
+
+@pytest.fixture(autouse=True)
+def _one_connection():
+    """The WSGI handler closes the database connection after each request, as a server must; here
+    the connection holds the test's transaction, so keep it open (django.test.Client does the same)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_every_schema_has_its_own_name():
+    """The OpenAPI document names a component after its class: two apps' `CountsOut` would both be
+    documented as whichever came last, and clients (and this fuzzing) would follow the wrong one."""
+    from ninja import Schema
+
+    from yiwang.urls import api
+
+    owners: dict[str, set[str]] = {}
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                models = [*operation.models, *(m for m in operation.response_models.values() if m is not None)]
+                for model in models:
+                    for cls in _schemas_in(model, Schema):
+                        owners.setdefault(cls.__name__, set()).add(f"{cls.__module__}.{cls.__qualname__}")
+    assert not {name: found for name, found in owners.items() if len(found) > 1}
+
+
+def _schemas_in(model, base, seen=None) -> set:
+    """The ``base`` classes among ``model`` and the models its fields refer to, however deep (ninja
+    wraps a body's schema in a model of its parameters)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    seen = set() if seen is None else seen
+    if isinstance(model, type) and issubclass(model, BaseModel) and model not in seen:
+        seen.add(model)
+        for info in model.model_fields.values():
+            _schemas_in(info.annotation, base, seen)
+    for arg in typing.get_args(model):
+        _schemas_in(arg, base, seen)
+    return {cls for cls in seen if issubclass(cls, base)}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, derandomize=not RANDOM, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_server_error(case, role, matrix, known, db):  # noqa: F811
+    savepoint = transaction.savepoint()
+    try:
+        response = case.call(headers={"Authorization": f"Bearer {matrix.tokens[role]}"})
+    finally:
+        transaction.savepoint_rollback(savepoint)
+    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
