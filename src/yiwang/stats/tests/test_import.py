@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from yiwang.cases import bulk
 from yiwang.cases.models import Case, CaseEvent
 from yiwang.cases.services import case_act, case_create
 from yiwang.core import clock
 from yiwang.feedback.models import Evaluation
 from yiwang.org.selectors import hierarchy
+from yiwang.stats import imports as bulk
 from yiwang.stats import rollups
 from yiwang.testing import SENIOR_OK
 

@@ -21,6 +21,7 @@ ratings, and the report says up to which line the data was committed.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import functools
 import gc
@@ -600,20 +601,22 @@ class Table:
         return row
 
 
-class Writer:
+class Writer(abc.ABC):
     """Ids from the tables' sequences, and rows written in bulk, inside the caller's transaction."""
 
     def __init__(self):
         self.cases, self.events, self.ratings = Table(Case), Table(CaseEvent), Table(Evaluation)
 
-    def begin(self) -> None:
+    def begin(self) -> None:  # noqa: B027 - a hook: most writers need nothing here
         """Called at the start of each transaction of the import."""
 
+    @abc.abstractmethod
     def ids(self, table: Table, n: int) -> list[int]:
-        raise NotImplementedError
+        """``n`` new primary keys of ``table``, reserved for this import."""
 
+    @abc.abstractmethod
     def write(self, table: Table, rows: list[list]) -> None:
-        raise NotImplementedError
+        """Write ``rows`` (in ``table.columns`` order) into ``table``."""
 
     def write_chunk(self, planned: list[Planned]) -> tuple[int, int]:
         case_ids = self.ids(self.cases, len(planned))
@@ -640,8 +643,8 @@ class Writer:
             self.write(self.ratings, rating_rows)
         return n_events, len(rating_rows)
 
-    def before_write(self, batches: list[tuple[Table, list[list]]]) -> None:
-        pass
+    def before_write(self, batches: list[tuple[Table, list[list]]]) -> None:  # noqa: B027 - a hook
+        """Called with every chunk's rows before they are written (PostgreSQL locks referenced rows)."""
 
 
 class PostgresWriter(Writer):
@@ -745,7 +748,7 @@ def writer_for_connection() -> Writer:
         return PostgresWriter()
     if connection.vendor == "sqlite":
         return SqliteWriter()
-    raise NotImplementedError(f"yiwang import does not support {connection.vendor}")
+    raise DomainError(f"yiwang import supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
 # --------------------------------------------------------------------------------------------- the import
