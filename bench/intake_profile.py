@@ -1,25 +1,38 @@
 #!/usr/bin/env python
-"""Where one POST /api/v1/cases spends its time: the intake request in-process, without HTTP or granian.
+"""Where one POST /api/v1/cases spends its CPU: the intake request in-process, without HTTP or granian.
 
 ``.venv/bin/python bench/intake_profile.py`` builds the same database as bench/intake.py (a temp dir,
 ``yiwang migrate``, ``build_world()``, a token for clerk_xfl), then calls yiwang's WSGI application
 and bench/floor_app.py directly with the bench's request, one request at a time, and prints:
 
-- CPU and wall time per request of each (the ratio of the two is the bench's "server CPU" ratio
-  without granian and the load generator);
-- a table of components (ms per request): every middleware on its own, the routing and ninja's
-  parsing, authentication, the handler's parts (case_create: matter, checks, hierarchy, routing,
-  hashing, compiling the INSERTs, the transaction, the tally, the on_commit receivers), the
-  response's rendering. Times are inclusive; "self" is what is left after the listed parts inside;
-- with ``--profile``, cProfile's top functions (by own time, and by cumulative time).
+- CPU and wall time per request of each, and their ratio (what bench/intake.py calls "server CPU per
+  request", without granian's share and without the load generator beside it);
+- a table of components: every middleware, URL resolving and the view, ninja's authentication,
+  input parsing and rendering, and the handler's parts (case_create: matter, checks, routing, the
+  event's hash, the search tokens, compiling the INSERTs, BEGIN, the executes, the tallies, COMMIT,
+  the on_commit receivers), in ms of this thread's CPU per request. "incl" counts what a part
+  calls, "self" only what is not another listed part. The timers add ~0.1 ms to the total;
+- ``--profile``: cProfile's top functions; ``--pyinstrument``: pyinstrument's call tree (not a
+  dependency: ``pip install --target DIR pyinstrument`` and ``PYTHONPATH=DIR``).
 
-``--db PATH`` starts from a copy of an existing prepared database (saves the ~30-70 s of migrate and
-build_world on a busy machine; ``--save-db PATH`` keeps one). ``--token`` goes with ``--db``.
+CPU time still depends on what else runs on the machine (caches, the other hyperthread). For A/B
+comparisons of code that must not depend on it, count instructions: ``--yiwang-only`` (or
+``--floor-only``) under ``valgrind --tool=cachegrind --cache-sim=no``, twice with different
+``--requests``; the difference of the two "I refs" divided by the difference of the requests is the
+instructions per request, repeatable to ~1 %. Set YIWANG_CONFIG_RECHECK_SECONDS=3600 for that: under
+valgrind a request is ~50x slower, and the 2-second rechecks of the configuration caches would
+otherwise count as part of every request.
+
+``--db PATH --token T`` starts from a copy of a database prepared earlier (``--save-db PATH`` keeps
+one and prints its token): migrate and build_world take 20-100 s depending on the machine's load.
+``--service-only`` calls cases.services.case_create directly instead of the WSGI application: the
+difference to the full request is what Django, the middleware and ninja cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
@@ -32,32 +45,29 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import bench_env, log  # noqa: E402
+from intake import BODY  # noqa: E402
 
-BODY = {
-    "matter_code": "SENIOR_CARD",
-    "region_code": "KG-DZ-XFL",
-    "channel": "hall",
-    "applicant_name": "王大爷",
-    "applicant_phone": "13800000001",
-    "form": {"birth_date": "1950-01-01"},
-    "materials": [{"code": "id_card"}, {"code": "photo"}],
-}
+Driver = Callable[[object, bytes, dict, int], tuple[list[float], list[float]]]
 
-_incl: dict[str, int] = defaultdict(int)  # name -> ns, inclusive
+# The component timers: inclusive CPU ns per name, calls, CPU ns spent in listed parts inside it, and
+# the part a name was last called from.
+_incl: dict[str, int] = defaultdict(int)
 _calls: dict[str, int] = defaultdict(int)
-_stack: list[str] = []
-_child: dict[str, int] = defaultdict(int)  # name -> ns spent in listed children
+_child: dict[str, int] = defaultdict(int)
 _parent: dict[str, str] = {}
+_stack: list[str] = []
 
 
 def timed(name: str, fn):
-    """``fn`` wrapped to add its CPU time (this thread's) to ``name`` (and to its enclosing timed parent's children)."""
+    """``fn`` wrapped to add this thread's CPU time to ``name`` (and to its enclosing timed part)."""
 
     def wrapper(*args, **kwargs):
         _stack.append(name)
@@ -77,8 +87,63 @@ def timed(name: str, fn):
     return wrapper
 
 
-def patch(obj, attr: str, name: str | None = None) -> None:
-    setattr(obj, attr, timed(name or attr, getattr(obj, attr)))
+def patch(obj, attr: str, name: str) -> None:
+    setattr(obj, attr, timed(name, getattr(obj, attr)))
+
+
+def instrument(middleware: list[str]) -> None:
+    """Wrap the middleware classes and the intake path's functions in timers, before the app loads."""
+    from django.core.handlers import base
+    from django.db import transaction
+    from django.db.models import Model
+    from django.utils.module_loading import import_string
+    from ninja import operation
+
+    from yiwang import api
+    from yiwang.cases import api as cases_api
+    from yiwang.cases import rollups, routing, search, services
+    from yiwang.core import inserts
+
+    for path in middleware:
+        cls = import_string(path)
+        cls.__call__ = timed("mw " + path.rsplit(".", 1)[-1], cls.__call__)
+    patch(base.BaseHandler, "_get_response", "django _get_response (resolve + view)")
+    patch(operation.Operation, "run", "ninja Operation.run")
+    patch(operation.Operation, "_run_authentication", "ninja auth")
+    patch(operation.Operation, "_get_values", "ninja parse + validate input")
+    patch(operation.Operation, "_result_to_response", "ninja render response")
+    patch(api.TokenAuth, "authenticate", "TokenAuth.authenticate")
+    patch(cases_api, "case_summary", "case_summary")
+    patch(services, "case_create", "case_create")
+    patch(services, "matter_info", "matter_info")
+    patch(services, "_check_submission", "_check_submission")
+    patch(routing, "route", "routing.route")
+    patch(services, "_insert_opened", "_insert_opened")
+    patch(services, "event_hash", "event_hash")
+    patch(search, "index_text", "search.index_text")
+    patch(services, "compile_insert", "compile_insert")
+    for name in ("track", "record"):
+        if hasattr(rollups, name):
+            patch(rollups, name, f"rollups.{name}")
+    patch(transaction.Atomic, "__enter__", "atomic enter (BEGIN)")
+    patch(transaction.Atomic, "__exit__", "atomic exit (COMMIT)")
+    patch(services.case_opened, "send", "case_opened.send (on_commit)")
+    patch(Model, "__init__", "Model.__init__")
+    patch(inserts.CompiledInsert, "execute", "INSERT execute")
+
+
+def table(n: int) -> str:
+    head = ("component", "calls", "incl ms", "self ms", "inside")
+    rows = [(name, f"{_calls[name] / n:.1f}", f"{_incl[name] / n / 1e6:.3f}",
+             f"{(_incl[name] - _child.get(name, 0)) / n / 1e6:.3f}", _parent.get(name, ""))
+            for name in sorted(_incl, key=lambda k: -_incl[k])]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+                     for r in [head, *rows])
+
+
+# ---------------------------------------------------------------------------------------------- drivers
 
 
 def environ_for(body: bytes, headers: dict[str, str]) -> dict:
@@ -87,7 +152,7 @@ def environ_for(body: bytes, headers: dict[str, str]) -> dict:
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
-        "CONTENT_LENGTH": str(len(body)), "HTTP_HOST": "127.0.0.1:8000",
+        "CONTENT_LENGTH": str(len(body)), "HTTP_HOST": "127.0.0.1:8000", "wsgi.input": io.BytesIO(body),
     }
     for k, v in headers.items():
         key = k.upper().replace("-", "_")
@@ -95,163 +160,116 @@ def environ_for(body: bytes, headers: dict[str, str]) -> dict:
     return env
 
 
-def drive(app, body: bytes, headers: dict[str, str], n: int, expect: str) -> tuple[list[float], list[float]]:
-    """Call ``app`` n times; (cpu seconds, wall seconds) of each call, the response read to the end."""
-    cpu, wall = [], []
-    status = []
+def wsgi_driver(keyed: bool) -> Driver:
+    """Call a WSGI app n times; (CPU s, wall s) of each call, with its answer read to the end."""
 
-    def start_response(s, h, exc_info=None):
-        status.append(s)
+    def drive(app, body: bytes, headers: dict, n: int) -> tuple[list[float], list[float]]:
+        cpu, wall, status = [], [], []
+        for _ in range(n):
+            env = environ_for(body, {**headers, "Idempotency-Key": uuid.uuid4().hex} if keyed else headers)
+            c0, w0 = time.process_time(), time.perf_counter()
+            result = app(env, lambda s, h, exc_info=None: status.append(s))
+            for _chunk in result:
+                pass
+            if hasattr(result, "close"):
+                result.close()
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+            if not status[-1].startswith("201"):
+                raise SystemExit(f"unexpected answer {status[-1]}")
+        return cpu, wall
 
-    for _ in range(n):
-        env = environ_for(body, headers)
-        env["wsgi.input"] = io.BytesIO(body)
-        c0, w0 = time.process_time(), time.perf_counter()
-        result = app(env, start_response)
-        for _chunk in result:
-            pass
-        if hasattr(result, "close"):
-            result.close()
-        cpu.append(time.process_time() - c0)
-        wall.append(time.perf_counter() - w0)
-        if not status[-1].startswith(expect):
-            raise SystemExit(f"unexpected answer {status[-1]}")
-    return cpu, wall
+    return drive
 
 
-def drive_service(token: str):
-    """A drop-in for drive() that calls case_create as the endpoint does, without HTTP, Django or ninja."""
+def service_driver(token: str) -> Driver:
+    """case_create called as the endpoint calls it, without HTTP, Django's handler, middleware or ninja."""
     from yiwang.cases import services
     from yiwang.org.selectors import user_for_token, viewer_for
 
-    viewer = None
+    viewer = viewer_for(user_for_token(token))
 
-    def run(app, body, headers, n, expect):
-        nonlocal viewer
-        viewer = viewer or viewer_for(user_for_token(token))
+    def drive(app, body: bytes, headers: dict, n: int) -> tuple[list[float], list[float]]:
         cpu, wall = [], []
         for _ in range(n):
-            data = json.loads(body)
             c0, w0 = time.process_time(), time.perf_counter()
-            services.case_create(viewer=viewer, idempotency_key=None, **data)
+            services.case_create(viewer=viewer, idempotency_key=None, **json.loads(body))
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
         return cpu, wall
 
-    return run
+    return drive
 
 
-def instrument(mw_names: list[str]) -> None:
-    """Wrap the middleware classes and the intake path's functions in timers (before the app loads)."""
-    from django.utils.module_loading import import_string
+def floor_app(db: Path, floor_db: Path, tmp: Path):
+    """bench/floor_app.py on a copy of the database, its rows modelled on yiwang's first case."""
+    from yiwang.settings import database_from_url
 
-    for path in mw_names:
-        cls = import_string(path)
-        cls.__call__ = timed("mw " + path.rsplit(".", 1)[-1], cls.__call__)
+    opts = database_from_url(f"sqlite:///{floor_db}")["OPTIONS"]
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        case = conn.execute("SELECT * FROM cases_case ORDER BY id LIMIT 1").fetchone()
+        if case is None:
+            raise SystemExit("yiwang wrote no case to model the floor's rows on")
+        event = conn.execute("SELECT * FROM cases_caseevent WHERE case_id = ? ORDER BY seq LIMIT 1",
+                             (case["id"],)).fetchone()
+    template = tmp / "template.json"
+    template.write_text(json.dumps({"case": dict(case), "event": dict(event)}, ensure_ascii=False))
+    # floor_app reads its configuration when it is imported.
+    os.environ.update(FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
+                      FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template))
+    import floor_app as floor
 
-    from django.core.handlers import base
-    from ninja import operation
-
-    import yiwang.api as yapi
-    from yiwang.cases import api as capi
-    from yiwang.cases import rollups, routing, search, services
-    from yiwang.core import idempotency
-
-    patch(base.BaseHandler, "_get_response", "django _get_response (resolve + view)")
-    patch(operation.Operation, "run", "ninja Operation.run")
-    patch(operation.Operation, "_run_authentication", "ninja auth")
-    patch(operation.Operation, "_get_values", "ninja parse + validate input")
-    patch(operation.Operation, "_result_to_response", "ninja render response")
-    patch(yapi.TokenAuth, "authenticate", "TokenAuth.authenticate")
-    patch(capi, "case_summary", "case_summary")
-    patch(services, "case_create", "case_create")
-    patch(services, "matter_info", "matter_info")
-    patch(services, "_check_submission", "_check_submission")
-    patch(services, "hierarchy", "hierarchy()")
-    patch(routing, "route", "routing.route")
-    patch(routing, "explain", "routing.explain")
-    patch(services, "workflow", "workflow()")
-    patch(services, "_insert_opened", "_insert_opened")
-    patch(services, "event_hash", "event_hash")
-    patch(search, "index_text", "search.index_text")
-    patch(services, "compile_insert", "compile_insert")
-    patch(rollups, "record", "rollups.record")
-    if hasattr(rollups, "track"):
-        patch(rollups, "track", "rollups.track")
-    from django.db import transaction
-
-    patch(transaction.Atomic, "__enter__", "atomic enter (BEGIN)")
-    patch(transaction.Atomic, "__exit__", "atomic exit (COMMIT)")
-    patch(services.case_opened, "send", "case_opened.send (on_commit)")
-    patch(idempotency, "request_key", "idempotency.request_key")
-    from django.db.models import Model
-
-    patch(Model, "__init__", "Model.__init__")
-    from yiwang.core import inserts
-
-    patch(inserts.CompiledInsert, "execute", "INSERT execute")
-    from django.db.backends.base import base as dbbase
-
-    patch(dbbase.BaseDatabaseWrapper, "close_if_unusable_or_obsolete", "db close_if_unusable (signals)")
+    return floor.app
 
 
-def table(n: int) -> str:
-    rows = []
-    names = sorted(_incl, key=lambda k: -_incl[k])
-    for name in names:
-        incl = _incl[name] / n / 1e6
-        own = (_incl[name] - _child.get(name, 0)) / n / 1e6
-        rows.append((name, f"{_calls[name] / n:.1f}", f"{incl:.3f}", f"{own:.3f}", _parent.get(name, "")))
-    head = ("component", "calls", "incl ms", "self ms", "inside")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
-    out = ["  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-           for r in [head, *rows]]
-    return "\n".join(out)
+# ---------------------------------------------------------------------------------------------- main
+
+
+def prepare(args, tmp: Path) -> tuple[Path, str, dict]:
+    db = tmp / "bench.sqlite3"
+    if args.db:
+        with sqlite3.connect(args.db) as src, sqlite3.connect(db) as dst:
+            src.backup(dst)
+        token, env = args.token, bench_env(db, tmp)
+    else:
+        import intake
+
+        env, token, db, _floor_db = intake.prepare(tmp)
+    if args.save_db:
+        with sqlite3.connect(db) as src, sqlite3.connect(args.save_db) as dst:
+            src.backup(dst)
+        print(f"prepared database saved to {args.save_db}; token {token}")
+    return db, token, env
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=2000, help="measured requests per app (default 2000)")
-    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--requests", type=int, default=2000, help="measured requests per app, default 2000")
+    ap.add_argument("--warmup", type=int, default=200, help="unmeasured requests first, default 200")
     ap.add_argument("--db", help="start from a copy of this prepared database (with --token)")
     ap.add_argument("--token", help="the bearer token that goes with --db")
-    ap.add_argument("--save-db", help="keep a copy of the prepared database here (and print the token)")
-    ap.add_argument("--profile", action="store_true", help="also run cProfile over the yiwang requests")
-    ap.add_argument("--pyinstrument", action="store_true",
-                    help="also print pyinstrument's call tree (pip install --target DIR pyinstrument; PYTHONPATH=DIR)")
-    ap.add_argument("--no-components", action="store_true", help="skip the component timers (pure CPU figures)")
-    ap.add_argument("--idempotency-key", action="store_true", help="send a fresh Idempotency-Key with each request")
+    ap.add_argument("--save-db", help="keep a copy of the prepared database here (and print its token)")
+    ap.add_argument("--no-components", action="store_true", help="no component timers: the plain CPU figures")
+    ap.add_argument("--idempotency-key", action="store_true", help="a fresh Idempotency-Key on every request")
+    ap.add_argument("--service-only", action="store_true", help="call case_create instead of the WSGI app")
+    ap.add_argument("--yiwang-only", action="store_true", help="measure yiwang only (the floor is skipped)")
     ap.add_argument("--floor-only", action="store_true", help="measure the floor only (after yiwang's warm-up)")
-    ap.add_argument("--yiwang-only", action="store_true", help="measure yiwang only (no floor, no profile)")
-    ap.add_argument("--service-only", action="store_true",
-                    help="call cases.services.case_create directly instead of the WSGI app (the framework's share)")
-    ap.add_argument("--top", type=int, default=35)
+    ap.add_argument("--profile", action="store_true", help="cProfile over yiwang's requests")
+    ap.add_argument("--pyinstrument", action="store_true", help="pyinstrument's call tree of yiwang's requests")
+    ap.add_argument("--top", type=int, default=35, help="functions --profile lists, default 35")
     args = ap.parse_args()
+    if args.db and not args.token:
+        ap.error("--db needs --token")
 
     tmp = Path(tempfile.mkdtemp(prefix="yiwang-intake-profile-"))
     try:
-        db = tmp / "bench.sqlite3"
-        if args.db:
-            if not args.token:
-                ap.error("--db needs --token")
-            with sqlite3.connect(args.db) as src, sqlite3.connect(db) as dst:
-                src.backup(dst)
-            token = args.token
-            env = bench_env(db, tmp)
-        else:
-            import intake
-
-            env, token, db, _floor = intake.prepare(tmp)
-        if args.save_db:
-            with sqlite3.connect(db) as src, sqlite3.connect(args.save_db) as dst:
-                src.backup(dst)
-            print(f"prepared database saved to {args.save_db}; token {token}")
+        db, token, env = prepare(args, tmp)
         floor_db = tmp / "floor.sqlite3"
         with sqlite3.connect(db) as src, sqlite3.connect(floor_db) as dst:
             src.backup(dst)
         os.environ.update(env)
-        os.environ.pop("YIWANG_ALLOWED_HOSTS", None)
-        os.environ["YIWANG_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+        (tmp / "static").mkdir(exist_ok=True)
 
         import django
 
@@ -266,93 +284,62 @@ def main() -> int:
         body = json.dumps(BODY, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "Accept": "application/json",
                    "Authorization": f"Bearer {token}"}
-        keyed = args.idempotency_key
-        if keyed:
-            import uuid
+        drive_y = service_driver(token) if args.service_only else wsgi_driver(args.idempotency_key)
 
-            base_drive = drive
-
-            def drive_keyed(app_, body_, headers_, n, expect):
-                cpu, wall = [], []
-                for _ in range(n):
-                    c, w = base_drive(app_, body_, {**headers_, "Idempotency-Key": uuid.uuid4().hex}, 1, expect)
-                    cpu += c
-                    wall += w
-                return cpu, wall
-
-            run_y = drive_keyed
-        else:
-            run_y = drive
-        if args.service_only:
-            run_y = drive_service(token)
         log(f"yiwang: {args.warmup} warm-up requests")
-        run_y(app, body, headers, args.warmup, "201")
-        _incl.clear(), _calls.clear(), _child.clear(), _parent.clear()
+        drive_y(app, body, headers, args.warmup)
+        for timers in (_incl, _calls, _child, _parent):
+            timers.clear()
         gc.collect()
         y_requests = 0 if args.floor_only else args.requests
         log(f"yiwang: {y_requests} requests")
-        y_cpu, y_wall = run_y(app, body, headers, y_requests, "201")
+        y_cpu, y_wall = drive_y(app, body, headers, y_requests)
         components = table(max(1, y_requests))
-        if args.yiwang_only:
-            # For counting instructions: `valgrind --tool=cachegrind --cache-sim=no` over two runs that
-            # differ only in --requests gives the instructions per request, free of the machine's load.
-            print(f"yiwang CPU {statistics.mean(y_cpu) * 1000 if y_cpu else 0:.3f} ms mean over {args.requests}")
-            return 0
 
-        # The floor in the same process: its module reads its configuration at import.
-        from yiwang.settings import database_from_url
+        f_cpu = f_wall = []
+        if not args.yiwang_only:
+            floor = floor_app(db, floor_db, tmp)
+            drive_f = wsgi_driver(False)
+            drive_f(floor, body, headers, args.warmup)
+            gc.collect()
+            f_cpu, f_wall = drive_f(floor, body, headers, args.requests)
 
-        opts = database_from_url(f"sqlite:///{floor_db}")["OPTIONS"]
-        with sqlite3.connect(db) as conn:
-            conn.row_factory = sqlite3.Row
-            case = conn.execute("SELECT * FROM cases_case ORDER BY id LIMIT 1").fetchone()
-            event = conn.execute("SELECT * FROM cases_caseevent WHERE case_id = ? ORDER BY seq LIMIT 1",
-                                 (case["id"],)).fetchone()
-        (tmp / "template.json").write_text(json.dumps({"case": dict(case), "event": dict(event)}, ensure_ascii=False))
-        os.environ.update(FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
-                          FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(tmp / "template.json"))
-        import floor_app
-
-        drive(floor_app.app, body, headers, args.warmup, "201")
-        gc.collect()
-        f_cpu, f_wall = drive(floor_app.app, body, headers, args.requests, "201")
-        if args.floor_only:
-            print(f"floor CPU {statistics.mean(f_cpu) * 1000 if f_cpu else 0:.3f} ms mean over {args.requests}")
-            return 0
-
-        def ms(xs):
-            return f"{statistics.mean(xs) * 1000:.3f} mean / {statistics.median(xs) * 1000:.3f} p50"
+        def ms(xs: list[float]) -> str:
+            return f"{statistics.mean(xs) * 1000:.3f} mean / {statistics.median(xs) * 1000:.3f} p50" if xs else "-"
 
         print()
-        print(f"per request, {args.requests} requests each, in-process (no HTTP, no granian)"
-              + (", components timed (adds ~0.1 ms)" if not args.no_components else ""))
+        what = "case_create only" if args.service_only else "in-process, no HTTP, no granian"
+        print(f"per request, {args.requests} requests each ({what}"
+              + ("; components timed, +~0.1 ms" if not args.no_components else "") + ")")
         print(f"  yiwang CPU  {ms(y_cpu)} ms   wall {ms(y_wall)} ms")
         print(f"  floor  CPU  {ms(f_cpu)} ms   wall {ms(f_wall)} ms")
-        print(f"  ratio (CPU mean) {statistics.mean(y_cpu) / statistics.mean(f_cpu):.1f}x")
-        if not args.no_components:
+        if y_cpu and f_cpu:
+            print(f"  ratio (CPU mean) {statistics.mean(y_cpu) / statistics.mean(f_cpu):.1f}x")
+        if y_cpu and not args.no_components:
             print()
             print(components)
 
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
-            run_y(app, body, headers, min(args.requests, 1000), "201")
+            drive_y(app, body, headers, min(args.requests, 1000))
             prof.disable()
             for key in ("tottime", "cumulative"):
-                s = io.StringIO()
-                pstats.Stats(prof, stream=s).strip_dirs().sort_stats(key).print_stats(args.top)
-                print(s.getvalue())
+                out = io.StringIO()
+                pstats.Stats(prof, stream=out).strip_dirs().sort_stats(key).print_stats(args.top)
+                print(out.getvalue())
         if args.pyinstrument:
             from pyinstrument import Profiler
 
             profiler = Profiler(interval=0.0002)
             profiler.start()
-            run_y(app, body, headers, min(args.requests, 1000), "201")
+            drive_y(app, body, headers, min(args.requests, 1000))
             profiler.stop()
             print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PYINSTRUMENT_ALL"))))
         return 0
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

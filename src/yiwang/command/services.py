@@ -244,10 +244,12 @@ def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
 def flag_duplicate(*, case_id: int) -> bool:
     """At intake: flag a new report that repeats an open one of its category nearby (the nearest,
     earliest such report). True when it was flagged."""
-    case = Case.objects.filter(pk=case_id, kind=Kind.INCIDENT, closed_at__isnull=True).first()
+    # Only what the search reads, of this case and of the candidates (it runs in the reporter's request).
+    case = (Case.objects.filter(pk=case_id, kind=Kind.INCIDENT, closed_at__isnull=True)
+            .only("id", "kind", "matter_id", "lat", "lng", "created_at").first())
     if case is None:
         return False
-    found = selectors.duplicate_candidates(None, case, limit=1, earlier_only=True)
+    found = selectors.duplicate_candidates(None, case, limit=1, earlier_only=True, fields=("id",))
     if not found:
         return False
     return case_flag_duplicate(case_id=case.pk, original_id=found[0].case.pk, distance_m=found[0].distance_m)
