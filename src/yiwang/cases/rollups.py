@@ -179,16 +179,23 @@ def stored() -> dict[Key, Measures]:
     }
 
 
+def mismatches(label: str, source: str, want: dict, have: dict, limit: int) -> list[str]:
+    """Keys where a stored tally (``have``) differs from its recomputation from ``source`` (``want``)."""
+    out: list[str] = []
+    if limit <= 0:
+        return out
+    for key in sorted(set(want) | set(have), key=repr):
+        if want.get(key) != have.get(key):
+            out.append(f"{label} {key}: stored {have.get(key)} but the {source} give {want.get(key)}")
+            if len(out) >= limit:
+                break
+    return out
+
+
 def differences(limit: int = 10) -> list[str]:
     """Where the stored tallies and a recomputation disagree (empty when they agree)."""
-    out = []
-    for label, want, have in (("tally", recompute(), stored()), ("day tally", recompute_days(), stored_days())):
-        for key in sorted(set(want) | set(have), key=repr):
-            if want.get(key) != have.get(key):
-                out.append(f"{label} {key}: stored {have.get(key)} but the cases give {want.get(key)}")
-                if len(out) >= limit:
-                    return out
-    return out
+    out = mismatches("tally", "cases", recompute(), stored(), limit)
+    return out + mismatches("day tally", "cases", recompute_days(), stored_days(), limit - len(out))
 
 
 def rebuild() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from yiwang.cases.rollups import upsert_add
+from yiwang.cases.rollups import mismatches, upsert_add
 from yiwang.feedback.models import Evaluation, RatingTally
 
 KEY_COLUMNS = ("region_path", "handling_unit_id", "rating")
@@ -37,14 +37,7 @@ def stored() -> dict[tuple[str, int, int], int]:
 
 
 def differences(limit: int = 10) -> list[str]:
-    want, have = recompute(), stored()
-    out = []
-    for key in sorted(set(want) | set(have), key=repr):
-        if want.get(key) != have.get(key):
-            out.append(f"rating tally {key}: stored {have.get(key)} but the evaluations give {want.get(key)}")
-            if len(out) >= limit:
-                break
-    return out
+    return mismatches("rating tally", "evaluations", recompute(), stored(), limit)
 
 
 def rebuild() -> int:
