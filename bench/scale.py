@@ -66,7 +66,7 @@ from intake import HOST, Server, free_port, stop_all
 TARGET_P95_MS = 50.0  # every timed read at the largest size
 TARGET_RATIO = 1.5  # p95 at the largest size / p95 at the smallest
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-PG_NAME = "yiwang_scale"
+PG_NAME = os.environ.get("YIWANG_BENCH_SCALE_DB", "yiwang_scale")  # another name for a trial run beside a kept database
 COMMUNITY = "KG-DZ-XFL"  # 幸福里社区: the community of the indicators' second call
 SEARCH = "井盖缺失"  # about one case in 250 (人行道井盖缺失)
 ADMIN = "admin"
@@ -566,44 +566,67 @@ def _children_cpu() -> float:
 
 
 def load(args, env: dict, n: int, offset: int, now: float, tmp: Path) -> dict:
-    """Generate ``n`` cases and stream them into `yiwang import -`; throughput and CPU of both ends."""
-    log(f"generating {n:,} cases and streaming them into `yiwang import -` ({args.db})")
-    gen_argv = [sys.executable, str(Path(__file__).resolve()), "--_generate", str(n), "--now", str(now),
-                "--seed-text", f"{args.seed}-{offset}", "--first-rank", str(offset)]
-    imp_argv = [str(YIWANG), "import", "-", "--total", str(n)] + (["--commit-every", str(args.commit_every)]
-                                                                    if args.commit_every else [])
-    import_log = tmp / f"import-{offset}.log"
+    """Generate ``n`` cases and stream them into `yiwang import -`; throughput and CPU of both ends.
+
+    With ``--import-jobs`` J > 1 (PostgreSQL), J generator → importer pipelines run at once, each with
+    its own slice of the history (ranks ``offset`` + k·n/J …) and its own transaction: one importer is
+    a single Python process, and the database and the generator use less than the other core."""
+    jobs = max(1, min(args.import_jobs, n // 1000 or 1)) if args.db == "postgres" else 1
+    log(f"generating {n:,} cases and streaming them into `yiwang import -` ({args.db}, {jobs} pipeline(s))")
+    bounds = [offset + n * k // jobs for k in range(jobs + 1)]
     backends = BackendCpu() if args.db == "postgres" else None
     t0 = time.monotonic()
-    with open(import_log, "wb") as out:
+    pipes = []
+    for first, stop in itertools.pairwise(bounds):
+        count = stop - first
+        gen_argv = [sys.executable, str(Path(__file__).resolve()), "--_generate", str(count), "--now", str(now),
+                    "--seed-text", f"{args.seed}-{first}", "--first-rank", str(first)]
+        imp_argv = [str(YIWANG), "import", "-", "--total", str(count)] + (
+            ["--commit-every", str(args.commit_every)] if args.commit_every else [])
+        out = open(tmp / f"import-{first}.log", "wb")  # noqa: SIM115 - closed below, after the wait
         gen = subprocess.Popen(gen_argv, env=env, cwd=ROOT, stdout=subprocess.PIPE)
         imp = subprocess.Popen(imp_argv, env=env, cwd=ROOT, stdin=gen.stdout, stdout=out, stderr=subprocess.PIPE)
         gen.stdout.close()  # the importer holds the pipe now: a dead importer stops the generator
-        gen_rusage = imp_rusage = None
-        progress = threading.Thread(target=_relay, args=(imp.stderr, tmp / f"import-{offset}.err"), daemon=True)
-        progress.start()
-        _, status_g, gen_rusage = os.wait4(gen.pid, 0)
-        gen.returncode = os.waitstatus_to_exitcode(status_g)
-        _, status_i, imp_rusage = os.wait4(imp.pid, 0)
-        imp.returncode = os.waitstatus_to_exitcode(status_i)
-        progress.join(timeout=5)
+        relay = threading.Thread(target=_relay, args=(imp.stderr, tmp / f"import-{first}.err", f"import {first:,}+"),
+                                 daemon=True)
+        relay.start()
+        pipes.append({"first": first, "gen": gen, "imp": imp, "out": out, "relay": relay})
+    cpu = {"generator_s": 0.0, "import_s": 0.0}
+    said_all, failed = [], []
+    cases = events = ratings = 0
+    import_s = 0.0
+    for p in pipes:
+        for role, key in (("gen", "generator_s"), ("imp", "import_s")):
+            proc = p[role]
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            cpu[key] += usage.ru_utime + usage.ru_stime
+        p["relay"].join(timeout=5)
+        p["out"].close()
+        said = (tmp / f"import-{p['first']}.log").read_text(errors="replace") + \
+            (tmp / f"import-{p['first']}.err").read_text(errors="replace")
+        said_all.append(said)
+        if p["imp"].returncode != 0 or p["gen"].returncode != 0:
+            failed.append(f"generator {p['gen'].returncode}, import {p['imp'].returncode}:\n{said[-3000:]}")
+            continue
+        m = re.search(r"imported ([\d,]+) cases, ([\d,]+) events and ([\d,]+) ratings .* in ([\d.]+) s", said)
+        if not m:
+            failed.append(f"`yiwang import` did not report what it imported:\n{said[-3000:]}")
+            continue
+        c, e, r = (int(x.replace(",", "")) for x in m.groups()[:3])
+        cases, events, ratings = cases + c, events + e, ratings + r
+        import_s = max(import_s, float(m.group(4)))
     wall = time.monotonic() - t0
     database_s = backends.stop() if backends else None
-    said = import_log.read_text(errors="replace") + (tmp / f"import-{offset}.err").read_text(errors="replace")
-    if imp.returncode != 0 or gen.returncode != 0:
-        raise BenchError(f"the load failed (generator {gen.returncode}, import {imp.returncode}):\n{said[-3000:]}")
-    m = re.search(r"imported ([\d,]+) cases, ([\d,]+) events and ([\d,]+) ratings .* in ([\d.]+) s", said)
-    if not m:
-        raise BenchError(f"`yiwang import` did not report what it imported:\n{said[-3000:]}")
-    cases, events, ratings = (int(x.replace(",", "")) for x in m.groups()[:3])
-    import_s = float(m.group(4))
-    cpu = {"generator_s": round(gen_rusage.ru_utime + gen_rusage.ru_stime, 1),
-           "import_s": round(imp_rusage.ru_utime + imp_rusage.ru_stime, 1), "database_s": database_s}
+    if failed:
+        raise BenchError("the load failed: " + "\n".join(failed))
+    cpu = {k: round(v, 1) for k, v in cpu.items()} | {"database_s": database_s}
 
     def per_case(seconds):
         return None if seconds is None else round(1e6 * seconds / max(cases, 1), 1)
 
     result = {"cases": cases, "events": events, "ratings": ratings, "wall_s": round(wall, 1), "import_s": import_s,
+              "import_jobs": jobs,
               "cases_per_s": round(cases / wall), "import_cases_per_s": round(cases / max(import_s, 0.001)),
               "events_per_case": round(events / max(cases, 1), 2), "cpu": cpu,
               "cpu_us_per_case": {k.removesuffix("_s"): per_case(v) for k, v in cpu.items()}}
@@ -641,14 +664,14 @@ class BackendCpu:
         return round(sum(self.seen.values()), 1)
 
 
-def _relay(stream, path: Path) -> None:
+def _relay(stream, path: Path, name: str = "import") -> None:
     """Show the importer's progress lines in the bench log and keep all it said."""
     with open(path, "wb") as kept:
         for line in stream:
             kept.write(line)
             text = line.decode(errors="replace").rstrip()
             if text:
-                log(f"  import: {text}")
+                log(f"  {name}: {text}")
 
 
 # ---------------------------------------------------------------------------------------------- measuring
@@ -891,6 +914,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=1,
                     help="keep-alive connections per page in the server phase, default 1 (7 pages at once)")
     ap.add_argument("--load-seconds", type=float, default=8.0, help="length of the server phase, default 8")
+    ap.add_argument("--import-jobs", type=int, default=os.cpu_count() or 1,
+                    help="PostgreSQL: generator and import pipelines loading at once, default one per CPU")
     ap.add_argument("--commit-every", type=int, default=0,
                     help="pass --commit-every N to `yiwang import` (default: one transaction per size)")
     ap.add_argument("--verify", action="store_true",

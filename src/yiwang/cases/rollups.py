@@ -198,12 +198,24 @@ def differences(limit: int = 10) -> list[str]:
     return out + mismatches("day tally", "cases", recompute_days(), stored_days(), limit - len(out))
 
 
+def lock_for_rebuild(cursor, *tables: str) -> None:
+    """Before a tally table is emptied and recomputed: one rebuild at a time, and no upsert in between.
+
+    Two imports that rebuild at once would otherwise each delete what their snapshot saw and both
+    insert, and the second would fail on the tally's unique key after its whole import. Readers go
+    on (EXCLUSIVE admits them); a case written meanwhile waits the few seconds of the rebuild.
+    SQLite's single writer already serializes them."""
+    if connection.vendor == "postgresql":
+        cursor.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+
+
 def rebuild() -> int:
     """Replace every tally with a recomputation (after a bulk import); returns the number of rows."""
     table = CaseTally._meta.db_table
     columns = ", ".join(KEY_COLUMNS + MEASURE_COLUMNS)
     days = CaseDayTally._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        lock_for_rebuild(cursor, table, days)
         cursor.execute(f"DELETE FROM {table}", [])
         cursor.execute(f"INSERT INTO {table} ({columns}) {_group_by_sql()}", [])
         rows = cursor.rowcount

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from django.db import connection
-from django.db.models import BooleanField, Func, Q
+from django.db.models import BooleanField, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from yiwang.catalog.search import fold
@@ -79,3 +79,32 @@ def text_filter(q: str) -> Q | None:
         return Q(_PostgresMatch(_tsquery(words)))
     return Q(pk__in=RawSQL("SELECT rowid FROM cases_case_fts WHERE cases_case_fts MATCH %s", [_fts5_query(words)]))
 
+
+
+RECENT_WALK = 5000  # cases read newest first before the index is asked (see recent_matches)
+
+
+def recent_matches(ordered: QuerySet, q: str, n: int) -> tuple[list[int], tuple | None]:
+    """Ids of the newest ``n`` cases among the newest RECENT_WALK of ``ordered`` whose text matches ``q``,
+    and where that walk stopped: (created_at, id) of the last case read, or None when nothing older is
+    needed (``n`` found, or every case of ``ordered`` read).
+
+    ``ordered`` is newest first (pagination.seek by -created_at, the cursor applied). The index
+    cannot give the newest matches first: it finds every match in the history, then they are
+    sorted, so a common word costs more every year (4,500 matches at 1M cases, 45,000 at 10M).
+    Reading the newest cases one by one costs the same at any size and fills a page of a word
+    that is in one case of 250 (人行道井盖缺失); the caller asks the index only for what is still
+    missing, among the older cases. PostgreSQL only: SQLite's FTS5 table answers from its own index.
+    """
+    inner = ordered.annotate(sv=RawSQL('"cases_case"."search_vector"', ())).values("id", "created_at", "sv")
+    sql, params = inner[:RECENT_WALK].query.sql_with_params()
+    with connection.cursor() as cursor:
+        # The LIMIT inside keeps PostgreSQL from reaching for the GIN index, whose estimate for a
+        # phrase (its bigrams' frequencies multiplied as if independent) is always "one row".
+        cursor.execute(f"SELECT r.id FROM ({sql}) r WHERE r.sv @@ to_tsquery('simple'::regconfig, %s) "
+                       f"ORDER BY r.created_at DESC, r.id DESC LIMIT %s", [*params, _tsquery(query_tokens(q)), n])
+        ids = [row[0] for row in cursor.fetchall()]
+    if len(ids) >= n:
+        return ids, None
+    last = list(ordered.values_list("created_at", "id")[RECENT_WALK - 1:RECENT_WALK])
+    return ids, (last[0] if last else None)

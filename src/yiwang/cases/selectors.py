@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,7 +15,7 @@ from yiwang.cases.models import Case, CaseEvent, Notification
 from yiwang.cases.workflows import APPLICANT, LEADER, Action, workflow
 from yiwang.core import clock
 from yiwang.core.errors import NotFound, ValidationFailed
-from yiwang.core.pagination import Page, paginate
+from yiwang.core.pagination import Page, check_limit, page_of, paginate, rows_in_order, seek
 from yiwang.org.selectors import Viewer, hierarchy, scope_q
 
 ORDERS = {"-created": "-created_at", "created": "created_at", "due": "due_at", "-id": "-id"}
@@ -93,16 +94,39 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
         qs = qs.filter(due_at__gte=filters.due_after)
     if filters.applicant_phone:
         qs = qs.filter(applicant_phone=filters.applicant_phone)
-    if filters.text:
-        if len(filters.text) > MAX_SEARCH:
-            raise ValidationFailed(_("搜索词不能超过 %(n)s 个字。") % {"n": MAX_SEARCH}, field="q")
-        matched = search.text_filter(filters.text)
-        if matched is None:
-            raise ValidationFailed(_("请输入要搜索的文字（汉字、字母或数字）。"), field="q")
-        qs = qs.filter(matched)
     if filters.created_after is not None:
         qs = qs.filter(created_at__gte=filters.created_after)
-    return paginate(qs, order=ORDERS[order], cursor=cursor, limit=limit)
+    if not filters.text:
+        return paginate(qs, order=ORDERS[order], cursor=cursor, limit=limit)
+    if len(filters.text) > MAX_SEARCH:
+        raise ValidationFailed(_("搜索词不能超过 %(n)s 个字。") % {"n": MAX_SEARCH}, field="q")
+    matched = search.text_filter(filters.text)
+    if matched is None:
+        raise ValidationFailed(_("请输入要搜索的文字（汉字、字母或数字）。"), field="q")
+    if order != "-created":
+        # The page's ids first, then their rows: PostgreSQL expects a phrase to match one row, and
+        # would otherwise join every match to its matter and unit before sorting them.
+        return paginate(qs.filter(matched), order=ORDERS[order], cursor=cursor, limit=limit, ids_first=True)
+    check_limit(limit)
+    ordered = seek(qs, order=ORDERS[order], cursor=cursor)
+    ids: list[int] = []
+    older = ordered
+    if connection.vendor == "postgresql" and _broad(viewer, filters):
+        ids, last = search.recent_matches(ordered, filters.text, limit + 1)
+        older = None if last is None else ordered.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
+    if older is not None and len(ids) <= limit:
+        ids += older.filter(matched).values_list("id", flat=True)[: limit + 1 - len(ids)]
+    return page_of(rows_in_order(qs, ids), order=ORDERS[order], limit=limit)
+
+
+def _broad(viewer: Viewer, filters: CaseFilters) -> bool:
+    """Whether the cases searched are most of the district's, so that the newest of them, read one by one,
+    are the newest of the whole table (cases.search.recent_matches): an area-wide viewer, no narrowing filter."""
+    if filters.state or filters.matter_code or filters.region_code or filters.holder_unit_code or filters.overdue \
+            or filters.open or filters.due_before or filters.due_after or filters.applicant_phone:
+        return False
+    # A top-level region's path is "/<code>/".
+    return viewer.is_superuser or any(path.count("/") == 2 for path in viewer.region_paths)
 
 
 def case_timeline(case: Case) -> list[CaseEvent]:

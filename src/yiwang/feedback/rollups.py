@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from yiwang.cases.rollups import mismatches, upsert_add
+from yiwang.cases.rollups import lock_for_rebuild, mismatches, upsert_add
 from yiwang.feedback.models import Evaluation, RatingTally
 
 KEY_COLUMNS = ("region_path", "handling_unit_id", "rating")
@@ -43,6 +43,7 @@ def differences(limit: int = 10) -> list[str]:
 def rebuild() -> int:
     table = RatingTally._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        lock_for_rebuild(cursor, table)
         cursor.execute(f"DELETE FROM {table}", [])
         cursor.execute(f"INSERT INTO {table} (region_path, handling_unit_id, rating, n) {_group_by_sql()}", [])
         return cursor.rowcount

@@ -83,9 +83,9 @@ def queue(request):
         qs = qs.filter(due_at__lt=now + dt.timedelta(days=int(due_days)))
     order = "-closed_at" if tab == "closed" else "due_at"
     try:
-        page = paginate(qs, order=order, cursor=request.GET.get("cursor"), limit=50)
+        page = paginate(qs, order=order, cursor=request.GET.get("cursor"), limit=50, ids_first=bool(q))
     except DomainError:
-        page = paginate(qs, order=order, cursor=None, limit=50)
+        page = paginate(qs, order=order, cursor=None, limit=50, ids_first=bool(q))
     # One pass over the held open cases for every tab's count (five COUNTs read the same index range).
     counts = held.filter(closed_at__isnull=True).aggregate(**{
         key: Count("id", filter=_tab_filter(key, now, viewer.user_id)) for key, _label in TABS if key != "closed"

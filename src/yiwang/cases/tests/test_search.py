@@ -61,3 +61,33 @@ def test_queue_search_box(world, reported, client):
     client.force_login(world.users["admin"])
     page = client.get("/work/", {"q": "幸福路"}).content.decode()
     assert "路灯不亮" in page and "占道经营" in page and "井盖丢失" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("walk", [3, 5000])
+def test_search_pages_newest_first_across_the_recent_walk_and_the_index(world, monkeypatch, walk):
+    """An area-wide search reads the newest cases first, then asks the index for older ones
+    (cases.search.recent_matches; PostgreSQL): the pages are the same as a plain ordered query."""
+    import datetime as dt
+
+    from yiwang.cases import search
+    from yiwang.core import clock
+
+    monkeypatch.setattr(search, "RECENT_WALK", walk)
+    start = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    titles = []
+    for i in range(11):
+        with clock.frozen_at(start + dt.timedelta(minutes=i)):
+            title = f"井盖缺失{i}号" if i % 3 else f"路灯不亮{i}号"
+            case_create(viewer=world.viewer("resident_wang"), matter_code="INC_PARKING", title=title, address="建设路")
+            titles.append(title)
+    expected = [t for t in reversed(titles) if t.startswith("井盖")]
+    for username in ("admin", "resident_wang"):
+        seen, cursor = [], None
+        while True:
+            page = case_list(viewer=world.viewer(username), filters=CaseFilters(text="井盖缺失"), limit=2, cursor=cursor)
+            seen += [c.title for c in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == expected, username
