@@ -126,7 +126,13 @@ class Case(models.Model):
     @property
     def number(self) -> str:
         """办件编号: "YW" + local submission date + the id; derived, so intake writes nothing extra."""
-        return f"YW{timezone.localtime(self.created_at):%Y%m%d}{self.id:08d}"
+        return self.format_number(self.created_at, self.id)
+
+    @staticmethod
+    def format_number(created_at: dt.datetime, pk: int, zone: dt.tzinfo | None = None) -> str:
+        """The number of the case ``pk`` submitted at ``created_at``, for rows read without a model
+        instance; ``zone``: the current time zone, looked up once by a caller numbering many rows."""
+        return f"YW{created_at.astimezone(zone or timezone.get_current_timezone()):%Y%m%d}{pk:08d}"
 
     @staticmethod
     def parse_number(number: str) -> tuple[dt.date, int] | None:
