@@ -10,7 +10,6 @@ import datetime as dt
 import tempfile
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import NamedTuple
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -96,16 +95,6 @@ def cases_workbook(queryset: QuerySet[Case]):
     return _saved(workbook)
 
 
-class _Numbered(NamedTuple):
-    id: int
-    created_at: dt.datetime
-
-
-def _number(pk: int, created_at: dt.datetime) -> str:
-    # Case.number's one definition, without building a model instance per row (a fifth of the time).
-    return Case.number.fget(_Numbered(pk, created_at))
-
-
 def _case_line(row: tuple, labels: dict, now: dt.datetime) -> list:
     (pk, created_at, title, matter, kind, state, holder, region, due_at, closed_at, suspended_at,
      name, phone) = row
@@ -116,7 +105,7 @@ def _case_line(row: tuple, labels: dict, now: dt.datetime) -> list:
     else:
         overdue = suspended_at is None and now > due_at  # a suspended deadline is recomputed on resuming
     return [
-        _number(pk, created_at), mask_text(title), matter, labels.get((kind, state), state), holder, region,
+        Case.format_number(created_at, pk), mask_text(title), matter, labels.get((kind, state), state), holder, region,
         created_at, due_at, closed_at, _("是") if overdue else _("否"), name, mask_phone(phone),
     ]
 
