@@ -13,9 +13,10 @@ from django.utils.translation import gettext as _
 from yiwang.cases import search
 from yiwang.cases.models import Case, CaseEvent, Notification
 from yiwang.cases.workflows import APPLICANT, LEADER, Action, workflow
+from yiwang.catalog.selectors import matter_cache
 from yiwang.core import clock
 from yiwang.core.errors import NotFound, ValidationFailed
-from yiwang.core.pagination import Page, check_limit, page_of, paginate, rows_in_order, seek
+from yiwang.core.pagination import Page, check_limit, page_of, paginate, rows_in_order
 from yiwang.org.selectors import Viewer, hierarchy, scope_q
 
 ORDERS = {"-created": "-created_at", "created": "created_at", "due": "due_at", "-id": "-id"}
@@ -72,30 +73,32 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
               limit: int = 50) -> Page:
     if order not in ORDERS:
         raise ValidationFailed(_("排序只能是 %(o)s 之一。") % {"o": ", ".join(ORDERS)}, field="order")
-    qs = case_queryset(viewer).select_related("matter", "holder_unit")
     h = hierarchy()
+    conditions = scope_q(viewer)
     if filters.state:
-        qs = qs.filter(state__in=filters.state)
+        conditions &= Q(state__in=filters.state)
     if filters.kind:
-        qs = qs.filter(kind=filters.kind)
+        conditions &= Q(kind=filters.kind)
     if filters.matter_code:
-        qs = qs.filter(matter__code=filters.matter_code)
+        matter = matter_cache.get().by_code.get(filters.matter_code)
+        conditions &= Q(matter_id=matter.id) if matter else Q(pk__in=[])
     if filters.region_code:
-        qs = qs.filter(region_path__startswith=h.region(filters.region_code).path)
+        conditions &= Q(region_path__startswith=h.region(filters.region_code).path)
     if filters.holder_unit_code:
-        qs = qs.filter(holder_unit_id=h.unit(filters.holder_unit_code).id)
+        conditions &= Q(holder_unit_id=h.unit(filters.holder_unit_code).id)
     if filters.open is not None:
-        qs = qs.filter(closed_at__isnull=filters.open)
+        conditions &= Q(closed_at__isnull=filters.open)
     if filters.overdue:
-        qs = qs.filter(closed_at__isnull=True, due_at__lt=clock.now())
+        conditions &= Q(closed_at__isnull=True, due_at__lt=clock.now())
     if filters.due_before:
-        qs = qs.filter(due_at__lt=filters.due_before)
+        conditions &= Q(due_at__lt=filters.due_before)
     if filters.due_after:
-        qs = qs.filter(due_at__gte=filters.due_after)
+        conditions &= Q(due_at__gte=filters.due_after)
     if filters.applicant_phone:
-        qs = qs.filter(applicant_phone=filters.applicant_phone)
+        conditions &= Q(applicant_phone=filters.applicant_phone)
     if filters.created_after is not None:
-        qs = qs.filter(created_at__gte=filters.created_after)
+        conditions &= Q(created_at__gte=filters.created_after)
+    qs = Case.objects.filter(conditions).select_related("matter", "holder_unit")
     if not filters.text:
         return paginate(qs, order=ORDERS[order], cursor=cursor, limit=limit)
     if len(filters.text) > MAX_SEARCH:
@@ -103,30 +106,13 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
     matched = search.text_filter(filters.text)
     if matched is None:
         raise ValidationFailed(_("请输入要搜索的文字（汉字、字母或数字）。"), field="q")
-    if order != "-created":
-        # The page's ids first, then their rows: PostgreSQL expects a phrase to match one row, and
-        # would otherwise join every match to its matter and unit before sorting them.
-        return paginate(qs.filter(matched), order=ORDERS[order], cursor=cursor, limit=limit, ids_first=True)
-    check_limit(limit)
-    ordered = seek(qs, order=ORDERS[order], cursor=cursor)
-    ids: list[int] = []
-    older = ordered
-    if connection.vendor == "postgresql" and _broad(viewer, filters):
-        ids, last = search.recent_matches(ordered, filters.text, limit + 1)
-        older = None if last is None else ordered.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
-    if older is not None and len(ids) <= limit:
-        ids += older.filter(matched).values_list("id", flat=True)[: limit + 1 - len(ids)]
-    return page_of(rows_in_order(qs, ids), order=ORDERS[order], limit=limit)
-
-
-def _broad(viewer: Viewer, filters: CaseFilters) -> bool:
-    """Whether the cases searched are most of the district's, so that the newest of them, read one by one,
-    are the newest of the whole table (cases.search.recent_matches): an area-wide viewer, no narrowing filter."""
-    if filters.state or filters.matter_code or filters.region_code or filters.holder_unit_code or filters.overdue \
-            or filters.open or filters.due_before or filters.due_after or filters.applicant_phone:
-        return False
-    # A top-level region's path is "/<code>/".
-    return viewer.is_superuser or any(path.count("/") == 2 for path in viewer.region_paths)
+    if order == "-created" and connection.vendor == "postgresql":
+        check_limit(limit)
+        ids = search.newest_matching(conditions, filters.text, cursor=cursor, n=limit + 1)
+        return page_of(rows_in_order(qs, ids), order=ORDERS[order], limit=limit)
+    # The page's ids first, then their rows: PostgreSQL expects a phrase to match one row, and
+    # would otherwise join every match to its matter and unit before sorting them.
+    return paginate(qs.filter(matched), order=ORDERS[order], cursor=cursor, limit=limit, ids_first=True)
 
 
 def case_timeline(case: Case) -> list[CaseEvent]:

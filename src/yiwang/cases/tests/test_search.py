@@ -91,3 +91,6 @@ def test_search_pages_newest_first_across_the_recent_walk_and_the_index(world, m
             if cursor is None:
                 break
         assert seen == expected, username
+    # Filters take part in both steps; an unknown matter finds nothing.
+    assert len(case_list(viewer=world.viewer("admin"), filters=CaseFilters(text="井盖", matter_code="INC_PARKING")).items) == 7
+    assert case_list(viewer=world.viewer("admin"), filters=CaseFilters(text="井盖", matter_code="NO_SUCH")).items == []
