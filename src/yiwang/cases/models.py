@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from yiwang.catalog.models import Matter, MatterVersion
+from yiwang.core.idnumber import mask_text
 from yiwang.org.models import Region, Resident, Unit
 
 
@@ -121,7 +122,8 @@ class Case(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} {self.title}"
+        # str(case) lands in the admin, logs and error pages: a number typed into the title stays masked.
+        return f"{self.number} {mask_text(self.title, phones=False)}"
 
     @property
     def number(self) -> str:

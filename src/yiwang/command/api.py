@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from yiwang.command import selectors, services
+from yiwang.core import idnumber
 from yiwang.core.errors import PermissionDenied, ValidationFailed
 from yiwang.org.selectors import request_viewer
 
@@ -99,7 +100,9 @@ def board(request, tab: str = "reported", matter: str = "", off_grid: bool = Fal
     for case in cases:
         suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
         out.append(BoardCaseOut(
-            number=case.number, title=case.title, category=case.matter.code, state=case.state,
+            # A title is typed by the reporter: its ID numbers masked, as the case API shows it.
+            number=case.number, title=idnumber.mask_text(case.title, phones=False), category=case.matter.code,
+            state=case.state,
             region=case.region.code, off_grid=case.off_grid, warning_level=case.warning_level,
             version=case.version, due_at=case.due_at, lat=case.lat, lng=case.lng,
             suggested_unit=suggestion.unit.code if suggestion else None, smart=_smart(smart.get(case.pk)),

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from yiwang.cases.workflows import workflow
 from yiwang.command import selectors, services
 from yiwang.core.errors import DomainError
+from yiwang.core.idnumber import mask_text
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 
@@ -41,7 +42,9 @@ def board(request):
         suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
         rows.append({"case": case, "state": wf.states.get(case.state, case.state), "suggestion": suggestion,
                      "smart": smart.get(case.pk)})
-    points = [{"lat": r["case"].lat, "lng": r["case"].lng, "label": f'{r["case"].number} {r["case"].title}',
+    # A label shows the title as the table does: its ID numbers masked (core.idnumber).
+    points = [{"lat": r["case"].lat, "lng": r["case"].lng,
+               "label": f'{r["case"].number} {mask_text(r["case"].title, phones=False)}',
                "href": reverse("web:work_case", args=[r["case"].number]),
                "color": {3: "#7a0d0d", 2: "#b3261e", 1: "#b8860b"}.get(r["case"].warning_level, "#0b57d0")}
               for r in rows if r["case"].lat is not None]

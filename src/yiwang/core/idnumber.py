@@ -15,13 +15,31 @@ import re
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
-# An ID-number-shaped token: 17 digits and a digit or X, not part of a longer number, wherever it
-# stands ("身份证6104…", "sfz6104…", "id=6104…"), except the digits of a case number (YW + date +
-# id). The checksum is not required: a mistyped number still identifies its owner to within a
-# digit, and an 18-digit bank or credit code is no less private.
-_ID_NUMBER = re.compile(r"(?<!\d)(?<![Yy][Ww])\d{17}[\dXx](?!\d)")
+# An ID-number-shaped token, not part of a longer number, wherever it stands ("身份证6104…",
+# "sfz6104…", "id=6104…"), except the digits of a case number (YW + date + id):
+# - 17 digits and a digit or X (GB 11643-1999). The checksum is not required: a mistyped number
+#   still identifies its owner to within a digit, and an 18-digit bank or credit code is no less private.
+# - 15 digits, a first-generation number (issued before GB 11643-1999, still found in old records
+#   and typed from old certificates): region, YYMMDD birth date, sequence, no check digit. With no
+#   check digit the shape alone would take any 15-digit order or waybill number, so it must start
+#   like a region code (GB/T 2260: 1–8) and ``_is_first_generation`` asks for a real date.
+_ID_NUMBER = re.compile(r"(?<!\d)(?<![Yy][Ww])(?:\d{17}[\dXx]|(?P<old>[1-8]\d{14}))(?!\d)")
 # A mainland mobile number (11 digits, 13x–19x), not part of a longer number.
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def _is_first_generation(number: str) -> bool:
+    """A 15-digit number whose digits 7–12 are a date (19YYMMDD: every first-generation holder was
+    born in the 1900s)."""
+    try:
+        dt.date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_id(match: re.Match[str]) -> bool:
+    return not match.group("old") or _is_first_generation(match.group())
 
 
 def check_digit(first17: str) -> str:
@@ -58,7 +76,7 @@ def mask_text(text: str, *, phones: bool = True) -> str:
     """
     if not text:
         return text
-    text = _ID_NUMBER.sub(lambda m: mask(m.group()), text)
+    text = _ID_NUMBER.sub(lambda m: mask(m.group()) if _is_id(m) else m.group(), text)
     if phones:
         text = _MOBILE.sub(lambda m: mask_phone(m.group()), text)
     return text
@@ -76,8 +94,9 @@ def mask_data(value: object, *, phones: bool = True) -> object:
 
 
 def find_in_text(text: str) -> list[str]:
-    """The ID-number-like tokens in ``text``, upper-cased, in order, each once."""
-    return list(dict.fromkeys(m.group().upper() for m in _ID_NUMBER.finditer(text or "")))
+    """The ID-number-like tokens in ``text`` (18 digits, or 15 of the first generation), upper-cased,
+    in order, each once: what ``mask_text`` masks."""
+    return list(dict.fromkeys(m.group().upper() for m in _ID_NUMBER.finditer(text or "") if _is_id(m)))
 
 
 def birth_date(number: str) -> dt.date | None:

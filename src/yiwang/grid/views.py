@@ -23,6 +23,7 @@ from yiwang.cases.selectors import is_overdue
 from yiwang.cases.workflows import workflow
 from yiwang.catalog.selectors import matter_list
 from yiwang.core.errors import DomainError
+from yiwang.core.idnumber import mask_text
 from yiwang.grid import selectors, services
 from yiwang.org.selectors import Viewer, request_viewer
 
@@ -78,7 +79,7 @@ def _detail_page(request, viewer: Viewer, grid, *, errors: dict, revealed: dict 
     map_config = {
         "tile_url": settings.YIWANG_TILE_URL, "center": [grid.lat or 34.38, grid.lng or 108.76], "zoom": 15,
         "pick": may_report, "outlines": [selectors.grid_feature(grid)] if grid.boundary else [],
-        "points": [{"lat": c.lat, "lng": c.lng, "label": c.title,
+        "points": [{"lat": c.lat, "lng": c.lng, "label": mask_text(c.title, phones=False),
                     "href": reverse("web:work_case", args=[c.number])} for c in incidents if c.lat is not None],
     }
     return render(request, "grid/detail.html", {

@@ -9,6 +9,7 @@ import datetime as dt
 from ninja import Field as SchemaField
 from ninja import Router, Schema, Status
 
+from yiwang.core import idnumber
 from yiwang.ledger import exports, selectors, services
 from yiwang.ledger.models import Batch, ProblemList, RectificationItem, ResearchTopic, ResearchVisit
 from yiwang.org.selectors import request_viewer
@@ -149,15 +150,20 @@ class ItemOut(Schema):
     accepted_on: dt.date | None
 
 
+def _masked(text: str) -> str:
+    """Text typed by staff answers with its ID numbers masked, as the case API's text does (core.idnumber)."""
+    return idnumber.mask_text(text, phones=False)
+
+
 def _topic(t: ResearchTopic, visits: int = 0) -> TopicOut:
-    return TopicOut(id=t.pk, title=t.title, field=t.field, level=t.level, unit=t.unit.code, region=t.region_path,
-                    leader=t.leader_name, problem=t.problem, crux=t.crux, plan=t.plan, created_at=t.created_at,
-                    visits=visits)
+    return TopicOut(id=t.pk, title=_masked(t.title), field=t.field, level=t.level, unit=t.unit.code,
+                    region=t.region_path, leader=t.leader_name, problem=_masked(t.problem),
+                    crux=_masked(t.crux), plan=_masked(t.plan), created_at=t.created_at, visits=visits)
 
 
 def _visit(v: ResearchVisit) -> VisitOut:
-    return VisitOut(id=v.pk, topic_id=v.topic_id, visited_on=v.visited_on, place=v.place, people_met=v.people_met,
-                    findings=v.findings)
+    return VisitOut(id=v.pk, topic_id=v.topic_id, visited_on=v.visited_on, place=_masked(v.place),
+                    people_met=_masked(v.people_met), findings=_masked(v.findings))
 
 
 def _progress(p: selectors.Progress) -> ProgressOut:
@@ -166,22 +172,24 @@ def _progress(p: selectors.Progress) -> ProgressOut:
 
 
 def _batch(b: Batch, p: selectors.Progress) -> BatchOut:
-    return BatchOut(id=b.pk, title=b.title, region=b.region.code, supervisor_unit=b.supervisor_unit.code,
-                    matter=b.matter.code, due_on=b.due_on, accepted_at=b.accepted_at,
-                    acceptance_note=b.acceptance_note, progress=_progress(p))
+    return BatchOut(id=b.pk, title=_masked(b.title), region=b.region.code,
+                    supervisor_unit=b.supervisor_unit.code, matter=b.matter.code, due_on=b.due_on,
+                    accepted_at=b.accepted_at, acceptance_note=_masked(b.acceptance_note),
+                    progress=_progress(p))
 
 
 def _list(plist: ProblemList) -> ListOut:
-    return ListOut(id=plist.pk, title=plist.title, region=plist.region.code, batch_id=plist.batch_id,
+    return ListOut(id=plist.pk, title=_masked(plist.title), region=plist.region.code, batch_id=plist.batch_id,
                    topic_id=plist.topic_id)
 
 
 def _items(items: list[RectificationItem]) -> list[ItemOut]:
     return [ItemOut(
         id=r.item.pk, number=r.item.number, case_number=r.case.number, problem_list_id=r.item.problem_list_id,
-        batch_id=r.item.batch_id, visit_id=r.item.visit_id, problem=r.item.problem, measures=r.item.measures,
-        immediate=r.item.immediate, responsible_unit=r.case.holder_unit.code,
-        responsible_person=r.item.responsible_person, state=r.case.state, version=r.case.version,
+        batch_id=r.item.batch_id, visit_id=r.item.visit_id, problem=_masked(r.item.problem),
+        measures=_masked(r.item.measures), immediate=r.item.immediate,
+        responsible_unit=r.case.holder_unit.code, responsible_person=_masked(r.item.responsible_person),
+        state=r.case.state, version=r.case.version,
         due_at=r.case.due_at, overdue=r.overdue, accepted_on=r.accepted_on,
     ) for r in selectors.ledger_rows(items)]
 

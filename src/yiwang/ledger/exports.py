@@ -48,8 +48,8 @@ def _line(row: LedgerRow) -> list:
     state = row.state_label + (_("（超期）") if row.overdue and case.closed_at is None else "")
     # Typed text is written masked: a ledger is printed and passed around (core.idnumber.mask_text).
     return [row.seq, mask_text(item.problem_list.title), mask_text(item.problem), mask_text(item.measures),
-            case.holder_unit.name, item.responsible_person, _("立行立改") if item.immediate else _("长期整改"), due,
-            state, row.accepted_on, case.number]
+            case.holder_unit.name, mask_text(item.responsible_person),
+            _("立行立改") if item.immediate else _("长期整改"), due, state, row.accepted_on, case.number]
 
 
 def ledger_xlsx(doc: LedgerDoc) -> bytes:
@@ -155,12 +155,13 @@ def batch_document(viewer, batch) -> LedgerDoc:
     subtitle = _("%(region)s · 验收单位：%(unit)s · %(stage)s · 共 %(n)s 项，已验收 %(a)s 项") % {
         "region": batch.region.name, "unit": batch.supervisor_unit.name, "stage": progress.stage_label,
         "n": progress.total, "a": progress.accepted}
-    return LedgerDoc(_("%(t)s整改台账") % {"t": batch.title}, subtitle, selectors.ledger_rows(items))
+    return LedgerDoc(_("%(t)s整改台账") % {"t": mask_text(batch.title)}, subtitle, selectors.ledger_rows(items))
 
 
 def list_document(viewer, plist) -> LedgerDoc:
     items = selectors.items_of(viewer, problem_list=plist)
-    return LedgerDoc(_("%(t)s整改台账") % {"t": plist.title}, plist.region.name, selectors.ledger_rows(items))
+    return LedgerDoc(_("%(t)s整改台账") % {"t": mask_text(plist.title)}, plist.region.name,
+                     selectors.ledger_rows(items))
 
 
 def download(doc: LedgerDoc, fmt: str, stem: str):

@@ -19,6 +19,7 @@ from yiwang.cases.workflows import workflow
 from yiwang.core import clock
 from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
+from yiwang.core.idnumber import mask_text
 from yiwang.ledger import exports, selectors, services
 from yiwang.ledger.models import Field
 from yiwang.org.decorators import staff_required
@@ -111,7 +112,8 @@ def topic_new(request):
         except DomainError as exc:
             errors, status = _refused(request, exc), 422
         else:
-            messages.success(request, _("调研课题“%(t)s”已登记。") % {"t": topic.title})
+            # A message waits in a cookie or the session until the next page: the title goes in masked.
+            messages.success(request, _("调研课题“%(t)s”已登记。") % {"t": mask_text(topic.title, phones=False)})
             return HttpResponseRedirect(reverse("ledger:topic", args=[topic.pk]), status=303)
     return render(request, "ledger/topic_new.html", {
         "units": selectors.topic_units(viewer), "leaders": selectors.leader_choices(viewer), "fields": Field.choices,
@@ -226,7 +228,7 @@ def batch_new(request):
         except DomainError as exc:
             errors, status = _refused(request, exc), 422
         else:
-            messages.success(request, _("整改批次“%(t)s”已设立。") % {"t": batch.title})
+            messages.success(request, _("整改批次“%(t)s”已设立。") % {"t": mask_text(batch.title, phones=False)})
             return HttpResponseRedirect(reverse("ledger:batch", args=[batch.pk]), status=303)
     h = hierarchy()
     regions = [r for r in sorted(h.regions.values(), key=lambda r: r.path)
@@ -281,7 +283,7 @@ def list_create(request, batch_id: int):
     except DomainError as exc:
         return render(request, "ledger/batch.html", _batch_context(request, batch, _refused(request, exc), "list"),
                       status=422)
-    messages.success(request, _("问题清单“%(t)s”已建立。") % {"t": plist.title})
+    messages.success(request, _("问题清单“%(t)s”已建立。") % {"t": mask_text(plist.title, phones=False)})
     return HttpResponseRedirect(reverse("ledger:batch", args=[batch.pk]) + f"#list-{plist.pk}", status=303)
 
 
@@ -315,7 +317,7 @@ def batch_accept(request, batch_id: int):
     except DomainError as exc:
         return render(request, "ledger/batch.html", _batch_context(request, batch, _refused(request, exc), "accept"),
                       status=422)
-    messages.success(request, _("批次“%(t)s”已通过验收。") % {"t": batch.title})
+    messages.success(request, _("批次“%(t)s”已通过验收。") % {"t": mask_text(batch.title, phones=False)})
     return HttpResponseRedirect(reverse("ledger:batch", args=[batch.pk]), status=303)
 
 

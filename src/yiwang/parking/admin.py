@@ -6,7 +6,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from yiwang.core.idnumber import mask_text
 from yiwang.parking import fees, penalties
 from yiwang.parking.models import (
     Appeal,
@@ -103,6 +105,17 @@ class ViolationAdmin(ReadOnlyAdmin):
     list_display = ("plate", "observed_at", "source", "region", "zone", "case")
     list_filter = ("source",)
     search_fields = ("plate",)
+    # Typed text shows with its ID numbers masked, as on every page (core.idnumber).
+    exclude = ("address", "description")
+    readonly_fields = ("address_masked", "description_masked")
+
+    @admin.display(description=gettext_lazy("地点"))
+    def address_masked(self, obj):
+        return mask_text(obj.address, phones=False)
+
+    @admin.display(description=gettext_lazy("描述"))
+    def description_masked(self, obj):
+        return mask_text(obj.description, phones=False)
 
 
 @admin.register(Penalty)
@@ -116,3 +129,13 @@ class PenaltyAdmin(ReadOnlyAdmin):
 class AppealAdmin(ReadOnlyAdmin):
     list_display = ("penalty", "state", "filed_at", "decided_at")
     list_filter = ("state",)
+    exclude = ("reason", "note")
+    readonly_fields = ("reason_masked", "note_masked")
+
+    @admin.display(description=gettext_lazy("申诉理由"))
+    def reason_masked(self, obj):
+        return mask_text(obj.reason, phones=False)
+
+    @admin.display(description=gettext_lazy("处理意见"))
+    def note_masked(self, obj):
+        return mask_text(obj.note, phones=False)

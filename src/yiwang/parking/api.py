@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
 from yiwang.org.selectors import request_viewer
 from yiwang.parking import selectors, services
@@ -167,7 +168,8 @@ def _penalty_out(p: Penalty) -> PenaltyOut:
 def _violation_out(v: Violation) -> ViolationOut:
     penalty = getattr(v, "penalty", None)
     return ViolationOut(id=v.pk, plate=v.plate, observed_at=v.observed_at, source=v.source, lat=v.lat, lng=v.lng,
-                        address=v.address, grid=v.region.code, zone=v.zone.code if v.zone else None,
+                        address=idnumber.mask_text(v.address, phones=False), grid=v.region.code,
+                        zone=v.zone.code if v.zone else None,
                         case=v.case.number, case_state=v.case.state,
                         penalty=_penalty_out(penalty) if penalty else None)
 
@@ -253,8 +255,10 @@ class AppealDecisionIn(Schema):
 
 
 def _appeal_out(a) -> AppealOut:
-    return AppealOut(id=a.pk, penalty=a.penalty_id, state=a.state, reason=a.reason, note=a.note, filed_at=a.filed_at,
-                     decided_at=a.decided_at)
+    # Typed text (the citizen's reason, the officer's note) answers with its ID numbers masked (core.idnumber).
+    return AppealOut(id=a.pk, penalty=a.penalty_id, state=a.state,
+                     reason=idnumber.mask_text(a.reason, phones=False), note=idnumber.mask_text(a.note, phones=False),
+                     filed_at=a.filed_at, decided_at=a.decided_at)
 
 
 @router.post("/parking/penalties/{penalty_id}/appeal", response={201: AppealOut}, summary="File an appeal (申诉)")

@@ -9,6 +9,7 @@ from decimal import Decimal
 from ninja import Field, Router, Schema, Status
 
 from yiwang.cases.selectors import allowed_actions
+from yiwang.core import idnumber
 from yiwang.org.selectors import request_viewer
 from yiwang.party import selectors, services
 from yiwang.party.models import AssistancePair, PartyGroup, PartyMember
@@ -166,15 +167,21 @@ class ResultIn(Schema):
     result: str = Field(..., max_length=services.MAX_TEXT)
 
 
+def _masked(text: str) -> str:
+    """Text typed by staff answers with its ID numbers masked, as the case API's text does (core.idnumber)."""
+    return idnumber.mask_text(text, phones=False)
+
+
 def _member(m: PartyMember) -> MemberOut:
     membership = getattr(m, "group_membership", None)
     return MemberOut(id=m.id, name=m.name, gender=m.gender, birth_date=m.birth_date, age=selectors.age(m.birth_date),
-                     joined_on=m.joined_on, occupation=m.occupation, experience=m.experience or [], phone=m.phone,
-                     active=m.active, group=membership.group.name if membership else None)
+                     joined_on=m.joined_on, occupation=_masked(m.occupation),
+                     experience=[_masked(t) for t in m.experience or []], phone=m.phone, active=m.active,
+                     group=_masked(membership.group.name) if membership else None)
 
 
 def _group(g: PartyGroup) -> GroupOut:
-    return GroupOut(id=g.id, name=g.name, kind=g.kind, leader=g.leader_id,
+    return GroupOut(id=g.id, name=_masked(g.name), kind=g.kind, leader=g.leader_id,
                     members=[ms.member_id for ms in g.memberships.all()])
 
 
@@ -184,12 +191,13 @@ def _pair(request, pair_id: int) -> PairOut:
     case = pair.case
     return PairOut(
         id=pair.id, branch=pair.branch.code, member=_member(pair.member), resident=pair.resident.name,
-        needs=pair.needs, case_number=case.number, state=case.state, state_label=selectors.state_label(case),
+        needs=_masked(pair.needs), case_number=case.number, state=case.state,
+        state_label=selectors.state_label(case),
         version=case.version, actions=[a.name for a in allowed_actions(viewer, case)],
-        measures=[MeasureOut(kind=m.kind, description=m.description, taken_at=m.taken_at,
+        measures=[MeasureOut(kind=m.kind, description=_masked(m.description), taken_at=m.taken_at,
                              application=m.application.number if m.application else None)
                   for m in selectors.measure_list(pair=pair)],
-        incomes=[IncomeOut(year=r.year, month=r.month, amount=r.amount, source=r.source, note=r.note)
+        incomes=[IncomeOut(year=r.year, month=r.month, amount=r.amount, source=r.source, note=_masked(r.note))
                  for r in selectors.income_list(pair=pair)],
         income_12_months=selectors.income_last_twelve_months(pair=pair),
     )
@@ -243,7 +251,7 @@ def grouping(request, code: str, groups: int = 4):
     viewer = request_viewer(request)
     unit = selectors.branch_get(viewer=viewer, code=code)
     proposal = selectors.grouping_proposal(viewer=viewer, branch=unit, n=groups)
-    return [GroupOut(**g) for g in services.proposal_as_groups(proposal)]
+    return [GroupOut(**{**g, "name": _masked(g["name"])}) for g in services.proposal_as_groups(proposal)]
 
 
 @router.put("/party/branches/{code}/groups", response=list[GroupOut],

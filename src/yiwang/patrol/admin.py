@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from yiwang.core.idnumber import mask_text
 from yiwang.patrol.models import Finding, PatrolLog, PatrolTeam, PatrolWindow, Shift, ShiftMember, TeamMember
 
 
@@ -77,10 +79,16 @@ class PatrolLogAdmin(admin.ModelAdmin):
 
 @admin.register(Finding)
 class FindingAdmin(admin.ModelAdmin):
-    list_display = ("category", "description", "reported_by", "created_at", "case")
+    list_display = ("category", "description_masked", "reported_by", "created_at", "case")
     list_filter = ("category",)
-    readonly_fields = ("log", "reported_by", "description", "lat", "lng", "category", "photo", "case", "created_at",
-                       "region_path")
+    # ID numbers typed into a finding show masked here as on every page (core.idnumber).
+    exclude = ("description",)
+    readonly_fields = ("log", "reported_by", "description_masked", "lat", "lng", "category", "photo", "case",
+                       "created_at", "region_path")
+
+    @admin.display(description=_("描述"))
+    def description_masked(self, obj):
+        return mask_text(obj.description, phones=False)
 
     def has_add_permission(self, request):
         return False

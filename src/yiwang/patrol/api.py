@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
 from yiwang.org.selectors import request_viewer
 from yiwang.patrol import scheduling, selectors, services
@@ -141,8 +142,10 @@ def _shift_out(shift: Shift) -> dict:
 
 
 def _finding_out(finding: Finding) -> dict:
-    return {"id": finding.pk, "log_id": finding.log_id, "description": finding.description,
-            "category": finding.category, "lat": finding.lat, "lng": finding.lng,
+    # The description is typed by the patrol: its ID numbers masked, as the case API shows a case's.
+    return {"id": finding.pk, "log_id": finding.log_id,
+            "description": idnumber.mask_text(finding.description, phones=False), "category": finding.category,
+            "lat": finding.lat, "lng": finding.lng,
             "has_photo": bool(finding.photo), "case": finding.case.number if finding.case_id else None,
             "created_at": finding.created_at}
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from yiwang.catalog.selectors import matter_list
 from yiwang.core.errors import DomainError, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
+from yiwang.core.idnumber import mask_text
 from yiwang.org.selectors import region_outlines, request_viewer
 from yiwang.patrol import selectors, services
 
@@ -224,7 +225,9 @@ def log_page(request, log_id: int) -> HttpResponse:
     findings = selectors.findings_of(log)
     points = [{"lat": p.lat, "lng": p.lng, "color": "#0969da", "label": f"{p.n}. {timezone.localtime(p.at):%H:%M}"}
               for p in selectors.track_points(log)]
-    points += [{"lat": f.lat, "lng": f.lng, "label": f"{f.category} {f.description[:30]}"} for f in findings]
+    # Masked before it is cut: a number cut short would no longer look like one.
+    points += [{"lat": f.lat, "lng": f.lng, "label": f"{f.category} {mask_text(f.description, phones=False)[:30]}"}
+               for f in findings]
     center = [log.track[0]["lat"], log.track[0]["lng"]] if log.track else [34.38, 108.76]
     map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": center, "zoom": 15, "points": points,
                   "outlines": region_outlines(level="grid")}
