@@ -88,7 +88,7 @@ def database_from_url(url: str) -> dict:
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path) or str(VAR_DIR / "yiwang.sqlite3")
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "yiwang.core.backends.sqlite",  # Django's, writers queued on a file lock
             "NAME": path,
             # Persistent connections. Opening and closing one per request costs ~3 ms of CPU, and
             # with SQLite 3.40 (Debian 12) the frequent last-connection WAL checkpoint/reset lost
