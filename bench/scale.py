@@ -3,7 +3,7 @@
 
 One command (``.venv/bin/python bench/scale.py``; ``make bench-scale``):
 
-1. a scratch database: PostgreSQL ``yiwang_scale`` on 127.0.0.1:5432 (``--db postgres``, dropped and
+1. a scratch database: PostgreSQL ``yiwang_scale`` (or ``$YIWANG_BENCH_SCALE_DB``) on 127.0.0.1:5432 (``--db postgres``, dropped and
    created afresh unless ``--keep``, which reuses it across runs), or a SQLite file in a temp dir
    (``--db sqlite``); ``yiwang migrate`` and the Xixian demo base (``yiwang demo --no-apps --cases 0``:
    203 regions, 208 units, 349 staff and resident accounts, the matter catalogue);
@@ -12,7 +12,8 @@ One command (``.venv/bin/python bench/scale.py``; ``make bench-scale``):
    distributed like the demo's history, deadlines in working days, Chinese titles and descriptions from
    a vocabulary; 3,000 cases a day, so a bigger database is a longer history with the same ~15,000
    open cases, not a busier present) and streamed through a pipe into ``yiwang import -``: COPY on
-   PostgreSQL, executemany on SQLite. So the second size grows the same database;
+   PostgreSQL (one generator → importer pipeline per CPU, ``--import-jobs``, each a slice of the
+   history), executemany on SQLite. So the second size grows the same database;
 3. at each size, in a child process with Django (the test client in-process, like bench/pages.py, the
    cache warm): the workbench queue (``/work/``) of the clerk of the unit holding the most open cases,
    one of its case pages, ``stats.selectors.indicators()`` for the whole area and for one community,
