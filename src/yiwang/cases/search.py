@@ -21,7 +21,9 @@ from django.db.models import BooleanField, Func, Q, Value, When
 from django.db.models import Case as CaseWhen
 from django.db.models.expressions import RawSQL
 
+from yiwang.cases.models import Case
 from yiwang.catalog.search import fold
+from yiwang.core.pagination import seek
 
 _RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 MAX_QUERY_TOKENS = 12
@@ -82,7 +84,6 @@ def text_filter(q: str) -> Q | None:
     return Q(pk__in=RawSQL("SELECT rowid FROM cases_case_fts WHERE cases_case_fts MATCH %s", [_fts5_query(words)]))
 
 
-
 RECENT_WALK = 5_000  # the district's newest cases read one by one before the index is asked
 
 
@@ -106,9 +107,6 @@ def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int) -> lis
 
     PostgreSQL only: on SQLite the FTS5 table answers (cases.selectors.case_list).
     """
-    from yiwang.cases.models import Case
-    from yiwang.core.pagination import seek
-
     tsquery = _tsquery(query_tokens(q))
     district = seek(Case.objects.all(), order="-created_at", cursor=cursor)
     # CASE, not the bare condition: Django renders a condition that can match nothing (an unknown
