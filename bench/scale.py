@@ -593,7 +593,7 @@ def load(args, env: dict, n: int, offset: int, now: float, tmp: Path) -> dict:
         relay.start()
         pipes.append({"first": first, "gen": gen, "imp": imp, "out": out, "relay": relay})
     cpu = {"generator_s": 0.0, "import_s": 0.0}
-    said_all, failed = [], []
+    failed = []
     cases = events = ratings = 0
     import_s = 0.0
     for p in pipes:
@@ -606,7 +606,6 @@ def load(args, env: dict, n: int, offset: int, now: float, tmp: Path) -> dict:
         p["out"].close()
         said = (tmp / f"import-{p['first']}.log").read_text(errors="replace") + \
             (tmp / f"import-{p['first']}.err").read_text(errors="replace")
-        said_all.append(said)
         if p["imp"].returncode != 0 or p["gen"].returncode != 0:
             failed.append(f"generator {p['gen'].returncode}, import {p['imp'].returncode}:\n{said[-3000:]}")
             continue
