@@ -101,3 +101,33 @@ def test_whole_seconds_agree_with_sql_near_a_second_boundary(world):
                                    ("handler_xfl", "close", {})]:
             case = case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **extra)
     assert rollups.stored() == rollups.recompute()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_rebuilds_at_once_both_commit(world):
+    """Two bulk imports that finish together each rebuild the tallies in their own transaction:
+    the second waits for the first (LOCK TABLE) instead of failing on the tallies' unique key."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers already")
+    from django.db import connections, transaction
+
+    _close_one(world)
+    first_done, errors = threading.Event(), []
+
+    def rebuild(hold: float) -> None:
+        try:
+            with transaction.atomic():
+                all_rollups.rebuild()
+                first_done.wait(hold)  # keep the transaction open while the other one starts
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=rebuild, args=(hold,)) for hold in (0.5, 0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert all_rollups.differences() == []
