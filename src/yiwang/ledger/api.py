@@ -150,20 +150,16 @@ class ItemOut(Schema):
     accepted_on: dt.date | None
 
 
-def _masked(text: str) -> str:
-    """Text typed by staff answers with its ID numbers masked, as the case API's text does (core.idnumber)."""
-    return idnumber.mask_text(text, phones=False)
-
 
 def _topic(t: ResearchTopic, visits: int = 0) -> TopicOut:
-    return TopicOut(id=t.pk, title=_masked(t.title), field=t.field, level=t.level, unit=t.unit.code,
-                    region=t.region_path, leader=t.leader_name, problem=_masked(t.problem),
-                    crux=_masked(t.crux), plan=_masked(t.plan), created_at=t.created_at, visits=visits)
+    return TopicOut(id=t.pk, title=idnumber.mask_text(t.title, phones=False), field=t.field, level=t.level, unit=t.unit.code,
+                    region=t.region_path, leader=t.leader_name, problem=idnumber.mask_text(t.problem, phones=False),
+                    crux=idnumber.mask_text(t.crux, phones=False), plan=idnumber.mask_text(t.plan, phones=False), created_at=t.created_at, visits=visits)
 
 
 def _visit(v: ResearchVisit) -> VisitOut:
-    return VisitOut(id=v.pk, topic_id=v.topic_id, visited_on=v.visited_on, place=_masked(v.place),
-                    people_met=_masked(v.people_met), findings=_masked(v.findings))
+    return VisitOut(id=v.pk, topic_id=v.topic_id, visited_on=v.visited_on, place=idnumber.mask_text(v.place, phones=False),
+                    people_met=idnumber.mask_text(v.people_met, phones=False), findings=idnumber.mask_text(v.findings, phones=False))
 
 
 def _progress(p: selectors.Progress) -> ProgressOut:
@@ -172,23 +168,23 @@ def _progress(p: selectors.Progress) -> ProgressOut:
 
 
 def _batch(b: Batch, p: selectors.Progress) -> BatchOut:
-    return BatchOut(id=b.pk, title=_masked(b.title), region=b.region.code,
+    return BatchOut(id=b.pk, title=idnumber.mask_text(b.title, phones=False), region=b.region.code,
                     supervisor_unit=b.supervisor_unit.code, matter=b.matter.code, due_on=b.due_on,
-                    accepted_at=b.accepted_at, acceptance_note=_masked(b.acceptance_note),
+                    accepted_at=b.accepted_at, acceptance_note=idnumber.mask_text(b.acceptance_note, phones=False),
                     progress=_progress(p))
 
 
 def _list(plist: ProblemList) -> ListOut:
-    return ListOut(id=plist.pk, title=_masked(plist.title), region=plist.region.code, batch_id=plist.batch_id,
+    return ListOut(id=plist.pk, title=idnumber.mask_text(plist.title, phones=False), region=plist.region.code, batch_id=plist.batch_id,
                    topic_id=plist.topic_id)
 
 
 def _items(items: list[RectificationItem]) -> list[ItemOut]:
     return [ItemOut(
         id=r.item.pk, number=r.item.number, case_number=r.case.number, problem_list_id=r.item.problem_list_id,
-        batch_id=r.item.batch_id, visit_id=r.item.visit_id, problem=_masked(r.item.problem),
-        measures=_masked(r.item.measures), immediate=r.item.immediate,
-        responsible_unit=r.case.holder_unit.code, responsible_person=_masked(r.item.responsible_person),
+        batch_id=r.item.batch_id, visit_id=r.item.visit_id, problem=idnumber.mask_text(r.item.problem, phones=False),
+        measures=idnumber.mask_text(r.item.measures, phones=False), immediate=r.item.immediate,
+        responsible_unit=r.case.holder_unit.code, responsible_person=idnumber.mask_text(r.item.responsible_person, phones=False),
         state=r.case.state, version=r.case.version,
         due_at=r.case.due_at, overdue=r.overdue, accepted_on=r.accepted_on,
     ) for r in selectors.ledger_rows(items)]

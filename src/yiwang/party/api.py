@@ -167,21 +167,17 @@ class ResultIn(Schema):
     result: str = Field(..., max_length=services.MAX_TEXT)
 
 
-def _masked(text: str) -> str:
-    """Text typed by staff answers with its ID numbers masked, as the case API's text does (core.idnumber)."""
-    return idnumber.mask_text(text, phones=False)
-
 
 def _member(m: PartyMember) -> MemberOut:
     membership = getattr(m, "group_membership", None)
     return MemberOut(id=m.id, name=m.name, gender=m.gender, birth_date=m.birth_date, age=selectors.age(m.birth_date),
-                     joined_on=m.joined_on, occupation=_masked(m.occupation),
-                     experience=[_masked(t) for t in m.experience or []], phone=m.phone, active=m.active,
-                     group=_masked(membership.group.name) if membership else None)
+                     joined_on=m.joined_on, occupation=idnumber.mask_text(m.occupation, phones=False),
+                     experience=[idnumber.mask_text(t, phones=False) for t in m.experience or []], phone=m.phone, active=m.active,
+                     group=idnumber.mask_text(membership.group.name, phones=False) if membership else None)
 
 
 def _group(g: PartyGroup) -> GroupOut:
-    return GroupOut(id=g.id, name=_masked(g.name), kind=g.kind, leader=g.leader_id,
+    return GroupOut(id=g.id, name=idnumber.mask_text(g.name, phones=False), kind=g.kind, leader=g.leader_id,
                     members=[ms.member_id for ms in g.memberships.all()])
 
 
@@ -191,13 +187,13 @@ def _pair(request, pair_id: int) -> PairOut:
     case = pair.case
     return PairOut(
         id=pair.id, branch=pair.branch.code, member=_member(pair.member), resident=pair.resident.name,
-        needs=_masked(pair.needs), case_number=case.number, state=case.state,
+        needs=idnumber.mask_text(pair.needs, phones=False), case_number=case.number, state=case.state,
         state_label=selectors.state_label(case),
         version=case.version, actions=[a.name for a in allowed_actions(viewer, case)],
-        measures=[MeasureOut(kind=m.kind, description=_masked(m.description), taken_at=m.taken_at,
+        measures=[MeasureOut(kind=m.kind, description=idnumber.mask_text(m.description, phones=False), taken_at=m.taken_at,
                              application=m.application.number if m.application else None)
                   for m in selectors.measure_list(pair=pair)],
-        incomes=[IncomeOut(year=r.year, month=r.month, amount=r.amount, source=r.source, note=_masked(r.note))
+        incomes=[IncomeOut(year=r.year, month=r.month, amount=r.amount, source=r.source, note=idnumber.mask_text(r.note, phones=False))
                  for r in selectors.income_list(pair=pair)],
         income_12_months=selectors.income_last_twelve_months(pair=pair),
     )
@@ -251,7 +247,7 @@ def grouping(request, code: str, groups: int = 4):
     viewer = request_viewer(request)
     unit = selectors.branch_get(viewer=viewer, code=code)
     proposal = selectors.grouping_proposal(viewer=viewer, branch=unit, n=groups)
-    return [GroupOut(**{**g, "name": _masked(g["name"])}) for g in services.proposal_as_groups(proposal)]
+    return [GroupOut(**{**g, "name": idnumber.mask_text(g["name"], phones=False)}) for g in services.proposal_as_groups(proposal)]
 
 
 @router.put("/party/branches/{code}/groups", response=list[GroupOut],
