@@ -14,6 +14,10 @@ of a process that dies (the crash test kills workers with SIGKILL). After ``time
 without it, the answer is SQLite's own "database is locked".
 
 Readers take no lock: in WAL mode they never wait for the writer.
+
+The cursor keeps each SQL text's conversion from Django's ``%s`` placeholders to SQLite's ``?``:
+Django runs a regular expression over the whole text on every execute, and yiwang runs the same
+few hundred texts again and again (intake: five statements, four of them while holding the lock).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import time
 from django.db.backends.sqlite3 import base, creation
 
 POLL_SECONDS = 0.0005
+CONVERTED_MAX = 4096  # SQL texts kept; more (e.g. IN lists of every length) start the cache afresh
+_converted: dict[str, str] = {}
 
 
 def lock_path(database: str) -> str:
@@ -40,8 +46,23 @@ class DatabaseCreation(creation.DatabaseCreation):
                 os.remove(lock_path(test_database_name))
 
 
+class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
+    def convert_query(self, query, *, param_names=None):
+        if param_names is not None:
+            return super().convert_query(query, param_names=param_names)
+        converted = _converted.get(query)
+        if converted is None:
+            if len(_converted) >= CONVERTED_MAX:
+                _converted.clear()
+            converted = _converted[query] = super().convert_query(query)
+        return converted
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     creation_class = DatabaseCreation
+
+    def create_cursor(self, name=None):
+        return self.connection.cursor(factory=SQLiteCursorWrapper)
     _writer_fd: int | None = None
     _holding = False
 
