@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
-from yiwang.api import api
+from yiwang.api import Input, api
 from yiwang.cases import personal, selectors, services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
@@ -21,13 +21,13 @@ from yiwang.org.selectors import hierarchy, request_viewer, scope_q
 router = Router(tags=["cases"])
 
 
-class Material(Schema):
+class Material(Input):
     code: str = Field(..., max_length=40)
     name: str = Field("", max_length=200)
     reference: str = Field("", max_length=500, description="where the file is: an upload id or a URL")
 
 
-class CaseIn(Schema):
+class CaseIn(Input):
     matter_code: str = Field(..., max_length=40)
     region_code: str | None = Field(None, max_length=32, description="applicant's or the location's region")
     title: str = Field("", max_length=200)
@@ -120,7 +120,7 @@ class CasePage(Schema):
     next_cursor: str | None
 
 
-class ActionIn(Schema):
+class ActionIn(Input):
     version: int = Field(..., description="the case version you saw; a stale one gets 409")
     comment: str = Field("", max_length=2000)
     unit_code: str | None = Field(None, max_length=40)
@@ -131,7 +131,7 @@ class ActionIn(Schema):
     parent_number: str | None = Field(None, max_length=40, description="the case a duplicate is merged into (merge)")
 
 
-class CaseFilterIn(Schema):
+class CaseFilterIn(Input):
     state: list[str] | None = None
     kind: str | None = None
     matter: str | None = None
@@ -219,7 +219,7 @@ def create_case(request, payload: CaseIn):
             raise NotFound(_("没有找到该居民，或您无权查看。"), field="applicant_id")
     created = services.case_create(
         viewer=viewer, matter_code=payload.matter_code, region_code=payload.region_code, title=payload.title,
-        description=payload.description, form=payload.form, materials=[m.dict() for m in payload.materials],
+        description=payload.description, form=payload.form, materials=[m.model_dump() for m in payload.materials],
         applicant=applicant, applicant_name=payload.applicant_name, applicant_phone=payload.applicant_phone,
         channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
         idempotency_key=idempotency.request_key(request), home_visit=payload.home_visit,
@@ -260,7 +260,7 @@ def act_on_case(request, number: str, action: str, payload: ActionIn):
     return case_detail(request, selectors.case_get(viewer=viewer, number=number))
 
 
-class RevealIn(Schema):
+class RevealIn(Input):
     field: str = Field("applicant", max_length=60, description="applicant, description or form.<name> (see id_fields)")
     reason: str = Field(..., max_length=500, description="why you need the full number; recorded on the timeline")
 

@@ -8,6 +8,7 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
+from yiwang.api import Input
 from yiwang.command import selectors, services
 from yiwang.core import idnumber
 from yiwang.core.errors import PermissionDenied, ValidationFailed
@@ -64,12 +65,12 @@ class BoardOut(Schema):
     cases: list[BoardCaseOut]
 
 
-class DispatchItem(Schema):
+class DispatchItem(Input):
     id: int
     version: int
 
 
-class DispatchIn(Schema):
+class DispatchIn(Input):
     cases: list[DispatchItem] = Field(..., max_length=services.MAX_BULK)
     unit_code: str | None = Field(None, max_length=40, description="one unit for all; else each case's suggestion")
 
@@ -120,7 +121,7 @@ def dispatch(request, payload: DispatchIn):
             for r in results]
 
 
-class SuggestIn(Schema):
+class SuggestIn(Input):
     text: str = Field(..., description="the report's words (title and description)")
     region_code: str | None = Field(None, max_length=40, description="where it happened, if known: helps the unit")
 

@@ -5,6 +5,7 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
+from yiwang.api import Input
 from yiwang.cases.selectors import case_get
 from yiwang.cases.workflows import workflow
 from yiwang.core.errors import NotFound
@@ -16,7 +17,7 @@ from yiwang.org.selectors import request_viewer
 router = Router(tags=["evaluations"])
 
 
-class EvaluationIn(Schema):
+class EvaluationIn(Input):
     rating: int = Field(..., ge=1, le=5, description="5 非常满意 · 4 满意 · 3 基本满意 · 2 不满意 · 1 非常不满意")
     channel: str = Field("online", max_length=10)
     comment: str = Field("", max_length=1000)

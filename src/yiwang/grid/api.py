@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from yiwang.api import Input
 from yiwang.core.errors import ValidationFailed
 from yiwang.grid import selectors, services
 from yiwang.org.models import Level
@@ -72,7 +73,7 @@ def data_import(request, kind: Form[str], file: File[UploadedFile] = None, skip_
     return report.as_dict()
 
 
-class AlertIn(Schema):
+class AlertIn(Input):
     alert_id: str = Field(..., min_length=1, max_length=100, description="the integrator's id; a resend is a replay")
     category: str = Field(..., min_length=1, max_length=40, description="code of an incident matter (事件类别)")
     occurred_at: dt.datetime

@@ -9,6 +9,7 @@ import datetime as dt
 from ninja import Field as SchemaField
 from ninja import Router, Schema, Status
 
+from yiwang.api import Input
 from yiwang.core import idnumber
 from yiwang.ledger import exports, selectors, services
 from yiwang.ledger.models import Batch, ProblemList, RectificationItem, ResearchTopic, ResearchVisit
@@ -17,7 +18,7 @@ from yiwang.org.selectors import request_viewer
 router = Router(tags=["ledger"])
 
 
-class TopicIn(Schema):
+class TopicIn(Input):
     title: str = SchemaField(..., max_length=200)
     field: str = SchemaField(..., description="urban, economy, industry, reform, party or livelihood")
     unit_code: str = SchemaField(..., max_length=40, description="the leading unit")
@@ -42,7 +43,7 @@ class TopicOut(Schema):
     visits: int = 0
 
 
-class VisitIn(Schema):
+class VisitIn(Input):
     visited_on: dt.date
     place: str = SchemaField(..., max_length=200)
     people_met: str = SchemaField("", max_length=500)
@@ -73,7 +74,7 @@ class CountsOut(Schema):
     by_field: list[CountOut]
 
 
-class BatchIn(Schema):
+class BatchIn(Input):
     title: str = SchemaField(..., max_length=200)
     region_code: str = SchemaField(..., max_length=32)
     supervisor_unit_code: str = SchemaField(..., max_length=40, description="the unit that accepts the items")
@@ -102,11 +103,11 @@ class BatchOut(Schema):
     progress: ProgressOut
 
 
-class AcceptIn(Schema):
+class AcceptIn(Input):
     note: str = SchemaField(..., max_length=5000)
 
 
-class ListIn(Schema):
+class ListIn(Input):
     title: str = SchemaField(..., max_length=200)
     region_code: str = SchemaField(..., max_length=32)
 
@@ -119,7 +120,7 @@ class ListOut(Schema):
     topic_id: int | None
 
 
-class ItemIn(Schema):
+class ItemIn(Input):
     problem: str
     measures: str
     unit_code: str = SchemaField(..., max_length=40, description="the responsible unit")

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
+from yiwang.api import Input
 from yiwang.core import throttle
 from yiwang.core.errors import PermissionDenied
 from yiwang.org import selectors
@@ -63,7 +64,7 @@ def units(request):
     return [u.__dict__ for u in selectors.units_reachable(request_viewer(request))]
 
 
-class LoginIn(Schema):
+class LoginIn(Input):
     username: str
     password: str
 

@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
+from yiwang.api import Input
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
@@ -64,14 +65,14 @@ def zones(request):
     return out
 
 
-class EntryIn(Schema):
+class EntryIn(Input):
     zone: str = Field(..., max_length=40)
     plate: str = Field(..., max_length=20, description="陕A12345, or 陕AD12345 for new energy")
     at: dt.datetime | None = Field(None, description="the gate's time; now when absent")
     space: str = Field("", max_length=20)
 
 
-class ExitIn(Schema):
+class ExitIn(Input):
     zone: str = Field(..., max_length=40)
     plate: str = Field(..., max_length=20)
     at: dt.datetime | None = None
@@ -115,7 +116,7 @@ def session_exit(request, payload: ExitIn):
     return _session_out(session)
 
 
-class ViolationIn(Schema):
+class ViolationIn(Input):
     plate: str = Field(..., max_length=20)
     lat: float
     lng: float
@@ -213,7 +214,7 @@ def violation_detail(request, violation_id: int):
     return _violation_out(selectors.violation_get(viewer=request_viewer(request), violation_id=violation_id))
 
 
-class DecideIn(Schema):
+class DecideIn(Input):
     note: str = Field("", max_length=2000)
 
 
@@ -224,7 +225,7 @@ def penalty_decide(request, violation_id: int, payload: DecideIn):
     return Status(201, _penalty_out(penalty))
 
 
-class PaymentIn(Schema):
+class PaymentIn(Input):
     reference: str = Field("", max_length=64)
     paid_at: dt.datetime | None = None
 
@@ -235,7 +236,7 @@ def penalty_pay(request, penalty_id: int, payload: PaymentIn):
                                              reference=payload.reference, paid_at=payload.paid_at))
 
 
-class AppealIn(Schema):
+class AppealIn(Input):
     reason: str = Field(..., max_length=2000)
 
 
@@ -249,7 +250,7 @@ class AppealOut(Schema):
     decided_at: dt.datetime | None
 
 
-class AppealDecisionIn(Schema):
+class AppealDecisionIn(Input):
     outcome: str = Field(..., description="upheld or overturned")
     note: str = Field(..., max_length=2000)
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from ninja import Field, Router, Schema, Status
 
+from yiwang.api import Input
 from yiwang.cases.selectors import allowed_actions
 from yiwang.core import idnumber
 from yiwang.org.selectors import request_viewer
@@ -31,7 +32,7 @@ class MemberOut(Schema):
     group: str | None = Field(None, description="name of the member's party group")
 
 
-class MemberIn(Schema):
+class MemberIn(Input):
     name: str = Field(..., max_length=50)
     gender: str = Field(..., description="male or female")
     birth_date: dt.date
@@ -41,7 +42,7 @@ class MemberIn(Schema):
     phone: str = Field("", max_length=20)
 
 
-class MemberPatch(Schema):
+class MemberPatch(Input):
     name: str | None = Field(None, max_length=50)
     gender: str | None = None
     birth_date: dt.date | None = None
@@ -59,14 +60,14 @@ class GroupOut(Schema):
     members: list[int]
 
 
-class GroupIn(Schema):
+class GroupIn(Input):
     name: str = Field(..., max_length=50)
     kind: str = "custom"
     leader: int | None = None
     members: list[int]
 
 
-class GroupsIn(Schema):
+class GroupsIn(Input):
     groups: list[GroupIn] = Field(..., max_length=services.MAX_GROUPS)
 
 
@@ -96,7 +97,7 @@ class BranchSummaryOut(Schema):
     may_manage: bool
 
 
-class PairIn(Schema):
+class PairIn(Input):
     member_id: int
     resident_id: int
     needs: str = Field(..., max_length=services.MAX_TEXT)
@@ -133,13 +134,13 @@ class PairOut(Schema):
     income_12_months: Decimal
 
 
-class PairVisitIn(Schema):
+class PairVisitIn(Input):
     version: int
     comment: str = Field(..., max_length=services.MAX_TEXT)
     visited_on: dt.date | None = None
 
 
-class MeasureIn(Schema):
+class MeasureIn(Input):
     version: int
     kind: str = Field(..., description="land_transfer, subsistence, job_info, industry, medical, education, other")
     description: str = Field(..., max_length=services.MAX_TEXT)
@@ -148,7 +149,7 @@ class MeasureIn(Schema):
     materials: list[str] = Field(default_factory=list, description="申办低保: codes of materials checked at the hall")
 
 
-class IncomeIn(Schema):
+class IncomeIn(Input):
     version: int
     year: int
     month: int
@@ -157,12 +158,12 @@ class IncomeIn(Schema):
     note: str = Field("", max_length=200)
 
 
-class CommentIn(Schema):
+class CommentIn(Input):
     version: int
     comment: str = Field(..., max_length=services.MAX_TEXT)
 
 
-class ResultIn(Schema):
+class ResultIn(Input):
     version: int
     result: str = Field(..., max_length=services.MAX_TEXT)
 
@@ -224,14 +225,14 @@ def branch(request, code: str):
 def member_create(request, code: str, payload: MemberIn):
     viewer = request_viewer(request)
     unit = selectors.branch_get(viewer=viewer, code=code)
-    return Status(201, _member(services.member_create(viewer=viewer, branch=unit, **payload.dict())))
+    return Status(201, _member(services.member_create(viewer=viewer, branch=unit, **payload.model_dump())))
 
 
 @router.patch("/party/members/{member_id}", response=MemberOut, summary="Change a member's record")
 def member_update(request, member_id: int, payload: MemberPatch):
     viewer = request_viewer(request)
     member = selectors.member_get(viewer=viewer, member_id=member_id)
-    return _member(services.member_update(viewer=viewer, member=member, **payload.dict(exclude_unset=True)))
+    return _member(services.member_update(viewer=viewer, member=member, **payload.model_dump(exclude_unset=True)))
 
 
 @router.post("/party/members/{member_id}/deactivate", response=MemberOut, summary="Take a member off the register")
@@ -255,7 +256,7 @@ def grouping(request, code: str, groups: int = 4):
 def groups_save(request, code: str, payload: GroupsIn):
     viewer = request_viewer(request)
     unit = selectors.branch_get(viewer=viewer, code=code)
-    services.grouping_save(viewer=viewer, branch=unit, groups=[g.dict() for g in payload.groups])
+    services.grouping_save(viewer=viewer, branch=unit, groups=[g.model_dump() for g in payload.groups])
     return [_group(g) for g in selectors.group_list(viewer=viewer, branch=unit)]
 
 
@@ -264,7 +265,7 @@ def groups_save(request, code: str, payload: GroupsIn):
 def pair_create(request, code: str, payload: PairIn):
     viewer = request_viewer(request)
     unit = selectors.branch_get(viewer=viewer, code=code)
-    pair = services.pair_create(viewer=viewer, branch=unit, **payload.dict())
+    pair = services.pair_create(viewer=viewer, branch=unit, **payload.model_dump())
     return Status(201, _pair(request, pair.id))
 
 
@@ -275,36 +276,36 @@ def pair(request, pair_id: int):
 
 @router.post("/party/pairs/{pair_id}/visits", response={201: PairOut}, summary="Log a visit (走访)")
 def pair_visit(request, pair_id: int, payload: PairVisitIn):
-    services.pair_visit(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
+    services.pair_visit(viewer=request_viewer(request), pair_id=pair_id, **payload.model_dump())
     return Status(201, _pair(request, pair_id))
 
 
 @router.post("/party/pairs/{pair_id}/measures", response={201: PairOut},
              summary="Record a measure; subsistence (申办低保) opens an application for the household")
 def pair_measure(request, pair_id: int, payload: MeasureIn):
-    services.pair_measure_add(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
+    services.pair_measure_add(viewer=request_viewer(request), pair_id=pair_id, **payload.model_dump())
     return Status(201, _pair(request, pair_id))
 
 
 @router.post("/party/pairs/{pair_id}/incomes", response={201: PairOut}, summary="Record a month's income")
 def pair_income(request, pair_id: int, payload: IncomeIn):
-    services.pair_income_record(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
+    services.pair_income_record(viewer=request_viewer(request), pair_id=pair_id, **payload.model_dump())
     return Status(201, _pair(request, pair_id))
 
 
 @router.post("/party/pairs/{pair_id}/exit", response=PairOut, summary="Declare the household out of poverty (脱贫)")
 def pair_exit(request, pair_id: int, payload: CommentIn):
-    services.pair_declare_exit(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
+    services.pair_declare_exit(viewer=request_viewer(request), pair_id=pair_id, **payload.model_dump())
     return _pair(request, pair_id)
 
 
 @router.post("/party/pairs/{pair_id}/relapse", response=PairOut, summary="Back into poverty (返贫): resume assistance")
 def pair_relapse(request, pair_id: int, payload: CommentIn):
-    services.pair_relapse(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
+    services.pair_relapse(viewer=request_viewer(request), pair_id=pair_id, **payload.model_dump())
     return _pair(request, pair_id)
 
 
 @router.post("/party/pairs/{pair_id}/end-monitoring", response=PairOut, summary="End monitoring and the pair")
 def pair_end(request, pair_id: int, payload: ResultIn):
-    services.pair_end_monitoring(viewer=request_viewer(request), pair_id=pair_id, **payload.dict())
+    services.pair_end_monitoring(viewer=request_viewer(request), pair_id=pair_id, **payload.model_dump())
     return _pair(request, pair_id)

@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from yiwang.api import Input
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
 from yiwang.org.selectors import request_viewer
@@ -72,7 +73,7 @@ class ProposalOut(Schema):
     counts: list[MemberCountOut]
 
 
-class GenerateIn(Schema):
+class GenerateIn(Input):
     start: dt.date
     end: dt.date
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="same seed, same data → same plan")
@@ -108,18 +109,18 @@ class LogOut(Schema):
     findings: list[FindingOut]
 
 
-class StartIn(Schema):
+class StartIn(Input):
     shift_id: int | None = Field(None, description="omit for a grid worker's own patrol (巡查签到)")
     lat: float
     lng: float
 
 
-class PointIn(Schema):
+class PointIn(Input):
     lat: float
     lng: float
 
 
-class FindingIn(Schema):
+class FindingIn(Input):
     description: str = Field(..., min_length=1, max_length=services.MAX_DESCRIPTION)
     category: str = Field(..., max_length=40, description="an incident matter code, e.g. INC_THEFT")
     lat: float
