@@ -80,6 +80,15 @@ def test_without_a_token_the_api_answers_401(api):
     assert response.status_code == 401
 
 
+def test_the_bearer_scheme_is_case_insensitive_and_any_other_is_refused(client, world):
+    from yiwang.org.services import token_create
+
+    token = token_create(username="clerk_xfl")
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"bearer {token}").status_code == 200
+    for refused in (f"Token {token}", "Bearer", "Bearer ", f"Basic {token}", token):
+        assert client.get("/api/v1/me", HTTP_AUTHORIZATION=refused).status_code == 401, refused
+
+
 def test_a_handler_runs_the_case_to_close_and_the_applicant_rates_it(api, world):
     number = submit(api, applicant_id=world.residents["wang"].pk).json()["number"]
     detail = api("get", f"/cases/{number}", "clerk_xfl").json()

@@ -40,6 +40,14 @@ _token_cache: dict[str, tuple[Viewer, float]] = {}
 class TokenAuth(HttpBearer):
     openapi_description = "Staff and integration token: `yiwang token create USERNAME` prints one."
 
+    def __call__(self, request):
+        # ninja's reads request.headers, which walks the whole WSGI environ (the server's os.environ
+        # included) to build; the one header it needs is in request.META.
+        scheme, _sep, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != self.openapi_scheme or not token:
+            return None
+        return self.authenticate(request, token)
+
     def authenticate(self, request, token: str):
         hit = _token_cache.get(token)
         now = time.monotonic()

@@ -48,6 +48,9 @@ from yiwang.core.errors import Conflict, DomainError, ValidationFailed
 from yiwang.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+# Read from request.META: request.headers walks the whole WSGI environ (the server's own
+# os.environ included) to build its mapping, on every request that asks.
+META_KEY = "HTTP_IDEMPOTENCY_KEY"
 REPLAYED_HEADER = "Idempotent-Replayed"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
@@ -94,7 +97,7 @@ def request_key(request: HttpRequest, *, max_length: int = 64) -> str | None:
 
     A key longer than ``max_length`` is passed on as its digest so that it fits the service's column.
     """
-    value = request.headers.get(HEADER)
+    value = request.META.get(META_KEY)
     if not value:
         return None
     key = parse_key(value)
@@ -154,10 +157,10 @@ def idempotent(run: Callable) -> Callable:
 
     @functools.wraps(run)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method not in UNSAFE_METHODS or HEADER not in request.headers:
+        if request.method not in UNSAFE_METHODS or META_KEY not in request.META:
             return run(request, *args, **kwargs)
         try:
-            key = parse_key(request.headers[HEADER])
+            key = parse_key(request.META[META_KEY])
         except BadKey as exc:
             return JsonResponse(exc.as_dict(), status=exc.status)
         try:
