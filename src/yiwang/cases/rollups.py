@@ -10,6 +10,7 @@ same figures as one GROUP BY of the case table: `yiwang verify` compares the two
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -98,17 +99,18 @@ def upsert_add(model, key_columns: tuple[str, ...], measure_columns: tuple[str, 
     rows = sorted((tuple(key), tuple(values)) for key, values in rows)
     if not rows:
         return
-    table = model._meta.db_table
-    columns = ", ".join(key_columns + measure_columns)
-    placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(key_columns) + len(measure_columns))) + ")"] * len(rows))
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in measure_columns)
     params = [value for key, values in rows for value in (*key, *values)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
-            f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}",
-            params,
-        )
+        cursor.execute(_upsert_sql(model._meta.db_table, key_columns, measure_columns, len(rows)), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_sql(table: str, key_columns: tuple[str, ...], measure_columns: tuple[str, ...], n_rows: int) -> str:
+    columns = ", ".join(key_columns + measure_columns)
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(key_columns) + len(measure_columns))) + ")"] * n_rows)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in measure_columns)
+    return (f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+            f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}")
 
 
 def _group_by_sql() -> str:
