@@ -446,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="slices each phase is cut into, the servers taking turns; default 5")
     ap.add_argument("--idempotency-key", action="store_true",
                     help="send a fresh Idempotency-Key with every request (what keyed intake costs)")
+    ap.add_argument("--workers", type=int, default=WORKERS,
+                    help=f"granian workers of both servers, default {WORKERS}; threads: YIWANG_THREADS")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
     ap.add_argument("--no-json", action="store_true", help="do not write bench/results/intake-*.json")
     args = ap.parse_args(argv)
@@ -467,7 +469,7 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
 
     yiwang_port = free_port()
     yiwang = Server("yiwang", [str(YIWANG), "serve", "--host", HOST, "--port", str(yiwang_port),
-                               "--workers", str(WORKERS), "--no-collectstatic"],
+                               "--workers", str(args.workers), "--no-collectstatic"],
                     env, yiwang_port, tmp / "yiwang-server.log")
     y_request = loadgen.build_request(HOST, yiwang_port, "/api/v1/cases", body, headers)
     y_warm = warm_up(yiwang, y_request, args)
@@ -515,7 +517,7 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
         "benchmark": "intake",
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {"settings": env["DJANGO_SETTINGS_MODULE"], "duration_s": args.duration,
-                   "connections": args.connections, "warmup_s": args.warmup, "workers": WORKERS,
+                   "connections": args.connections, "warmup_s": args.warmup, "workers": args.workers,
                    "rounds": args.rounds, "idempotency_key": args.idempotency_key,
                    "open_loop_share": OPEN_LOOP_SHARE, "body": BODY},
         "environment": environment(granian=version("granian"), django_ninja=version("django-ninja")),
@@ -527,7 +529,7 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
     }
     print()
     keyed = ", a fresh Idempotency-Key each" if args.idempotency_key else ""
-    print(f"intake: POST /api/v1/cases{keyed}, {WORKERS} granian workers, SQLite WAL, {args.connections} "
+    print(f"intake: POST /api/v1/cases{keyed}, {args.workers} granian workers, SQLite WAL, {args.connections} "
           f"connections, {args.duration:g} s per phase in {args.rounds} turns, {os.cpu_count()} CPUs shared with "
           "the load generator")
     print(report(results))
