@@ -55,38 +55,42 @@ def contributions(case: Case) -> Contribution:
     return contribution(case), {key: tuple(v) for key, v in days.items()}
 
 
+Statement = tuple[str, list]
+
+
 def track(before: Contribution | None, after: Contribution) -> None:
     """Move a case's contributions from ``before`` (None for a new case) to ``after``; call inside
     the transaction that writes the case."""
-    record(before[0] if before else None, after[0])
+    execute(changes(before, after))
+
+
+def changes(before: Contribution | None, after: Contribution) -> list[Statement]:
+    """The upserts that ``track(before, after)`` runs, worked out without the database: case
+    intake works them out before it takes the write lock and runs them (``execute``) holding it."""
+    statements = []
+    if (before[0] if before else None) != after[0]:
+        deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for sign, part in ((-1, before[0] if before else None), (1, after[0])):
+            if part is not None:
+                for i, value in enumerate(part[1]):
+                    deltas[part[0]][i] += sign * value
+        statements.append(upsert_statement(CaseTally, KEY_COLUMNS, MEASURE_COLUMNS, deltas.items()))
     old_days = before[1] if before else {}
-    if old_days == after[1]:
-        return
-    deltas: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0, 0])
-    for sign, days in ((-1, old_days), (1, after[1])):
-        for key, values in days.items():
-            for i, value in enumerate(values):
-                deltas[key][i] += sign * value
-    upsert_add(CaseDayTally, DAY_KEY_COLUMNS, DAY_MEASURE_COLUMNS,
-               ((key, values) for key, values in deltas.items() if any(values)))
+    if old_days != after[1]:
+        day_deltas: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0, 0])
+        for sign, days in ((-1, old_days), (1, after[1])):
+            for key, values in days.items():
+                for i, value in enumerate(values):
+                    day_deltas[key][i] += sign * value
+        statements.append(upsert_statement(CaseDayTally, DAY_KEY_COLUMNS, DAY_MEASURE_COLUMNS, day_deltas.items()))
+    return [statement for statement in statements if statement is not None]
 
 
-def record(before: tuple[Key, Measures] | None, after: tuple[Key, Measures] | None) -> None:
-    """Move a case's contribution from ``before`` to ``after`` (None: it did not / no longer exist).
-
-    Call inside the transaction that writes the case.
-    """
-    if before == after:
-        return
-    deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for sign, part in ((-1, before), (1, after)):
-        if part is None:
-            continue
-        key, measures = part
-        for i, value in enumerate(measures):
-            deltas[key][i] += sign * value
-    upsert_add(CaseTally, KEY_COLUMNS, MEASURE_COLUMNS,
-               ((key, values) for key, values in deltas.items() if any(values)))
+def execute(statements: Iterable[Statement]) -> None:
+    """Run statements from ``changes`` or ``upsert_statement``; call inside the writing transaction."""
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
 
 
 def upsert_add(model, key_columns: tuple[str, ...], measure_columns: tuple[str, ...],
@@ -95,13 +99,20 @@ def upsert_add(model, key_columns: tuple[str, ...], measure_columns: tuple[str, 
 
     The table needs a unique constraint on ``key_columns``. Call inside the writing transaction.
     """
+    statement = upsert_statement(model, key_columns, measure_columns, rows)
+    if statement is not None:
+        execute([statement])
+
+
+def upsert_statement(model, key_columns: tuple[str, ...], measure_columns: tuple[str, ...],
+                     rows: Iterable[tuple[tuple, Iterable[int]]]) -> Statement | None:
+    """The statement of ``upsert_add``, rows whose measures are all zero left out; None if none is left."""
     # Sorted, so two transactions touching the same rows lock them in the same order.
-    rows = sorted((tuple(key), tuple(values)) for key, values in rows)
+    rows = sorted((tuple(key), tuple(values)) for key, values in rows if any(values))
     if not rows:
-        return
+        return None
     params = [value for key, values in rows for value in (*key, *values)]
-    with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(model._meta.db_table, key_columns, measure_columns, len(rows)), params)
+    return _upsert_sql(model._meta.db_table, key_columns, measure_columns, len(rows)), params
 
 
 @functools.lru_cache(maxsize=256)

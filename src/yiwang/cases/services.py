@@ -235,12 +235,12 @@ def _insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload
     case_insert = compile_insert(case)
     first.case_id = 0  # set to the new case's id between the two executes
     event_insert = compile_insert(first)
-    tally = rollups.contributions(case)  # needs no id: worked out before the lock, like the INSERTs
+    tally = rollups.changes(None, rollups.contributions(case))  # needs no id: worked out before the lock too
     with transaction.atomic():
         case.id = case_insert.execute()
         event_insert.set("case_id", case.id)
         first.id = event_insert.execute()
-        rollups.track(None, tally)
+        rollups.execute(tally)
     case._state.adding = first._state.adding = False
     first.case = case
 

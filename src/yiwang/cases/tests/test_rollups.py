@@ -36,6 +36,23 @@ def test_each_step_moves_the_case_between_tally_rows(world):
     assert rollups.stored() == rollups.recompute()
 
 
+def test_the_changes_are_worked_out_without_the_database_and_run_later(world, django_assert_num_queries):
+    case = _close_one(world)
+    before = rollups.contributions(case)
+    case.state, case.holder_unit_id = "reopened", world.units["xfl_sh"].id
+    case.closed_at = None
+    with django_assert_num_queries(0):
+        statements = rollups.changes(before, rollups.contributions(case))
+    assert [sql.split(" (")[0] for sql, _params in statements] == [
+        "INSERT INTO cases_casetally", "INSERT INTO cases_casedaytally"]
+    assert rollups.changes(before, before) == []
+    rollups.execute(statements)
+    stored = rollups.stored()
+    assert stored[rollups.contribution(case)[0]] == (1, 0, 0, 0)
+    assert before[0][0] not in stored  # read as zero: the case moved out of its closed row
+    case.save(update_fields=["state", "holder_unit_id", "closed_at"])  # the tallies now follow the case again
+
+
 def test_indicators_from_tallies_count_closing_on_time_and_ratings(world):
     case = _close_one(world)
     evaluation_create(viewer=world.viewer("resident_wang"), case_id=case.pk, rating=5)
