@@ -60,11 +60,11 @@ class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     creation_class = DatabaseCreation
+    _writer_fd: int | None = None
+    _holding = False
 
     def create_cursor(self, name=None):
         return self.connection.cursor(factory=SQLiteCursorWrapper)
-    _writer_fd: int | None = None
-    _holding = False
 
     def _writer_lock_fd(self) -> int | None:
         if self._writer_fd is None and not self.is_in_memory_db():
