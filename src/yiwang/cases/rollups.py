@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -68,22 +67,22 @@ def changes(before: Contribution | None, after: Contribution) -> list[Statement]
     """The upserts that ``track(before, after)`` runs, worked out without the database: case
     intake works them out before it takes the write lock and runs them (``execute``) holding it."""
     statements = []
-    if (before[0] if before else None) != after[0]:
-        deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        for sign, part in ((-1, before[0] if before else None), (1, after[0])):
-            if part is not None:
-                for i, value in enumerate(part[1]):
-                    deltas[part[0]][i] += sign * value
-        statements.append(upsert_statement(CaseTally, KEY_COLUMNS, MEASURE_COLUMNS, deltas.items()))
-    old_days = before[1] if before else {}
-    if old_days != after[1]:
-        day_deltas: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0, 0])
-        for sign, days in ((-1, old_days), (1, after[1])):
-            for key, values in days.items():
+    for model, key_columns, measure_columns, old, new in (
+        (CaseTally, KEY_COLUMNS, MEASURE_COLUMNS, dict([before[0]]) if before else {}, dict([after[0]])),
+        (CaseDayTally, DAY_KEY_COLUMNS, DAY_MEASURE_COLUMNS, before[1] if before else {}, after[1]),
+    ):
+        if old == new:
+            continue
+        deltas: dict[tuple, list[int]] = {}
+        for sign, part in ((-1, old), (1, new)):
+            for key, values in part.items():
+                sums = deltas.setdefault(key, [0] * len(measure_columns))
                 for i, value in enumerate(values):
-                    day_deltas[key][i] += sign * value
-        statements.append(upsert_statement(CaseDayTally, DAY_KEY_COLUMNS, DAY_MEASURE_COLUMNS, day_deltas.items()))
-    return [statement for statement in statements if statement is not None]
+                    sums[i] += sign * value
+        statement = upsert_statement(model, key_columns, measure_columns, deltas.items())
+        if statement is not None:
+            statements.append(statement)
+    return statements
 
 
 def execute(statements: Iterable[Statement]) -> None:

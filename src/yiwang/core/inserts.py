@@ -13,8 +13,8 @@ as it is for CharField and TextField, NULL for None where the field stores None 
 a bool as it is where the field passes it through unchanged (integers and foreign keys on SQLite;
 psycopg's typed integers on PostgreSQL are not), a UTC datetime as the field would write it (asked
 of each field once, with a probe value, when the plan is made). A value that is an expression goes
-through Django's compiler. Compiling a case's INSERT: 85 µs through Django's compiler, 24 µs from the plan; case
-intake as a whole: -10 % of its CPU (bench/README.md, intake).
+through Django's compiler. Compiling a case's INSERT: 85 µs through Django's compiler, 24 µs from
+the plan; case intake as a whole: -10 % of its CPU (bench/README.md, intake).
 """
 
 from __future__ import annotations
