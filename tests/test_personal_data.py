@@ -177,6 +177,7 @@ def records(world) -> Records:
     from yiwang.parking import services as parking
     from yiwang.party import services as party
     from yiwang.patrol import services as patrol
+    from yiwang.patrol.selectors import tonight
     from yiwang.patrol.tests.conftest import make_team
 
     today = clock.today()
@@ -212,8 +213,9 @@ def records(world) -> Records:
                              month=today.month, amount="1200", source="wages", note=TYPED)
 
     team, *_ = make_team(world, key="xfl", region=world.regions["xfl"], members=3)
-    shift, *_ = patrol.shifts_generate(viewer=world.viewer("secretary_xfl"), team=team, start=today, end=today,
-                                       seed=7)
+    # Tonight's, which /patrol/me/ shows with its log: before noon that is yesterday's date.
+    shift, *_ = patrol.shifts_generate(viewer=world.viewer("secretary_xfl"), team=team, start=tonight(),
+                                       end=tonight(), seed=7)
     with clock.frozen_at(shift.starts_at):
         log = patrol.patrol_start(viewer=world.viewer("xfl_member1"), shift=shift, lat=34.405, lng=108.705)
         finding = patrol.finding_report(viewer=world.viewer("xfl_member1"), log=log, description=TYPED,
