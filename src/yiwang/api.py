@@ -26,7 +26,7 @@ class Input(BaseModel):
     """The base of what clients send: request bodies and query filters.
 
     ninja's ``Schema`` wraps each object it validates in a ``DjangoGetter`` so that an output schema
-    can read a model instance's attributes; a request body is a dict, and that wrapping cost 9 % of
+    can read a model instance's attributes; a request body is a dict, and that wrapping cost 8 % of
     an intake request's instructions (bench/README.md, intake). Output schemas stay ``Schema``.
     """
 
