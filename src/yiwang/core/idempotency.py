@@ -50,7 +50,7 @@ from yiwang.core.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 # Read from request.META: request.headers walks the whole WSGI environ (the server's own
 # os.environ included) to build its mapping, on every request that asks.
-META_KEY = "HTTP_IDEMPOTENCY_KEY"
+META_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 REPLAYED_HEADER = "Idempotent-Replayed"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
