@@ -393,12 +393,55 @@ def _organisations(table: Table, resolve, out: Parsed) -> None:
             out.rows.append(OrganisationRow(number, grid.id, name, kind, contact, phone, address))
 
 
+def registered_out_of_reach(viewer: Viewer, id_numbers: Iterable[str]) -> set[str]:
+    """The ID numbers among ``id_numbers`` of people already registered whom ``viewer`` may not see:
+    neither their 户籍 region nor the household they live in lies in the viewer's regions.
+
+    An import finds people by ID number across the whole district; without this, a community clerk
+    could rename, re-flag (低保/贫困户 feed 免申即享) and re-house anyone whose number they knew.
+    """
+    from yiwang.grid.models import HouseholdMember
+    from yiwang.org.models import Resident
+
+    numbers = set(id_numbers)
+    if viewer.is_superuser or not numbers:
+        return set()
+    households = dict(HouseholdMember.objects.filter(resident__id_number__in=numbers)
+                      .values_list("resident_id", "household__region_path"))
+    out = set()
+    for resident_id, number, path in Resident.objects.filter(id_number__in=numbers).values_list(
+            "id", "id_number", "region_path"):
+        lives = households.get(resident_id)
+        if not (viewer.can_see_path(path) or (lives and viewer.can_see_path(lives))):
+            out.add(number)
+    return out
+
+
+def _refuse_out_of_reach(viewer: Viewer, table: Table, out: Parsed) -> None:
+    hidden = registered_out_of_reach(viewer, (row.id_number for row in out.rows))
+    if not hidden:
+        return
+    kept = []
+    for parsed in out.rows:
+        if parsed.id_number in hidden:
+            # Says that the number is taken, never by whom or where: the clerk of the person's own
+            # region is the one who may change them.
+            _Row(parsed.row, {}, table.labels, out.errors).error(
+                "id_number", _("该身份证号的居民登记在您管辖的区域之外，不能在此导入或修改；"
+                               "请联系其户籍或居住地的工作人员。"))
+        else:
+            kept.append(parsed)
+    out.rows = kept
+
+
 def parse_table(*, viewer: Viewer, kind: str, filename: str, data: bytes) -> Parsed:
     """Check every row of an upload; the good rows come back typed, the bad ones as RowErrors."""
     table = read_table(kind=kind, filename=filename, data=data)
     out = Parsed(kind=kind, total=len(table.rows))
     {"residents": _residents, "buildings": _buildings, "organisations": _organisations}[kind](
         table, grid_resolver(viewer), out)
+    if kind == "residents":
+        _refuse_out_of_reach(viewer, table, out)
     return out
 
 

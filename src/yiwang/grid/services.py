@@ -157,25 +157,26 @@ def data_import(*, viewer: Viewer, kind: str, filename: str, data: bytes, skip_b
     writer = {"residents": _write_resident, "buildings": _write_building, "organisations": _write_organisation}[kind]
     households: dict[tuple, Household] = {}
     for row in parsed.rows:
-        writer(row, grids[row.grid_id], report, households)
+        writer(row, grids[row.grid_id], report, households, viewer)
     return report
 
 
-def _write_building(row: BuildingRow, grid: Region, report: ImportReport, _cache: dict) -> None:
+def _write_building(row: BuildingRow, grid: Region, report: ImportReport, _cache: dict, _viewer: Viewer) -> None:
     _building, created = _building_upsert(grid=grid, name=row.name, address=row.address, kind=row.kind,
                                           floors=row.floors, lat=row.lat, lng=row.lng)
     report.created += created
     report.updated += not created
 
 
-def _write_organisation(row: OrganisationRow, grid: Region, report: ImportReport, _cache: dict) -> None:
+def _write_organisation(row: OrganisationRow, grid: Region, report: ImportReport, _cache: dict,
+                        _viewer: Viewer) -> None:
     _org, created = _organisation_upsert(grid=grid, name=row.name, kind=row.kind, contact=row.contact,
                                          phone=row.phone, address=row.address)
     report.created += created
     report.updated += not created
 
 
-def _write_resident(row: ResidentRow, grid: Region, report: ImportReport, households: dict) -> None:
+def _write_resident(row: ResidentRow, grid: Region, report: ImportReport, households: dict, viewer: Viewer) -> None:
     key = (grid.id, "number", row.household_number) if row.household_number else (grid.id, "address", row.address)
     household = households.get(key)
     if household is None:
@@ -201,6 +202,9 @@ def _write_resident(row: ResidentRow, grid: Region, report: ImportReport, househ
         household.save(update_fields=changed)
 
     resident = Resident.objects.filter(id_number=row.id_number).order_by("id").first()
+    if resident is not None and imports.registered_out_of_reach(viewer, [row.id_number]):
+        # parse_table refused this row already; a write path that skipped it must not reach them either.
+        raise PermissionDenied(_("该身份证号的居民登记在您管辖的区域之外。"), field="id_number")
     if resident is None:
         # 户籍 defaults to the grid's community: the grid is where they live, not a 户籍 level.
         community = Region.objects.get(pk=grid.parent_id)

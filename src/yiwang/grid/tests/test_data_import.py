@@ -223,3 +223,74 @@ def test_the_api_refuses_residents_and_unknown_kinds(client, world):
     assert response.status_code == 422 and "file" in response.json()["errors"]
     empty = upload(client, "gridder_xfl", b"")
     assert empty.status_code == 422
+
+
+# --- people outside the importer's regions -------------------------------------------------------
+
+
+def _someone_elsewhere(world, serial=7):
+    """A 秦汉新城 resident (户籍 in 三普东) with her ID number on file, flags clear."""
+    from yiwang.org.services import resident_create
+
+    return resident_create(name="赵秀英", phone="13700000007", region=world.regions["spd"], id_number=id_number(serial),
+                           address="三普东小区3号楼")
+
+
+def test_an_import_cannot_rewrite_a_resident_registered_outside_the_importers_regions(world):
+    victim = _someone_elsewhere(world)
+    before = Resident.objects.filter(pk=victim.pk).values().get()
+    row = [G1, "101", "幸福里1号楼101", "改名", victim.id_number, "13900000099", "户主", "是", "是", "是"]
+    for username in ("clerk_xfl", "gridder_xfl", "handler_en"):
+        with pytest.raises(ImportRefused) as caught:
+            run_import(world, residents_csv(row), username=username)
+        [error] = caught.value.rows
+        assert (error.row, error.column) == (2, "身份证号")
+        # Says the number is taken, never where or by whom.
+        assert "赵秀英" not in str(caught.value.as_dict()) and "三普东" not in str(caught.value.as_dict())
+        assert "秦汉" not in str(caught.value.as_dict())
+    assert Resident.objects.filter(pk=victim.pk).values().get() == before
+    assert not HouseholdMember.objects.filter(resident=victim).exists() and Household.objects.count() == 0
+
+
+def test_skipping_bad_rows_still_never_reaches_a_resident_out_of_reach(world):
+    victim = _someone_elsewhere(world)
+    rows = [[G1, "101", "幸福里1号楼101", "改名", victim.id_number, "", "户主", "", "是", ""], good_rows()[0]]
+    report = run_import(world, residents_csv(*rows), username="clerk_xfl", skip_bad=True)
+    assert (report.created, report.updated, report.refused) == (1, 0, 1)
+    victim.refresh_from_db()
+    assert victim.name == "赵秀英" and not victim.low_income
+
+
+def test_a_resident_living_in_the_importers_grid_may_be_updated_though_registered_elsewhere(world):
+    victim = _someone_elsewhere(world)
+    run_import(world, residents_csv([G1, "101", "幸福里1号楼101", "赵秀英", victim.id_number, "", "户主", "", "", ""]),
+               username="admin")
+    report = run_import(world, residents_csv([G1, "101", "幸福里1号楼101", "赵秀英", victim.id_number, "13700000008",
+                                              "户主", "是", "", ""]), username="gridder_xfl")
+    assert report.updated == 1
+    victim.refresh_from_db()
+    assert victim.elderly_alone and victim.phone == "13700000008"
+
+
+def test_a_sibling_community_cannot_import_a_resident_of_the_next_community(world):
+    from yiwang.org.services import resident_create
+
+    neighbour = resident_create(name="程大哥", phone="13700000011", region=world.regions["cjc"],
+                                id_number=id_number(11))
+    with pytest.raises(ImportRefused):
+        run_import(world, residents_csv([G1, "101", "幸福里1号楼101", "程大哥", neighbour.id_number, "", "户主", "", "",
+                                         ""]), username="clerk_xfl")
+    # The town's own staff reach both communities.
+    assert run_import(world, residents_csv([G1, "101", "幸福里1号楼101", "程大哥", neighbour.id_number, "", "户主",
+                                            "", "", ""]), username="handler_dz").updated == 1
+
+
+def test_the_api_refuses_a_row_for_a_resident_out_of_reach_with_422(client, world):
+    victim = _someone_elsewhere(world)
+    response = upload(client, "clerk_xfl", residents_csv(
+        [G1, "101", "幸福里1号楼101", "改名", victim.id_number, "", "户主", "", "", ""]))
+    assert response.status_code == 422
+    assert [(r["row"], r["column"]) for r in response.json()["rows"]] == [(2, "身份证号")]
+    assert victim.id_number not in response.content.decode()
+    victim.refresh_from_db()
+    assert victim.name == "赵秀英"
