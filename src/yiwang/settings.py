@@ -12,10 +12,14 @@ from urllib.parse import unquote, urlparse
 
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.core.secret_key import secret_key
+
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("YIWANG_VAR_DIR", BASE_DIR.parent.parent / "var"))
 
-SECRET_KEY = os.environ.get("YIWANG_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+# YIWANG_SECRET_KEY, else the key this installation wrote to var/secret_key on its first start; a
+# published or weak key refuses to start (core/secret_key.py, docs/security.md).
+SECRET_KEY = secret_key(os.environ.get("YIWANG_SECRET_KEY"), VAR_DIR)
 DEBUG = os.environ.get("YIWANG_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("YIWANG_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
