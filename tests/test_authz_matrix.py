@@ -104,14 +104,14 @@ def _make_cases(w, side: str, o: dict) -> None:
     incident, and a report flagged as its likely duplicate."""
     from django.core.files.base import ContentFile
 
-    from yiwang.cases.attachments import attachment_store
+    from yiwang.cases.attachments import upload_create
     from yiwang.cases.services import case_create
     from yiwang.command.services import flag_duplicate
     from yiwang.feedback.services import evaluation_create
 
     a = ACTORS[side]
-    stored = attachment_store(upload=ContentFile(PNG, name="id.png"), content_type="image/png", ext="png")
-    for key, materials in (("app", [{"code": "id_card", "name": "身份证", **stored}, {"code": "photo"}]),
+    upload = upload_create(viewer=w.viewer(a["resident"]), upload=ContentFile(PNG, name="id.png"))
+    for key, materials in (("app", [{"code": "id_card", "upload": upload.token}, {"code": "photo"}]),
                            ("app_closed", SENIOR_OK["materials"]), ("app_rated", SENIOR_OK["materials"])):
         o[key] = case_create(viewer=w.viewer(a["resident"]), matter_code="SENIOR_CARD", form=SENIOR_OK["form"],
                              materials=materials).case

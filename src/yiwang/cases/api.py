@@ -6,10 +6,12 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+from pydantic import ConfigDict
 
 from yiwang.api import Input, api
-from yiwang.cases import personal, selectors, services
+from yiwang.cases import attachments, personal, selectors, services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog.selectors import matter_info_by_id
@@ -22,9 +24,16 @@ router = Router(tags=["cases"])
 
 
 class Material(Input):
+    """One material of an application: a file uploaded first (POST /api/v1/uploads) and cited by its
+    handle, or, by a window clerk at a hall, the original seen at the window."""
+
+    model_config = ConfigDict(extra="forbid")  # a "reference" (a storage path) is refused by name
+
     code: str = Field(..., max_length=40)
-    name: str = Field("", max_length=200)
-    reference: str = Field("", max_length=500, description="where the file is: an upload id or a URL")
+    name: str = Field("", max_length=200, description="ignored: the catalogue's name is kept")
+    upload: str | None = Field(None, max_length=64, description="the handle POST /api/v1/uploads answered, "
+                               "for a file the caller uploaded and no case cites yet")
+    original_seen: bool = Field(False, description="窗口核验原件: window clerks at a service hall, channel hall")
 
 
 class CaseIn(Input):
@@ -219,7 +228,8 @@ def create_case(request, payload: CaseIn):
             raise NotFound(_("没有找到该居民，或您无权查看。"), field="applicant_id")
     created = services.case_create(
         viewer=viewer, matter_code=payload.matter_code, region_code=payload.region_code, title=payload.title,
-        description=payload.description, form=payload.form, materials=[m.model_dump() for m in payload.materials],
+        description=payload.description, form=payload.form,
+        materials=[m.model_dump(exclude_defaults=True) | {"code": m.code} for m in payload.materials],
         applicant=applicant, applicant_name=payload.applicant_name, applicant_phone=payload.applicant_phone,
         channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
         idempotency_key=idempotency.request_key(request), home_visit=payload.home_visit,
@@ -229,6 +239,23 @@ def create_case(request, payload: CaseIn):
     # case_summary() is already in CaseOut's shape (cases/tests/test_intake_answer.py checks the bytes), so it
     # is rendered as it is: ninja validating our own answer again cost 7 % of an intake's CPU.
     return api.create_response(request, case_summary(created.case), status=200 if created.replayed else 201)
+
+
+class UploadOut(Schema):
+    upload: str = Field(..., description="cite it as a material's `upload`; only you can, and only once")
+    filename: str
+    size: int
+    content_type: str
+    sha256: str
+
+
+@router.post("/uploads", response={201: UploadOut}, summary="Upload a material file (PDF, JPEG or PNG, ≤ 5 MB)")
+def upload_file(request, file: File[UploadedFile]):
+    """The file is checked by its content, stored, and bound to you: the handle in the answer is what a
+    material of your next application cites. Nobody else can cite it, and a case cites it once."""
+    upload = attachments.upload_create(viewer=request_viewer(request), upload=file)
+    return Status(201, {"upload": upload.token, "filename": upload.filename, "size": upload.size,
+                        "content_type": upload.content_type, "sha256": upload.sha256})
 
 
 @router.get("/cases", response=CasePage, summary="Cases the caller may see, filtered, keyset-paged")

@@ -1,14 +1,24 @@
-"""Material files: stored under MEDIA_ROOT/materials/ by content hash, referenced from the case."""
+"""Material files: stored under MEDIA_ROOT/materials/ by content hash, referenced from the case.
+
+A caller never names a stored file. Files arrive through ``upload_create`` (the page's form, or
+POST /api/v1/uploads), which answers a random handle bound to the uploader; a material cites that
+handle, ``materials_from_caller`` checks it is the caller's own and not cited by another case, and
+the case keeps the file's path. Only a window clerk, at a service hall, taking an application at the
+window, may instead attest that the original was seen (窗口核验原件).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import secrets
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
-from yiwang.core.errors import ValidationFailed
+from yiwang.core import clock
+from yiwang.core.errors import PermissionDenied, ValidationFailed
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # Sniffed by content, never by the file name or the sender's claim: (magic prefix, type, extension).
@@ -48,3 +58,87 @@ def attachment_store(*, upload, content_type: str, ext: str) -> dict:
         path = default_storage.save(path, ContentFile(data))
     return {"reference": path, "sha256": digest, "size": len(data), "content_type": content_type,
             "filename": upload.name[:200]}
+
+
+# The keys a caller may give for one material; anything else (a "reference", a "url") is refused by name.
+MATERIAL_KEYS = frozenset({"code", "name", "upload", "original_seen"})
+# A window clerk's attestation, as the case keeps it (the workbench shows it as 窗口核验原件).
+WINDOW = "window"
+# Unclaimed uploads one person may hold per day: a document set is a handful; this bounds a script.
+MAX_UPLOADS_PER_DAY = 200
+
+
+def upload_create(*, viewer, upload, allowed: tuple = DOCUMENTS, field: str = "file"):
+    """Sniff and store an uploaded file for ``viewer``, who alone may then cite it; the Upload row."""
+    from yiwang.cases.models import Upload
+
+    if viewer.user_id is None:
+        raise PermissionDenied(_("请先登录。"))
+    if not viewer.is_staff_member and viewer.resident_id is None:
+        raise PermissionDenied(_("只有居民本人或工作人员可以提交。"))
+    since = clock.now() - dt.timedelta(days=1)
+    if Upload.objects.filter(user_id=viewer.user_id, created_at__gte=since).count() >= MAX_UPLOADS_PER_DAY:
+        raise ValidationFailed(_("24 小时内上传的文件过多，请明天再试。"), field=field)
+    content_type, ext = sniff_upload(upload, allowed=allowed, field=field)
+    stored = attachment_store(upload=upload, content_type=content_type, ext=ext)
+    return Upload.objects.create(token=secrets.token_hex(16), user_id=viewer.user_id, path=stored["reference"],
+                                 sha256=stored["sha256"], size=stored["size"], content_type=content_type,
+                                 filename=stored["filename"], created_at=clock.now())
+
+
+def may_attest_originals(viewer, channel: str) -> bool:
+    """A window clerk of a service hall, taking the application at the window (channel "hall")."""
+    from yiwang.cases.models import Channel
+    from yiwang.org.models import Role, UnitKind
+    from yiwang.org.selectors import hierarchy
+
+    if channel != Channel.HALL:
+        return False
+    units = hierarchy().units
+    return any(m.role == Role.CLERK and getattr(units.get(m.unit_id), "kind", None) == UnitKind.SERVICE_HALL
+               for m in viewer.memberships)
+
+
+def materials_from_caller(*, viewer, matter, materials: list[dict], channel: str) -> tuple[list[dict], list[int]]:
+    """The material entries a case keeps, built from what the caller gave, and the Upload ids it claims.
+
+    Names come from the catalogue, files from the caller's own unclaimed uploads, the window badge from
+    a window clerk only; nothing else the caller sends is kept.
+    """
+    from yiwang.cases.models import Upload
+
+    out: list[dict] = []
+    tokens: dict[str, str] = {}
+    for i, given in enumerate(materials):
+        where = f"materials.{i}"
+        unknown = sorted(set(given) - MATERIAL_KEYS)
+        if unknown:
+            raise ValidationFailed(_("材料不能带 %(key)s：文件请先上传，再以 upload 引用。") % {"key": unknown[0]},
+                                   field=f"{where}.{unknown[0]}")
+        entry = {"code": given["code"], "name": matter.material_name(given["code"])}
+        token = given.get("upload")
+        if token:
+            if not isinstance(token, str) or token in tokens.values():
+                raise ValidationFailed(_("同一个上传文件只能引用一次。"), field=f"{where}.upload")
+            tokens[where] = token
+        elif given.get("original_seen"):
+            if not may_attest_originals(viewer, channel):
+                raise PermissionDenied(_("只有便民服务窗口的工作人员在窗口受理时才能核验原件。"),
+                                       field=f"{where}.original_seen")
+            entry["reference"] = WINDOW
+        out.append(entry)
+    if not tokens:
+        return out, []
+    found = {u.token: u for u in Upload.objects.filter(token__in=tokens.values(), user_id=viewer.user_id,
+                                                       case__isnull=True)}
+    claimed = []
+    with_files = [entry for entry, given in zip(out, materials, strict=True) if given.get("upload")]
+    for (where, token), entry in zip(tokens.items(), with_files, strict=True):
+        upload = found.get(token)
+        if upload is None:
+            # Another person's handle, one already cited, or none at all: the same answer for each.
+            raise ValidationFailed(_("没有找到该上传文件，或它已被其他办件引用。请重新上传。"),
+                                   field=f"{where}.upload")
+        entry.update(upload.as_material())
+        claimed.append(upload.pk)
+    return out, claimed

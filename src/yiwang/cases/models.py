@@ -323,3 +323,37 @@ class CaseDayTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region_path} {self.day}: +{self.submitted} -{self.closed}"
+
+
+class Upload(models.Model):
+    """A file someone uploaded to cite as a material: the only way a case comes to hold a file.
+
+    The handle (``token``) is random and bound to the uploader; a case may cite it once, and only the
+    uploader may. A storage path is never accepted from a client: paths are content hashes, so anyone
+    holding a copy of a document could otherwise cite another person's stored file and read it through
+    their own case.
+    """
+
+    token = models.CharField(max_length=32, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    path = models.CharField(max_length=200, editable=False)
+    sha256 = models.CharField(max_length=64, editable=False)
+    size = models.PositiveIntegerField(editable=False)
+    content_type = models.CharField(max_length=60, editable=False)
+    filename = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(editable=False)
+    # The case that cites it; null until then (an unclaimed upload is the uploader's alone).
+    case = models.ForeignKey(Case, models.CASCADE, null=True, blank=True, related_name="uploads")
+
+    class Meta:
+        verbose_name = _("上传文件")
+        verbose_name_plural = _("上传文件")
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.token} ({self.user})"
+
+    def as_material(self) -> dict:
+        """What a case keeps of the file in its material entry (cases.attachments' shape)."""
+        return {"upload": self.token, "reference": self.path, "sha256": self.sha256, "size": self.size,
+                "content_type": self.content_type, "filename": self.filename}

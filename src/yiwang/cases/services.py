@@ -18,8 +18,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from yiwang.cases import personal, rollups, routing, search, workdays
+from yiwang.cases.attachments import materials_from_caller
 from yiwang.cases.chain import GENESIS, event_hash
-from yiwang.cases.models import Case, CaseEvent, Channel, EscalationRule, Kind, Notification
+from yiwang.cases.models import Case, CaseEvent, Channel, EscalationRule, Kind, Notification, Upload
 from yiwang.cases.selectors import capacity
 from yiwang.cases.workflows import SYSTEM, Action, Workflow, workflow
 from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_info
@@ -95,10 +96,16 @@ def case_create(
     form = form or {}
     materials = materials or []
     _check_submission(matter, form, materials)
-    # Photos of a reported problem and the like: kept with the materials, not checked against them.
-    materials = materials + list(attachments or [])
     if channel not in CHANNELS:
         raise ValidationFailed(_("未知的渠道 %(c)s。") % {"c": channel}, field="channel")
+    _check_caller_fields(viewer, channel=channel, applicant_name=applicant_name, applicant_phone=applicant_phone,
+                         unit_code=unit_code, supervisor_unit_code=supervisor_unit_code,
+                         assignee_username=assignee_username, due_at=due_at)
+    materials, claimed_uploads = materials_from_caller(viewer=viewer, matter=matter, materials=materials,
+                                                       channel=channel)
+    # Photos of a reported problem and the like, stored by the calling service: kept with the
+    # materials, not checked against them.
+    materials = materials + list(attachments or [])
     if len(title) > MAX_TITLE:
         raise ValidationFailed(_("标题不能超过 %(n)s 个字。") % {"n": MAX_TITLE}, field="title")
     if applicant is None and not viewer.is_staff_member:
@@ -133,6 +140,9 @@ def case_create(
         route = routing.route(matter, region, h)
     assignee_id = None
     if assignee_username:
+        # Choosing who in a unit does the work is that unit's business, or of whoever named the unit.
+        if not (route.reason == "named" or viewer.is_superuser or route.unit.id in viewer.unit_ids):
+            raise PermissionDenied(_("只能为本单位的案件指定承办人。"), field="assignee")
         assignee_id, _name = _staff_of(route.unit.id, assignee_username)
     if due_at is not None:
         if not wf.deadline_given:
@@ -172,7 +182,8 @@ def case_create(
     if case.due_at:
         payload["due_at"] = case.due_at.isoformat()
     try:
-        _insert_opened(case, actor_id=viewer.user_id, actor_name=viewer.username, payload=payload, at=now)
+        _insert_opened(case, actor_id=viewer.user_id, actor_name=viewer.username, payload=payload, at=now,
+                       uploads=claimed_uploads)
     except IntegrityError:
         if key is None:
             raise
@@ -182,6 +193,39 @@ def case_create(
         return Created(existing, replayed=True)
     transaction.on_commit(lambda: case_opened.send(sender=Case, case_id=case.pk, kind=case.kind))
     return Created(case, replayed=False)
+
+
+# Channels a staff member may name when opening a case; "system" is the engine's own (免申即享, follow-ups).
+STAFF_CHANNELS = CHANNELS - {Channel.SYSTEM}
+# A resident opens their own case online; an Open311 client (an app with a key) files on its user's behalf
+# with the contact details the app gives (GeoReport v2 first_name/last_name/phone).
+RESIDENT_CHANNELS = frozenset({Channel.ONLINE, Channel.OPEN311})
+
+
+def _check_caller_fields(viewer: Viewer, *, channel: str, applicant_name: str, applicant_phone: str,
+                         unit_code: str | None, supervisor_unit_code: str | None, assignee_username: str | None,
+                         due_at: dt.datetime | None) -> None:
+    """Who may ask for what when opening a case. Staff: any channel but the engine's own, a named
+    applicant (代办), a named unit within reach (_named_route), a deadline where the kind takes one. A
+    resident: their own case, online; the name and phone are their account's (a call-back or /lookup/
+    must never reach a third party), and where it goes and who handles it are routing's choice."""
+    if viewer.is_staff_member:
+        if channel not in STAFF_CHANNELS:
+            raise PermissionDenied(_("渠道 %(c)s 只能由系统使用。") % {"c": channel}, field="channel")
+        return
+    for field, value in (("unit_code", unit_code), ("supervisor_unit_code", supervisor_unit_code)):
+        if value:
+            raise PermissionDenied(_("只有工作人员可以指定承办单位。"), field=field)
+    if channel not in RESIDENT_CHANNELS:
+        raise PermissionDenied(_("居民只能在网上提交，不能选择渠道 %(c)s。") % {"c": channel}, field="channel")
+    if channel == Channel.ONLINE:
+        for field, value in (("applicant_name", applicant_name), ("applicant_phone", applicant_phone)):
+            if value:
+                raise PermissionDenied(_("居民本人申请时，姓名和电话取自账号，不能另行填写。"), field=field)
+    if assignee_username:
+        raise PermissionDenied(_("只有工作人员可以指定承办人。"), field="assignee")
+    if due_at is not None:
+        raise PermissionDenied(_("只有工作人员可以指定期限。"), field="due_at")
 
 
 # The routing note of a new case, by what it says (reason, unit name, rule name) and the site's language:
@@ -220,7 +264,8 @@ def _named_route(viewer: Viewer, unit_code: str | None, supervisor_code: str | N
     return routing.Route(unit, "named", detail)
 
 
-def _insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload: dict, at: dt.datetime) -> None:
+def _insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload: dict, at: dt.datetime,
+                   uploads: list[int] = ()) -> None:
     """Insert a new case, its first ("submit") event and its tally in one short transaction.
 
     Both INSERTs are compiled before the transaction, so the write lock is held only for the executes.
@@ -241,6 +286,9 @@ def _insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload
         event_insert.set("case_id", case.id)
         first.id = event_insert.execute()
         rollups.execute(tally)
+        if uploads and Upload.objects.filter(pk__in=uploads, case__isnull=True).update(case_id=case.id) != len(uploads):
+            # Cited by another case in the meantime (two submissions racing with one upload).
+            raise Conflict(_("上传的文件已被其他办件引用，请重新上传。"), field="materials")
     case._state.adding = first._state.adding = False
     first.case = case
 

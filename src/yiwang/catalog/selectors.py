@@ -32,6 +32,10 @@ class MatterInfo:
     required_materials: frozenset[str]
     material_codes: frozenset[str]
     check_form: Checker
+    material_names: tuple[tuple[str, str], ...] = ()  # (code, name) in the catalogue's order
+
+    def material_name(self, code: str) -> str:
+        return next((name for c, name in self.material_names if c == code), code)
 
 
 def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInfo:
@@ -54,6 +58,7 @@ def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInf
         required_materials=frozenset(m["code"] for m in materials if m.get("required", True)),
         material_codes=frozenset(m["code"] for m in materials),
         check_form=compile_checker(snap.get("form_schema") or {}),
+        material_names=tuple((m["code"], m.get("name") or m["code"]) for m in materials),
     )
 
 

@@ -376,7 +376,8 @@ def _open_subsistence(viewer: Viewer, pair: AssistancePair, matter_code: str, de
     return case_create(
         viewer=viewer, matter_code=matter_code, applicant=resident, channel=Channel.HALL,
         region_code=hierarchy().regions[resident.region_id].code, description=description,
-        form=form, materials=[{"code": c, "reference": "window"} for c in dict.fromkeys(codes)],
+        # Listed as collected, not attested: only a window clerk at a hall may attest originals.
+        form=form, materials=[{"code": c} for c in dict.fromkeys(codes)],
         extra={"assistance_case": pair.case.number, "on_behalf": True},
     ).case
 

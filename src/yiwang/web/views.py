@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload, upload_create
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
@@ -94,27 +95,8 @@ def apply(request, code: str):
     values: dict = {}
     if request.method == "POST":
         values = read_form(matter.form_schema, request.POST)
-        stored: list[dict] = []
         try:
-            for material in matter.materials:
-                upload = request.FILES.get(f"m_{material['code']}")
-                if upload is not None:
-                    content_type, ext = sniff_upload(upload)
-                    stored.append({"code": material["code"], "name": material["name"],
-                                   **attachment_store(upload=upload, content_type=content_type, ext=ext)})
-                elif on_behalf and request.POST.get(f"seen_{material['code']}") == "on":
-                    # checked at the window: the clerk saw the original (原件核验)
-                    stored.append({"code": material["code"], "name": material["name"], "reference": "window"})
-            created = case_services.case_create(
-                viewer=viewer, matter_code=matter.code, form=values, materials=stored,
-                description=request.POST.get("description", "")[:5000],
-                region_code=request.POST.get("region_code") or None,
-                applicant_name=request.POST.get("applicant_name", "")[:50],
-                applicant_phone=request.POST.get("applicant_phone", "")[:20],
-                channel="hall" if on_behalf else "online",
-                idempotency_key=request.POST.get("idempotency_key") or None,
-                home_visit=request.POST.get("home_visit") == "on",
-            )
+            created = _submit_application(request, viewer, matter, values, on_behalf=on_behalf)
         except DomainError as exc:
             errors = exc.errors or {"__all__": [exc.message]}
             messages.error(request, exc.message)
@@ -128,6 +110,30 @@ def apply(request, code: str):
         "material_errors": errors.get("materials", []), "other_errors": errors.get("__all__", []),
     }
     return render(request, "web/apply.html", context)
+
+
+@transaction.atomic  # a refused application leaves no unclaimed upload behind
+def _submit_application(request, viewer, matter, values: dict, *, on_behalf: bool):
+    materials: list[dict] = []
+    for material in matter.materials:
+        upload = request.FILES.get(f"m_{material['code']}")
+        if upload is not None:
+            token = upload_create(viewer=viewer, upload=upload, field="materials").token
+            materials.append({"code": material["code"], "upload": token})
+        elif on_behalf and request.POST.get(f"seen_{material['code']}") == "on":
+            # checked at the window: the clerk saw the original (原件核验)
+            materials.append({"code": material["code"], "original_seen": True})
+    # A resident's own name and phone come from their account; a clerk types the applicant's (代办).
+    applicant = ({"applicant_name": request.POST.get("applicant_name", "")[:50],
+                  "applicant_phone": request.POST.get("applicant_phone", "")[:20]} if on_behalf else {})
+    return case_services.case_create(
+        viewer=viewer, matter_code=matter.code, form=values, materials=materials,
+        description=request.POST.get("description", "")[:5000],
+        region_code=request.POST.get("region_code") or None, **applicant,
+        channel="hall" if on_behalf else "online",
+        idempotency_key=request.POST.get("idempotency_key") or None,
+        home_visit=request.POST.get("home_visit") == "on",
+    )
 
 
 def _case_context(request, case: Case, viewer) -> dict:
