@@ -201,7 +201,7 @@ def measure(args) -> dict:
         "smart": smart, "majority": majority, "keywords": keywords, "true_category_rule": true_rule,
         "fresh_wording": fresh_result,
         "fit_s": round(fit_s, 2), "jieba_init_ms": round(jieba_init_ms, 1),
-        "stored_model": {"train_s": round(train_s, 2), "bytes": len(blob), "unpickle_ms": round(load_ms, 2),
+        "stored_model": {"train_s": round(train_s, 2), "bytes": len(blob), "load_ms": round(load_ms, 2),
                          "metrics": stored.metrics},
     }
 
@@ -242,7 +242,7 @@ def report(r: dict, args) -> list[str]:
         f"{s['board_batch_ms']} ms",
         f"fit on {d['train']} cases {r['fit_s']} s; jieba's dictionary, first use in a process {r['jieba_init_ms']} ms",
         f"stored model (train-dispatch on all {d['closed_incidents']}): trained and stored in {st['train_s']} s, "
-        f"{st['bytes'] / 1024:.0f} KiB, unpickled in {st['unpickle_ms']} ms",
+        f"{st['bytes'] / 1024:.0f} KiB, verified and loaded in {st['load_ms']} ms",
         f"reports in words the demo never uses ({f['n']}): category top-1 {pct(f['category']['top1']).strip()}, "
         f"top-3 {pct(f['category']['top3']).strip()} (keywords: top-1 {pct(f['keywords_category']['top1']).strip()})",
     ]

@@ -12,25 +12,32 @@ cases rather than each unit from its own few; a unit no role reaches (one outsid
 is learnt as itself.
 
 Nothing here touches the database: the service passes rows in and stores the bytes this module
-makes, so the tests and bench/dispatch.py drive the same code as `yiwang train-dispatch`.
+makes, so the tests and bench/dispatch.py drive the same code as `yiwang train-dispatch`. scikit-learn
+fits the models; what is kept of them is their numbers (a LinearModel), which predict on their own,
+and which are stored as numbers — never a pickle, whose loading would run whatever code it names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import itertools
+import json
 import logging
-import pickle
 import re
 import threading
 import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-# Bumped when the pickled layout changes: a stored model of another format is ignored, not loaded.
-FORMAT = 1
+import numpy as np
+
+# Bumped when the stored layout changes: a stored model of another format is ignored, not loaded.
+# Format 1 was a pickle (yiwang 0.1); format 2 is numpy's .npz of plain arrays and a JSON header.
+FORMAT = 2
 TOP = 3
 
 _lock = threading.Lock()
@@ -82,7 +89,7 @@ def place_tokens(region_path: str) -> list[str]:
 
 
 def _as_is(doc: list[str]) -> list[str]:
-    # The vectorizer's analyzer: documents arrive already tokenized. Module level, so it pickles by name.
+    # The vectorizer's analyzer: documents arrive already tokenized.
     return doc
 
 
@@ -134,7 +141,8 @@ class TooLittleData(ValueError):
     pass
 
 
-def _pipeline():
+def pipeline():
+    """The scikit-learn pipeline a model is fitted with; what is kept of it is a LinearModel."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -145,6 +153,78 @@ def _pipeline():
                          LogisticRegression(C=10.0, max_iter=2000))
 
 
+@dataclass(frozen=True, eq=False)
+class LinearModel:
+    """A fitted pipeline() as its numbers: TF-IDF weights and the logistic regression's coefficients.
+
+    predict_proba() is scikit-learn's, spelled out (TfidfVectorizer with sublinear_tf and l2 rows, then
+    LogisticRegression: softmax over the classes, or the logistic function when there are two), so a
+    model loads from plain arrays, whatever version of scikit-learn is installed or none.
+    """
+
+    classes: tuple[str, ...]
+    terms: tuple[str, ...]  # the vocabulary, in column order
+    idf: np.ndarray  # (terms,)
+    coef: np.ndarray  # (classes, terms); one row when there are two classes
+    intercept: np.ndarray  # (rows of coef,)
+
+    def __post_init__(self) -> None:
+        rows = 1 if len(self.classes) == 2 else len(self.classes)
+        shapes = (self.idf.shape, self.coef.shape, self.intercept.shape)
+        if (len(self.classes) < 2 or len(set(self.classes)) != len(self.classes)
+                or len(set(self.terms)) != len(self.terms)
+                or shapes != ((len(self.terms),), (rows, len(self.terms)), (rows,))
+                or any(a.dtype != np.float64 or not np.isfinite(a).all() for a in (self.idf, self.coef, self.intercept))):
+            raise ValueError(f"a model of {len(self.classes)} classes and {len(self.terms)} terms has arrays of "
+                             f"shapes {shapes}")
+        object.__setattr__(self, "_columns", {term: i for i, term in enumerate(self.terms)})
+
+    @classmethod
+    def from_pipeline(cls, fitted) -> LinearModel:
+        vectorizer, regression = fitted[0], fitted[-1]
+        return cls(classes=tuple(str(c) for c in regression.classes_),
+                   terms=tuple(str(t) for t in vectorizer.get_feature_names_out()),
+                   idf=np.array(vectorizer.idf_, dtype=np.float64),
+                   coef=np.array(regression.coef_, dtype=np.float64),
+                   intercept=np.array(regression.intercept_, dtype=np.float64))
+
+    def weights(self, docs: Sequence[list[str]]):
+        """Each document's TF-IDF row: 1 + log(count) of each known term, times its idf, at unit length."""
+        from scipy.sparse import csr_matrix
+
+        columns, indices, values, indptr = self._columns, [], [], [0]
+        for doc in docs:
+            counts = Counter(columns[t] for t in doc if t in columns)
+            for column in sorted(counts):
+                indices.append(column)
+                values.append(counts[column])
+            indptr.append(len(indices))
+        weights = np.log(np.array(values, dtype=np.float64)) + 1.0
+        weights *= self.idf[np.array(indices, dtype=np.intp)]
+        for start, end in itertools.pairwise(indptr):
+            row = weights[start:end]  # a view: divided in place
+            if len(row):
+                row /= np.sqrt(row @ row)
+        return csr_matrix((weights, indices, indptr), shape=(len(docs), len(self.terms)))
+
+    def predict_proba(self, docs: Sequence[list[str]]) -> np.ndarray:
+        """(documents, classes): each document's probability of each class, in the order of ``classes``."""
+        from scipy.special import expit
+
+        scores = np.asarray(self.weights(docs) @ self.coef.T) + self.intercept
+        if len(self.classes) == 2:
+            positive = expit(scores[:, 0])
+            return np.column_stack([1.0 - positive, positive])
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
+
+
+def _fit_linear(docs: list[list[str]], labels: list[str]) -> LinearModel:
+    return LinearModel.from_pipeline(pipeline().fit(docs, labels))
+
+
 def _ranked(classes, probabilities, top: int) -> list[Scored]:
     order = probabilities.argsort()[::-1][:top]
     return [Scored(str(classes[i]), float(probabilities[i])) for i in order]
@@ -152,12 +232,11 @@ def _ranked(classes, probabilities, top: int) -> list[Scored]:
 
 @dataclass
 class Classifier:
-    category_model: object
-    unit_model: object  # scores roles ("enforcement@3", "=XX-CC"), not units
+    category_model: LinearModel
+    unit_model: LinearModel  # scores roles ("enforcement@3", "=XX-CC"), not units
     words: tuple[str, ...]  # the user words the tokenizer had when this was trained
     unit_index: dict[tuple[str, str], str]  # (region path, kind) → unit code, at training time
     meta: dict = field(default_factory=dict)
-    format: int = FORMAT
 
     def prepare(self) -> None:
         """Give this process's tokenizer the words the model was trained with."""
@@ -174,7 +253,7 @@ class Classifier:
         words = [tokens(text) for text, _path in items]
         categories = self.category_model.predict_proba(words)
         roles = self.unit_model.predict_proba([w + place_tokens(path) for w, (_t, path) in zip(words, items, strict=True)])
-        return [Prediction(categories=_ranked(self.category_model.classes_, c, top),
+        return [Prediction(categories=_ranked(self.category_model.classes, c, top),
                            units=self._units(r, path, top))
                 for c, r, (_t, path) in zip(categories, roles, items, strict=True)]
 
@@ -183,7 +262,7 @@ class Classifier:
         codes = _codes(region_path)
         found: dict[str, float] = {}
         for i in probabilities.argsort()[::-1]:
-            role = str(self.unit_model.classes_[i])
+            role = self.unit_model.classes[i]
             if role.startswith("="):
                 unit = role[1:]
             else:
@@ -197,12 +276,12 @@ class Classifier:
 
     @property
     def categories(self) -> list[str]:
-        return [str(c) for c in self.category_model.classes_]
+        return list(self.category_model.classes)
 
     @property
     def units(self) -> list[str]:
         """The roles the unit model tells apart (what its labels are)."""
-        return [str(c) for c in self.unit_model.classes_]
+        return list(self.unit_model.classes)
 
 
 def fit(examples: Sequence[Example], *, units: Iterable[UnitRef], words: Iterable[str] = ()) -> Classifier:
@@ -222,9 +301,9 @@ def fit(examples: Sequence[Example], *, units: Iterable[UnitRef], words: Iterabl
         # A young district has many units and few cases each; scikit-learn then wonders whether the
         # labels are numbers to regress. They are not, and the data is what it is.
         warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
-        category_model = _pipeline().fit(texts, [e.category for e in examples])
-        unit_model = _pipeline().fit([t + place_tokens(e.region_path) for t, e in zip(texts, examples, strict=True)],
-                                     roles)
+        category_model = _fit_linear(texts, [e.category for e in examples])
+        unit_model = _fit_linear([t + place_tokens(e.region_path) for t, e in zip(texts, examples, strict=True)],
+                                 roles)
     return Classifier(category_model, unit_model, words, index, meta={"examples": len(examples)})
 
 
@@ -250,7 +329,15 @@ def evaluate(classifier: Classifier, examples: Sequence[Example]) -> dict:
     return {"tested_on": n, **{k: round(hits[k] / n, 4) if n else None for k in keys}}
 
 
-# --- storage: the model travels as bytes in the database, signed, so every server loads the same one
+# --- storage: the model travels as bytes in the database, signed, so every server loads the same one.
+# The bytes are numpy's .npz: float arrays and a JSON header, read with allow_pickle=False, so loading
+# them runs no code whoever wrote them; the signature is a second guard, against a model that was not
+# trained here (an edited row, a database restored from elsewhere).
+
+NPZ = b"PK\x03\x04"  # an .npz is a zip archive
+PICKLE = b"\x80"  # format 1: pickle's PROTO opcode
+RETRAIN = "retrain with `yiwang train-dispatch`"
+_MODELS = ("category", "unit")
 
 
 class UntrustedModel(ValueError):
@@ -265,19 +352,55 @@ def _signature(blob: bytes, secret: str | bytes) -> str:
 
 def dumps(classifier: Classifier, *, secret: str | bytes) -> tuple[bytes, str]:
     """The model's bytes and their signature (HMAC-SHA256 under a key derived from ``secret``)."""
-    blob = pickle.dumps(classifier, protocol=pickle.HIGHEST_PROTOCOL)
+    header = {"format": FORMAT, "words": list(classifier.words), "meta": classifier.meta,
+              "unit_index": sorted([path, kind, code] for (path, kind), code in classifier.unit_index.items())}
+    arrays = {}
+    for name in _MODELS:
+        model: LinearModel = getattr(classifier, f"{name}_model")
+        header[name] = {"classes": list(model.classes), "terms": list(model.terms)}
+        arrays.update({f"{name}_idf": model.idf, f"{name}_coef": model.coef, f"{name}_intercept": model.intercept})
+    out = io.BytesIO()
+    np.savez_compressed(out, header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), dtype=np.uint8),
+                        **arrays)
+    blob = out.getvalue()
     return blob, _signature(blob, secret)
 
 
 def loads(blob: bytes, signature: str, *, secret: str | bytes) -> Classifier:
-    """Unpickle a model only if we signed it: unpickling runs code, so bytes anybody else could have
-    written into the row (an edited database, a restored dump from elsewhere) are refused unread."""
-    if not hmac.compare_digest(_signature(bytes(blob), secret), signature or ""):
-        raise UntrustedModel("the stored model's signature does not match: retrain with `yiwang train-dispatch`")
-    classifier = pickle.loads(bytes(blob))  # signed by this installation's secret: checked above
-    if not isinstance(classifier, Classifier) or getattr(classifier, "format", None) != FORMAT:
-        raise UntrustedModel("the stored model has another format: retrain with `yiwang train-dispatch`")
-    return classifier
+    """A stored model, if it is of this format and we signed it; UntrustedModel, saying why, if not."""
+    blob = bytes(blob)
+    if blob.startswith(PICKLE):
+        raise UntrustedModel(f"the stored model is a pickle (the format of yiwang 0.1), which is never loaded: {RETRAIN}")
+    if not blob.startswith(NPZ):
+        raise UntrustedModel(f"the stored model is not in a format this yiwang reads: {RETRAIN}")
+    if not hmac.compare_digest(_signature(blob, secret), signature or ""):
+        raise UntrustedModel("the stored model's signature does not match this installation's secret key (it was "
+                             f"trained elsewhere or under another key, or edited): {RETRAIN}")
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
+            header = json.loads(stored["header"].tobytes())
+            if header.get("format") != FORMAT:
+                raise UntrustedModel(f"the stored model has format {header.get('format')!r}, this yiwang reads "
+                                     f"{FORMAT}: {RETRAIN}")
+            models = {name: LinearModel(classes=_strings(header[name]["classes"]),
+                                        terms=_strings(header[name]["terms"]), idf=stored[f"{name}_idf"],
+                                        coef=stored[f"{name}_coef"], intercept=stored[f"{name}_intercept"])
+                      for name in _MODELS}
+            index = {(path, kind): code for path, kind, code in (_strings(row) for row in header["unit_index"])}
+            meta = header["meta"]
+            if not isinstance(meta, dict):
+                raise ValueError("meta is not an object")
+            return Classifier(models["category"], models["unit"], _strings(header["words"]), index, meta=meta)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, UntrustedModel):
+            raise
+        raise UntrustedModel(f"the stored model cannot be read ({exc}): {RETRAIN}") from exc
+
+
+def _strings(values) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError("a list of strings was expected")
+    return tuple(values)
 
 
 def library_versions() -> dict:

@@ -10,9 +10,10 @@ from yiwang.org.models import Region
 class DispatchModel(models.Model):
     """One trained version of the dispatch classifier for a district (its region subtree).
 
-    The model itself is a pickle in ``blob``, kept in the database so that every app server loads
-    the same version; ``signature`` (an HMAC under the installation's secret key) is checked before
-    it is ever unpickled. One version per region is active; older ones stay for rollback.
+    The model itself is its numbers in ``blob`` (numpy's .npz: arrays and a JSON header, never a
+    pickle; command/classifier.py), kept in the database so that every app server loads the same
+    version; ``signature`` (an HMAC under the installation's secret key) is checked before it is
+    read. One version per region is active; older ones stay for rollback.
     """
 
     created_at = models.DateTimeField(_("训练时间"))

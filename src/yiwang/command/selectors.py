@@ -183,7 +183,8 @@ class ActiveModel:
 
 
 def _load_models() -> dict[str, ActiveModel]:
-    """Every active model, unpickled once per process and version (reloaded when one is activated)."""
+    """Every active model, loaded once per process and version (reloaded when one is activated); a
+    version that cannot be loaded (another key's, the pickle of yiwang 0.1) is logged and skipped."""
     out = {}
     for row in DispatchModel.objects.filter(active=True).order_by("region_path"):
         try:

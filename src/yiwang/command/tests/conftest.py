@@ -9,6 +9,19 @@ from yiwang.command import classifier, services
 from yiwang.command.tests import synthetic
 from yiwang.org.models import UnitKind
 
+UNPICKLED = []
+
+
+def _record_unpickling():
+    UNPICKLED.append("code ran")
+
+
+class Payload:
+    """What a hostile pickle does: it names a function for the loader to call (here, one that leaves a trace)."""
+
+    def __reduce__(self):
+        return _record_unpickling, ()
+
 
 @functools.cache
 def _fitted() -> classifier.Classifier:

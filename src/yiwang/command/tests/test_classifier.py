@@ -1,12 +1,18 @@
 """智能派单's classifier on generated reports: it learns, ranks, survives any input, and refuses
-stored bytes it did not sign."""
+stored bytes it did not sign or cannot read as numbers — it never unpickles them."""
 
+import io
+import json
+import pickle
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from yiwang.command import classifier
 from yiwang.command.tests import synthetic
+from yiwang.command.tests.conftest import UNPICKLED, Payload
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +105,93 @@ def test_one_category_is_too_little_to_learn_from():
         classifier.fit(same, units=synthetic.UNITS)
 
 
-def test_only_bytes_we_signed_are_unpickled(trained):
-    model, _test = trained
+def _docs(n: int, offset: int = 0):
+    examples = synthetic.reports(n + offset)[offset:]
+    return [classifier.tokens(e.text) + classifier.place_tokens(e.region_path) for e in examples], examples
+
+
+@pytest.mark.parametrize("labels", ["categories", "two categories"])
+def test_the_kept_numbers_predict_as_scikit_learn_does(labels):
+    docs, examples = _docs(300)
+    if labels == "two categories":  # scikit-learn's logistic function instead of the softmax
+        kept = [i for i, e in enumerate(examples) if e.category in {"INC_PARKING", "INC_THEFT"}]
+        docs, examples = [docs[i] for i in kept], [examples[i] for i in kept]
+    fitted = classifier.pipeline().fit(docs, [e.category for e in examples])
+    numbers = classifier.LinearModel.from_pipeline(fitted)
+    unseen, _examples = _docs(60, offset=300)
+    unseen += [[], ["没见过的词"], ["停车", "停车", "@KG"]]
+    assert np.abs(numbers.predict_proba(unseen) - fitted.predict_proba(unseen)).max() < 1e-9
+    assert list(numbers.classes) == [str(c) for c in fitted.classes_]
+
+
+def test_a_stored_model_answers_as_it_did_before_it_was_stored(trained):
+    model, test = trained
     blob, signature = classifier.dumps(model, secret="secret-a")
     again = classifier.loads(blob, signature, secret="secret-a")
-    assert again.predict("路口乱停车") == model.predict("路口乱停车")
-    with pytest.raises(classifier.UntrustedModel):
-        classifier.loads(blob, signature, secret="secret-b")  # another installation's key
-    with pytest.raises(classifier.UntrustedModel):
-        classifier.loads(blob[:-1] + b"\x00", signature, secret="secret-a")  # edited bytes
-    import pickle
+    items = [(e.text, e.region_path) for e in test] + [("", ""), ("學校門口車輛亂停車", "/XX/QH/QH-WC/")]
+    for before, after in zip(model.predict_many(items), again.predict_many(items), strict=True):
+        for ranked_before, ranked_after in ((before.categories, after.categories), (before.units, after.units)):
+            assert [s.code for s in ranked_after] == [s.code for s in ranked_before]
+            assert np.allclose([s.probability for s in ranked_after], [s.probability for s in ranked_before],
+                               rtol=0, atol=1e-9)
+    assert (again.words, again.unit_index, again.meta) == (model.words, model.unit_index, model.meta)
 
-    evil = pickle.dumps({"not": "a model"})
-    with pytest.raises(classifier.UntrustedModel):
-        classifier.loads(evil, "", secret="secret-a")
+
+def test_only_bytes_we_signed_are_loaded(trained):
+    model, _test = trained
+    blob, signature = classifier.dumps(model, secret="secret-a")
+    with pytest.raises(classifier.UntrustedModel, match="signature does not match"):
+        classifier.loads(blob, signature, secret="secret-b")  # another installation's key
+    with pytest.raises(classifier.UntrustedModel, match="signature does not match"):
+        classifier.loads(blob[:100] + bytes([blob[100] ^ 1]) + blob[101:], signature, secret="secret-a")  # edited
+
+
+def test_a_stored_model_is_never_unpickled(trained, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was asked to load something")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    model, _test = trained
+    good = classifier.dumps(model, secret="secret-a")
+    assert classifier.loads(*good, secret="secret-a").categories == model.categories
+
+    old = pickle.dumps(Payload())  # format 1 was a pickle: even one signed with our key is not loaded
+    with pytest.raises(classifier.UntrustedModel, match=r"is a pickle .* never loaded: retrain with `yiwang train-dispatch`"):
+        classifier.loads(old, classifier._signature(old, "secret-a"), secret="secret-a")
+    inside = _npz({"format": 2}, category_idf=np.array([Payload()], dtype=object))  # an object array is a pickle
+    with pytest.raises(classifier.UntrustedModel, match="cannot be read"):
+        classifier.loads(inside, classifier._signature(inside, "secret-a"), secret="secret-a")
+    assert UNPICKLED == []
+
+
+def _npz(header: dict, **arrays) -> bytes:
+    out = io.BytesIO()
+    np.savez(out, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    return out.getvalue()
+
+
+def _spoiled(model, change):
+    blob, _signature = classifier.dumps(model, secret="secret-a")
+    with np.load(io.BytesIO(blob)) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    header = json.loads(arrays.pop("header").tobytes())
+    change(header, arrays)
+    return _npz(header, **arrays)
+
+
+@pytest.mark.parametrize("change", [
+    lambda header, arrays: header.update(format=1),
+    lambda header, arrays: header["category"]["classes"].pop(),
+    lambda header, arrays: arrays.update(unit_coef=arrays["unit_coef"][:, :-1]),
+    lambda header, arrays: arrays.update(category_idf=arrays["category_idf"].astype(np.float32)),
+    lambda header, arrays: arrays.update(category_intercept=np.full_like(arrays["category_intercept"], np.nan)),
+    lambda header, arrays: arrays.pop("unit_idf"),
+    lambda header, arrays: header.update(words="井盖"),
+    lambda header, arrays: header.update(unit_index=[[1, 2, 3]]),
+], ids=["format", "classes", "shape", "dtype", "nan", "missing", "words", "index"])
+def test_signed_bytes_that_are_not_a_model_of_this_format_are_refused(trained, change):
+    model, _test = trained
+    blob = _spoiled(model, change)
+    with pytest.raises(classifier.UntrustedModel, match="retrain with `yiwang train-dispatch`"):
+        classifier.loads(blob, classifier._signature(blob, "secret-a"), secret="secret-a")

@@ -1,15 +1,17 @@
 """`yiwang train-dispatch`: trains on the district's closed incidents, stores a signed version, puts it
 in use everywhere, and refuses clearly when there is too little to learn from."""
 
+import pickle
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from yiwang.command import selectors, services
+from yiwang.command import classifier, selectors, services
 from yiwang.command.models import DispatchModel
-from yiwang.command.tests.conftest import closed_incident, report
+from yiwang.command.tests.conftest import UNPICKLED, Payload, closed_incident, report
 from yiwang.core.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +88,16 @@ def test_a_row_not_signed_here_is_never_loaded(world, model):
     assert selectors.smart_suggestion(report(world)) is None  # no suggestion, and no error
     with pytest.raises(ValidationFailed):
         services.dispatch_model_activate(model_id=model.pk)
+
+
+def test_a_stored_model_of_the_old_pickle_format_is_ignored_with_a_message_to_retrain(world, model, caplog):
+    old = pickle.dumps(Payload())  # what yiwang 0.1 stored, signed with this installation's key
+    DispatchModel.objects.filter(pk=model.pk).update(blob=old, signature=classifier._signature(old, settings.SECRET_KEY))
+    selectors.models_cache.clear()
+    assert selectors.active_model("/XX/") is None
+    assert selectors.smart_suggestion(report(world)) is None
+    assert f"dispatch model v{model.pk} not loaded" in caplog.text
+    assert "is a pickle (the format of yiwang 0.1), which is never loaded: retrain with `yiwang train-dispatch`" in caplog.text
+    with pytest.raises(ValidationFailed):
+        services.dispatch_model_activate(model_id=model.pk)
+    assert UNPICKLED == []
