@@ -3,6 +3,7 @@
 The site's database is of the run's vendor (tests/scratch_site.py): SQLite in the SQLite run,
 a scratch PostgreSQL database in the PostgreSQL run. A round trip must give back every case with
 the same number, state, event count and last hash, every event, and every attachment's bytes.
+An archive is restored only if this installation signed it, unless the operator says otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -21,7 +23,14 @@ from pathlib import Path
 import pytest
 
 from tests.scratch_site import ROOT, SEED_WORLD, Site, migrated_site
-from yiwang.core.backup import DATABASE_MEMBER, BackupError, backup_check, backup_restore, find_pg_tool
+from yiwang.core.backup import (
+    DATABASE_MEMBER,
+    BackupError,
+    backup_check,
+    backup_restore,
+    find_pg_tool,
+    manifest_signature,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
@@ -131,6 +140,7 @@ def test_a_round_trip_after_losing_everything_gives_back_every_case_chain_and_fi
     assert not site.photo.exists()
     restored = site.yiwang("restore", str(archive)).stdout
 
+    assert "signature: made by this installation" in restored
     assert "every checksum matches the manifest" in restored
     assert "all hash chains intact" in restored
     assert snapshot(site) == site.snapshot
@@ -180,11 +190,31 @@ def test_a_backup_taken_while_cases_are_written_restores_whole(site, tmp_path):
     assert 3 <= in_backup <= 3 + int(out)
 
     elsewhere = Site(tmp_path / "elsewhere")
+    # The same installation on a new machine: its secret key was kept apart from the backups.
+    shutil.copy(site.var / "secret_key", elsewhere.var / "secret_key")
     try:
         # restore checks the restored counts against the manifest, then verifies every chain.
         done = elsewhere.yiwang("restore", str(archive))
         assert f"restored {in_backup} cases" in done.stdout
         assert "all hash chains intact" in done.stdout
+    finally:
+        elsewhere.drop()
+
+
+def test_an_archive_from_another_installation_is_refused_unless_trusted(site, tmp_path):
+    archive = tmp_path / "backup.tar"
+    site.yiwang("backup", str(archive))
+    elsewhere = Site(tmp_path / "elsewhere")  # its own secret key, written at its first command
+    try:
+        for command in (["restore", "--check", str(archive)], ["restore", str(archive)]):
+            refused = elsewhere.yiwang(*command, check=False)
+            assert refused.returncode != 0 and "Traceback" not in refused.stderr
+            assert "it was signed with another secret key" in refused.stderr
+            assert "--trust-unsigned" in refused.stderr and "YIWANG_SECRET_KEY" in refused.stderr
+        done = elsewhere.yiwang("restore", str(archive), "--trust-unsigned").stdout
+        assert "signature: NOT checked, it was signed with another secret key" in done
+        assert "all hash chains intact" in done
+        assert snapshot(elsewhere) == site.snapshot
     finally:
         elsewhere.drop()
 
@@ -201,12 +231,13 @@ def flip_a_byte_of_the_database(archive: Path, out: Path) -> Path:
     return out
 
 
-def small_archive(path: Path, vendor: str = "sqlite", change=None) -> Path:
-    """A well-formed archive with a stand-in database; ``change(manifest, members)`` may spoil it."""
+def small_archive(path: Path, vendor: str = "sqlite", change=None, signed: bool = True) -> Path:
+    """A well-formed archive with a stand-in database, signed with this installation's key unless not
+    ``signed``; ``change(manifest, members)`` may spoil it before it is signed."""
     database = DATABASE_MEMBER[vendor]
     members = {database: b"a database " * 100, "media/materials/ab/photo.png": PNG}
     manifest = {
-        "format": "yiwang-backup", "format_version": 1, "created_at": "2026-11-26T08:00:00+00:00",
+        "format": "yiwang-backup", "format_version": 2, "created_at": "2026-11-26T08:00:00+00:00",
         "yiwang_version": "0.1.0", "vendor": vendor, "database": database,
         "migrations": {"cases": ["0001_initial"]}, "counts": {"cases": 1, "events": 1, "media_files": 1},
         "parts": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in members.items()},
@@ -214,6 +245,12 @@ def small_archive(path: Path, vendor: str = "sqlite", change=None) -> Path:
     if change:
         change(manifest, members)
     members["manifest.json"] = json.dumps(manifest).encode()
+    if signed:
+        members["manifest.sig"] = json.dumps(manifest_signature(members["manifest.json"])).encode()
+    return write_archive(path, members)
+
+
+def write_archive(path: Path, members: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
@@ -223,8 +260,61 @@ def small_archive(path: Path, vendor: str = "sqlite", change=None) -> Path:
 
 
 def test_a_well_formed_archive_passes_the_check(tmp_path):
-    manifest = backup_check(path=small_archive(tmp_path / "ok.tar"), say=lambda line: None)
+    said = []
+    manifest = backup_check(path=small_archive(tmp_path / "ok.tar"), say=said.append)
     assert manifest["counts"]["cases"] == 1
+    assert said[0].startswith("signature: made by this installation")
+
+
+def members_of(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+
+
+def test_an_archive_whose_data_and_checksum_were_both_changed_is_refused(tmp_path):
+    members = members_of(small_archive(tmp_path / "signed.tar"))
+    database = bytearray(members["database.sqlite3"])
+    database[len(database) // 2] ^= 0xFF
+    members["database.sqlite3"] = bytes(database)
+    manifest = json.loads(members["manifest.json"])
+    manifest["parts"]["database.sqlite3"]["sha256"] = hashlib.sha256(database).hexdigest()
+    members["manifest.json"] = json.dumps(manifest).encode()  # manifest.sig is the original one
+    tampered = write_archive(tmp_path / "tampered.tar", members)
+
+    with pytest.raises(BackupError, match=r"refused: its manifest\.json was changed after it was signed.*--trust-unsigned"):
+        backup_check(path=tampered, say=lambda line: None)
+    with pytest.raises(BackupError, match="was changed after it was signed"):
+        backup_restore(path=tampered, force=True, say=lambda line: None)
+
+
+def test_an_archive_without_a_signature_is_refused_unless_trusted(tmp_path):
+    unsigned = small_archive(tmp_path / "unsigned.tar", signed=False)
+    with pytest.raises(BackupError, match=r"refused: it carries no signature.*run again with --trust-unsigned"):
+        backup_check(path=unsigned, say=lambda line: None)
+    said = []
+    assert backup_check(path=unsigned, trust_unsigned=True, say=said.append)["counts"]["cases"] == 1
+    assert said[0] == ("signature: NOT checked, it carries no signature (format 1 archives, made by yiwang 0.1, are "
+                       "unsigned); going on because of --trust-unsigned")
+
+
+def test_an_archive_of_yiwang_0_1_is_read_when_trusted(tmp_path):
+    def version_1(manifest, members):
+        manifest["format_version"] = 1
+
+    old = small_archive(tmp_path / "old.tar", change=version_1, signed=False)
+    with pytest.raises(BackupError, match="no signature"):
+        backup_check(path=old, say=lambda line: None)
+    assert backup_check(path=old, trust_unsigned=True, say=lambda line: None)["format_version"] == 1
+
+
+def test_an_archive_signed_with_another_key_is_refused_and_names_both_keys(tmp_path, settings):
+    settings.SECRET_KEY = "another-installation-" + "k" * 29 + "ey"
+    theirs = small_archive(tmp_path / "theirs.tar")
+    settings.SECRET_KEY = "this-installation-" + "q" * 30 + "rs"
+    with pytest.raises(BackupError, match=r"signed with another secret key \(key '[0-9a-f]{16}', this installation's "
+                                          r"is '[0-9a-f]{16}'\).*YIWANG_SECRET_KEY"):
+        backup_check(path=theirs, say=lambda line: None)
+    assert backup_check(path=theirs, trust_unsigned=True, say=lambda line: None)["counts"]["cases"] == 1
 
 
 def unlisted(manifest, members):

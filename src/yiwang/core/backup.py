@@ -7,6 +7,8 @@ An archive is a plain tar (`yiwang backup`, `yiwang restore`, docs/operations.md
     media/<path>                         every file under MEDIA_ROOT (materials and photos)
     manifest.json                        format, yiwang version, database vendor, applied migrations,
                                          counts of cases and events, and the sha256 of every other member
+    manifest.sig                         an HMAC-SHA256 of manifest.json's bytes under a key derived from
+                                         SECRET_KEY, and which key that was (a fingerprint)
 
 Both databases are copied while the server runs and the copy is one consistent moment: SQLite's
 backup API reads the whole file in one read transaction (WAL lets writers go on), and pg_dump is
@@ -14,10 +16,16 @@ handed the snapshot of a REPEATABLE READ transaction that also counted the rows 
 Uploaded files are written before the case that references them commits, so every file the database
 copy references is already complete when the files are read after it.
 
-A restore trusts nothing it has not checked: the manifest, every member's sha256 and size, the vendor
-and the schema are verified before anything is touched, and the restored database must hold the
+A restore trusts nothing it has not checked: the manifest's signature, every member's sha256 and size,
+the vendor and the schema are verified before anything is touched, and the restored database must hold the
 counts the manifest promises. The database is replaced in one transaction (SQLite: the backup API
 into the live file; PostgreSQL: one psql transaction), so a failure leaves the old one whole.
+
+The signature is what makes the checksums mean something: without it, whoever can write where the
+archives are kept could change a database and write its new checksum beside it, and the restore
+would load their rows. Only this installation (its SECRET_KEY) can sign; an archive it did not sign
+(another installation's, one made under an earlier key, one of format 1) is restored only when the
+operator says so (--trust-unsigned).
 """
 
 from __future__ import annotations
@@ -45,12 +53,17 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from yiwang.core import clock, confcache
 
 FORMAT = "yiwang-backup"
-FORMAT_VERSION = 1
+# 2: manifest.sig signs the manifest. Format 1 (yiwang 0.1, unsigned) is still read, if trusted.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+TRUST_FLAG = "--trust-unsigned"
 DATABASE_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 MEDIA = "media"
 PG_INSTALLED = "/usr/lib/postgresql/*/bin"
@@ -117,7 +130,9 @@ def backup_create(*, path: Path | str | None = None, force: bool = False, say: S
                 "counts": {**counts, "media_files": media},
                 "parts": parts,
             }
-            _add_bytes(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+            written = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+            _add_bytes(tar, MANIFEST, written)
+            _add_bytes(tar, SIGNATURE, json.dumps(manifest_signature(written)).encode())
         # It holds personal data (names, phone and ID numbers): for its owner only, like the database.
         os.chmod(partial, 0o600)
         with open(partial, "rb+") as f:
@@ -229,22 +244,27 @@ class _Hashing:
 # ---------------------------------------------------------------------------------------------- restore
 
 
-def backup_check(*, path: Path | str, say: Say = print) -> dict:
-    """Verify an archive (manifest, every member's checksum) without touching anything; its manifest."""
-    with _opened(Path(path)) as (tar, manifest):
+def backup_check(*, path: Path | str, trust_unsigned: bool = False, say: Say = print) -> dict:
+    """Verify an archive (signature, manifest, every member's checksum) without touching anything; its manifest.
+
+    ``trust_unsigned``: go on when this installation did not sign it, saying so.
+    """
+    with _opened(Path(path), trust_unsigned, say) as (tar, manifest):
         _extract(Path(path), tar, manifest, None)
     say(_described(manifest))
     return manifest
 
 
-def backup_restore(*, path: Path | str, force: bool = False, say: Say = print) -> RestoreSummary:
+def backup_restore(*, path: Path | str, force: bool = False, trust_unsigned: bool = False,
+                   say: Say = print) -> RestoreSummary:
     """Replace the configured database and add MEDIA_ROOT's files from an archive, after checking it.
 
-    Refuses a database that holds data unless ``force``. The caller verifies the result (stats.verification).
+    Refuses a database that holds data unless ``force``, and an archive this installation did not sign
+    unless ``trust_unsigned``. The caller verifies the result (stats.verification).
     """
     path = Path(path)
     vendor = _vendor()
-    with _opened(path) as (tar, manifest):
+    with _opened(path, trust_unsigned, say) as (tar, manifest):
         say(_described(manifest))
         if manifest["vendor"] != vendor:
             raise BackupError(
@@ -292,7 +312,7 @@ def backup_restore(*, path: Path | str, force: bool = False, say: Say = print) -
 
 
 @contextlib.contextmanager
-def _opened(path: Path) -> Iterator[tuple[tarfile.TarFile, dict]]:
+def _opened(path: Path, trust_unsigned: bool, say: Say) -> Iterator[tuple[tarfile.TarFile, dict]]:
     if not path.is_file():
         raise BackupError(f"{path}: no such file")
     try:
@@ -302,25 +322,75 @@ def _opened(path: Path) -> Iterator[tuple[tarfile.TarFile, dict]]:
     try:
         try:
             member = tar.getmember(MANIFEST)
-            manifest = json.loads(tar.extractfile(member).read())
+            written = tar.extractfile(member).read()
+            manifest = json.loads(written)
         except KeyError:
             raise BackupError(f"{path} is not a complete yiwang backup: it has no {MANIFEST} "
                               "(a truncated copy, or another kind of archive)") from None
         except (tarfile.TarError, OSError, ValueError) as exc:
             raise BackupError(f"{path} is truncated or damaged: its {MANIFEST} cannot be read ({exc})") from exc
+        _check_version(path, manifest)
+        _check_signature(path, tar, written, trust_unsigned, say)
         _check_manifest(path, manifest)
         yield tar, manifest
     finally:
         tar.close()
 
 
-def _check_manifest(path: Path, manifest) -> None:
+def _check_version(path: Path, manifest) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{path} is not a yiwang backup (its {MANIFEST} is another format)")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise BackupError(f"{path} is in backup format {manifest.get('format_version')!r}; this yiwang reads "
-                          f"format {FORMAT_VERSION}: restore it with the yiwang version that wrote it "
-                          f"({manifest.get('yiwang_version')})")
+                          f"formats {', '.join(map(str, READABLE_VERSIONS))}: restore it with the yiwang version "
+                          f"that wrote it ({manifest.get('yiwang_version')})")
+
+
+def manifest_signature(written: bytes) -> dict:
+    """What manifest.sig holds for a manifest's bytes: this installation's HMAC of them, and its key's id."""
+    return {"algorithm": "HMAC-SHA256", "key_id": _key_id(),
+            "signature": salted_hmac("yiwang.core.backup.manifest", written, algorithm="sha256").hexdigest()}
+
+
+def _key_id() -> str:
+    # Tells which key signed an archive (this installation's or another's) without revealing the key.
+    return salted_hmac("yiwang.core.backup.key-id", b"", algorithm="sha256").hexdigest()[:16]
+
+
+def _check_signature(path: Path, tar: tarfile.TarFile, written: bytes, trust_unsigned: bool, say: Say) -> None:
+    problem = _signature_problem(tar, written)
+    if problem is None:
+        say(f"signature: made by this installation (key {_key_id()})")
+        return
+    if trust_unsigned:
+        say(f"signature: NOT checked, {problem}; going on because of {TRUST_FLAG}")
+        return
+    raise BackupError(
+        f"{path} is refused: {problem}. Only archives signed with this installation's secret key are restored, "
+        "so that nobody who can write where backups are kept can change their data. If you know where this one "
+        f"comes from (another installation, or this one before its key changed), either run again with "
+        f"{TRUST_FLAG}, or set YIWANG_SECRET_KEY to the key it was made with")
+
+
+def _signature_problem(tar: tarfile.TarFile, written: bytes) -> str | None:
+    """Why the manifest's signature does not hold, or None when this installation signed these bytes."""
+    try:
+        signed = json.loads(tar.extractfile(tar.getmember(SIGNATURE)).read())
+    except KeyError:
+        return "it carries no signature (format 1 archives, made by yiwang 0.1, are unsigned)"
+    except (tarfile.TarError, OSError, ValueError):
+        return f"its {SIGNATURE} cannot be read"
+    if not isinstance(signed, dict) or not isinstance(signed.get("signature"), str):
+        return f"its {SIGNATURE} cannot be read"
+    if constant_time_compare(signed["signature"], manifest_signature(written)["signature"]):
+        return None
+    if signed.get("key_id") != _key_id():
+        return (f"it was signed with another secret key (key {str(signed.get('key_id'))[:16]!r}, this "
+                f"installation's is {_key_id()!r})")
+    return f"its {MANIFEST} was changed after it was signed"
+
+
+def _check_manifest(path: Path, manifest: dict) -> None:
     parts = manifest.get("parts")
     vendor = manifest.get("vendor")
     if (vendor not in DATABASE_MEMBER or manifest.get("database") != DATABASE_MEMBER[vendor]
@@ -346,7 +416,7 @@ def _extract(path: Path, tar: tarfile.TarFile, manifest: dict, staging: Path | N
     seen: set[str] = set()
     try:
         for member in tar.getmembers():
-            if member.name == MANIFEST:
+            if member.name in (MANIFEST, SIGNATURE):
                 continue
             if member.name not in parts or member.name in seen or not member.isfile():
                 raise BackupError(f"{path} is damaged or hostile: {member.name!r} is not in its {MANIFEST}")
