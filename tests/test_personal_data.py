@@ -49,8 +49,10 @@ IN_TITLE = valid_id("61040219850606006")
 OLD_IN_TITLE = "610402750808123"  # first generation: 15 digits, born 1975-08-08, no check digit
 IN_RECORD = valid_id("61040219950707007")
 OLD_IN_RECORD = "610402660909456"  # first generation, born 1966-09-09
+IN_NAME = valid_id("61010419500101123")  # typed into a name field by a clerk (代办): "王6101041950…"
+IN_ADDRESS = valid_id("61010419450202234")
 SECRETS = (REGISTERED, IN_DESCRIPTION, IN_FORM, IN_COMMENT, IN_RESULT, IN_EVALUATION, IN_TITLE, OLD_IN_TITLE,
-           IN_RECORD, OLD_IN_RECORD)
+           IN_RECORD, OLD_IN_RECORD, IN_NAME, IN_ADDRESS)
 TITLE = f"门口堵车，车主身份证{IN_TITLE}，旧证{OLD_IN_TITLE}"
 # What staff type into a record's free text (a ledger item, a pair's needs, a finding, an appeal).
 TYPED = f"身份证 {IN_RECORD}，旧证 {OLD_IN_RECORD}"
@@ -152,11 +154,22 @@ def planted(world):
     household = grid_services.household_create(grid=world.regions["xfl_g1"], address="幸福里1号楼101", number="101")
     grid_services.household_member_set(household=household, resident=world.residents["wang"], relation="head")
     grid_services.resident_flags_set(resident=world.residents["wang"], elderly_alone=True)
+    # A grid resident whose name and address were typed with an ID number in them (an import gone wrong).
+    from yiwang.org.services import resident_create
+
+    typed = resident_create(name=f"王{IN_NAME}", phone="13900000077", region=world.regions["xfl"],
+                            address=f"幸福里{IN_ADDRESS}")
+    grid_services.household_member_set(household=household, resident=typed, relation="spouse")
+    grid_services.resident_flags_set(resident=typed, low_income=True)
     follow_up = Evaluation.objects.get(case=application).follow_up_case
     # A title typed by the reporter, on an open incident: on the dashboard, its map and the command board.
     titled = case_create(viewer=world.viewer("gridder_xfl"), matter_code="INC_PARKING", lat=34.406, lng=108.706,
                          title=TITLE, description="车堵门口", channel="grid").case
-    return [Case.objects.get(pk=c.pk) for c in (application, waiting, report, follow_up, titled)]
+    # A clerk's 代办 with the applicant's ID number typed into the name and the address.
+    named = case_create(viewer=clerk, matter_code="SENIOR_CARD", region_code="KG-DZ-XFL", channel="hall",
+                        applicant_name=f"王{IN_NAME}", applicant_phone=PHONE, address=f"幸福里{IN_ADDRESS}",
+                        form=SENIOR_OK["form"], materials=SENIOR_OK["materials"]).case
+    return [Case.objects.get(pk=c.pk) for c in (application, waiting, report, follow_up, titled, named)]
 
 
 @dataclass
@@ -311,8 +324,11 @@ def test_no_full_id_number_in_any_answer(world, planted, records, username):
 
 def test_the_crawl_sees_the_planted_data_masked(world, planted, client):
     """The crawl above proves something only if the pages do show the cases: they show them masked."""
-    application, _waiting, report, _follow_up, _titled = planted
+    application, _waiting, report, _follow_up, _titled, named = planted
     client.force_login(world.users["clerk_xfl"])
+    for url in ("/work/", f"/work/cases/{named.number}/", f"/api/v1/cases/{named.number}", "/api/v1/cases"):
+        assert "王" + idnumber.mask(IN_NAME) in client.get(url).content.decode("unicode_escape" if "api" in url
+                                                                                else "utf-8"), url
     panel = client.get(f"/work/cases/{application.number}/").content.decode()
     assert idnumber.mask(IN_DESCRIPTION) in panel and idnumber.mask(IN_FORM) in panel
     assert idnumber.mask(REGISTERED) in panel and idnumber.mask(IN_RESULT) in panel
@@ -331,7 +347,7 @@ def _shows(text: str, masked: tuple[str, ...]) -> bool:
 
 
 def test_a_case_title_shows_masked_on_the_dashboard_and_the_command_board(world, planted, client):
-    titled = planted[-1]
+    titled = planted[4]
     masked = (idnumber.mask(IN_TITLE), idnumber.mask(OLD_IN_TITLE))
     assert idnumber.mask(OLD_IN_TITLE) == "6104*********23"
     client.force_login(world.users["leader_kg"])

@@ -149,7 +149,7 @@ def test_a_resident_cannot_reach_the_window_badge_through_a_reference(api, world
 @pytest.mark.parametrize("fields,status,field", [
     ({"assignee": "clerk_xfl"}, 403, "assignee"),
     ({"channel": "hall"}, 403, "channel"),
-    ({"channel": "system"}, 403, "channel"),
+    ({"channel": "system"}, 422, "channel"),
     ({"applicant_name": "邻居张三"}, 403, "applicant_name"),
     ({"applicant_phone": "13911112222"}, 403, "applicant_phone"),
     ({"unit_code": "KG-DZ-XFL-SH"}, 403, "unit_code"),
@@ -178,4 +178,4 @@ def test_staff_choose_an_assignee_only_for_their_own_units_cases(api, world):
     assert response.status_code == 201, response.content
     assert Case.objects.get().assignee == world.users["handler_xfl"]
     refused(apply(api, "clerk_xfl", [{"code": "id_card"}, {"code": "photo"}], channel="system",
-                  applicant_name="王大爷"), 403, "channel")
+                  applicant_name="王大爷"), 422, "channel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -46,7 +47,9 @@ class CaseIn(Input):
     applicant_id: int | None = Field(None, description="resident applied for (staff acting on behalf, 代办)")
     applicant_name: str = Field("", max_length=50)
     applicant_phone: str = Field("", max_length=20)
-    channel: str = Field("online", max_length=10)
+    # "system" (免申即享, follow-ups, ledger items) and "open311" are the engine's and GeoReport's own.
+    channel: Literal["online", "hall", "phone", "grid", "patrol", "camera"] = Field(
+        "online", description="residents: online only; staff: where the application or report came in")
     lat: float | None = Field(None, ge=-90, le=90)
     lng: float | None = Field(None, ge=-180, le=180)
     address: str = Field("", max_length=200)
@@ -173,7 +176,8 @@ def case_summary(case: Case) -> dict:
         "state_label": str(wf.states.get(case.state, case.state)),
         "holder_unit": {"code": unit.code, "name": unit.name} if unit else {"code": "", "name": ""},
         "region_code": region.code if region else "",
-        "applicant_name": case.applicant_name, "applicant_phone": idnumber.mask_phone(case.applicant_phone),
+        "applicant_name": idnumber.mask_text(case.applicant_name, phones=False),
+        "applicant_phone": idnumber.mask_phone(case.applicant_phone),
         "channel": case.channel, "created_at": case.created_at, "accepted_at": case.accepted_at,
         "due_at": case.due_at, "closed_at": case.closed_at, "overdue": selectors.is_overdue(case),
         "warning_level": case.warning_level, "version": case.version,
@@ -205,7 +209,7 @@ def case_detail(request: HttpRequest, case: Case) -> dict:
                 "to_unit": e.to_unit.name if e.to_unit_id else None,
                 "payload": idnumber.mask_data(e.payload, phones=False), "hash": e.hash,
             }
-            for e in selectors.case_timeline(case)
+            for e in (selectors.case_timeline(case) if viewer.is_staff_member else selectors.public_timeline(case))
         ],
         actions=[
             {"name": a.name, "label": str(a.label), "needs": list(a.needs)}

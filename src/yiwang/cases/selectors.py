@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.cases import search
 from yiwang.cases.models import Case, CaseEvent, Notification
-from yiwang.cases.workflows import APPLICANT, LEADER, Action, workflow
+from yiwang.cases.workflows import APPLICANT, LEADER, Action, public_payload, workflow
 from yiwang.catalog.selectors import matter_cache
 from yiwang.core import clock
 from yiwang.core.errors import NotFound, ValidationFailed
@@ -117,6 +118,17 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
 
 def case_timeline(case: Case) -> list[CaseEvent]:
     return list(case.events.select_related("from_unit", "to_unit").order_by("seq"))
+
+
+def public_timeline(case: Case) -> list[CaseEvent]:
+    """The timeline as residents see it (case page, /lookup/, the API answering the applicant): every
+    step, but of staff text only what each action declares public (workflows.Action.public)."""
+    out = []
+    for event in case_timeline(case):
+        shown = copy.copy(event)  # never saved: a view of the row
+        shown.payload = public_payload(case.kind, event.action, event.payload)
+        out.append(shown)
+    return out
 
 
 def capacity(viewer: Viewer, case: Case, act: Action) -> str | None:

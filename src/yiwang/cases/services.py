@@ -195,8 +195,6 @@ def case_create(
     return Created(case, replayed=False)
 
 
-# Channels a staff member may name when opening a case; "system" is the engine's own (免申即享, follow-ups).
-STAFF_CHANNELS = CHANNELS - {Channel.SYSTEM}
 # A resident opens their own case online; an Open311 client (an app with a key) files on its user's behalf
 # with the contact details the app gives (GeoReport v2 first_name/last_name/phone).
 RESIDENT_CHANNELS = frozenset({Channel.ONLINE, Channel.OPEN311})
@@ -205,13 +203,12 @@ RESIDENT_CHANNELS = frozenset({Channel.ONLINE, Channel.OPEN311})
 def _check_caller_fields(viewer: Viewer, *, channel: str, applicant_name: str, applicant_phone: str,
                          unit_code: str | None, supervisor_unit_code: str | None, assignee_username: str | None,
                          due_at: dt.datetime | None) -> None:
-    """Who may ask for what when opening a case. Staff: any channel but the engine's own, a named
-    applicant (代办), a named unit within reach (_named_route), a deadline where the kind takes one. A
-    resident: their own case, online; the name and phone are their account's (a call-back or /lookup/
-    must never reach a third party), and where it goes and who handles it are routing's choice."""
+    """Who may ask for what when opening a case. Staff: any channel, a named applicant (代办), a named
+    unit within reach (_named_route), a deadline where the kind takes one. A resident: their own case,
+    online; the name and phone are their account's (a call-back or /lookup/ must never reach a third
+    party), and where it goes and who handles it are routing's choice. (Which channels an API client
+    may name at all is CaseIn's.)"""
     if viewer.is_staff_member:
-        if channel not in STAFF_CHANNELS:
-            raise PermissionDenied(_("渠道 %(c)s 只能由系统使用。") % {"c": channel}, field="channel")
         return
     for field, value in (("unit_code", unit_code), ("supervisor_unit_code", supervisor_unit_code)):
         if value:

@@ -34,6 +34,10 @@ class Action:
     # 督办 comes from above, not from the holder: the supervising unit's staff, or a leader whose
     # region contains the case, may take it.
     by_supervisor: bool = False
+    # The texts of its event that residents may read (the case page, /lookup/, the API as the
+    # applicant, Open311): what the applicant must be told. Everything else a staff member writes —
+    # a transfer's or an escalation's reason, a 督办 remark, a rework order — stays with staff.
+    public: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,22 +80,26 @@ APPLICATION = _wf(
         # 认领: a staff member of the holding unit takes the case as theirs; it shows in their queue.
         Action("claim", _("认领"), _APP_OPEN, None, _s(CLERK, HANDLER)),
         Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True),
-        Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",)),
+        Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",),
+               public=("comment",)),
         # 一次性告知: the applicant is told everything missing at once; the clock stops meanwhile
         # (the waiting time is the applicant's, not the unit's).
         Action("request_supplement", _("要求补正"), _s("accepted"), "supplement", _s(CLERK, HANDLER),
-               needs=("comment",), stops_clock=True),
-        Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True),
-        Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",)),
+               needs=("comment",), stops_clock=True, public=("comment",)),
+        Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True,
+               public=("comment",)),
+        Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",),
+               public=("decision",)),
         Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER)),
-        Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT)),
+        Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT),
+               public=("comment",)),
         Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment")),
         Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",)),
         # 上门服务: for residents who cannot travel, the hall sends a clerk at an agreed time.
         Action("schedule_visit", _("安排上门服务"), _s("submitted", "accepted", "supplement"), None,
-               _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit"),
+               _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit", public=("slot",)),
         Action("record_visit", _("记录上门结果"), _s("submitted", "accepted", "supplement", "decided"), None,
-               _s(CLERK, HANDLER), needs=("result",), only_if="home_visit"),
+               _s(CLERK, HANDLER), needs=("result",), only_if="home_visit", public=("result",)),
         Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("comment",), by_supervisor=True),
     ],
 )
@@ -103,10 +111,12 @@ CONSULTATION = _wf(
     ["answered", "closed"],
     [
         Action("claim", _("认领"), _s("submitted"), None, _s(CLERK, HANDLER)),
-        Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",)),
+        Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",),
+               public=("result",)),
         # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
         Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER)),
-        Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",)),
+        Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",),
+               public=("comment",)),
         Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment")),
         Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",)),
     ],
@@ -128,10 +138,12 @@ INCIDENT = _wf(
     [
         Action("claim", _("认领"), _INC_OPEN, None, _s(OPERATOR, HANDLER)),
         Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True),
-        Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",)),
+        Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",),
+               public=("comment",)),
         Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",)),
         Action("acknowledge", _("签收"), _s("dispatched"), "acknowledged", _s(HANDLER, OPERATOR)),
-        Action("handle", _("处置完成"), _s("acknowledged"), "handled", _s(HANDLER, OPERATOR), needs=("result",)),
+        Action("handle", _("处置完成"), _s("acknowledged"), "handled", _s(HANDLER, OPERATOR), needs=("result",),
+               public=("result",)),
         Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR)),
         Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",)),
         Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR)),
@@ -140,7 +152,8 @@ INCIDENT = _wf(
                _s(OPERATOR, HANDLER), needs=("comment",)),
         # A duplicate report of a problem already on file is closed into that case (its parent);
         # its reporter follows the parent's progress from then on.
-        Action("merge", _("合并到主案件"), _s("reported", "registered"), "merged", _s(OPERATOR), needs=("parent",)),
+        Action("merge", _("合并到主案件"), _s("reported", "registered"), "merged", _s(OPERATOR), needs=("parent",),
+               public=("parent",)),
         Action("supervise", _("督办"), _s("registered", "dispatched", "acknowledged", "handled"), None,
                _s(OPERATOR, LEADER), needs=("comment",), by_supervisor=True),
     ],
@@ -155,8 +168,9 @@ FOLLOW_UP = _wf(
     [
         Action("claim", _("认领"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER)),
         Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("comment",)),
+        # The outcome is reported to the rater (GB/T 39735); the call-back's notes are the unit's own.
         Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
-               needs=("result",)),
+               needs=("result",), public=("result",)),
         Action("transfer", _("转办"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER),
                needs=("unit", "comment")),
     ],
@@ -227,6 +241,21 @@ SYSTEM_ACTIONS = {
 
 def workflow(kind: str) -> Workflow:
     return WORKFLOWS[kind]
+
+
+# The opening event's routing note says where the case went and why, in the engine's words.
+SUBMIT_PUBLIC = ("note",)
+
+
+def public_payload(kind: str, action: str, payload: dict) -> dict:
+    """The part of an event's payload that residents may read: the action's declared public texts.
+    System actions (sweeps, reveal_id) have none."""
+    if action == "submit":
+        keys: tuple[str, ...] = SUBMIT_PUBLIC
+    else:
+        declared = WORKFLOWS[kind].actions.get(action) if kind in WORKFLOWS else None
+        keys = declared.public if declared else ()
+    return {k: payload[k] for k in keys if k in payload}
 
 
 def all_states() -> dict[str, object]:

@@ -46,7 +46,7 @@ class StaffAdmin(admin.ModelAdmin):
 
 @admin.register(Resident)
 class ResidentAdmin(admin.ModelAdmin):
-    list_display = ("name", "phone", "id_number_masked", "region", "elderly_alone", "low_income", "poverty")
+    list_display = ("__str__", "phone", "id_number_masked", "region", "elderly_alone", "low_income", "poverty")
     list_filter = ("elderly_alone", "low_income", "poverty")
     search_fields = ("name", "phone")
     exclude = ("id_number",)

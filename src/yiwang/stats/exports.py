@@ -106,7 +106,8 @@ def _case_line(row: tuple, labels: dict, now: dt.datetime) -> list:
         overdue = suspended_at is None and now > due_at  # a suspended deadline is recomputed on resuming
     return [
         Case.format_number(created_at, pk), mask_text(title), matter, labels.get((kind, state), state), holder, region,
-        created_at, due_at, closed_at, _("是") if overdue else _("否"), name, mask_phone(phone),
+        created_at, due_at, closed_at, _("是") if overdue else _("否"), mask_text(name, phones=False),
+        mask_phone(phone),
     ]
 
 

@@ -137,8 +137,9 @@ def _submit_application(request, viewer, matter, values: dict, *, on_behalf: boo
 
 
 def _case_context(request, case: Case, viewer) -> dict:
+    """What the resident-facing case page and /lookup/ show: the public timeline only."""
     wf = workflow(case.kind)
-    timeline = case_selectors.case_timeline(case)
+    timeline = case_selectors.public_timeline(case)
     evaluation = evaluation_for_case(case.pk)
     supplement_note = ""
     if case.state == "supplement":
