@@ -1,11 +1,16 @@
-"""Login throttling: too many failed passwords per username or per address refuse further attempts
-without checking the password, on the login page, the admin's login page and POST /api/v1/session."""
+"""Login throttling: too many failed passwords refuse further attempts without checking the password,
+on the login page, the admin's login page and POST /api/v1/session — counted atomically, and against
+the owner's device cookie rather than the username and address when the browser has one."""
 
 import datetime as dt
 import json
 import logging
+import threading
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import connections
 from django.test import Client, RequestFactory
 
 from yiwang.core import clock, throttle
@@ -14,9 +19,11 @@ from yiwang.core.models import LoginFailure
 
 @pytest.fixture(autouse=True)
 def _limits(settings):
+    settings.YIWANG_LOGIN_FAILURES_PER_DEVICE = 5
     settings.YIWANG_LOGIN_FAILURES_PER_USERNAME = 5
-    settings.YIWANG_LOGIN_FAILURES_PER_ADDRESS = 20
+    settings.YIWANG_LOGIN_FAILURES_PER_ADDRESS = 100
     settings.YIWANG_LOGIN_WINDOW_SECONDS = 900
+    settings.YIWANG_LOGIN_DEVICE_DAYS = 180
     settings.YIWANG_PROXY_COUNT = 0
 
 
@@ -27,6 +34,32 @@ def page_login(client, username, password, address="10.0.0.1"):
 def api_login(client, username, password, address="10.0.0.1"):
     return client.post("/api/v1/session", data=json.dumps({"username": username, "password": password}),
                        content_type="application/json", REMOTE_ADDR=address)
+
+
+def guess(username, address, password="wrong"):
+    """One attempt straight through core.throttle, without a device cookie: None, a user, or raises."""
+    return throttle.authenticate(RequestFactory().post("/login/", REMOTE_ADDR=address),
+                                 username=username, password=password)
+
+
+def lock_out(username, address="203.0.113.9"):
+    """An anonymous guesser (another browser, another address) exhausts ``username``'s limit."""
+    guesser = Client()
+    for _ in range(8):
+        page_login(guesser, username, "wrong", address=address)
+    assert page_login(guesser, username, "wrong", address=address).status_code == 429
+    return guesser
+
+
+def device_cookie(client):
+    return client.cookies[throttle.DEVICE_COOKIE]
+
+
+def edited_to(value, **changes):
+    """A signed cookie with its payload edited and its timestamp and signature kept."""
+    payload, timestamp, signature = value.rsplit(":", 2)
+    data = json.loads(signing.b64_decode(payload.encode())) | changes
+    return f"{signing.b64_encode(json.dumps(data).encode()).decode()}:{timestamp}:{signature}"
 
 
 @pytest.fixture
@@ -65,9 +98,11 @@ def test_other_usernames_still_log_in_while_one_is_throttled(client, world):
     assert response.status_code == 302
 
 
-def test_an_address_trying_many_usernames_is_refused(client, world, no_password_checks):
-    for i in range(20):
-        throttle.login_failed(username=f"guess{i}", address="10.0.0.9")
+def test_an_address_trying_many_usernames_is_refused(client, world):
+    for i in range(100):
+        assert guess(f"guess{i}", "10.0.0.9") is None
+    with pytest.raises(throttle.TooManyAttempts):
+        guess("guess100", "10.0.0.9")
     response = page_login(client, "clerk_xfl", "pw-clerk_xfl", address="10.0.0.9")
     assert response.status_code == 429
 
@@ -92,13 +127,31 @@ def test_attempts_are_allowed_again_once_the_failures_leave_the_window(client, w
         assert page_login(client, "clerk_xfl", "pw-clerk_xfl").status_code == 302
 
 
+def test_refused_attempts_do_not_extend_the_lockout(client, world):
+    start = clock.now()
+    with clock.frozen_at(start):
+        for _ in range(5):
+            page_login(client, "clerk_xfl", "wrong")
+    with clock.frozen_at(start + dt.timedelta(minutes=14)):
+        for _ in range(3):
+            assert page_login(client, "clerk_xfl", "wrong").status_code == 429
+    assert LoginFailure.objects.count() == 10  # the five failures, each against the username and the address
+    with clock.frozen_at(start + dt.timedelta(minutes=15, seconds=1)):
+        assert page_login(client, "clerk_xfl", "pw-clerk_xfl").status_code == 302
+
+
 def test_failures_are_rows_every_worker_process_sees_and_old_ones_are_pruned(world):
     start = clock.now()
     with clock.frozen_at(start - dt.timedelta(hours=1)):
-        throttle.login_failed(username="old", address="10.0.0.2")
+        guess("old", "10.0.0.2")
     with clock.frozen_at(start):
-        throttle.login_failed(username="clerk_xfl", address="10.0.0.1")
+        guess("clerk_xfl", "10.0.0.1")
     assert sorted(LoginFailure.objects.values_list("key", flat=True)) == ["address:10.0.0.1", "user:clerk_xfl"]
+
+
+def test_a_correct_password_leaves_no_row_behind(world):
+    assert guess("clerk_xfl", "10.0.0.1", password="pw-clerk_xfl") is not None
+    assert not LoginFailure.objects.exists()
 
 
 def test_the_api_answers_429_with_retry_after(client, world):
@@ -139,15 +192,173 @@ def test_the_client_address_comes_from_our_proxies_only(settings):
     assert throttle.client_address(request) == "203.0.113.7"  # written by our proxy; 6.6.6.6 is made up
 
 
-def test_an_ipv6_client_is_counted_by_its_64_prefix(world, no_password_checks):
-    for i in range(20):
-        throttle.login_failed(username=f"guess{i}", address=f"2001:db8:1:2::{i + 1:x}")
+def test_an_ipv6_client_is_counted_by_its_64_prefix(world):
+    for i in range(100):
+        guess(f"guess{i}", f"2001:db8:1:2::{i + 1:x}")
     with pytest.raises(throttle.TooManyAttempts):
-        throttle.login_check(username="someone", address="2001:db8:1:2:ffff::1")
-    throttle.login_check(username="someone", address="2001:db8:1:3::1")  # another subscriber
+        guess("someone", "2001:db8:1:2:ffff::1")
+    assert guess("someone", "2001:db8:1:3::1") is None  # another subscriber: checked (and wrong)
 
 
 def test_a_throttled_page_login_still_needs_the_csrf_token(world):
     browser = Client(enforce_csrf_checks=True)
     assert browser.post("/login/", {"username": "clerk_xfl", "password": "x"}).status_code == 403
     assert not LoginFailure.objects.exists()
+
+
+# Counting is atomic -----------------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_wrong_passwords_get_no_more_checks_than_the_limit(monkeypatch):
+    get_user_model().objects.create_user("clerk_race", password="pw-clerk_race")
+    checks, outcomes, tally = [], [], threading.Lock()
+    check_password = throttle.auth.authenticate
+
+    def counted(*args, **kwargs):
+        with tally:
+            checks.append(kwargs["username"])
+        return check_password(*args, **kwargs)
+
+    monkeypatch.setattr(throttle.auth, "authenticate", counted)
+    racers = 16
+    start = threading.Barrier(racers)
+
+    def attempt(i: int) -> None:
+        try:
+            start.wait(10)
+            try:  # each from its own address: a guesser spread out, limited by the username alone
+                outcome = guess("clerk_race", f"10.9.0.{i + 1}")
+            except throttle.TooManyAttempts:
+                outcome = "refused"
+            with tally:
+                outcomes.append(outcome)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    assert len(outcomes) == racers
+    assert len(checks) <= 5
+    assert outcomes.count(None) == len(checks)  # every check failed; every other attempt was refused
+    # The refused attempts left nothing behind: the rows are the checked ones, and the limit still
+    # admits exactly the rest of its five, one after the other.
+    assert LoginFailure.objects.filter(key="user:clerk_race").count() == len(checks)
+    while True:
+        try:
+            guess("clerk_race", "10.9.1.1")
+        except throttle.TooManyAttempts:
+            break
+    assert len(checks) == 5
+
+
+# Slow the guesser, not the owner -----------------------------------------------------------------------
+
+def test_a_successful_login_earns_a_signed_http_only_same_site_device_cookie(client, world):
+    assert page_login(client, "clerk_xfl", "wrong").cookies.get(throttle.DEVICE_COOKIE) is None
+    page_login(client, "clerk_xfl", "pw-clerk_xfl")
+    cookie = device_cookie(client)
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert not cookie["secure"]  # plain HTTP (a development server): a Secure cookie would never come back
+    assert int(cookie["max-age"]) == 180 * 86400
+    payload = signing.loads(cookie.value, salt=throttle.DEVICE_SALT)
+    assert payload["user"] == "clerk_xfl" and len(payload["nonce"]) >= 16
+    over_https = client.post("/login/", {"username": "clerk_xfl", "password": "pw-clerk_xfl"}, secure=True)
+    assert over_https.cookies[throttle.DEVICE_COOKIE]["secure"] is True
+    assert signing.loads(over_https.cookies[throttle.DEVICE_COOKIE].value, salt=throttle.DEVICE_SALT)["nonce"] != \
+        payload["nonce"]  # every login issues a new one
+
+
+def test_an_anonymous_guesser_does_not_lock_the_owner_out(world):
+    owner = Client()
+    assert page_login(owner, "clerk_xfl", "pw-clerk_xfl").status_code == 302
+    owner.post("/logout/")  # the device cookie stays with the browser
+    guesser = lock_out("clerk_xfl")
+
+    assert page_login(Client(), "clerk_xfl", "pw-clerk_xfl").status_code == 429  # a new browser is anyone
+    assert page_login(owner, "clerk_xfl", "pw-clerk_xfl").status_code == 302
+    assert "_auth_user_id" in owner.session
+    # The owner getting in gave the guesser no new tries.
+    assert page_login(guesser, "clerk_xfl", "pw-clerk_xfl", address="203.0.113.9").status_code == 429
+
+
+def test_a_forged_or_other_users_device_cookie_counts_as_none(world):
+    colleague = Client()
+    page_login(colleague, "handler_xfl", "pw-handler_xfl")
+    colleague.post("/logout/")
+    lock_out("clerk_xfl")
+
+    forged = {
+        "another key": signing.dumps({"user": "clerk_xfl", "nonce": "n" * 22}, key="not-our-secret",
+                                     salt=throttle.DEVICE_SALT),
+        "another salt": signing.dumps({"user": "clerk_xfl", "nonce": "n" * 22}),
+        "edited": edited_to(device_cookie(colleague).value, user="clerk_xfl"),
+        "garbage": "clerk_xfl",
+    }
+    for why, value in forged.items():
+        browser = Client()
+        browser.cookies[throttle.DEVICE_COOKIE] = value
+        assert page_login(browser, "clerk_xfl", "pw-clerk_xfl").status_code == 429, why
+    # The colleague's own cookie is for handler_xfl, not for the username they now try.
+    assert page_login(colleague, "clerk_xfl", "pw-clerk_xfl").status_code == 429
+    assert page_login(colleague, "handler_xfl", "pw-handler_xfl").status_code == 302
+
+
+def test_an_expired_device_cookie_counts_as_none(world, settings):
+    owner = Client()
+    page_login(owner, "clerk_xfl", "pw-clerk_xfl")
+    owner.post("/logout/")
+    lock_out("clerk_xfl")
+    settings.YIWANG_LOGIN_DEVICE_DAYS = -1  # issued more than the allowed days ago
+    assert page_login(owner, "clerk_xfl", "pw-clerk_xfl").status_code == 429
+
+
+def test_the_owners_typos_on_their_browser_have_a_small_limit_of_their_own(world):
+    owner = Client()
+    page_login(owner, "clerk_xfl", "pw-clerk_xfl")
+    owner.post("/logout/")
+    for _ in range(5):
+        assert page_login(owner, "clerk_xfl", "wrong").status_code == 200
+    response = page_login(owner, "clerk_xfl", "pw-clerk_xfl")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 800
+    # They were counted against the cookie alone: the username is not locked for other browsers.
+    assert not LoginFailure.objects.filter(key__startswith="user:").exists()
+    assert page_login(Client(), "clerk_xfl", "pw-clerk_xfl").status_code == 302
+
+
+def test_an_office_behind_one_address_is_not_locked_by_one_user(world):
+    office = "10.20.30.40"
+    typist = Client()
+    for _ in range(30):
+        page_login(typist, "clerk_xfl", "wrong", address=office)
+    assert page_login(typist, "clerk_xfl", "pw-clerk_xfl", address=office).status_code == 429
+    # Five failures counted against the address, not thirty: the refused ones left nothing.
+    assert LoginFailure.objects.filter(key=f"address:{office}").count() == 5
+    assert page_login(Client(), "handler_xfl", "pw-handler_xfl", address=office).status_code == 302
+    assert page_login(Client(), "resident_wang", "pw-wang", address=office).status_code == 302
+
+
+def test_the_api_honours_the_device_cookie(client, world):
+    assert api_login(client, "resident_wang", "pw-wang").status_code == 200
+    assert device_cookie(client)["httponly"] is True
+    guesser = Client()
+    for _ in range(5):
+        assert api_login(guesser, "resident_wang", "nope", address="203.0.113.9").status_code == 403
+    assert api_login(guesser, "resident_wang", "pw-wang", address="203.0.113.9").status_code == 429
+    assert api_login(Client(), "resident_wang", "pw-wang").status_code == 429
+    assert api_login(client, "resident_wang", "pw-wang").status_code == 200
+
+
+def test_the_admin_login_honours_the_device_cookie(world):
+    admin = Client()
+    assert admin.post("/admin/login/", {"username": "admin", "password": "pw-admin"}).status_code == 302
+    admin.post("/admin/logout/")
+    lock_out("admin")
+    response = admin.post("/admin/login/?next=/admin/", {"username": "admin", "password": "pw-admin"})
+    assert response.status_code == 302
+    assert "_auth_user_id" in admin.session

@@ -14,13 +14,14 @@ class ConfigVersion(models.Model):
 
 
 class LoginFailure(models.Model):
-    """One failed password, counted against a username and a client address (yiwang.core.throttle).
+    """One login attempt counted against a key (yiwang.core.throttle): a failed password, or an
+    attempt whose password is being checked right now (its row is written first, then counted).
 
     In the database rather than Django's cache: the default cache lives in one process, and every
     granian worker must see the same counts.
     """
 
-    key = models.CharField(max_length=200)  # "user:<username>" or "address:<ip or IPv6 /64>"
+    key = models.CharField(max_length=200)  # "user:<username>", "address:<ip or IPv6 /64>", "device:<nonce>"
     at = models.DateTimeField()
 
     class Meta:

@@ -1,10 +1,40 @@
-"""Login throttling: after too many failed passwords for a username, or from one client address,
-within a window, further attempts are refused without checking the password.
+"""Login throttling: slow the password guesser, not the account's owner.
 
 Every password check goes through ``authenticate`` here (the login page, the admin's login page,
-POST /api/v1/session). Failures are rows (core.LoginFailure) that every worker process sees; a
-correct password clears its username's failures. The log names the username and the address,
-never the password.
+POST /api/v1/session). The scheme is OWASP's "device cookie" (Slow Brute Force Attack Prevention):
+
+- A successful login gives the browser a **device cookie**: signed (``django.core.signing``, its
+  own salt), HttpOnly, SameSite=Lax, Secure over HTTPS, bound to the username, with a random nonce.
+  It is kept at logout and renewed (a new nonce) at every successful login.
+- An attempt that presents a valid device cookie *for the username it tries* is **trusted**: it is
+  counted only against that cookie (``YIWANG_LOGIN_FAILURES_PER_DEVICE``), never against the
+  username or the address. Others' failures cannot lock the owner out of their usual browser, and
+  the owner's typos there do not lock anyone else.
+- Any other attempt (no cookie, a forged or expired one, another username's) is **untrusted**: it is
+  counted against the username, from all untrusted clients together
+  (``YIWANG_LOGIN_FAILURES_PER_USERNAME``), and against the client address across usernames
+  (``YIWANG_LOGIN_FAILURES_PER_ADDRESS``, IPv6 by /64). The address limit is a ceiling against
+  password spraying, set well above what an office behind one NAT produces: one person's typos stop
+  at their own username's limit, so they cannot lock their colleagues out. (A per address-and-username
+  count would add nothing: the username's count, from every address, is already lower.)
+
+Counting is atomic, without locks: an attempt first **reserves** its place — it inserts its rows (one
+per key it is counted against) in a statement of its own, committed — and only then counts the rows of
+those keys within ``YIWANG_LOGIN_WINDOW_SECONDS``, its own included. If a count is over its limit the
+attempt is refused without the password being looked at, and its rows are deleted again, so that
+refused attempts neither extend a lockout nor count against the address. Otherwise the password is
+checked: a wrong one leaves the rows as the failure's record; a correct one deletes them, and clears
+the failures of what it was counted against (the device's, or, untrusted, the username's).
+Why this admits at most ``limit`` checks however many attempts race: the k-th attempt to commit its
+row counts after every earlier row was committed, and the rows of attempts that went on to the
+password check stay, so it sees at least k rows and goes on only if k ≤ limit. (Racing attempts may
+also see the rows of others that are about to be refused: under a burst some are refused that could
+have gone in, never the other way round.) This needs ``authenticate`` to run outside a transaction
+(autocommit), as Django runs every view unless told otherwise; within one, others see the rows only
+at its commit.
+
+Rows are core.LoginFailure, which every worker process sees; pruned as the window passes. The log
+names the username and the address, never the password or the cookie.
 """
 
 from __future__ import annotations
@@ -13,11 +43,14 @@ import datetime as dt
 import ipaddress
 import logging
 import math
+import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import auth
-from django.db import transaction
-from django.http import HttpRequest
+from django.core import signing
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from yiwang.core import clock
@@ -25,6 +58,10 @@ from yiwang.core.errors import DomainError
 from yiwang.core.models import LoginFailure
 
 log = logging.getLogger("yiwang.security")
+
+DEVICE_COOKIE = "yiwang_device"
+DEVICE_SALT = "yiwang.core.throttle.device"
+_ISSUED = "_yiwang_device_cookie"  # request attribute: the device cookie a login just earned
 
 
 class TooManyAttempts(DomainError):
@@ -67,16 +104,90 @@ def _address_key(address: str) -> str:
     return "address:" + str(ip)
 
 
+def _normal_username(username: str) -> str:
+    return username.strip().casefold()[:150]
+
+
 def _username_key(username: str) -> str:
-    return "user:" + username.strip().casefold()[:150]
+    return "user:" + _normal_username(username)
+
+
+def _device_key(nonce: str) -> str:
+    return "device:" + nonce
 
 
 def _window() -> dt.timedelta:
     return dt.timedelta(seconds=settings.YIWANG_LOGIN_WINDOW_SECONDS)
 
 
+# Device cookies ------------------------------------------------------------------------------------
+
+def device_cookie_value(username: str) -> str:
+    """A new device cookie for ``username``: signed, with a fresh random nonce."""
+    return signing.dumps({"user": _normal_username(username), "nonce": secrets.token_urlsafe(16)},
+                         salt=DEVICE_SALT)
+
+
+def device_nonce(request: HttpRequest, username: str) -> str | None:
+    """The nonce of the request's device cookie if it is ours, unexpired and issued to ``username``.
+
+    Anything else — no cookie, a forged or expired one, one issued to another username — is None:
+    the attempt is untrusted.
+    """
+    value = request.COOKIES.get(DEVICE_COOKIE)
+    if not value:
+        return None
+    try:
+        payload = signing.loads(value, salt=DEVICE_SALT, max_age=settings.YIWANG_LOGIN_DEVICE_DAYS * 86400)
+    except signing.BadSignature:  # SignatureExpired is one
+        return None
+    if not isinstance(payload, dict) or payload.get("user") != _normal_username(username):
+        return None
+    nonce = payload.get("nonce")
+    return nonce if isinstance(nonce, str) and nonce else None
+
+
+def device_cookie_middleware(get_response):
+    """Sets the device cookie a successful login earned (whichever of the login views it was)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        value = getattr(request, _ISSUED, None)
+        if value is not None:
+            response.set_cookie(DEVICE_COOKIE, value, max_age=settings.YIWANG_LOGIN_DEVICE_DAYS * 86400,
+                                secure=settings.SESSION_COOKIE_SECURE or request.is_secure(),
+                                httponly=True, samesite="Lax")
+        return response
+
+    return middleware
+
+
+# Counting --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Attempt:
+    username: str
+    address: str
+    nonce: str | None  # of a valid device cookie for this username: a trusted attempt
+
+    @property
+    def own_key(self) -> str:
+        """The device's key, or (untrusted) the username's: the failures a correct password clears."""
+        return _device_key(self.nonce) if self.nonce is not None else _username_key(self.username)
+
+    def limits(self) -> dict[str, int]:
+        """The keys this attempt is counted against, each with its limit."""
+        if self.nonce is not None:
+            return {self.own_key: settings.YIWANG_LOGIN_FAILURES_PER_DEVICE}
+        return {self.own_key: settings.YIWANG_LOGIN_FAILURES_PER_USERNAME,
+                _address_key(self.address): settings.YIWANG_LOGIN_FAILURES_PER_ADDRESS}
+
+    def describe(self) -> str:
+        return f"username={self.username[:150]!r} address={self.address} device={'yes' if self.nonce else 'no'}"
+
+
 def _retry_after(key: str, limit: int, now: dt.datetime) -> int:
-    """0 if ``key`` may try now, else the seconds until enough of its failures leave the window."""
+    """0 if ``key`` may try now, else the seconds until enough of its rows leave the window."""
     times = list(LoginFailure.objects.filter(key=key, at__gt=now - _window()).order_by("at")
                  .values_list("at", flat=True))
     if len(times) < limit:
@@ -85,41 +196,38 @@ def _retry_after(key: str, limit: int, now: dt.datetime) -> int:
     return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
-def login_check(*, username: str, address: str) -> None:
-    """Raise TooManyAttempts if this username or this address has failed too often lately."""
-    now = clock.now()
-    wait = max(_retry_after(_username_key(username), settings.YIWANG_LOGIN_FAILURES_PER_USERNAME, now),
-               _retry_after(_address_key(address), settings.YIWANG_LOGIN_FAILURES_PER_ADDRESS, now))
-    if wait:
-        log.warning("login refused: too many failures (username=%r address=%s retry_after=%ss)",
-                    username[:150], address, wait)
-        raise TooManyAttempts(wait)
-
-
-def login_failed(*, username: str, address: str) -> None:
-    now = clock.now()
-    with transaction.atomic():
-        LoginFailure.objects.bulk_create([LoginFailure(key=_username_key(username), at=now),
-                                          LoginFailure(key=_address_key(address), at=now)])
-        LoginFailure.objects.filter(at__lte=now - _window()).delete()  # nothing older is ever counted
-    log.warning("login failed (username=%r address=%s)", username[:150], address)
-
-
-def login_succeeded(*, username: str) -> None:
-    LoginFailure.objects.filter(key=_username_key(username)).delete()
+def _reserve(attempt: _Attempt, now: dt.datetime) -> list[int]:
+    """Insert the attempt's rows, then count: their ids, or TooManyAttempts with the rows gone again."""
+    limits = attempt.limits()
+    # One INSERT, committed on its own (autocommit) before the count below reads.
+    rows = LoginFailure.objects.bulk_create([LoginFailure(key=key, at=now) for key in limits])
+    reserved = [row.pk for row in rows]
+    counts = dict(LoginFailure.objects.filter(key__in=list(limits), at__gt=now - _window())
+                  .values("key").annotate(n=Count("id")).values_list("key", "n"))
+    over = [key for key, limit in limits.items() if counts.get(key, 0) > limit]
+    if not over:
+        return reserved
+    LoginFailure.objects.filter(pk__in=reserved).delete()
+    wait = max(1, *(_retry_after(key, limits[key], now) for key in over))
+    log.warning("login refused: too many failures (%s retry_after=%ss)", attempt.describe(), wait)
+    raise TooManyAttempts(wait)
 
 
 def authenticate(request: HttpRequest, *, username: str, password: str):
     """Django's authenticate behind the throttle: the user, or None for a wrong password.
 
-    Raises TooManyAttempts, without checking the password, once the username or the address has
-    failed too often within YIWANG_LOGIN_WINDOW_SECONDS.
+    Raises TooManyAttempts, without checking the password, once what the attempt is counted against
+    (its device cookie; else the username and the address) has failed too often within
+    YIWANG_LOGIN_WINDOW_SECONDS. A success earns the browser a new device cookie for the username.
     """
-    address = client_address(request)
-    login_check(username=username, address=address)
+    attempt = _Attempt(username=username, address=client_address(request), nonce=device_nonce(request, username))
+    now = clock.now()
+    reserved = _reserve(attempt, now)
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
-        login_failed(username=username, address=address)
-    else:
-        login_succeeded(username=username)
+        LoginFailure.objects.filter(at__lte=now - _window()).delete()  # nothing older is ever counted
+        log.warning("login failed (%s)", attempt.describe())
+        return None
+    LoginFailure.objects.filter(Q(pk__in=reserved) | Q(key=attempt.own_key)).delete()
+    setattr(request, _ISSUED, device_cookie_value(user.get_username()))
     return user
