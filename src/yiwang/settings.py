@@ -292,3 +292,9 @@ YIWANG_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("YIWANG_LOGIN_FAILURES_PE
 YIWANG_LOGIN_WINDOW_SECONDS = int(os.environ.get("YIWANG_LOGIN_WINDOW_SECONDS", "900"))
 # How long a device cookie is honoured after the login that issued it (each login issues a new one).
 YIWANG_LOGIN_DEVICE_DAYS = int(os.environ.get("YIWANG_LOGIN_DEVICE_DAYS", "180"))
+# /lookup/ (查件 by case number and phone): wrong phones per case number and failed look-ups per address
+# within YIWANG_LOGIN_WINDOW_SECONDS. Case numbers are sequential and a phone has 10^8 guesses per
+# prefix: 5 per number makes guessing one case's phone hopeless, 30 per address leaves a service
+# hall's shared connection room for its visitors' typos.
+YIWANG_LOOKUP_FAILURES_PER_NUMBER = int(os.environ.get("YIWANG_LOOKUP_FAILURES_PER_NUMBER", "5"))
+YIWANG_LOOKUP_FAILURES_PER_ADDRESS = int(os.environ.get("YIWANG_LOOKUP_FAILURES_PER_ADDRESS", "30"))

@@ -70,9 +70,9 @@ class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"
 
-    def __init__(self, retry_after: int):
+    def __init__(self, retry_after: int, message: str = ""):
         minutes = max(1, math.ceil(retry_after / 60))
-        super().__init__(_("登录失败次数过多，请 %(n)s 分钟后再试。") % {"n": minutes})
+        super().__init__((message or _("登录失败次数过多，请 %(n)s 分钟后再试。")) % {"n": minutes})
         self.retry_after = retry_after
 
 
@@ -196,9 +196,12 @@ def _retry_after(key: str, limit: int, now: dt.datetime) -> int:
     return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
-def _reserve(attempt: _Attempt, now: dt.datetime) -> list[int]:
-    """Insert the attempt's rows, then count: their ids, or TooManyAttempts with the rows gone again."""
-    limits = attempt.limits()
+def reserve(limits: dict[str, int], *, now: dt.datetime, what: str, message: str = "") -> list[int]:
+    """Count one attempt against each key of ``limits`` (key → most attempts in the window): insert its
+    rows first, then count. The row ids, to keep as the attempt's record or delete once it succeeded;
+    or TooManyAttempts, with the rows gone again, when a key is over its limit. See the module's
+    docstring for why this admits no more than the limit however many attempts race. Used by logins
+    and by /lookup/'s phone guesses; ``what`` names the attempt in the log."""
     # One INSERT, committed on its own (autocommit) before the count below reads.
     rows = LoginFailure.objects.bulk_create([LoginFailure(key=key, at=now) for key in limits])
     reserved = [row.pk for row in rows]
@@ -209,8 +212,18 @@ def _reserve(attempt: _Attempt, now: dt.datetime) -> list[int]:
         return reserved
     LoginFailure.objects.filter(pk__in=reserved).delete()
     wait = max(1, *(_retry_after(key, limits[key], now) for key in over))
-    log.warning("login refused: too many failures (%s retry_after=%ss)", attempt.describe(), wait)
-    raise TooManyAttempts(wait)
+    log.warning("refused: too many failures (%s retry_after=%ss)", what, wait)
+    raise TooManyAttempts(wait, message)
+
+
+def release(reserved: list[int]) -> None:
+    """Forget an attempt that succeeded."""
+    LoginFailure.objects.filter(pk__in=reserved).delete()
+
+
+def address_key(request: HttpRequest) -> str:
+    """The key the caller's address is counted under (IPv6 by /64)."""
+    return _address_key(client_address(request))
 
 
 def authenticate(request: HttpRequest, *, username: str, password: str):
@@ -222,7 +235,7 @@ def authenticate(request: HttpRequest, *, username: str, password: str):
     """
     attempt = _Attempt(username=username, address=client_address(request), nonce=device_nonce(request, username))
     now = clock.now()
-    reserved = _reserve(attempt, now)
+    reserved = reserve(attempt.limits(), now=now, what=attempt.describe())
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
         LoginFailure.objects.filter(at__lte=now - _window()).delete()  # nothing older is ever counted

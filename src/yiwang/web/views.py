@@ -24,6 +24,7 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.search import search
+from yiwang.core import clock, throttle
 from yiwang.core.errors import DomainError
 from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
@@ -209,14 +210,30 @@ def lookup(request):
     phone = request.GET.get("phone", "").strip()
     case = None
     error = ""
+    status = 200
     if number or phone:
-        case = case_selectors.case_lookup(number=number, phone=phone)
-        if case is None:
-            error = _("没有找到编号与手机号都相符的办件。")
+        # Case numbers are sequential: without a limit per number, its phone is a matter of guesses.
+        limits = {"lookup:number:" + number.upper()[:40]: settings.YIWANG_LOOKUP_FAILURES_PER_NUMBER,
+                  "lookup:" + throttle.address_key(request): settings.YIWANG_LOOKUP_FAILURES_PER_ADDRESS}
+        try:
+            reserved = throttle.reserve(limits, now=clock.now(), what=f"lookup number={number[:40]!r}",
+                                        message=_("查询失败次数过多，请 %(n)s 分钟后再试。"))
+        except throttle.TooManyAttempts as exc:
+            error, status = exc.message, exc.status
+            retry_after = exc.retry_after
+        else:
+            case = case_selectors.case_lookup(number=number, phone=phone)
+            if case is None:
+                error = _("没有找到编号与手机号都相符的办件。")
+            else:
+                throttle.release(reserved)
     context = {"number": number, "phone": phone, "error": error}
     if case is not None:
         context.update(_case_context(request, case, viewer=ANONYMOUS))
-    return render(request, "web/lookup.html", context)
+    response = render(request, "web/lookup.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required(login_url="web:login")
