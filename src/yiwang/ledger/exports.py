@@ -3,6 +3,9 @@ numbered rows — problem, measures, responsible unit and person, deadline, stat
 
 The PDF uses reportlab's built-in CID font STSong-Light (Adobe's Song typeface for simplified
 Chinese): every PDF reader carries it, so no font file ships with yiwang or is embedded.
+
+Every cell and paragraph goes through core.exports (sheet_row, pdf_text): whatever text is stored,
+both files are made, and no cell of the workbook is a formula.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
 from yiwang.core import clock
+from yiwang.core.exports import pdf_text, sheet_row
 from yiwang.core.idnumber import mask_text
 from yiwang.ledger import selectors
 from yiwang.ledger.selectors import LedgerRow
@@ -57,24 +61,20 @@ def ledger_xlsx(doc: LedgerDoc) -> bytes:
     sheet = workbook.active
     sheet.title = _("整改台账")
     cols = columns()
-    sheet.append([doc.title])
+    sheet.append(sheet_row(sheet, [doc.title]))
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(cols))
     sheet["A1"].font = Font(bold=True, size=14)
     sheet["A1"].alignment = Alignment(horizontal="center")
-    sheet.append([doc.subtitle])
+    sheet.append(sheet_row(sheet, [doc.subtitle]))
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(cols))
-    sheet.append([name for name, _width in cols])
+    sheet.append(sheet_row(sheet, [name for name, _width in cols]))
     thin = Side(style="thin")
     for index, (_name, width) in enumerate(cols, start=1):
         letter = sheet.cell(row=3, column=index).column_letter
         sheet.column_dimensions[letter].width = width
         sheet.cell(row=3, column=index).font = Font(bold=True)
     for row in doc.rows:
-        sheet.append(_line(row))
-        for cell in sheet[sheet.max_row]:
-            # Text someone typed is never taken for a formula ("=…").
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
+        sheet.append(sheet_row(sheet, _line(row)))
     wrap = Alignment(wrap_text=True, vertical="top")
     for cells in sheet.iter_rows(min_row=3, max_row=sheet.max_row):
         for cell in cells:
@@ -111,8 +111,7 @@ def ledger_pdf(doc: LedgerDoc) -> bytes:
             value = "—"
         elif isinstance(value, dt.date):
             value = value.strftime("%Y-%m-%d")
-        text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
-        return Paragraph(text, style)
+        return Paragraph(pdf_text(value), style)
 
     cols = columns()
     # Widths in mm over the 277 mm of a landscape A4 less margins (≈ 267 mm).
@@ -143,7 +142,8 @@ def ledger_pdf(doc: LedgerDoc) -> bytes:
     out = io.BytesIO()
     pdf = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm,
                             topMargin=12 * mm, bottomMargin=14 * mm, title=doc.title, author="yiwang")
-    pdf.build([Paragraph(doc.title, title_style), Paragraph(doc.subtitle, sub_style), Spacer(1, 4 * mm), table],
+    pdf.build([Paragraph(pdf_text(doc.title), title_style), Paragraph(pdf_text(doc.subtitle), sub_style),
+               Spacer(1, 4 * mm), table],
               onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
 

@@ -1,18 +1,17 @@
 """Excel (.xlsx) exports of the dashboard's tables: the cases behind a figure, and the region table.
 
 Workbooks are built with openpyxl's write-only mode into a temporary file, so memory stays flat
-however many rows there are, and the file is then streamed to the client in blocks.
+however many rows there are, and the file is then streamed to the client in blocks. Every row goes
+through core.exports.sheet_row: whatever text is stored, the file opens and no cell is a formula.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -20,6 +19,7 @@ from openpyxl.styles import Font
 
 from yiwang.cases.models import Case
 from yiwang.core import clock
+from yiwang.core.exports import sheet_row
 from yiwang.core.idnumber import mask_phone, mask_text
 from yiwang.org.models import Level
 from yiwang.stats.selectors import state_labels
@@ -52,20 +52,6 @@ def _sheet(workbook: Workbook, title: str, columns: list[tuple[str, int]]):
     return sheet
 
 
-def _cells(sheet, values: Iterable) -> list:
-    """Plain values, except that text a resident typed is never taken for a formula ("=…")."""
-    out = []
-    for value in values:
-        if isinstance(value, str) and value.startswith("="):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            value = cell
-        elif isinstance(value, dt.datetime):
-            value = timezone.localtime(value).replace(tzinfo=None)  # Excel has no time zones
-        out.append(value)
-    return out
-
-
 def _saved(workbook: Workbook):
     out = tempfile.TemporaryFile()  # noqa: SIM115 -- the response streams it, then closes it
     try:
@@ -89,9 +75,9 @@ def cases_workbook(queryset: QuerySet[Case]):
     )[: MAX_ROWS + 1]
     for written, row in enumerate(rows.iterator(chunk_size=CHUNK)):
         if written == MAX_ROWS:
-            sheet.append([_("仅导出前 %(n)s 条，请缩小筛选范围后再导出其余的。") % {"n": MAX_ROWS}])
+            sheet.append(sheet_row(sheet, [_("仅导出前 %(n)s 条，请缩小筛选范围后再导出其余的。") % {"n": MAX_ROWS}]))
             break
-        sheet.append(_cells(sheet, _case_line(row, labels, now)))
+        sheet.append(sheet_row(sheet, _case_line(row, labels, now)))
     return _saved(workbook)
 
 
@@ -124,13 +110,13 @@ def region_workbook(breakdown: dict):
     for row in breakdown["rows"]:
         region = row["region"]
         if region is None:
-            sheet.append(_cells(sheet, line(_("本单位在辖区外承办"), "", "", row)))
+            sheet.append(sheet_row(sheet, line(_("本单位在辖区外承办"), "", "", row)))
         elif row["key"] == "":
-            sheet.append(_cells(sheet, line(_("%(name)s(本级)") % {"name": region.name}, region.code, "", row)))
+            sheet.append(sheet_row(sheet, line(_("%(name)s(本级)") % {"name": region.name}, region.code, "", row)))
         else:
-            sheet.append(_cells(sheet, line(region.name, region.code, str(Level(region.level).label), row)))
+            sheet.append(sheet_row(sheet, line(region.name, region.code, str(Level(region.level).label), row)))
     place = breakdown["place"]
-    sheet.append(_cells(sheet, line(_("合计"), place.region.code if place.region else "", "", breakdown["total"])))
+    sheet.append(sheet_row(sheet, line(_("合计"), place.region.code if place.region else "", "", breakdown["total"])))
     return _saved(workbook)
 
 
