@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import ValidationFailed
+from yiwang.core.text import check_text
 
 log = logging.getLogger("yiwang.calendar")
 
@@ -205,6 +206,7 @@ def parse_calendar_file(path: Path) -> YearCalendar:
                 if day in holidays or day in workdays:
                     raise ValidationFailed(_("%(where)s：日期 %(d)s 重复。") % {"where": where, "d": day})
                 target[day] = (row.get("name") or "").strip()
+                check_text(target[day], field=f"{where} name")
         years = {d.year for d in [*holidays, *workdays]}
         if len(years) != 1:
             raise ValidationFailed(_("文件须且只能包含同一年的日期。"))
@@ -224,6 +226,7 @@ def parse_calendar_file(path: Path) -> YearCalendar:
             for i, entry in enumerate(entries, start=1):
                 where = f"{key}[{i}]"
                 name = entry.get("name", "") if isinstance(entry, dict) else ""
+                check_text(name, field=f"{where}.name")
                 value = entry["date"] if isinstance(entry, dict) and "date" in entry else entry
                 for day in _expand(value, where):
                     if day in holidays or day in workdays:

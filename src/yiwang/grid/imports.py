@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
+from yiwang.core.text import CONTROL_CHARACTERS, refusal
 from yiwang.grid.models import Building, BuildingKind, OrganisationKind, Relation
 from yiwang.org.models import Level
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy
@@ -231,6 +232,10 @@ class _Row:
     def __init__(self, number: int, cells: dict[str, str], labels: dict[str, str], errors: list[RowError]):
         self.number, self.cells, self.labels, self._errors = number, cells, labels, errors
         self.ok = True
+        for field_name, value in cells.items():
+            found = CONTROL_CHARACTERS.search(value)
+            if found:
+                self.error(field_name, refusal(None, found.group()))
 
     def error(self, field_name: str, message: str) -> None:
         self.ok = False
@@ -487,6 +492,8 @@ def parse_feature_collection(collection: object) -> tuple[list[GridFeature], dic
             value = props.get(key)
             if not isinstance(value, str) or not value.strip():
                 bad(f"properties.{key}", _("须为非空字符串。"))
+            elif found := CONTROL_CHARACTERS.search(value):
+                bad(f"properties.{key}", refusal(None, found.group()))
             elif len(value.strip()) > limit:
                 bad(f"properties.{key}", _("不能超过 %(n)s 个字符。") % {"n": limit})
             else:

@@ -283,10 +283,19 @@ def test_it_refuses_values_of_the_wrong_type(world, tmp_path):
     assert "line 2: 没有编码为 {'code': 'SENIOR_CARD'} 的在办事项。" in message
 
 
-def test_it_refuses_a_line_with_a_nul_character(world, tmp_path):
-    message = refused(tmp_path, senior("A", description="a\u0000b"))
+def test_it_refuses_a_line_with_a_control_character_naming_where(world, tmp_path):
+    """NUL never reaches the database (PostgreSQL refuses it, SQLite would keep it), nor any other control
+    character (yiwang.core.text), wherever in the record it sits."""
+    commented = senior("B")
+    commented["events"][2]["payload"]["result"] = "准予\x0b办理"
+    message = refused(tmp_path, senior("A", description="a\u0000b"), commented,
+                      senior("C", applicant={"name": "张\x7f三"}), senior("D", title="门前\\b积水"))
 
-    assert "line 1: 含有 NUL 字符" in message
+    assert "line 1: description 含有不可见的控制字符(U+0000)，请删除后重新提交。" in message
+    assert "line 2: events.2.payload.result 含有不可见的控制字符(U+000B)" in message
+    assert "line 3: applicant.name 含有不可见的控制字符(U+007F)" in message
+    assert "line 4" not in message  # an escaped backslash before "b" is text
+    assert "3 bad lines" in message
 
 
 def test_it_stops_reading_after_max_errors_bad_lines(world, tmp_path):
