@@ -16,6 +16,7 @@ from yiwang.cases import selectors, services
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_text
+from yiwang.core.text import check_text
 from yiwang.org.selectors import hierarchy, viewer_for
 
 
@@ -71,6 +72,7 @@ class Command(BaseCommand):
             form_data = json.loads(form)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--form is not valid JSON: {exc}") from exc
+        check_text(form_data, field="form")  # JSON escapes (\u000b) get past the command line's own check
         mats = [{"code": c.strip()} for c in materials.split(",") if c.strip()]
         created = services.case_create(
             viewer=viewer, matter_code=matter, region_code=region, title=title, description=description,
