@@ -28,8 +28,10 @@ def at_monday():
 
 
 def report(world, lat=34.405, lng=108.705, who="gridder_xfl", matter="INC_PARKING", title="路口乱停车"):
+    # A grid worker reports on patrol; a resident reports online (the only channel a resident may name).
+    channel = "online" if who.startswith("resident_") else "grid"
     return case_create(viewer=world.viewer(who), matter_code=matter, lat=lat, lng=lng, title=title,
-                       channel="grid").case
+                       channel=channel).case
 
 
 def act(world, who, case, action, **kw):
