@@ -19,7 +19,22 @@ worker of 幸福里, a town enforcement handler, the city's command-centre opera
 role ("volunteer"). "own" objects lie in KG: cases of 幸福里 (the resident's own), its grid, its
 party branch and patrol team, 空港新城's research topic and rectification batch, a parking zone in
 幸福里's grid. "other" objects are the same in 秦汉新城 (QH), outside every one of those regions.
-A route that takes no object has a single line (``both``): the call is the same for either side.
+Two more sides lie between those two, and their lines are derived rather than written:
+"sibling" objects are the same in 程家村 (KG-DZ-CJC), the other community of 幸福里's town 底张街道;
+"cousin" objects the same in 兴华社区 (KG-BD-XH) of 北杜街道 (KG-BD), another town of 空港新城.
+Each role reaches from where its staff sit (REACH): the community roles (resident, clerk, grid
+worker, secretary, volunteer) reach 幸福里 only, the handler (底张街道综合执法队) the town, the
+operator and the leader the city, the superuser everything. A role that reaches a side expects
+there what it gets on "own"; one that does not, what it gets on "other". Anonymous expects on
+sibling and cousin what it gets on "own": not being signed in does not depend on where an object
+lies. A rule names a side's line itself (``sibling=``, ``cousin=``) only where the derivation is
+wrong for a reason its ``why`` gives. The same reach decides which sides' text an answer must not
+show a role (the test's ``absent``).
+
+A route that takes no object has a single line (``both``): the call is the same for any side. A
+route may have more than one rule: "METHOD route · variant" is a second call to the same route,
+e.g. an object of one side reached through a route of another (a resident's ID number in an
+import into one's own grid).
 """
 
 from __future__ import annotations
@@ -29,6 +44,15 @@ from dataclasses import dataclass
 ROLES = ("anonymous", "resident", "clerk", "handler", "operator", "leader", "grid_worker", "secretary", "volunteer",
          "superuser")
 TOKENS = {"ok", "done", "quiet", "login"}
+SIDES = ("own", "sibling", "cousin", "other")
+COMMUNITY, TOWN, CITY = ("own",), ("own", "sibling"), ("own", "sibling", "cousin")
+# The sides each role reaches as it reaches its own (see the docstring).
+REACH = {"anonymous": CITY, "resident": COMMUNITY, "clerk": COMMUNITY, "handler": TOWN, "operator": CITY,
+         "leader": CITY, "grid_worker": COMMUNITY, "secretary": COMMUNITY, "volunteer": COMMUNITY, "superuser": SIDES}
+
+
+def reaches(role: str, side: str) -> bool:
+    return side in REACH[role]
 
 
 @dataclass(frozen=True)
@@ -36,11 +60,20 @@ class Rule:
     own: tuple[str, ...]
     other: tuple[str, ...] | None = None
     why: str = ""
+    sibling: tuple[str, ...] | None = None  # given only where the derivation from reach is wrong
+    cousin: tuple[str, ...] | None = None
+
+    def line(self, side: str) -> tuple[str, ...]:
+        given = getattr(self, side)
+        if given is not None:
+            return given
+        return tuple(own if reaches(role, side) else other
+                     for role, own, other in zip(ROLES, self.own, self.other, strict=True))
 
     def columns(self):
-        yield "own", self.own
-        if self.other is not None:
-            yield "other", self.other
+        """(side, line) for every side the rule covers: own alone for ``both``, else all four."""
+        for side in SIDES if self.other is not None else ("own",):
+            yield side, self.line(side)
 
 
 def _tokens(line: str) -> tuple[str, ...]:
@@ -51,8 +84,9 @@ def _tokens(line: str) -> tuple[str, ...]:
     return tokens
 
 
-def rule(own: str, other: str, why: str = "") -> Rule:
-    return Rule(_tokens(own), _tokens(other), why)
+def rule(own: str, other: str, why: str = "", *, sibling: str | None = None, cousin: str | None = None) -> Rule:
+    return Rule(_tokens(own), _tokens(other), why, sibling=_tokens(sibling) if sibling else None,
+                cousin=_tokens(cousin) if cousin else None)
 
 
 def both(line: str, why: str = "") -> Rule:
@@ -78,6 +112,11 @@ QUIET_ELSEWHERE = "login 403  quiet quiet quiet quiet quiet quiet 403   done"  #
 LEDGER_FORMS = ("the ledger's forms answer a refusal by showing the form again with the reason, status 422 "
                 "(data unchanged); an object outside the caller's scope is 404")
 GRID_READ = "        401   404   ok    ok    ok    ok    ok    ok    404   ok"
+OPEN311_WRITE = "    done  done  done  done  done  done  done  done  done  done"
+CITES_FILE = "       401   422   422   422   422   422   422   422   422   422"
+BRANCH_MANAGERS = "  401   404   403   403   403   done  403   done  404   done"
+PAIR_ELSEWHERE = "   401   404   403   403   403   422   403   422   404   422"
+PAGE_PAIR_ELSEWHERE = "login 403   quiet quiet quiet quiet quiet quiet 403   quiet"
 
 RULES: dict[str, Rule] = {
     # --- the API: who is asking, regions, units, the catalogue -----------------------------------
@@ -97,6 +136,9 @@ RULES: dict[str, Rule] = {
         "401   done  done  done  done  done  done  done  403   done",
         "a resident applies for themself, staff for a resident (代办), for any region (通办); an account that "
         "is neither is refused"),
+    "POST /api/v1/uploads": both(
+        "401   done  done  done  done  done  done  done  403   done",
+        "whoever may apply uploads a material's file, bound to them alone; an account that is neither is refused"),
     "GET /api/v1/cases": both(SIGNED_IN_API, "a list: the other region's cases must not be in it"),
     "GET /api/v1/cases/{number}": rule(
         "401   ok    ok    ok    ok    ok    ok    ok    404   ok", API_ELSEWHERE),
@@ -444,11 +486,75 @@ RULES: dict[str, Rule] = {
     "GET open311:requests": both(PUBLIC, "public fields of incidents only"),
     "GET open311:request": rule(
         PUBLIC, "404   404   404   404   404   404   404   404   404   404",
-        "GeoReport shows incidents only: an application's number ('other') is unknown to it"),
+        "GeoReport shows incidents only: an application's number ('other') is unknown to it; an incident is "
+        "public wherever it lies (sibling, cousin)", sibling=PUBLIC, cousin=PUBLIC),
     "GET open311:token": rule(
-        PUBLIC, "404   404   404   404   404   404   404   404   404   404", "'other' is a token never issued"),
+        PUBLIC, "404   404   404   404   404   404   404   404   404   404",
+        "'other' is a token never issued; a token issued is public wherever its incident lies",
+        sibling=PUBLIC, cousin=PUBLIC),
     "POST open311:requests": rule(
-        "done  done  done  done  done  done  done  done  done  done",
-        "403   403   403   403   403   403   403   403   403   403",
-        "a write needs an api_key ('own'), whoever is logged in; without one ('other') it is refused"),
+        OPEN311_WRITE, "403   403   403   403   403   403   403   403   403   403",
+        "a write needs an api_key ('own', 'sibling', 'cousin'), whoever is logged in; without one ('other') it is "
+        "refused", sibling=OPEN311_WRITE, cousin=OPEN311_WRITE),
+    # --- a side's objects reached through another route: by a file's path, an id, an ID number ------
+    "POST /api/v1/cases · a material citing that side's stored file by its path": rule(
+        CITES_FILE, CITES_FILE,
+        "a material's file is one the caller uploaded and cites by its handle: a storage path is refused by "
+        "name (422, nothing written), whoever's file it is"),
+    "POST /api/v1/cases · a material citing that side's resident's upload": rule(
+        "401   done  422   422   422   422   422   422   403   422",
+        "401   422   422   422   422   422   422   422   403   422",
+        "an upload is cited by who uploaded it alone: anyone else's handle reads as unknown (422 naming it)"),
+    "POST /api/v1/cases · on behalf of that side's resident": rule(
+        "401   done  done  done  done  done  done  done  404   done",
+        "401   404   404   404   404   404   404   404   404   done",
+        "staff apply for a resident they may see (代办), a resident for themself; anyone else reads as unknown"),
+    "POST /api/v1/cases · given to that side's party branch": rule(
+        "401   403   done  done  done  done  done  done  403   done",
+        "401   403   403   403   403   403   403   403   403   done",
+        "staff give a case (a rectification item) to a unit on their regions' chain, not to one beside it"),
+    "GET /api/v1/cases · filtered to that side": rule(SIGNED_IN_API, SIGNED_IN_API),
+    "GET web:queue · filtered to that side": rule(STAFF_PAGE, STAFF_PAGE),
+    "POST /api/v1/grids/imports · that side's resident by ID number, into one's own grid": rule(
+        "401   403   done  done  done  done  done  done  403   done",
+        "401   403   422   422   422   422   422   422   403   done",
+        "an import may create or change only people the importer may see (户籍 or household in their regions): "
+        "anyone else is a row-level error that names no one, nothing written"),
+    "POST /api/v1/party/branches/{code}/pairs · that side's poor household, with one's own branch": rule(
+        BRANCH_MANAGERS, PAIR_ELSEWHERE,
+        "a branch pairs households of its own area: one elsewhere is refused (422) even to those who see it",
+        sibling=PAIR_ELSEWHERE, cousin=PAIR_ELSEWHERE),
+    "PUT /api/v1/party/branches/{code}/groups · with that side's members, in one's own branch": rule(
+        BRANCH_MANAGERS, PAIR_ELSEWHERE,
+        "a branch's groups hold its own members: another branch's are refused (422), and stay as they were",
+        sibling=PAIR_ELSEWHERE, cousin=PAIR_ELSEWHERE),
+    "POST party:branch · pair that side's poor household, with one's own branch": rule(
+        "login 403   quiet quiet quiet done  quiet done  403   done", PAGE_PAIR_ELSEWHERE,
+        "as the API: the form comes back with the refusal", sibling=PAGE_PAIR_ELSEWHERE, cousin=PAGE_PAIR_ELSEWHERE),
+    "POST /api/v1/cases/{number}/actions/{action} · merge one's own report into that side's incident": rule(
+        "401   404   403   403   done  403   403   403   404   done",
+        "401   404   403   403   404   403   403   403   404   done",
+        "the operator holding the report merges it into an incident they may see; another's reads as unknown"),
+    "POST /api/v1/ledger/lists/{list_id}/items · given to that side's branch, in one's own list": rule(
+        "401   403   403   403   403   done  403   403   403   done",
+        "401   403   403   403   403   403   403   403   403   done",
+        "an item is given to a unit on the chain of its creator's regions, as any case given to a named unit"),
+    "POST /api/v1/ledger/batches/{batch_id}/lists · that side's community, in one's own batch": rule(
+        "401   403   404   404   403   done  404   403   403   done",
+        "401   403   404   404   403   422   404   403   403   422",
+        "a batch's lists lie within its region (空港新城 for 幸福里's): 秦汉新城's community is refused"),
+    "POST grid:reveal_id · that side's resident, from one's own grid's page": rule(
+        "login 403   403   403   403   403   done  403   403   done",
+        "login 403   403   403   403   403   404   403   403   done",
+        "the resident's household must lie in the grid worker's regions, whichever grid's page asks"),
+    "POST web:notifications · that side's notifications by id": rule(
+        "login 403   quiet done  quiet quiet quiet quiet 403   quiet",
+        "login 403   quiet quiet quiet quiet quiet quiet 403   quiet",
+        "only notifications to the caller's own units are marked read; anyone else's stay unread"),
+    # --- dashboards over the caller's whole scope: no other region's case or region in them -----------
+    "GET stats:dashboard · the caller's whole scope": both(STAFF_PAGE),
+    "GET stats:export · the caller's whole scope": both(STAFF_PAGE),
+    "GET stats:cases · the caller's whole scope": both(STAFF_PAGE),
+    "GET stats:cases_export · the caller's whole scope": both(STAFF_PAGE),
+    "GET stats:incidents · the caller's whole scope": both(STAFF_PAGE),
 }
