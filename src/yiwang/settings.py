@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "yiwang.core.throttle.device_cookie_middleware",  # the device cookie a successful login earned
     "yiwang.core.middleware.LazyMessageMiddleware",  # messages.MessageMiddleware, its storage built on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "yiwang.core.middleware.ErrorResponseMiddleware",  # a DomainError or a lost database out of a view: 4xx/503, not 500
 ]
 
 ROOT_URLCONF = "yiwang.urls"

@@ -15,6 +15,9 @@ replica connection before handing it out: Django's own once-per-request health c
 YIWANG_REPLICA_RETRY_SECONDS outside requests. If the check or the connect fails (connect_timeout is
 short), reads go to the primary and this process leaves the replica alone for that many seconds
 before it tries again.
+
+A primary that stops answering is the client's to wait out: ``unavailable`` tells a lost or busy
+database from a wrong query, and core.middleware answers the first 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -25,13 +28,22 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 
 REPLICA = "replica"
 
 log = logging.getLogger("yiwang.db")
 _down_until = 0.0  # monotonic time before which this process sends stale reads to the primary
 _checked = threading.local()  # when this thread last saw its replica connection answer
+
+# PostgreSQL SQLSTATEs that say "not now" rather than "not this query": class 08 connection exception,
+# class 53 insufficient resources (too many connections, disk full, out of memory), and the server
+# shutting down, crashing, starting up or ending an idle session (57P01, 57P02, 57P03, 57P05).
+_PG_UNAVAILABLE_CLASSES = ("08", "53")
+_PG_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "57P05"})
+# SQLite result codes with the same meaning: SQLITE_BUSY and SQLITE_LOCKED past the busy timeout,
+# SQLITE_CANTOPEN (the file cannot be opened now).
+_SQLITE_UNAVAILABLE_CODES = frozenset({5, 6, 14})
 
 
 def stale_ok() -> str:
@@ -78,3 +90,29 @@ def forget_replica_state() -> None:
     global _down_until
     _down_until = 0.0
     _checked.at = 0.0
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a database error means the database cannot answer now (the request may be retried
+    unchanged) rather than that the query is wrong (a bug, which stays a 500).
+
+    PostgreSQL: the connection was lost or never made (no SQLSTATE: the server did not answer), or one
+    of the states above; InterfaceError is psycopg's "the connection is closed". SQLite: a busy or
+    locked database, including core.backends.sqlite's own "database is locked" after its write-lock
+    timeout, and a file that cannot be opened. "no such table" and other OperationalErrors are bugs.
+    """
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    cause = exc.__cause__
+    module = type(cause).__module__ if cause is not None else ""
+    if module.startswith("psycopg"):
+        if isinstance(exc, InterfaceError):
+            return True
+        state = getattr(cause, "sqlstate", None)
+        return state is None or state[:2] in _PG_UNAVAILABLE_CLASSES or state in _PG_UNAVAILABLE_STATES
+    if module == "sqlite3" and isinstance(exc, OperationalError):
+        code = getattr(cause, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_UNAVAILABLE_CODES
+        return str(cause) in ("database is locked", "database table is locked", "unable to open database file")
+    return False

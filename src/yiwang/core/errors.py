@@ -1,4 +1,5 @@
-"""Domain errors. Services raise them; the API, pages and CLI turn them into 4xx answers or exit codes.
+"""Domain errors. Services raise them; the API, pages and CLI turn them into 4xx answers or exit codes
+(503 for a database that cannot answer: core.db.unavailable).
 
 Every error carries a message a person can act on and, where one input is at fault, the field.
 """
@@ -48,3 +49,21 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class BadParameter(DomainError):
+    """A query parameter, form field or header that cannot be read as what it must be (a number, a
+    key): the request itself is malformed, whatever the data (400)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class Unavailable(DomainError):
+    """The database cannot answer now: a lost connection, a failover, a write lock held past the busy
+    timeout. The transaction was rolled back (unless the connection was lost during COMMIT itself);
+    the same request may be sent again after ``retry_after`` seconds, safely with an Idempotency-Key."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 10

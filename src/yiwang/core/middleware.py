@@ -1,17 +1,33 @@
-"""Django's request middleware, made cheaper where a request does not use it.
+"""Django's request middleware, made cheaper where a request does not use it, and the answer to what a
+view lets out.
 
 ``LazyMessageMiddleware`` is ``django.contrib.messages``' middleware with the message storage built
 when a view or template first touches it, not on every request. Building it (a FallbackStorage: a
 cookie signer and a session storage) cost ~0.18 M instructions, 3-4 % of an API case intake
 (bench/intake_profile.py), and the API and most pages never show a message.
+
+``ErrorResponseMiddleware`` answers an exception a view lets out when it is the caller's or the
+moment's, not a bug: a DomainError with its status, a database that cannot answer with 503.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.templatetags.static import static
 from django.utils.functional import SimpleLazyObject, empty
+from django.utils.html import escape
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from yiwang.core import db
+from yiwang.core.errors import DomainError, Unavailable
+
+log = logging.getLogger("yiwang.db")
 
 
 class LazyMessageMiddleware(MessageMiddleware):
@@ -29,3 +45,58 @@ class LazyMessageMiddleware(MessageMiddleware):
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response
         return super().process_response(request, response)
+
+
+class ErrorResponseMiddleware:
+    """A DomainError or a lost database out of any view, answered in the caller's format: the API's
+    error JSON under /api/ (``{"code", "detail", "errors"}``), Open311's list of errors under /open311/,
+    a short page elsewhere.
+
+    - A DomainError keeps its status and message. The API and Open311 answer their own, so this is for
+      pages: a refusal such as core.forms.BadParameter (400, naming the field) needs no try/except in
+      the view. (Pages that show the message beside a form field still catch it themselves.)
+    - A database that cannot answer now (core.db.unavailable: a dropped PostgreSQL connection, a
+      failover, SQLite's write lock past its timeout) is 503 with Retry-After, logged as an error,
+      instead of Django's HTML 500: the transaction was rolled back and the request may be sent again.
+
+    Anything else is a bug and goes on to Django's 500. The page is plain HTML without the site's base
+    template, which would query the database for the header it draws.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if db.unavailable(exception):
+            log.error("database unavailable: %s %s answered 503", request.method, request.path, exc_info=exception)
+            error: DomainError = Unavailable(_("系统暂时无法访问数据库，请稍后重试。"))
+        elif isinstance(exception, DomainError):
+            error = exception
+        else:
+            return None
+        return error_response(request, error)
+
+
+def error_response(request: HttpRequest, error: DomainError) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(error.as_dict(), status=error.status)
+    elif request.path.startswith("/open311/"):
+        body = [{"code": error.status, "description": error.message}]
+        response = HttpResponse(json.dumps(body, ensure_ascii=False), status=error.status,
+                                content_type="application/json; charset=utf-8")
+    else:
+        again = (f'<p><a href="{escape(request.get_full_path())}">{escape(_("重试"))}</a></p>'
+                 if request.method == "GET" else "")
+        page = (f'<!doctype html><html lang="{escape(get_language() or "zh-hans")}"><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f'<link rel="stylesheet" href="{escape(static("web/site.css"))}">'
+                f"<title>{error.status}</title><main><h1>{error.status}</h1><p>{escape(error.message)}</p>"
+                f"{again}</main></html>")
+        response = HttpResponse(page, status=error.status, content_type="text/html; charset=utf-8")
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
