@@ -6,18 +6,19 @@ App routers are added in yiwang.urls.
 
 from __future__ import annotations
 
-import json
 import time
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import DataError
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import BaseModel
 
-from yiwang.core import idempotency
+from yiwang.core import idempotency, jsonbody
 from yiwang.core.errors import DomainError
 from yiwang.org.selectors import Viewer, request_viewer, user_for_token, viewer_for
 
@@ -88,6 +89,7 @@ api = NinjaAPI(
     description="One network for every public service and every local problem (上一张网，办所有事).",
     auth=[TokenAuth(), SessionAuth()],
     urls_namespace="api",
+    parser=jsonbody.JsonParser(),  # a body nested deeper than jsonbody.MAX_DEPTH is a 400, not a RecursionError
 )
 # Every unsafe operation takes an Idempotency-Key: the first decorator holds the whole operation in one
 # transaction and stores its answer, the second claims the key once the caller is known (core/idempotency.py).
@@ -123,8 +125,25 @@ def validation_error(request, exc: ValidationError):
 def http_error(request, exc: HttpError):
     detail = str(exc)
     if exc.status_code == 400 and "parse" in detail.lower():
-        detail = _("请求体不是有效的 JSON。")
+        if jsonbody.TOO_DEEP in str(exc.__cause__):
+            detail = _("请求体的 JSON 嵌套过深：最多 %(n)s 层。") % {"n": jsonbody.MAX_DEPTH}
+        else:
+            detail = _("请求体不是有效的 JSON。")
     return api.create_response(request, {"code": "bad_request", "detail": detail}, status=exc.status_code)
+
+
+def unreadable_body(request, exc):
+    """A body its Content-Type does not describe: multipart/form-data without a boundary or with parts
+    that are not multipart, more fields or files than Django reads, or a form Content-Type on an
+    operation that reads a JSON body (something read the stream as a form first: RawPostDataException).
+    The client's, 400."""
+    return api.create_response(
+        request, {"code": "bad_request", "detail": _("请求体无法按其 Content-Type 读取，请检查 Content-Type 与请求体是否一致。")},
+        status=400)
+
+
+for _unreadable in (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, RawPostDataException):
+    api.add_exception_handler(_unreadable, unreadable_body)
 
 
 @api.exception_handler(AuthenticationError)
@@ -166,7 +185,7 @@ def _field_with_nul(request) -> str | None:
                 return name
         return None
     try:
-        return _nul_in(json.loads(request.body or b"null"), "")
+        return _nul_in(jsonbody.loads(request.body or b"null"), "")
     except ValueError:
         return None
 

@@ -38,13 +38,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from ninja.params.models import FileModel, FormModel
 
-from yiwang.core import clock
-from yiwang.core.errors import Conflict, DomainError, ValidationFailed
+from yiwang.core import clock, jsonbody
+from yiwang.core.errors import BadParameter, Conflict, ValidationFailed
 from yiwang.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -65,9 +65,8 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 PAGE_FIELD = "idempotency_key"
 
 
-class BadKey(DomainError):
-    status = 400
-    code = "bad_request"
+class BadKey(BadParameter):
+    pass
 
 
 class KeyReused(ValidationFailed):
@@ -104,14 +103,19 @@ def request_key(request: HttpRequest, *, max_length: int = 64) -> str | None:
     return key if len(key) <= max_length else hashlib.sha256(key.encode()).hexdigest()[:max_length]
 
 
-def fingerprint(request: HttpRequest) -> str:
+def fingerprint(request: HttpRequest, *, reads_form: bool = True) -> str:
     """What makes a retry the same request: method, path with query, and the body's content.
 
     A JSON body counts by its value, not its bytes (key order and spacing may change between a first
     try and a retry); a form by its fields and files, not by its multipart boundary.
+
+    The body is read the way the handler will read it, never another way: reading it as a form
+    consumes the stream, after which the raw bytes cannot be had. ``reads_form`` is False for an API
+    operation without form or file parameters: its body is bytes whatever the Content-Type claims (a
+    "multipart/form-data" header over JSON, or over nothing a multipart parser can read).
     """
     digest = hashlib.sha256(f"{request.method} {request.get_full_path()}\n".encode())
-    if request.method == "POST" and request.content_type in FORM_TYPES:
+    if reads_form and request.method == "POST" and request.content_type in FORM_TYPES:
         for name, values in sorted(request.POST.lists()):
             if name != "csrfmiddlewaretoken":  # masked anew on every page render
                 digest.update(json.dumps([name, values], ensure_ascii=False).encode())
@@ -124,9 +128,10 @@ def fingerprint(request: HttpRequest) -> str:
         return digest.hexdigest()
     body = request.body
     if request.content_type == "application/json" and body:
-        # Not JSON after all: the handler refuses it, and the bytes are what the client sent.
+        # Not JSON after all, or nested deeper than the handler reads (core.jsonbody): the handler
+        # refuses it, and the bytes are what the client sent.
         with contextlib.suppress(ValueError):
-            body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+            body = json.dumps(jsonbody.loads(body), sort_keys=True, separators=(",", ":")).encode()
     digest.update(body)
     return digest.hexdigest()
 
@@ -150,10 +155,12 @@ def idempotent(run: Callable) -> Callable:
     its answer stored with its writes. Operations without authentication (logging in) are left as
     they are: there is no one to scope a key to."""
     operation = getattr(run, "__self__", None)
+    reads_form = True
     if operation is not None:
         if not operation.auth_callbacks or not UNSAFE_METHODS & set(operation.methods):
             return run
         _document(operation)
+        reads_form = any(issubclass(model, FormModel | FileModel) for model in operation.models)
 
     @functools.wraps(run)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -164,9 +171,13 @@ def idempotent(run: Callable) -> Callable:
         except BadKey as exc:
             return JsonResponse(exc.as_dict(), status=exc.status)
         try:
-            attempt = request._idempotency = _Attempt(key=key, fingerprint=fingerprint(request))
-        except RequestDataTooBig:
-            return run(request, *args, **kwargs)  # the API's own 413
+            attempt = request._idempotency = _Attempt(key=key, fingerprint=fingerprint(request, reads_form=reads_form))
+        except Exception as exc:
+            # A body the handler could not read either (too large, a broken multipart body): the answer
+            # it would have had, through the API's error handlers; what they do not know is raised.
+            if operation is None:
+                raise
+            return operation.api.on_exception(request, exc)
         with transaction.atomic():
             response = run(request, *args, **kwargs)
             if attempt.record is not None and response.status_code < 400:
