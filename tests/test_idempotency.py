@@ -151,6 +151,13 @@ def _reveal_id(ctx):
     return Call("clerk_xfl", f"/cases/{case.number}/reveal-id", {"field": "description", "reason": "核对申请人身份"})
 
 
+@recipe("POST", "/uploads")
+def _upload(ctx):
+    ctx.fixture("media")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    return Call("resident_wang", "/uploads", form=lambda: {"file": SimpleUploadedFile("id.png", png)})
+
+
 @recipe("POST", "/grids/imports")
 def _grid_import(ctx):
     rows = [RESIDENT_HEADER, ["KG-DZ-XFL-G1", "101", "幸福里1号楼101", "张三", id_number(1), "13900000001", "户主",
