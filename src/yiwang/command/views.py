@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseForbidden, HttpResponseRedirect
@@ -12,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from yiwang.cases.workflows import workflow
 from yiwang.command import selectors, services
-from yiwang.core.errors import DomainError
+from yiwang.core import forms
+from yiwang.core.errors import BadParameter, DomainError
 from yiwang.core.idnumber import mask_text
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
@@ -72,12 +75,10 @@ def dispatch(request, case_id: int):
         return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
     try:
         case = services.register_and_dispatch(
-            viewer=viewer, case_id=case_id, version=int(request.POST.get("version") or 0),
+            viewer=viewer, case_id=case_id, version=forms.integer(request.POST.get("version"), "version"),
             unit_code=request.POST.get("unit_code") or None, comment=request.POST.get("comment", "")[:2000])
     except DomainError as exc:
         messages.error(request, exc.message)
-    except ValueError:
-        messages.error(request, _("提交的内容有误，请刷新后重试。"))
     else:
         messages.success(request, _("%(n)s 已派遣至%(u)s。") % {"n": case.number, "u": case.holder_unit.name})
     return _back(request)
@@ -93,8 +94,9 @@ def dispatch_bulk(request):
     items = []
     for raw in request.POST.getlist("cases")[: services.MAX_BULK + 1]:
         case_id, _sep, version = raw.partition(":")
-        if case_id.isdigit() and version.isdigit():
-            items.append((int(case_id), int(version)))
+        with contextlib.suppress(BadParameter):  # a row that is not "id:version" is left out, as unticked
+            items.append((forms.integer(case_id, "cases", maximum=forms.MAX_BIGINT),
+                          forms.integer(version, "cases")))
     try:
         results = services.bulk_dispatch(viewer=viewer, items=items, unit_code=request.POST.get("unit_code") or None)
     except DomainError as exc:
@@ -118,11 +120,9 @@ def merge(request, case_id: int):
         return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
     try:
         case = services.merge_into_flagged(viewer=viewer, case_id=case_id,
-                                           version=int(request.POST.get("version") or 0))
+                                           version=forms.integer(request.POST.get("version"), "version"))
     except DomainError as exc:
         messages.error(request, exc.message)
-    except ValueError:
-        messages.error(request, _("提交的内容有误，请刷新后重试。"))
     else:
         messages.success(request, _("%(n)s 已合并到 %(p)s。") % {"n": case.number, "p": case.parent.number})
     return _back(request)

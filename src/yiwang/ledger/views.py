@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.cases.workflows import workflow
-from yiwang.core import clock
+from yiwang.core import clock, forms
 from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
 from yiwang.core.idnumber import mask_text
@@ -43,13 +43,6 @@ def _date(raw: str | None, field: str) -> dt.date | None:
         raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), field=field) from None
 
 
-def _int(raw: str | None, field: str) -> int:
-    try:
-        return int(raw or "")
-    except ValueError:
-        raise ValidationFailed(_("提交的内容有误，请刷新后重试。"), field=field) from None
-
-
 def _refused(request, exc: DomainError) -> dict:
     messages.error(request, exc.message)
     return exc.errors or {"general": [exc.message]}
@@ -71,9 +64,9 @@ def index(request):
 
 
 def _topic_filters(request) -> selectors.TopicFilters:
-    leader = request.GET.get("leader") or ""
+    leader_id = forms.optional_integer(request.GET.get("leader"), "leader", maximum=forms.MAX_BIGINT)
     return selectors.TopicFilters(field=request.GET.get("field") or "", level=request.GET.get("level") or "",
-                                  leader_id=int(leader) if leader.isdigit() else None,
+                                  leader_id=leader_id,
                                   region_code=request.GET.get("region") or "")
 
 
@@ -350,7 +343,8 @@ def item_report(request, item_id: int):
     item = _found(selectors.item_get, viewer=viewer, item_id=item_id)
     try:
         services.item_report(viewer=viewer, item_id=item.pk, action=request.POST.get("action", ""),
-                             version=_int(request.POST.get("version"), "version"), text=request.POST.get("text", ""),
+                             version=forms.integer(request.POST.get("version"), "version"),
+                             text=request.POST.get("text", ""),
                              uploads=request.FILES.getlist("evidence"))
     except DomainError as exc:
         item = selectors.item_get(viewer=viewer, item_id=item_id)

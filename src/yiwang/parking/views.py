@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.workflows import workflow
+from yiwang.core import forms
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Role
@@ -152,29 +153,27 @@ def decide(request, violation_id: int):
 @require_POST
 def pay(request, violation_id: int):
     return _act(request, violation_id, lambda viewer: services.penalty_pay(
-        viewer=viewer, penalty_id=_int(request.POST.get("penalty")), reference=request.POST.get("reference", "")))
+        viewer=viewer, penalty_id=_id(request, "penalty"), reference=request.POST.get("reference", "")))
 
 
 @staff_required
 @require_POST
 def appeal(request, violation_id: int):
     return _act(request, violation_id, lambda viewer: services.appeal_file(
-        viewer=viewer, penalty_id=_int(request.POST.get("penalty")), reason=request.POST.get("reason", "")))
+        viewer=viewer, penalty_id=_id(request, "penalty"), reason=request.POST.get("reason", "")))
 
 
 @staff_required
 @require_POST
 def judge(request, violation_id: int):
     return _act(request, violation_id, lambda viewer: services.appeal_decide(
-        viewer=viewer, appeal_id=_int(request.POST.get("appeal")), outcome=request.POST.get("outcome", ""),
+        viewer=viewer, appeal_id=_id(request, "appeal"), outcome=request.POST.get("outcome", ""),
         note=request.POST.get("note", "")))
 
 
-def _int(raw) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise NotFound(_("提交的内容有误，请刷新后重试。")) from None
+def _id(request, field: str) -> int:
+    """The penalty or appeal a form acts on (a hidden field): a row id."""
+    return forms.integer(request.POST.get(field), field, maximum=forms.MAX_BIGINT)
 
 
 @staff_required
@@ -183,10 +182,7 @@ def hotspots(request):
     viewer = request_viewer(request)
     if not selectors.can_see_hotspots(viewer):
         return HttpResponseForbidden(_("仅限领导和指挥中心指挥员查看停车热点。"))
-    try:
-        days = int(request.GET.get("days", 30))
-    except ValueError:
-        days = 30
+    days = forms.integer(request.GET.get("days"), "days", default=30)
     days = days if days in PERIODS else 30
     tag = request.GET.get("tag", "")
     tag = tag if tag in PlaceKind.values else ""

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.cases.selectors import allowed_actions, case_timeline
 from yiwang.cases.workflows import action_label
-from yiwang.core import clock
+from yiwang.core import clock, forms
 from yiwang.core.errors import DomainError, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
 from yiwang.org.decorators import staff_required
@@ -29,13 +29,11 @@ STEPS = {"visit": "log_visit", "measure": "add_measure", "income": "record_incom
          "relapse": "relapse", "end": "end_monitoring"}
 
 
-def _int(raw, field: str, *, required: bool = True) -> int | None:
-    if raw in (None, "") and not required:
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise ValidationFailed(_("请填写整数。"), field=field) from None
+def _id(post, field: str, *, required: bool = True) -> int | None:
+    """A member, resident or leader picked in a form: a row id."""
+    if required:
+        return forms.integer(post.get(field), field, maximum=forms.MAX_BIGINT)
+    return forms.optional_integer(post.get(field), field, maximum=forms.MAX_BIGINT)
 
 
 def _date(raw, field: str, *, required: bool = True) -> dt.date | None:
@@ -88,8 +86,8 @@ def branch(request, code: str):
                 messages.success(request, _("已登记党员 %(name)s。") % {"name": member.name})
             elif form == "pair":
                 pair = services.pair_create(
-                    viewer=viewer, branch=unit, member_id=_int(request.POST.get("member"), "member"),
-                    resident_id=_int(request.POST.get("resident"), "resident"), needs=request.POST.get("needs", ""))
+                    viewer=viewer, branch=unit, member_id=_id(request.POST, "member"),
+                    resident_id=_id(request.POST, "resident"), needs=request.POST.get("needs", ""))
                 messages.success(request, _("已结对，帮扶案件 %(n)s。") % {"n": pair.case.number})
                 return HttpResponseRedirect(reverse("party:pair", args=[pair.id]))
             else:
@@ -121,18 +119,19 @@ def grouping(request, code: str):
     errors: dict = {}
     source = request.POST if request.method == "POST" else request.GET
     try:
-        n = _int(source.get("groups") or min(4, len(members)) or 1, "groups")
+        n = forms.integer(source.get("groups"), "groups", default=min(4, len(members)) or 1)
         proposal = selectors.grouping_proposal(viewer=viewer, branch=unit, n=n)
     except DomainError as exc:
         errors = _errors(request, exc)
         n, proposal = 0, []
     if request.method == "POST" and proposal:
-        groups = _posted_groups(request.POST, n, members)
+        groups = []
         try:
+            groups = _posted_groups(request.POST, n, members)
             services.grouping_save(viewer=viewer, branch=unit, groups=groups)
         except DomainError as exc:
             errors = _errors(request, exc)
-            proposal = _as_proposal(groups, members)
+            proposal = _as_proposal(groups, members) if groups else proposal
         else:
             messages.success(request, _("已保存 %(n)s 个党小组。") % {"n": n})
             return HttpResponseRedirect(reverse("party:branch", args=[unit.code]))
@@ -152,12 +151,11 @@ def _posted_groups(post, n: int, members) -> list[dict]:
     groups = [{"name": post.get(f"name-{i}", ""), "kind": post.get(f"kind-{i}", ""), "members": [],
                "leader": None} for i in range(n)]
     for m in members:
-        raw = post.get(f"member-{m.id}", "")
-        if raw.isdigit() and int(raw) < n:
-            groups[int(raw)]["members"].append(m.id)
+        index = forms.optional_integer(post.get(f"member-{m.id}"), f"member-{m.id}", maximum=n - 1)
+        if index is not None:
+            groups[index]["members"].append(m.id)
     for i, group in enumerate(groups):
-        leader = post.get(f"leader-{i}", "")
-        group["leader"] = int(leader) if leader.isdigit() else None
+        group["leader"] = _id(post, f"leader-{i}", required=False)
     return groups
 
 
@@ -200,7 +198,7 @@ def pair_step(request, pair_id: int, step: str):
     viewer = request_viewer(request)
     post = request.POST
     try:
-        common = {"viewer": viewer, "pair_id": pair_id, "version": _int(post.get("version"), "version")}
+        common = {"viewer": viewer, "pair_id": pair_id, "version": forms.integer(post.get("version"), "version")}
         if step == "visit":
             services.pair_visit(**common, comment=post.get("comment", ""),
                                 visited_on=_date(post.get("visited_on"), "visited_on", required=False),
@@ -210,13 +208,13 @@ def pair_step(request, pair_id: int, step: str):
             materials = post.getlist("materials")
             measure = services.pair_measure_add(
                 **common, kind=post.get("kind", ""), description=post.get("description", ""),
-                household_size=_int(post.get("household_size"), "household_size", required=False),
+                household_size=forms.optional_integer(post.get("household_size"), "household_size"),
                 monthly_income=_decimal(post.get("monthly_income"), "monthly_income"), materials=materials)
             done = (_("已落实措施，并代为提交低保申请 %(n)s。") % {"n": measure.application.number}
                     if measure.application else _("已落实措施。"))
         elif step == "income":
             services.pair_income_record(
-                **common, year=_int(post.get("year"), "year"), month=_int(post.get("month"), "month"),
+                **common, year=forms.integer(post.get("year"), "year"), month=forms.integer(post.get("month"), "month"),
                 amount=post.get("amount", ""), source=post.get("source", ""), note=post.get("note", ""))
             done = _("已记录收入。")
         elif step == "exit":

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.catalog.selectors import matter_list
+from yiwang.core import forms
 from yiwang.core.errors import DomainError, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
 from yiwang.core.idnumber import mask_text
@@ -36,12 +37,7 @@ def _date(raw: str | None, field: str) -> dt.date:
 
 
 def _seed(raw: str | None) -> int | None:
-    if not (raw or "").strip():
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed(_("随机种子须为非负整数。"), field="seed") from None
+    return forms.optional_integer(raw, "seed", maximum=forms.MAX_BIGINT)  # a bigint column (the API's MAX_SEED)
 
 
 def _month(raw: str | None) -> dt.date:

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from yiwang.core import clock
+from yiwang.core import clock, forms
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.core.idnumber import mask_text
 from yiwang.core.pagination import paginate
@@ -253,7 +253,7 @@ def incidents(request):
         place = stats.dashboard_region(viewer=viewer, region_code=request.GET.get("region") or None)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    days = int(request.GET["days"]) if request.GET.get("days", "").isdigit() else 30
+    days = forms.integer(request.GET.get("days"), "days", default=30)
     days = days if days in PERIODS else 30
     end = clock.now()
     start = end - dt.timedelta(days=days)

@@ -24,7 +24,7 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
 from yiwang.command.selectors import dispatch_suggestion, duplicate_candidates
-from yiwang.core import clock, idnumber
+from yiwang.core import clock, forms, idnumber
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
@@ -38,6 +38,8 @@ TABS = [
     ("waiting", gettext_lazy("待补正")), ("mine", gettext_lazy("我认领的")), ("closed", gettext_lazy("已办结")),
 ]
 SOON = dt.timedelta(days=3)
+# The queue's "due within N days" filter: ten years is past any deadline, and keeps the date in range.
+MAX_DUE_DAYS = 3660
 
 
 def _tab_filter(tab: str, now: dt.datetime, user_id: int | None = None) -> Q:
@@ -65,7 +67,7 @@ def queue(request):
     state = request.GET.get("state") or ""
     matter = request.GET.get("matter") or ""
     region = request.GET.get("region") or ""
-    due_days = request.GET.get("due_days") or ""
+    due_days = forms.optional_integer(request.GET.get("due_days"), "due_days", maximum=MAX_DUE_DAYS)
     q = (request.GET.get("q") or "").strip()[:case_selectors.MAX_SEARCH]
     if q:
         matched = search.text_filter(q)
@@ -79,8 +81,8 @@ def queue(request):
             qs = qs.filter(region_path__startswith=hierarchy().region(region).path)
         except DomainError:
             qs = qs.none()
-    if due_days.isdigit():
-        qs = qs.filter(due_at__lt=now + dt.timedelta(days=int(due_days)))
+    if due_days is not None:
+        qs = qs.filter(due_at__lt=now + dt.timedelta(days=due_days))
     order = "-closed_at" if tab == "closed" else "due_at"
     try:
         page = paginate(qs, order=order, cursor=request.GET.get("cursor"), limit=50, ids_first=bool(q))
@@ -97,7 +99,7 @@ def queue(request):
         "tab": tab, "tabs": [(k, label, counts.get(k)) for k, label in TABS], "page": page, "now": now,
         "unread": case_selectors.unread_count(viewer),
         "export": export, "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
-        "region": region, "due_days": due_days, "q": q}, "query": params.urlencode(),
+        "region": region, "due_days": "" if due_days is None else due_days, "q": q}, "query": params.urlencode(),
         "rows": [(c, workflow(c.kind).states.get(c.state, c.state), case_selectors.is_overdue(c, now)) for c in page.items],
     }
     return render(request, "web/work/queue.html", context)
@@ -108,7 +110,7 @@ def notifications(request):
     """通知: warnings, overdue marks, 督办, dispatches and escalations addressed to my units."""
     viewer = request_viewer(request)
     if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+        ids = forms.integers(request.POST.getlist("ids"), "ids", maximum=forms.MAX_BIGINT)
         n = case_services.notifications_mark_read(viewer=viewer, ids=ids or None)
         messages.success(request, _("已标记 %(n)s 条为已读。") % {"n": n})
         return HttpResponseRedirect(reverse("web:notifications"), status=303)
@@ -168,7 +170,7 @@ def work_case_act(request, number: str, action: str):
         raise Http404(exc.message) from exc
     error = ""
     try:
-        version = int(request.POST.get("version") or 0)
+        version = forms.integer(request.POST.get("version"), "version")
         case_services.case_act(
             viewer=viewer, case_id=case.pk, action=action, version=version,
             comment=request.POST.get("comment", "")[:2000], unit_code=request.POST.get("unit_code") or None,

@@ -1,0 +1,136 @@
+"""A number a page reads from its query string, its form or its path is checked by one helper
+(core.forms.integer): a value that is not a whole number, or is out of what its use can take, is a 400
+naming the parameter (or, on a page that shows a form, the message beside the field), never a 500 from
+an OverflowError in a query or in date arithmetic.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.converters import IntConverter
+
+from yiwang.cases.models import CaseEvent, Notification
+from yiwang.cases.services import case_create
+from yiwang.party.tests.conftest import branch, members, pair, poor  # noqa: F401 (fixtures)
+from yiwang.patrol.models import Shift
+from yiwang.patrol.tests.conftest import frozen, patrol  # noqa: F401 (fixtures)
+from yiwang.testing import SENIOR_OK
+
+# Past SQLite's and PostgreSQL's bigint (2**63); a digit int() refuses; below zero; not integers.
+BAD = ["99999999999999999999", "9223372036854775808", "²", "-1", "1e3", "abc"]
+
+
+def logged_in(world, username: str) -> Client:
+    client = Client(raise_request_exception=False)
+    client.force_login(world.users[username])
+    return client
+
+
+def assert_refused_naming(response, parameter: str):
+    assert response.status_code == 400, response.content[:300]
+    assert parameter in response.content.decode()
+
+
+@pytest.mark.parametrize("value", [*BAD, "999999999"])  # 999999999 days: past year 9999
+def test_integer_parameters_out_of_range_are_a_400(world, value):
+    """/work/?due_days=99999999999999999999 was a 500 (OverflowError building the deadline)."""
+    clerk = logged_in(world, "clerk_xfl")
+    assert_refused_naming(clerk.get("/work/", {"due_days": value}), "due_days")
+    assert clerk.get("/work/", {"due_days": "3"}).status_code == 200
+    assert clerk.get("/work/", {"due_days": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("value", BAD)
+def test_notification_ids_out_of_range_are_a_400_and_mark_nothing_read(world, value):
+    """POST /work/notifications/ with ids=999999999999999999999 was a 500 (SQLite's 64-bit integers)."""
+    case = case_create(viewer=world.viewer("admin"), matter_code="SENIOR_CARD", region_code="KG-DZ-XFL",
+                       applicant_name="王大爷", applicant_phone="13800000001", **SENIOR_OK).case
+    note = Notification.objects.create(unit=case.holder_unit, case=case, event_seq=1, kind="warn",
+                                       created_at=case.created_at)
+    clerk = logged_in(world, "clerk_xfl")
+    assert_refused_naming(clerk.post("/work/notifications/", {"ids": [str(note.pk), value]}), "ids")
+    note.refresh_from_db()
+    assert note.read_at is None
+    assert clerk.post("/work/notifications/", {"ids": [str(note.pk)]}).status_code == 303
+
+
+@pytest.mark.parametrize(("username", "path", "parameter"), [
+    ("leader_kg", "/dashboard/incidents/", "days"),
+    ("leader_kg", "/parking/hotspots/", "days"),
+    ("leader_kg", "/ledger/topics/", "leader"),
+])
+def test_filters_out_of_range_are_a_400_naming_the_filter(world, username, path, parameter):
+    page = logged_in(world, username)
+    for value in ("99999999999999999999", "²"):
+        assert_refused_naming(page.get(path, {parameter: value}), parameter)
+    assert page.get(path).status_code == 200
+
+
+def test_a_case_action_with_a_version_out_of_range_shows_the_message_and_acts_not(world):
+    case = case_create(viewer=world.viewer("admin"), matter_code="SENIOR_CARD", region_code="KG-DZ-XFL",
+                       applicant_name="王大爷", applicant_phone="13800000001", **SENIOR_OK).case
+    clerk = logged_in(world, "clerk_xfl")
+    for value in ("99999999999999999999", "²", ""):
+        response = clerk.post(f"/work/cases/{case.number}/act/accept/", {"version": value}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200 and "version" in response.content.decode()
+    assert not CaseEvent.objects.filter(case=case, action="accept").exists()
+
+
+def test_a_patrol_seed_out_of_range_is_refused_not_stored(world, patrol, frozen):  # noqa: F811
+    secretary = logged_in(world, patrol.secretary.username)
+    response = secretary.post(f"/patrol/teams/{patrol.team.pk}/generate/",
+                              {"start": "2026-06-10", "end": "2026-06-12", "seed": str(2**63)}, follow=True)
+    assert response.status_code == 200 and "seed" in response.content.decode()
+    assert not Shift.objects.exists()
+
+
+def test_a_grouping_with_a_member_in_no_such_group_is_refused_beside_the_form(world, branch, members):  # noqa: F811
+    secretary = logged_in(world, "secretary_cjc")
+    form = {"groups": "2", "name-0": "甲", "name-1": "乙", "kind-0": "wealth", "kind-1": "custom"}
+    form |= {f"member-{m.id}": "0" for m in members}
+    form[f"member-{members[0].id}"] = "²"
+    response = secretary.post(f"/party/{branch.code}/grouping/", form)
+    assert response.status_code == 200 and f"member-{members[0].id}" in response.content.decode()
+
+
+def test_a_pair_step_with_a_year_out_of_range_is_a_422_beside_the_field(world, pair):  # noqa: F811
+    secretary = logged_in(world, "secretary_cjc")
+    response = secretary.post(f"/party/pairs/{pair.id}/income/", {
+        "version": pair.case.version, "year": "99999999999999999999", "month": "1", "amount": "1", "source": "wages"})
+    assert response.status_code == 422 and "year" in response.content.decode()
+
+
+def _int_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[tuple[str, set[str], list[str]]]:
+    """Every page route with an <int:…> path converter: its name, its int parameters and all its
+    parameters. The admin's and the API's aside: Django's and ninja's own."""
+    routes = []
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if str(entry.pattern) not in ("admin/", "api/v1/"):
+                routes += _int_routes(entry, f"{prefix}{entry.namespace}:" if entry.namespace else prefix)
+        elif isinstance(entry, URLPattern) and entry.name:
+            converters = entry.pattern.converters
+            ints = {name for name, converter in converters.items() if isinstance(converter, IntConverter)}
+            if ints:
+                routes.append((prefix + entry.name, ints, list(converters)))
+    return routes
+
+
+INT_ROUTES = _int_routes()
+
+
+def test_the_walk_finds_the_pages_with_numbers_in_their_path():
+    assert {"parking:pay", "command:dispatch", "patrol:team_generate", "party:pair"} <= {r[0] for r in INT_ROUTES}
+
+
+@pytest.mark.parametrize(("name", "ints", "parameters"), INT_ROUTES, ids=[r[0] for r in INT_ROUTES])
+def test_path_numbers_past_the_database_s_integers_are_never_a_500(world, name, ints, parameters):
+    """Django 5 answers an out-of-range integer lookup with no rows; nothing after it (an insert, date
+    arithmetic) may turn the number into a 500. Called as the superuser, who passes every check."""
+    url = reverse(name, kwargs={p: "99999999999999999999" if p in ints else "x" for p in parameters})
+    admin = logged_in(world, "admin")
+    for method in ("get", "post"):
+        response = getattr(admin, method)(url, {"version": "1", "penalty": "1", "appeal": "1"})
+        assert response.status_code < 500, (method, url, response.status_code)
