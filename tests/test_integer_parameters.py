@@ -134,3 +134,18 @@ def test_path_numbers_past_the_database_s_integers_are_never_a_500(world, name, 
     for method in ("get", "post"):
         response = getattr(admin, method)(url, {"version": "1", "penalty": "1", "appeal": "1"})
         assert response.status_code < 500, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("rating", ["99999999999999999999", "²", ""])
+def test_a_resident_s_rating_that_is_not_1_to_5_is_refused_with_a_message(world, rating):
+    from yiwang.cases.services import case_act
+    from yiwang.feedback.models import Evaluation
+
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    for user, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
+                             ("handler_xfl", "close", {})]:
+        case = case_act(viewer=world.viewer(user), case_id=case.pk, action=action, version=case.version, **kw)
+    resident = logged_in(world, "resident_wang")
+    response = resident.post(f"/cases/{case.number}/action/", {"action": "rate", "rating": rating}, follow=True)
+    assert response.status_code == 200 and '<li class="error">' in response.content.decode()
+    assert not Evaluation.objects.exists()

@@ -24,7 +24,7 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.search import search
-from yiwang.core import clock, throttle
+from yiwang.core import clock, forms, throttle
 from yiwang.core.errors import DomainError
 from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
@@ -176,19 +176,19 @@ def case_resident_action(request, number: str):
         case = case_selectors.case_get(viewer=viewer, number=number)
         action = request.POST.get("action", "")
         if action == "rate":
-            evaluation_create(viewer=viewer, case_id=case.pk, rating=int(request.POST.get("rating") or 0),
+            # Nothing chosen is 0, which the evaluation refuses with its own message (choose 1 to 5).
+            rating = forms.integer(request.POST.get("rating"), "rating", default=0)
+            evaluation_create(viewer=viewer, case_id=case.pk, rating=rating,
                               comment=request.POST.get("comment", "")[:1000], tags=request.POST.getlist("tags"))
             messages.success(request, _("感谢您的评价。"))
         elif action in ("resubmit", "withdraw"):
             case_services.case_act(viewer=viewer, case_id=case.pk, action=action,
-                                   version=int(request.POST.get("version") or 0))
+                                   version=forms.integer(request.POST.get("version"), "version"))
             messages.success(request, _("已提交。"))
         else:
             raise Http404
     except DomainError as exc:
         messages.error(request, exc.message)
-    except ValueError:
-        messages.error(request, _("提交的内容有误，请按提示修改。"))
     return HttpResponseRedirect(reverse("web:case", args=[number]))
 
 
