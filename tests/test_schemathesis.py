@@ -2,14 +2,16 @@
 
 schemathesis turns the API's OpenAPI document into Hypothesis strategies and calls each operation
 through the real WSGI stack (yiwang.wsgi.application: every middleware, the token auth, the error
-handlers), with a leader's token and a superuser's, on the world tests/test_authz_matrix.py builds.
+handlers), with a leader's, a superuser's, a resident's and a window clerk's token, on the world
+tests/test_authz_matrix.py builds.
 Every answer must be no server error and, where the document declares its status, match the
 declared schema. Each call runs in a savepoint rolled back afterwards: writes — logging out, taking
 a member off the register, replacing a branch's groups — cannot change what the next call sees.
 
-`make test` runs the schema's examples and boundary values (schemathesis's coverage phase) and a few
-derandomized generated examples per operation and role. A long run, seeded anew each time (a failure
-prints the seed; replay it with --hypothesis-seed=N):
+`make test` runs the schema's examples and boundary values (schemathesis's coverage phase) for every
+role, and a few derandomized generated examples per operation and role (fewer for the resident and
+the clerk: NARROW_EXAMPLES). A long run, seeded anew each time (a failure prints the seed; replay it
+with --hypothesis-seed=N):
 
     SCHEMATHESIS_EXAMPLES=500 SCHEMATHESIS_RANDOM=1 .venv/bin/pytest -p no:xdist tests/test_schemathesis.py
 """
@@ -32,7 +34,12 @@ from yiwang.wsgi import application
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6"))
 RANDOM = os.environ.get("SCHEMATHESIS_RANDOM", "") not in ("", "0")
+# The widest views (a leader's region, the superuser's everything) get EXAMPLES generated calls per
+# operation. A resident and a window clerk add refusals and narrower scopes rather than new code paths:
+# they get the whole coverage phase too, and a third of the generated calls, so that `make test` stays fast.
 ROLES = ("leader", "superuser")
+NARROW_ROLES = ("resident", "clerk")
+NARROW_EXAMPLES = int(os.environ.get("SCHEMATHESIS_NARROW_EXAMPLES", str(max(1, EXAMPLES // 3))))
 
 # Dates and times at the calendar's ends and around now, besides Hypothesis's own: date arithmetic
 # near 0001-01-01 or 9999-12-31 overflows, and uniform draws almost never land there.
@@ -136,9 +143,21 @@ def _schemas_in(model, base, seen=None) -> set:
 @settings(max_examples=EXAMPLES, derandomize=not RANDOM, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_no_server_error(case, role, matrix, known, db):  # noqa: F811
+    call_and_check(case, matrix.tokens[role])
+
+
+@pytest.mark.parametrize("role", NARROW_ROLES)
+@schema.parametrize()
+@settings(max_examples=NARROW_EXAMPLES, derandomize=not RANDOM, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_server_error_for_a_resident_or_a_clerk(case, role, matrix, known, db):  # noqa: F811
+    call_and_check(case, matrix.tokens[role])
+
+
+def call_and_check(case, token: str) -> None:
     savepoint = transaction.savepoint()
     try:
-        response = case.call(headers={"Authorization": f"Bearer {matrix.tokens[role]}"})
+        response = case.call(headers={"Authorization": f"Bearer {token}"})
     finally:
         transaction.savepoint_rollback(savepoint)
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
