@@ -24,6 +24,11 @@ def may_rate_online(viewer: Viewer, case: Case) -> bool:
             and viewer.resident_id == case.applicant_id)
 
 
+# The channels a rater uses on their own device: the website/app, the QR code shown at the window, a
+# reply to the rating SMS. Pads, kiosks and the hotline are staff-operated (OFFLINE_CHANNELS).
+RATER_CHANNELS = frozenset({RatingChannel.ONLINE, RatingChannel.QR, RatingChannel.SMS})
+
+
 def evaluation_create(
     *, viewer: Viewer, case_id: int, rating: int, channel: str = RatingChannel.ONLINE, comment: str = "",
     tags: list[str] | None = None,
@@ -53,6 +58,11 @@ def evaluation_create(
             staff_channel = channel in OFFLINE_CHANNELS and viewer.roles_in(case.handling_unit_id or case.holder_unit_id)
             if not is_rater and not staff_channel:
                 raise PermissionDenied(_("只有申请人本人可以评价。"))
+            if not staff_channel and channel not in RATER_CHANNELS:
+                # A pad, kiosk or hotline rating is taken by staff for the rater; a rater's own device
+                # must not pass its rating off as one (the figures count channels apart, GB/T 39735).
+                raise PermissionDenied(_("窗口评价器、自助终端和热线的评价由工作人员代为录入，本人不能选择这些渠道。"),
+                                       field="channel")
             evaluation = Evaluation(
                 case=case, rating=rating, channel=channel, tags=tags, comment=comment, rater_id=viewer.user_id,
                 handling_unit_id=case.handling_unit_id or case.holder_unit_id, region_path=case.region_path,

@@ -57,6 +57,13 @@ def test_staff_cannot_rate_online_for_the_applicant(world):
         rate(world, case, 5, username="clerk_xfl")
 
 
+@pytest.mark.parametrize("channel", ["pad", "kiosk", "hotline"])
+def test_a_rater_cannot_pass_her_own_rating_off_as_a_staff_operated_channel(world, channel):
+    with pytest.raises(PermissionDenied) as refused:
+        rate(world, finished_case(world), 5, channel=channel)
+    assert refused.value.field == "channel"
+
+
 def test_a_window_pad_rating_is_taken_by_the_handling_units_staff(world):
     evaluation = rate(world, finished_case(world), 5, username="clerk_xfl", channel="pad", tags=["attitude"])
     assert evaluation.channel == "pad"
