@@ -144,11 +144,16 @@ def test_the_api_takes_a_photo_up_to_5_mb(api, settings):
     assert len(stored_files(settings)) == 1
 
 
-def test_the_patrol_api_refuses_html_as_its_photo(api, world):
-    response = api("post", "/patrol/logs/1/findings", "secretary_cjc",
-                   {"description": "路灯坏了", "category": "INC_THEFT", "lat": 34.4, "lng": 108.7,
+def test_the_patrol_api_refuses_html_as_its_photo(api, world, settings):
+    # A check-in patrol of the grid worker's own grid, so that the finding reaches the photo check.
+    log = api("post", "/patrol/logs", "gridder_xfl", {"lat": 34.405, "lng": 108.705})
+    assert log.status_code == 201, log.content
+    response = api("post", f"/patrol/logs/{log.json()['id']}/findings", "gridder_xfl",
+                   {"description": "路灯坏了", "category": "INC_THEFT", "lat": 34.405, "lng": 108.705,
                     "photo_base64": base64.b64encode(HTML).decode()})
-    assert response.status_code in (404, 422)  # no such log, or the photo: never a 500
+    assert response.status_code == 422, response.content
+    assert "photo" in response.json()["errors"]
+    assert not Case.objects.exists() and not stored_files(settings)
 
 
 def import_file(client, token, name: str, data: bytes):
