@@ -105,14 +105,24 @@ def test_a_unit_out_of_the_centres_reach_is_left_to_the_operator(world, model, m
     assert case.state == "reported" and case.event_count == 1  # the registration rolled back with it
 
 
-def test_a_failure_in_the_receiver_never_reaches_the_reporter(world, model, monkeypatch):
+def test_a_failure_in_the_receiver_never_reaches_the_reporter(world, model, monkeypatch, caplog,
+                                                              django_capture_on_commit_callbacks):
     enable(0.0)
+    calls = []
 
     def broken(**kwargs):
+        calls.append(kwargs)
         raise RuntimeError("boom")
 
     monkeypatch.setattr(services, "auto_dispatch", broken)
-    fire(report(world, title=PARKED))  # logged, not raised
+    with django_capture_on_commit_callbacks(execute=True):
+        case = report(world, title=PARKED)  # the report commits, then the receiver runs and fails
+    assert calls == [{"case_id": case.pk}]
+    case.refresh_from_db()
+    assert case.state == "reported" and case.event_count == 1  # the report stands, for the operator
+    failure = next(r for r in caplog.records if r.name == "yiwang.command.services")
+    assert failure.levelname == "ERROR" and failure.getMessage() == f"intake checks failed for case {case.pk}"
+    assert failure.exc_info[0] is RuntimeError
 
 
 def test_the_board_shows_both_suggestions_and_says_which_is_which(world, model, api, client):
