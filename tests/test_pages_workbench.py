@@ -106,6 +106,8 @@ def test_a_naive_api_slot_is_read_as_district_time(world, client):
                            data=json.dumps({"version": 1, "assignee": "handler_xfl", "slot": "2099-01-05T09:30:00"}),
                            content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200, response.content
+    visit = case.events.get(action="schedule_visit")
+    assert visit.payload["slot"] == "2099-01-05T09:30:00+08:00"  # Asia/Shanghai wall-clock time, not UTC
 
 
 def test_a_handler_claims_a_case_and_finds_it_under_mine(client, world):
