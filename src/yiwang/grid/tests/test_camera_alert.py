@@ -75,6 +75,7 @@ def test_a_token_of_another_region_is_refused(api, camera):
 def test_staff_of_the_grids_community_and_the_superuser_may_send_alerts(api, camera):
     assert alert(api, "gridder_xfl").status_code == 201
     assert alert(api, "admin", alert_id="a-9").status_code == 201
+    assert Case.objects.filter(channel="camera").count() == 2
 
 
 def test_an_unknown_camera_is_404(api, camera):
@@ -110,4 +111,7 @@ def test_a_missing_field_is_422(api, camera):
 def test_an_inactive_camera_takes_no_alerts(api, camera):
     camera.active = False
     camera.save()
-    assert alert(api).status_code == 422
+    response = alert(api)
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"]["code"] == ["摄像头 CAM-XFL-1 已停用。"]
+    assert Case.objects.count() == 0
