@@ -3,6 +3,8 @@ no violation is reported and no script fails, while the pages' scripts really ru
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -162,8 +164,12 @@ def test_the_grid_patrol_and_party_pages_run_under_the_policy(new_page, world):
     secretary.visit("/party/KG-DZ-CJC-DZB/")
     secretary.visit("/party/KG-DZ-CJC-DZB/grouping/?groups=2")
     page = secretary.page
-    first = page.locator("select.move").first
+    first = page.locator('[data-group="0"] select.move').first
+    member = first.locator("xpath=ancestor::li[1]").get_attribute("data-member")
+    before = page.locator('[data-group="1"] li[data-member]').count()
     first.select_option("1")  # party/grouping.js moves the member to the other group
+    expect(page.locator(f'[data-group="1"] li[data-member="{member}"]')).to_have_count(1)
+    expect(page.locator('[data-group="1"] [data-count]')).to_have_text(str(before + 1))
     secretary.check()
 
 
@@ -179,7 +185,12 @@ def test_the_admin_and_the_api_docs_run_under_the_policy(new_page, world):
     for path in ("/admin/", "/admin/cases/case/", "/admin/org/region/", "/admin/org/region/add/",
                  "/admin/auth/user/", f"/admin/auth/user/{admin.pk}/change/"):
         watch.visit(path)
-    page.locator(".datetimeshortcuts a").first.click()  # the admin's date widget (DateTimeShortcuts.js)
+    # The admin's date widget (DateTimeShortcuts.js): the first date field's 今天 fills in today's date.
+    shortcuts = page.locator(".datetimeshortcuts").first
+    date = shortcuts.locator("xpath=preceding-sibling::input[1]")
+    date.fill("")
+    shortcuts.locator("a").first.click()
+    expect(date).to_have_value(re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}$"))
     watch.visit("/api/v1/docs")
     expect(page.locator("#swagger-ui .opblock").first).to_be_visible()
     watch.check()
