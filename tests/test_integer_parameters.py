@@ -6,6 +6,8 @@ an OverflowError in a query or in date arithmetic.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -149,3 +151,31 @@ def test_a_resident_s_rating_that_is_not_1_to_5_is_refused_with_a_message(world,
     response = resident.post(f"/cases/{case.number}/action/", {"action": "rate", "rating": rating}, follow=True)
     assert response.status_code == 200 and '<li class="error">' in response.content.decode()
     assert not Evaluation.objects.exists()
+
+
+def test_api_integers_past_the_database_s_are_never_a_500(world):
+    """The API reads numbers with its schemas; an id, a limit or a count past bigint in a path or a query
+    is a 404 or a 422, never an OverflowError (SQLite) or a DataError (PostgreSQL). Every operation with
+    an integer path or query parameter, as the superuser."""
+    from yiwang.org.services import token_create
+
+    api = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {token_create(username='admin')}")
+    document = api.get("/api/v1/openapi.json").json()
+    called = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            parameters = [p for p in operation.get("parameters", []) if p["in"] in ("path", "query")]
+            if not any(p.get("schema", {}).get("type") == "integer" for p in parameters):
+                continue
+            url, query = path, {}
+            for p in parameters:
+                value = "99999999999999999999" if p.get("schema", {}).get("type") == "integer" else "x"
+                if p["in"] == "path":
+                    url = url.replace("{" + p["name"] + "}", value)
+                elif p.get("schema", {}).get("type") == "integer":
+                    query[p["name"]] = value
+            response = api.generic(method.upper(), url + ("?" + urlencode(query) if query else ""), "{}",
+                                   content_type="application/json")
+            assert response.status_code < 500, (method, url, query, response.status_code)
+            called += 1
+    assert called >= 20
