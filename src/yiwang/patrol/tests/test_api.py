@@ -70,10 +70,16 @@ def test_bad_generate_input_is_a_422(api, patrol, frozen, body):
     assert response.json()["code"] == "validation_failed"
 
 
-@pytest.mark.parametrize("raw", ["[1, 2", "", "null", "[]", '"x"'])
-def test_a_body_that_is_not_an_object_is_a_4xx(api, patrol, raw):
+@pytest.mark.parametrize("raw, status, code", [
+    ("[1, 2", 400, "bad_request"),  # not JSON at all
+    ("", 422, "validation_failed"), ("null", 422, "validation_failed"), ("[]", 422, "validation_failed"),
+    ('"x"', 422, "validation_failed"),
+])
+def test_a_body_that_is_not_an_object_is_a_4xx(api, patrol, raw, status, code):
     response = api("post", f"/patrol/teams/{patrol.team.pk}/shifts/generate", "secretary_xfl", raw)
-    assert 400 <= response.status_code < 500
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert not Shift.objects.exists()
 
 
 def test_a_team_with_too_few_members_is_a_422_naming_team_size(api, patrol, frozen):
