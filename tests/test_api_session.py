@@ -5,6 +5,7 @@ import json
 import pytest
 from django.test import Client
 
+from yiwang.cases.models import Case
 from yiwang.testing import SENIOR_OK
 
 
@@ -31,7 +32,8 @@ def test_a_session_write_without_the_csrf_token_is_refused(browser):
     login(browser, "resident_wang", "pw-wang")
     response = browser.post("/api/v1/cases", data=json.dumps({"matter_code": "SENIOR_CARD", **SENIOR_OK}),
                             content_type="application/json")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 403, response.content
+    assert not Case.objects.exists()
 
 
 def test_a_wrong_password_is_a_403_naming_the_field(browser):
