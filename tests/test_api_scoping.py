@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from yiwang.cases.models import CaseEvent
+from yiwang.cases.models import Case, CaseEvent
 from yiwang.org.services import token_create
 from yiwang.testing import SENIOR_OK
 
@@ -19,6 +19,10 @@ def as_user(client, world):
         )
 
     return call
+
+
+def by_number(number: str) -> Case:
+    return Case.objects.get(pk=Case.parse_number(number)[1])
 
 
 @pytest.fixture
@@ -47,8 +51,12 @@ def test_another_communitys_case_is_not_in_the_list(as_user, spd_case):
 
 
 def test_the_communitys_own_clerk_reads_and_acts(as_user, spd_case):
-    assert as_user("clerk_spd", "get", f"/cases/{spd_case}").status_code == 200
-    assert as_user("clerk_spd", "post", f"/cases/{spd_case}/actions/accept", {"version": 1}).status_code == 200
+    read = as_user("clerk_spd", "get", f"/cases/{spd_case}")
+    assert read.status_code == 200 and read.json()["number"] == spd_case
+    acted = as_user("clerk_spd", "post", f"/cases/{spd_case}/actions/accept", {"version": 1})
+    assert acted.status_code == 200, acted.content
+    case = by_number(spd_case)
+    assert case.state == "accepted" and case.events.latest("seq").action == "accept"
 
 
 def test_a_city_leader_sees_cases_of_the_city_subtree_only(as_user, spd_case):
@@ -66,7 +74,11 @@ def test_a_leader_can_read_and_supervise_but_not_handle(as_user):
     response = as_user("leader_kg", "post", f"/cases/{number}/actions/accept", {"version": 1})
     assert response.status_code == 403
     response = as_user("leader_kg", "post", f"/cases/{number}/actions/supervise", {"version": 1, "comment": "请加快"})
-    assert response.status_code == 200
+    assert response.status_code == 200, response.content
+    case = by_number(number)
+    supervised = case.events.latest("seq")
+    assert (supervised.action, supervised.payload["comment"]) == ("supervise", "请加快")
+    assert case.state == "submitted"  # 督办 urges the unit, it moves nothing
 
 
 def test_a_resident_sees_only_their_own_cases(as_user, world, spd_case):
