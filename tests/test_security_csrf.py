@@ -5,10 +5,12 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
+from yiwang.cases.models import Case
 from yiwang.testing import SENIOR_OK
 
 # Not cookie-authenticated, so not CSRF-checked by Django: the API checks CSRF itself when a call
@@ -61,6 +63,7 @@ def test_with_the_token_the_same_post_goes_through(world):
     token = browser.cookies["csrftoken"].value
     response = browser.post("/i18n/setlang/", {"language": "en", "next": "/", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
+    assert browser.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"  # the view ran, not only answered
 
 
 def test_open311_ignores_the_session_and_wants_an_api_key(world):
@@ -81,6 +84,7 @@ def test_a_session_authenticated_api_write_needs_the_token(world):
     browser.force_login(world.users["resident_wang"])
     response = api_post(browser, "/cases", {"matter_code": "SENIOR_CARD", **SENIOR_OK})
     assert response.status_code == 403
+    assert not Case.objects.exists()
     assert browser.delete("/api/v1/session").status_code == 403
     browser.get("/")
     token = browser.cookies["csrftoken"].value
@@ -94,6 +98,7 @@ def test_a_session_with_a_bad_bearer_token_still_needs_the_csrf_token(world):
     response = api_post(browser, "/cases", {"matter_code": "SENIOR_CARD", **SENIOR_OK},
                         HTTP_AUTHORIZATION="Bearer not-a-token")
     assert response.status_code == 403
+    assert not Case.objects.exists()
 
 
 def test_a_bearer_token_needs_no_csrf_token(world):
@@ -104,6 +109,7 @@ def test_a_bearer_token_needs_no_csrf_token(world):
                         {"matter_code": "SENIOR_CARD", "region_code": "KG-DZ-XFL", **SENIOR_OK},
                         HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 201, response.content
+    assert Case.objects.get().created_by.username == "clerk_xfl"
 
 
 def test_the_api_login_takes_json_only_so_no_other_site_can_post_it(world):

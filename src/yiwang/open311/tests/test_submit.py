@@ -61,7 +61,8 @@ def test_a_revoked_key_is_refused(o311, world, api_key):
 def test_the_key_may_come_in_the_query_string(client, world, api_key):
     response = client.post(f"/open311/v2/requests.json?api_key={api_key}&jurisdiction_id=KG",
                            {"service_code": "INC_PARKING", **IN_XFL_G1})
-    assert response.status_code == 201
+    assert response.status_code == 201, response.content
+    assert Case.objects.get().number == response.json()[0]["service_request_id"]
 
 
 def test_it_answers_in_xml(o311, world, api_key):
