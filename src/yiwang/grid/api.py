@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from yiwang.api import Input
+from yiwang.api import BASE64, Input
 from yiwang.core.errors import ValidationFailed
 from yiwang.grid import selectors, services
 from yiwang.org.models import Level
@@ -78,7 +78,8 @@ class AlertIn(Input):
     category: str = Field(..., min_length=1, max_length=40, description="code of an incident matter (事件类别)")
     occurred_at: dt.datetime
     description: str = Field("", max_length=2000)
-    snapshot: str | None = Field(None, max_length=7_000_000, description="JPEG or PNG, base64 (data: URL allowed)")
+    snapshot: str | None = Field(None, max_length=7_000_000, description="JPEG or PNG, base64 (data: URL allowed)",
+                                 json_schema_extra=BASE64)
     snapshot_url: str | None = Field(None, max_length=500, description="where the integrator keeps the picture")
 
 

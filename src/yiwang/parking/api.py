@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from yiwang.api import Input
+from yiwang.api import BASE64, Input
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
@@ -125,7 +125,8 @@ class ViolationIn(Input):
     address: str = Field("", max_length=200)
     description: str = Field("", max_length=2000)
     zone: str = Field("", max_length=40, description="zone code; else the nearest zone within 150 m, if any")
-    photo: str | None = Field(None, max_length=7_000_000, description="JPEG or PNG, base64 (data: URL allowed)")
+    photo: str | None = Field(None, max_length=7_000_000, description="JPEG or PNG, base64 (data: URL allowed)",
+                              json_schema_extra=BASE64)
     idempotency_key: str | None = Field(None, max_length=64, description="a resend with the same key records once")
 
 

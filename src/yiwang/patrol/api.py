@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from yiwang.api import Input
+from yiwang.api import BASE64, Input
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
 from yiwang.org.selectors import request_viewer
@@ -125,7 +125,8 @@ class FindingIn(Input):
     category: str = Field(..., max_length=40, description="an incident matter code, e.g. INC_THEFT")
     lat: float
     lng: float
-    photo_base64: str | None = Field(None, max_length=MAX_PHOTO_BASE64, description="JPEG or PNG, ≤ 5 MB")
+    photo_base64: str | None = Field(None, max_length=MAX_PHOTO_BASE64, description="JPEG or PNG, ≤ 5 MB",
+                                     json_schema_extra=BASE64)
     idempotency_key: str | None = Field(None, max_length=60)
 
 

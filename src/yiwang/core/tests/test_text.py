@@ -3,7 +3,7 @@
 import pytest
 
 from yiwang.core.errors import ValidationFailed
-from yiwang.core.text import check_text, control_character_in, refusal
+from yiwang.core.text import check_text, control_character_in, holds_control_character, refusal
 
 
 @pytest.mark.parametrize("char", [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)])
@@ -28,6 +28,18 @@ def test_a_value_nested_deeper_than_the_stack_is_walked():
     for _ in range(5000):
         deep = [deep]
     assert control_character_in(deep)[1] == "\x00"
+    assert holds_control_character(deep)
+
+
+@pytest.mark.parametrize(("value", "holds"), [
+    ({"reason": "腿脚\x0b不便"}, True), (["ok", {"k\x7f": 1}], True), (("a", None, 3, "\x00"), True), ("\x1f", True),
+    ({"reason": "第一行\r\n第二行\t\u2028"}, False), ([1, None, True, 2.5, "正常"], False), ("\u0085", False),
+    # Typed by someone, not control characters: a backslash before "x0b", and the C1 control U+0085.
+    ("C:\\x0b\\dir", False), ({"a": "\\x7f"}, False),
+])
+def test_holds_control_character_answers_as_the_walk_does(value, holds):
+    assert holds_control_character(value) is holds
+    assert (control_character_in(value) is not None) is holds
 
 
 def test_the_refusal_names_the_field_and_the_character():
