@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "yiwang.core.security.RequestSizeLimitMiddleware",  # before anything reads the body (CSRF does)
+    "yiwang.core.security.ControlCharacterMiddleware",  # form fields and queries: core.text's rule, for every page
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "yiwang.core.throttle.device_cookie_middleware",  # the device cookie a successful login earned

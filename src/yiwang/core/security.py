@@ -8,19 +8,26 @@
   reads it, and ``FileSizeLimitUploadHandler`` stops keeping an uploaded file once it is larger than
   any form takes, so an oversized file costs neither memory nor disk; the form then names it
   (cases.attachments.sniff_upload, grid.imports) instead of the server failing.
+- ``ControlCharacterMiddleware`` applies core.text's rule to every query parameter and to the form
+  fields of pages, Open311 and the Django admin: one check before any view (the API's bodies are
+  checked by yiwang.api.Input).
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from yiwang.core.text import CONTROL_CHARACTERS, field_label, refusal
 
 
 def policy_header(directives: Mapping[str, Sequence[str]]) -> str:
@@ -139,3 +146,68 @@ class FileSizeLimitUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None  # the next handler builds the file from what it was given
+
+
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _control_character_field(fields) -> tuple[str, str] | None:
+    """(field name, character) of the first form field or query parameter holding a refused character."""
+    for name, values in fields.lists():
+        for text in (name, *values):
+            found = CONTROL_CHARACTERS.search(text)
+            if found:
+                return name, found.group()
+    return None
+
+
+def control_character_refused(request: HttpRequest, field: str, char: str) -> HttpResponse:
+    """The refusal in the caller's format: yiwang's JSON under /api/ (422), GeoReport v2 errors under
+    /open311/ (400, the spec's status for a bad argument; XML for .xml), a short page elsewhere (422)."""
+    detail = refusal(field, char)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "validation_failed", "detail": detail, "errors": {field_label(field): [detail]}},
+                            status=422)
+    if request.path.startswith("/open311/"):
+        if request.path.endswith(".xml"):
+            errors = ET.Element("errors")
+            error = ET.SubElement(errors, "error")
+            ET.SubElement(error, "code").text = "400"
+            ET.SubElement(error, "description").text = detail
+            return HttpResponse(ET.tostring(errors, encoding="utf-8", xml_declaration=True), status=400,
+                                content_type="text/xml; charset=utf-8")
+        return JsonResponse([{"code": 400, "description": detail}], status=400, safe=False)
+    back = _("请返回上一页，删除后重新提交（从 Word 等软件粘贴的文字常带有这类字符）。")
+    page = (f'<!doctype html><html lang="{escape(get_language() or settings.LANGUAGE_CODE)}"><meta charset="utf-8">'
+            f"<title>422</title><h1>422</h1><p>{escape(detail)}</p><p>{escape(back)}</p></html>")
+    return HttpResponse(page, status=422)
+
+
+class ControlCharacterMiddleware:
+    """Refuse a request whose query parameters or form fields hold a control character (core.text).
+
+    One check for every page, Open311 and the admin, before any view reads the request: a field
+    refused here needs no check in a view or a form. Form fields are read from form-encoded and
+    multipart bodies, never an uploaded file's bytes. Fields beyond DATA_UPLOAD_MAX_MEMORY_SIZE are
+    a 413; any other body Django cannot parse is Django's 400, as it was when the CSRF check (pages)
+    or the view (Open311) read it first. The API's bodies are left to the API, which answers an
+    unreadable one in its own format: its JSON bodies are yiwang.api.Input's, and its only form
+    fields (a grid import's kind and skip_bad) are choices, not text. Its query strings are checked here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        found = None
+        if request.META.get("QUERY_STRING"):
+            found = _control_character_field(request.GET)
+        if (found is None and request.method == "POST" and request.content_type in FORM_CONTENT_TYPES
+                and not request.path.startswith("/api/")):
+            try:
+                found = _control_character_field(request.POST)
+            except RequestDataTooBig:
+                return too_large(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if found is not None:
+            return control_character_refused(request, *found)
+        return self.get_response(request)
