@@ -170,6 +170,14 @@ def test_a_calendar_file_with_a_control_character_is_refused(tmp_path):
         parse_calendar_file(path)
 
 
+@pytest.mark.parametrize("path", ["/matters/%00/", "/grid/%00/", "/matters/SENIOR%0BCARD/", "/cases/%1F/"])
+def test_a_page_whose_path_holds_a_control_character_is_not_found(world, path):
+    """A page's path names a record; PostgreSQL refused even to look a NUL up (a 500 before)."""
+    staff = Client()
+    staff.force_login(world.users["admin"])
+    assert staff.get(path).status_code == 404
+
+
 def test_nul_is_never_stored(world, api, client):
     """PostgreSQL cannot store NUL and SQLite would keep it: every entry point refuses it before a write."""
     assert submit(api, description="a\x00b").status_code == 422

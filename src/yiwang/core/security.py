@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -149,6 +149,7 @@ class FileSizeLimitUploadHandler(FileUploadHandler):
 
 
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+OWN_ANSWERS = ("/api/", "/open311/")
 
 
 def _control_character_field(fields) -> tuple[str, str] | None:
@@ -184,7 +185,8 @@ def control_character_refused(request: HttpRequest, field: str, char: str) -> Ht
 
 
 class ControlCharacterMiddleware:
-    """Refuse a request whose query parameters or form fields hold a control character (core.text).
+    """Refuse a request whose query parameters or form fields hold a control character (core.text),
+    and answer 404 for a page whose path holds one.
 
     One check for every page, Open311 and the admin, before any view reads the request: a field
     refused here needs no check in a view or a form. Form fields are read from form-encoded and
@@ -199,6 +201,12 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if not path.isprintable() and CONTROL_CHARACTERS.search(path) and not path.startswith(OWN_ANSWERS):
+            # A page's path names a record ("/matters/<code>/"): none has a control character in its name,
+            # and PostgreSQL would refuse to look up a NUL at all (a 500 before). The API and Open311
+            # answer an unknown name themselves.
+            raise Http404
         found = None
         if request.META.get("QUERY_STRING"):
             found = _control_character_field(request.GET)
