@@ -816,7 +816,9 @@ def import_cases(
                 except ValueError as exc:
                     fail(number, _("不是有效的 JSON：%(e)s") % {"e": exc})
                     continue
-                found = control_character_in(rec) if MAY_HOLD_CONTROL.search(raw) else None
+                found = None
+                if (b"\\" in raw or b"\x7f" in raw) and MAY_HOLD_CONTROL.search(raw):  # most lines hold no backslash
+                    found = control_character_in(rec)
                 if found:
                     fail(number, refusal(*found))
                     continue
