@@ -165,3 +165,22 @@ def test_a_postgresql_server_that_does_not_answer_is_a_503(clients, monkeypatch)
     assert_unavailable_json(api.get("/api/v1/cases"))
     monkeypatch.undo()
     connection.close()
+
+
+# --- a bug, to a program: the documented JSON error, not Django's HTML page ------------------------
+
+
+def test_a_bug_answers_an_api_client_json_500_without_a_traceback(world, monkeypatch, caplog):
+    from yiwang.cases import selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("secret internals: /srv/yiwang/settings.py")
+
+    monkeypatch.setattr(selectors, "case_list", broken)
+    client = Client(raise_request_exception=False)
+    token = token_create(username="clerk_xfl")
+    with caplog.at_level("ERROR", logger="django.request"):
+        response = client.get("/api/v1/cases", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 500 and response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "internal_error" and "secret internals" not in response.content.decode()
+    assert any("secret internals" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)

@@ -59,6 +59,14 @@ class BadParameter(DomainError):
     code = "bad_request"
 
 
+class InternalError(DomainError):
+    """A bug: what an API or Open311 client gets instead of Django's HTML 500 page (the traceback is in
+    the log, never in the answer)."""
+
+    status = 500
+    code = "internal_error"
+
+
 class Unavailable(DomainError):
     """The database cannot answer now: a lost connection, a failover, a write lock held past the busy
     timeout. The transaction was rolled back (unless the connection was lost during COMMIT itself);

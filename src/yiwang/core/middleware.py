@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -25,9 +26,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from yiwang.core import db
-from yiwang.core.errors import DomainError, Unavailable
+from yiwang.core.errors import DomainError, InternalError, Unavailable
 
 log = logging.getLogger("yiwang.db")
+request_log = logging.getLogger("django.request")
+MACHINE_PREFIXES = ("/api/", "/open311/")  # answered to programs, in JSON
 
 
 class LazyMessageMiddleware(MessageMiddleware):
@@ -75,6 +78,12 @@ class ErrorResponseMiddleware:
             error: DomainError = Unavailable(_("系统暂时无法访问数据库，请稍后重试。"))
         elif isinstance(exception, DomainError):
             error = exception
+        elif request.path.startswith(MACHINE_PREFIXES) and not settings.DEBUG:
+            # A client program parses JSON: a bug answers the documented error format, logged in full
+            # (as Django would log it, ADMINS mail included) but with no traceback in the answer.
+            request_log.error("Internal Server Error: %s", request.path, exc_info=exception,
+                              extra={"status_code": 500, "request": request})
+            error = InternalError(_("服务器内部错误，已记录，请稍后重试。"))
         else:
             return None
         return error_response(request, error)
