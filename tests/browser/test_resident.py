@@ -66,6 +66,9 @@ def test_a_resident_finds_applies_and_rates(page, world, shot, login, tmp_path):
     case = Case.objects.get(pk=Case.parse_number(number)[1])
     assert case.number == number
     assert {m["code"] for m in case.materials} == {"id_card", "photo"}
+    # The page uploaded each file as the resident's own handle, which the case then claimed.
+    assert {u.user.username for u in case.uploads.all()} == {"resident_wang"} and case.uploads.count() == 2
+    assert all(m["upload"] and m["reference"].startswith("materials/") for m in case.materials)
     assert case.form_data == {"birth_date": "1950-01-01"}
     for user, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
                              ("handler_xfl", "close", {})]:
