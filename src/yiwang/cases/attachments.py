@@ -108,7 +108,7 @@ def materials_from_caller(*, viewer, matter, materials: list[dict], channel: str
     from yiwang.cases.models import Upload
 
     out: list[dict] = []
-    tokens: dict[str, str] = {}
+    cited: list[tuple[str, str, dict]] = []  # (where, handle, entry) of the materials that cite an upload
     for i, given in enumerate(materials):
         where = f"materials.{i}"
         unknown = sorted(set(given) - MATERIAL_KEYS)
@@ -118,22 +118,21 @@ def materials_from_caller(*, viewer, matter, materials: list[dict], channel: str
         entry = {"code": given["code"], "name": matter.material_name(given["code"])}
         token = given.get("upload")
         if token:
-            if not isinstance(token, str) or token in tokens.values():
+            if any(token == other for _w, other, _e in cited):
                 raise ValidationFailed(_("同一个上传文件只能引用一次。"), field=f"{where}.upload")
-            tokens[where] = token
+            cited.append((where, str(token), entry))
         elif given.get("original_seen"):
             if not may_attest_originals(viewer, channel):
                 raise PermissionDenied(_("只有便民服务窗口的工作人员在窗口受理时才能核验原件。"),
                                        field=f"{where}.original_seen")
             entry["reference"] = WINDOW
         out.append(entry)
-    if not tokens:
+    if not cited:
         return out, []
-    found = {u.token: u for u in Upload.objects.filter(token__in=tokens.values(), user_id=viewer.user_id,
+    found = {u.token: u for u in Upload.objects.filter(token__in=[t for _w, t, _e in cited], user_id=viewer.user_id,
                                                        case__isnull=True)}
     claimed = []
-    with_files = [entry for entry, given in zip(out, materials, strict=True) if given.get("upload")]
-    for (where, token), entry in zip(tokens.items(), with_files, strict=True):
+    for where, token, entry in cited:
         upload = found.get(token)
         if upload is None:
             # Another person's handle, one already cited, or none at all: the same answer for each.
