@@ -47,3 +47,16 @@ bench-dispatch: venv
 .PHONY: bench-scale
 bench-scale: venv
 	$(BIN)/python bench/scale.py
+
+# The long schemathesis run (tests/test_schemathesis.py): FUZZ_EXAMPLES generated calls per operation
+# and role, for all four roles, from a seed new every run (FUZZ_SEED, else SCHEMATHESIS_SEED, else
+# random), printed first. Replay a failure with `make fuzz FUZZ_SEED=N FUZZ_EXAMPLES=M`.
+FUZZ_EXAMPLES ?= 200
+.PHONY: fuzz
+fuzz: venv
+	@seed="$(FUZZ_SEED)"; seed=$${seed:-$${SCHEMATHESIS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}}; \
+	echo "schemathesis seed $$seed, $(FUZZ_EXAMPLES) examples per operation and role" \
+	     "(replay: make fuzz FUZZ_SEED=$$seed FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"; \
+	YIWANG_DATABASE_URL=sqlite:// SCHEMATHESIS_SEED=$$seed SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES) \
+	SCHEMATHESIS_NARROW_EXAMPLES=$(FUZZ_EXAMPLES) \
+	$(BIN)/pytest -n $${YIWANG_TEST_WORKERS:-2} -rs tests/test_schemathesis.py -k no_server_error

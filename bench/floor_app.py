@@ -6,10 +6,19 @@ of the same migrated database and the same connection pragmas as ``yiwang.settin
 no authentication, no validation, no routing, no hashing: whatever yiwang spends beyond this is its
 overhead. ``bench/intake.py`` serves it with granian exactly as ``yiwang serve`` serves yiwang.
 
+Writers queue the way yiwang's do (yiwang.core.backends.sqlite), written out again here so that the
+floor imports nothing of yiwang: before ``BEGIN IMMEDIATE`` each connection takes an exclusive
+``flock`` on ``<database>-writer.lock`` (its own open file, so threads of one process exclude each
+other too), polled every half millisecond, and lets it go after COMMIT or ROLLBACK. Without it a
+writer that finds SQLite's lock taken sleeps in the busy handler (1, 2, 5, 10 … 100 ms) long after
+the lock is free, and the floor leaves cores idle: it then measures waiting, not the work of a case.
+``FLOOR_WRITER_LOCK=busy`` turns the flock off (SQLite's busy handler alone, as before 2026-12-06).
+
 Configuration comes from the environment (set by bench/intake.py):
   FLOOR_DB            path of the SQLite database (a copy of the yiwang bench database)
   FLOOR_INIT_COMMAND  the ``init_command`` PRAGMAs from yiwang.settings (";"-separated)
-  FLOOR_TIMEOUT       the sqlite3 busy timeout in seconds, from yiwang.settings
+  FLOOR_TIMEOUT       the sqlite3 busy timeout in seconds, from yiwang.settings (also the flock's)
+  FLOOR_WRITER_LOCK   "flock" (default): writers queue on the file lock; "busy": SQLite's busy handler only
   FLOOR_TEMPLATE      a JSON file with one case row and its first event row that yiwang wrote in this run
                       ({"case": {column: value}, "event": {column: value}}): the columns to write and
                       the values of those the request doesn't give
@@ -18,14 +27,20 @@ Configuration comes from the environment (set by bench/intake.py):
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import sqlite3
 import threading
+import time
 
 DB = os.environ.get("FLOOR_DB", "")
 INIT = [c.strip() for c in os.environ.get("FLOOR_INIT_COMMAND", "").split(";") if c.strip()]
 TIMEOUT = float(os.environ.get("FLOOR_TIMEOUT", "20"))
+WRITER_LOCK = os.environ.get("FLOOR_WRITER_LOCK", "flock")
+if WRITER_LOCK not in ("flock", "busy"):
+    raise ValueError(f"FLOOR_WRITER_LOCK must be 'flock' or 'busy', not {WRITER_LOCK!r}")
+POLL_SECONDS = 0.0005  # as yiwang.core.backends.sqlite.POLL_SECONDS
 HASH = "f" * 64
 
 # One case row and its first event as yiwang wrote them: every column the floor writes comes from
@@ -60,7 +75,21 @@ def _connect() -> sqlite3.Connection:
     conn = sqlite3.connect(DB, timeout=TIMEOUT, isolation_level=None, check_same_thread=False)
     for command in INIT:
         conn.execute(command)
+    if WRITER_LOCK == "flock":
+        _local.lock_fd = os.open(f"{DB}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
     return conn
+
+
+def _take_writer_lock(fd: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("database is locked") from None
+            time.sleep(POLL_SECONDS)
 
 
 HEADERS_201 = [("Content-Type", "application/json")]
@@ -94,15 +123,22 @@ def app(environ, start_response):
     event = EVENT_BASE.copy()
     event[E["at"]] = now
     event[E["hash"]] = HASH
-    conn.execute("BEGIN IMMEDIATE")
+    fd = getattr(_local, "lock_fd", None)
+    if fd is not None:
+        _take_writer_lock(fd)
     try:
-        case_id = conn.execute(CASE_SQL, row).lastrowid
-        event[E["case_id"]] = case_id
-        conn.execute(EVENT_SQL, event)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            case_id = conn.execute(CASE_SQL, row).lastrowid
+            event[E["case_id"]] = case_id
+            conn.execute(EVENT_SQL, event)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     body = b'{"id": %d}' % case_id
     start_response("201 Created", [*HEADERS_201, ("Content-Length", str(len(body)))])
     return [body]

@@ -6,14 +6,17 @@ One command (``.venv/bin/python bench/intake.py`` or ``make bench``):
 1. builds a throw-away SQLite database in a temp dir (``yiwang migrate``, ``yiwang.testing.build_world()``,
    ``yiwang token create clerk_xfl``) and copies it for the floor;
 2. serves yiwang with ``yiwang serve --workers 2 --no-collectstatic`` (granian, SQLite WAL), and the
-   floor app (bench/floor_app.py: JSON parse + the same two INSERTs with sqlite3) with granian and
-   exactly the flags ``yiwang serve`` used; both stay up, but only one is ever under load;
+   floor app (bench/floor_app.py: JSON parse + the same two INSERTs with sqlite3, writers queued on
+   the same flock as yiwang's) with granian and exactly the flags ``yiwang serve`` used; both stay
+   up, but only one is ever under load;
 3. against each: a short warm-up, phase A (closed loop, ``--connections`` connections, ``--duration`` s)
    whose completed rate is the peak, then phase B (open loop at 80 % of that peak for ``--duration`` s,
    latency counted from each request's scheduled time) for p50/p99. Each phase is cut into ``--rounds``
    slices and the two servers take turns, so that a burst of other work on the machine falls on both;
-4. prints the table and the ratio yiwang/floor, the server RSS per worker, and writes
-   bench/results/intake-<timestamp>.json;
+4. prints the table: for each server the rate, the CPU seconds per request of its process tree and
+   the cores it used; the two ratios (rate yiwang/floor, CPU per case floor/yiwang) and which server,
+   if any, waits instead of computing; the server RSS per worker; writes
+   bench/results/intake-<timestamp>.json, and with ``--log`` appends one line to bench/results.md;
 5. checks that the yiwang database holds exactly as many cases as it answered 201, and that
    ``yiwang verify`` passes on it. Exit status 1 when a check fails; the targets are only printed.
 
@@ -57,10 +60,15 @@ from common import (  # noqa: E402
 
 HOST = "127.0.0.1"
 WORKERS = 2
-TARGET_RATIO = 0.30  # yiwang peak rate / floor peak rate, at least
+TARGET_RATIO = 0.30  # floor CPU per case / yiwang CPU per case (and yiwang rate / floor rate), at least
 TARGET_P99_MS = 50.0  # p99 at 80 % of peak, below
 OPEN_LOOP_SHARE = 0.8
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A server "waits" when, with requests always queued (closed loop), this many cores or more of the
+# machine are idle while the load generator, one Python thread, is not saturated (< LOADGEN_BUSY).
+IDLE_WAIT_CORES = 0.25
+LOADGEN_BUSY = 0.9
+LOG_FILE = HERE / "results.md"
 
 BODY = {
     "matter_code": "SENIOR_CARD",
@@ -231,30 +239,45 @@ class Meter:
     def __init__(self, server: Server):
         self.server = server
         self.pids = [server.proc.pid, *server.workers()]
-        self.wall = self.total = self.own = 0.0
+        self.wall = self.total = self.own = self.idle = 0.0
         self.srv = dict.fromkeys(self.pids, 0.0)
 
     def start(self) -> None:
         self._t, self._total, self._own = time.monotonic(), machine_busy_s(), time.process_time()
+        self._idle = machine_idle_s()
         self._srv = {pid: Server.cpu_s(pid) for pid in self.pids}
 
     def pause(self) -> None:
         self.wall += time.monotonic() - self._t
+        self.idle += machine_idle_s() - self._idle
         self.total += machine_busy_s() - self._total
         self.own += time.process_time() - self._own
         for pid, v in self._srv.items():
             self.srv[pid] += Server.cpu_s(pid) - v
 
     def summary(self, requests: int) -> dict:
+        """CPU per request is the whole server tree's (granian's main process and its workers, user +
+        sys from /proc/<pid>/stat), over the requests answered in the measured slices."""
         workers = {str(pid): round(v, 2) for pid, v in self.srv.items() if pid != self.server.proc.pid}
         server_total = sum(self.srv.values())
         wall = self.wall or 1e-9
+        other = max(0.0, self.total - server_total - self.own)
         return {
-            "cpu_s_by_worker": workers,
-            "cpu_ms_per_request": round(1000 * sum(workers.values()) / requests, 3) if requests else None,
+            "cpu_s_by_worker": workers, "cpu_s_main": round(self.srv[self.server.proc.pid], 3),
+            "server_cpu_s": round(server_total, 3), "wall_s": round(self.wall, 3),
+            "cpu_ms_per_request": round(1000 * server_total / requests, 3) if requests else None,
             "server_cores": round(server_total / wall, 2), "loadgen_cores": round(self.own / wall, 2),
-            "other_cores": round(max(0.0, self.total - server_total - self.own) / wall, 2),
+            "other_cores": round(other / wall, 2),
+            "idle_cores": round(self.idle / wall, 2),
         }
+
+
+def machine_idle_s() -> float:
+    """CPU seconds the machine's cores have spent idle (idle + iowait) since boot, from /proc/stat."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        return (int(f[3]) + int(f[4])) / CLK_TCK
+    return 0.0
 
 
 def settle() -> None:
@@ -379,16 +402,48 @@ def mib(kib: int | None) -> str:
     return "-" if kib is None else f"{kib / 1024:.0f}"
 
 
+def waiting(phase: dict) -> bool:
+    """Cores left idle in a closed loop (requests always queued) while the client had CPU to spare."""
+    return phase["idle_cores"] >= IDLE_WAIT_CORES and phase["loadgen_cores"] < LOADGEN_BUSY
+
+
+def verdict(results: dict) -> list[str]:
+    """The headline: the CPU-per-case ratio beside the rate ratio, and which server waits."""
+    yp, fp = results["yiwang"]["peak"], results["floor"]["peak"]
+    cpu, rate = results["ratio_cpu_per_case"], results["ratio_peak"]
+    ok = lambda cond: "ok" if cond else "MISSED"  # noqa: E731
+    lines = [f"HEADLINE  CPU per case floor/yiwang {cpu:.2f} ({ok(cpu >= TARGET_RATIO)}, target >= {TARGET_RATIO:.2f})"
+             f"   rate yiwang/floor {rate:.2f} ({ok(rate >= TARGET_RATIO)})"]
+    for name, p in (("yiwang", yp), ("floor", fp)):
+        state = (f"WAITS: {p['idle_cores']:.2f} of {os.cpu_count()} cores idle with requests queued"
+                 if waiting(p) else "does not wait" if p["loadgen_cores"] < LOADGEN_BUSY
+                 else "unknown: the load generator was saturated (client-bound)")
+        lines.append(f"  {name:6s} {p['ok_rate']:6.0f} req/s, {p['cpu_ms_per_request'] / 1000:.6f} CPU s per request, "
+                     f"{p['server_cores']:.2f} cores used (client {p['loadgen_cores']:.2f}, other "
+                     f"{p['other_cores']:.2f}): {state}")
+    waiters = [name for name, p in (("yiwang", yp), ("floor", fp)) if waiting(p)]
+    if abs(rate - cpu) > 0.1 * max(rate, cpu):
+        who = " and ".join(waiters) if waiters else "neither by the idle-core test (see the cores above)"
+        lines.append(f"  the ratios disagree ({rate:.2f} vs {cpu:.2f}): the rate ratio also counts waiting; waits: {who}")
+    else:
+        lines.append(f"  the ratios agree ({rate:.2f} vs {cpu:.2f}): the rates follow the CPU per case"
+                     + (f"; waits: {', '.join(waiters)}" if waiters else ""))
+    return lines
+
+
 def report(results: dict) -> str:
     y, f = results["yiwang"], results["floor"]
     yp, fp = y["peak"], f["peak"]
     ys, fs = y["steady"], f["steady"]
     ratio = results["ratio_peak"]
+    cpu_ratio = results["ratio_cpu_per_case"]
     ok = lambda cond: "ok" if cond else "MISSED"  # noqa: E731
     rows = [
-        ("", "yiwang", "floor", "yiwang/floor", "target"),
+        ("", "yiwang", "floor", "ratio", "target"),
+        ("server CPU per request (ms), phase A", f"{yp['cpu_ms_per_request']}", f"{fp['cpu_ms_per_request']}",
+         f"{cpu_ratio:.2f}", f"floor/yiwang >= {TARGET_RATIO:.2f}  {ok(cpu_ratio >= TARGET_RATIO)}"),
         ("peak rate, closed loop (req/s)", f"{yp['ok_rate']:.0f}", f"{fp['ok_rate']:.0f}", f"{ratio:.2f}",
-         f"ratio >= {TARGET_RATIO:.2f}  {ok(ratio >= TARGET_RATIO)}"),
+         f"yiwang/floor >= {TARGET_RATIO:.2f}  {ok(ratio >= TARGET_RATIO)}"),
         ("  p50 / p99 closed loop (ms)", f"{yp['p50_ms']} / {yp['p99_ms']}", f"{fp['p50_ms']} / {fp['p99_ms']}",
          "", ""),
         ("open loop at 80% (req/s)", f"{ys['target_rate']:.0f}", f"{fs['target_rate']:.0f}", "", ""),
@@ -400,10 +455,10 @@ def report(results: dict) -> str:
          f"{100 * fs['late_sends'] / max(1, fs['sent']):.0f}", "", ""),
         ("errors (non-201, lost conns)", f"{yp['errors']} + {ys['errors']}", f"{fp['errors']} + {fs['errors']}",
          "", "0"),
-        ("server CPU per request (ms)", f"{yp['cpu_ms_per_request']}", f"{fp['cpu_ms_per_request']}",
-         f"{yp['cpu_ms_per_request'] / fp['cpu_ms_per_request']:.1f}x" if fp["cpu_ms_per_request"] else "", ""),
         ("CPU cores used: server / loadgen", f"{yp['server_cores']} / {yp['loadgen_cores']}",
          f"{fp['server_cores']} / {fp['loadgen_cores']}", "", ""),
+        ("  idle cores, phase A", f"{yp['idle_cores']}", f"{fp['idle_cores']}", "",
+         f"< {IDLE_WAIT_CORES} (else: waits)"),
         ("  other processes (cores)", f"{yp['other_cores']} / {ys['other_cores']}",
          f"{fp['other_cores']} / {fs['other_cores']}", "", "~0 (A / B)"),
         ("RSS per worker after load (MiB)", " / ".join(mib(v) for v in y["rss_kib_by_worker"].values()),
@@ -414,6 +469,7 @@ def report(results: dict) -> str:
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) if i < 4 else c for i, (c, w) in
                        enumerate(zip(r, widths, strict=True))).rstrip() for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    lines = [*verdict(results), "", *lines]
     v = results["verification"]
     busy = max(yp["other_cores"], ys["other_cores"], fp["other_cores"], fs["other_cores"])
     if busy >= 0.2:
@@ -448,6 +504,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="send a fresh Idempotency-Key with every request (what keyed intake costs)")
     ap.add_argument("--workers", type=int, default=WORKERS,
                     help=f"granian workers of both servers, default {WORKERS}; threads: YIWANG_THREADS")
+    ap.add_argument("--floor-lock", choices=("flock", "busy"), default="flock",
+                    help="how the floor's writers queue: flock (default, as yiwang's) or busy (SQLite's busy "
+                         "handler only, the floor before 2026-12-06)")
+    ap.add_argument("--log", action="store_true",
+                    help=f"append a line (commit, date, command, ratios) to {LOG_FILE.relative_to(ROOT)}")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
     ap.add_argument("--no-json", action="store_true", help="do not write bench/results/intake-*.json")
     args = ap.parse_args(argv)
@@ -482,7 +543,8 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
     template.write_text(json.dumps(row_template(db), ensure_ascii=False))
     floor_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
                      FLOOR_DB=str(floor_db), FLOOR_INIT_COMMAND=opts.get("init_command", ""),
-                     FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template))
+                     FLOOR_TIMEOUT=str(opts.get("timeout", 20)), FLOOR_TEMPLATE=str(template),
+                     FLOOR_WRITER_LOCK=args.floor_lock)
     floor = Server("floor", floor_argv(yiwang.cmdline(), floor_port, tmp / "floor-static"), floor_env, floor_port,
                    tmp / "floor-server.log")
     f_request = loadgen.build_request(HOST, floor_port, "/api/v1/cases", body, headers)
@@ -518,12 +580,15 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {"settings": env["DJANGO_SETTINGS_MODULE"], "duration_s": args.duration,
                    "connections": args.connections, "warmup_s": args.warmup, "workers": args.workers,
-                   "rounds": args.rounds, "idempotency_key": args.idempotency_key,
+                   "rounds": args.rounds, "idempotency_key": args.idempotency_key, "floor_lock": args.floor_lock,
                    "open_loop_share": OPEN_LOOP_SHARE, "body": BODY},
         "environment": environment(granian=version("granian"), django_ninja=version("django-ninja")),
         "targets": {"ratio_peak_min": TARGET_RATIO, "p99_ms_max_at_80pct": TARGET_P99_MS},
         "yiwang": y, "floor": f,
         "ratio_peak": y["peak"]["ok_rate"] / f["peak"]["ok_rate"] if f["peak"]["ok_rate"] else 0.0,
+        "ratio_cpu_per_case": (f["peak"]["cpu_ms_per_request"] / y["peak"]["cpu_ms_per_request"]
+                               if y["peak"]["cpu_ms_per_request"] and f["peak"]["cpu_ms_per_request"] else 0.0),
+        "waits": [name for name in ("yiwang", "floor") if waiting((y if name == "yiwang" else f)["peak"])],
         "verification": verification,
         "elapsed_s": round(elapsed(), 1),
     }
@@ -531,9 +596,49 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
     keyed = ", a fresh Idempotency-Key each" if args.idempotency_key else ""
     print(f"intake: POST /api/v1/cases{keyed}, {args.workers} granian workers, SQLite WAL, {args.connections} "
           f"connections, {args.duration:g} s per phase in {args.rounds} turns, {os.cpu_count()} CPUs shared with "
-          "the load generator")
+          f"the load generator, floor writers: {args.floor_lock}, commit {results['environment']['commit']}")
     print(report(results))
-    return results, 0 if verification["no_lost_writes"] and verification["verify_ok"] else 1
+    status = 0 if verification["no_lost_writes"] and verification["verify_ok"] else 1
+    if args.log:
+        append_log(results, status)
+    return results, status
+
+
+def append_log(results: dict, status: int) -> None:
+    """One row of bench/results.md: when, what code, what command, and the figures to compare."""
+    y, f = results["yiwang"]["peak"], results["floor"]["peak"]
+    ys = results["yiwang"]["steady"]
+    commit = results["environment"]["commit"] or "?"
+    # Another engineer's uncommitted change to what is measured makes the commit alone a wrong label.
+    measured = ["src", "bench/intake.py", "bench/floor_app.py", "bench/loadgen.py", "bench/common.py"]
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *measured], cwd=ROOT, capture_output=True,
+                           text=True, timeout=10).stdout.strip()
+    if dirty:
+        commit += "+dirty"
+    command = " ".join(["bench/intake.py", *sys.argv[1:]])
+    other = max(f["other_cores"], y["other_cores"])
+    cells = [results["finished"], commit, f"`{command}`", f"{results['ratio_cpu_per_case']:.2f}",
+             f"{results['ratio_peak']:.2f}", f"{y['ok_rate']:.0f} / {f['ok_rate']:.0f}",
+             f"{y['cpu_ms_per_request']:.2f} / {f['cpu_ms_per_request']:.2f}",
+             f"{y['server_cores']:.2f} / {f['server_cores']:.2f}", ", ".join(results["waits"]) or "-",
+             f"{ys['p99_ms']}", f"{other:.2f}", "ok" if status == 0 else "FAILED"]
+    if not LOG_FILE.exists():
+        LOG_FILE.write_text(LOG_HEADER)
+    with LOG_FILE.open("a", encoding="utf-8") as out:
+        out.write("| " + " | ".join(cells) + " |\n")
+    print(f"logged: {LOG_FILE.relative_to(ROOT)}")
+
+
+LOG_HEADER = """# Benchmark results log
+
+One row per `bench/intake.py --log` run, appended by the script (see bench/README.md, "The results
+log"). `+dirty`: the working tree differed from the commit in src/ or the intake bench's files.
+Ratios: CPU per case floor/yiwang, rate yiwang/floor (targets >= 0.30). Cores: server process tree,
+phase A. "other": cores used by the rest of the machine (should be ~0).
+
+| finished (UTC) | commit | command | CPU/case ratio | rate ratio | req/s yiwang / floor | CPU ms/req yiwang / floor | cores yiwang / floor | waits | yiwang p99 at 80 % (ms) | other | checks |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+"""
 
 
 if __name__ == "__main__":

@@ -9,22 +9,34 @@ declared schema. Each call runs in a savepoint rolled back afterwards: writes �
 a member off the register, replacing a branch's groups — cannot change what the next call sees.
 
 `make test` runs the schema's examples and boundary values (schemathesis's coverage phase) for every
-role, and a few derandomized generated examples per operation and role (fewer for the resident and
-the clerk: NARROW_EXAMPLES). A long run, seeded anew each time (a failure prints the seed; replay it
-with --hypothesis-seed=N):
+role, and a few generated examples per operation and role (SCHEMATHESIS_EXAMPLES, default 6; fewer
+for the resident and the clerk: SCHEMATHESIS_NARROW_EXAMPLES). `make fuzz` is the long run: 200 of
+each, per operation and role, with a seed it prints first.
 
-    SCHEMATHESIS_EXAMPLES=500 SCHEMATHESIS_RANDOM=1 .venv/bin/pytest -p no:xdist tests/test_schemathesis.py
+The generated examples come from one seed per run, different every run, so that each `make test`
+tries calls no earlier run tried. It is chosen once for the whole run — SCHEMATHESIS_SEED if set, else
+pytest's --hypothesis-seed=N, else derived from pytest-xdist's run id (the same in every worker),
+else at random — and a failure names it ("schemathesis seed N: ..."). Replay one with
+
+    SCHEMATHESIS_SEED=N .venv/bin/pytest tests/test_schemathesis.py   # or --hypothesis-seed=N
+
+(with the run's SCHEMATHESIS_EXAMPLES: the same seed with more examples draws more, not the same).
+Why not a fixed seed in `make test`: a fixed seed replays the same six calls per operation for ever,
+so they stop finding anything after the first run. The price: a run may fail on a bug older than
+the change it tests; with the seed printed, that failure is as reproducible as a fixed seed's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 
+import hypothesis.core
 import pytest
 import schemathesis
 from django.db import transaction
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -33,7 +45,21 @@ from tests.test_authz_matrix import matrix  # noqa: F401  (the module's world, b
 from yiwang.wsgi import application
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6"))
-RANDOM = os.environ.get("SCHEMATHESIS_RANDOM", "") not in ("", "0")
+
+
+def _run_seed() -> tuple[int | str, str]:
+    """This run's seed and where it came from: the same in every xdist worker of one run, new each run."""
+    if os.environ.get("SCHEMATHESIS_SEED"):
+        return int(os.environ["SCHEMATHESIS_SEED"]), "SCHEMATHESIS_SEED"
+    if hypothesis.core.global_force_seed is not None:  # pytest --hypothesis-seed=N
+        return hypothesis.core.global_force_seed, "--hypothesis-seed"
+    run_uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # set by pytest-xdist before its workers collect
+    if run_uid:
+        return int(run_uid.replace("-", "")[:8], 16), "the xdist run id"
+    return random.SystemRandom().randrange(2**32), "chosen at random"
+
+
+SEED, SEED_SOURCE = _run_seed()
 # The widest views (a leader's region, the superuser's everything) get EXAMPLES generated calls per
 # operation. A resident and a window clerk add refusals and narrower scopes rather than new code paths:
 # they get the whole coverage phase too, and a third of the generated calls, so that `make test` stays fast.
@@ -90,6 +116,14 @@ def known(matrix):  # noqa: F811
 
 
 @pytest.fixture(autouse=True)
+def _print_seed():
+    """pytest shows a failed test's captured output, so a failure names the seed that replays it (an
+    exception note would not do: schemathesis raises a new exception group of its own)."""
+    print(f"schemathesis seed {SEED} ({SEED_SOURCE}); replay: SCHEMATHESIS_SEED={SEED} "
+          f"SCHEMATHESIS_EXAMPLES={EXAMPLES} SCHEMATHESIS_NARROW_EXAMPLES={NARROW_EXAMPLES}")
+
+
+@pytest.fixture(autouse=True)
 def _one_connection():
     """The WSGI handler closes the database connection after each request, as a server must; here
     the connection holds the test's transaction, so keep it open (django.test.Client does the same)."""
@@ -140,7 +174,8 @@ def _schemas_in(model, base, seen=None) -> set:
 
 @pytest.mark.parametrize("role", ROLES)
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, derandomize=not RANDOM, database=None, deadline=None,
+@seed(SEED)  # on the function before schemathesis wraps it: schemathesis then leaves out its own seed
+@settings(max_examples=EXAMPLES, derandomize=False, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_no_server_error(case, role, matrix, known, db):  # noqa: F811
     call_and_check(case, matrix.tokens[role])
@@ -148,7 +183,8 @@ def test_no_server_error(case, role, matrix, known, db):  # noqa: F811
 
 @pytest.mark.parametrize("role", NARROW_ROLES)
 @schema.parametrize()
-@settings(max_examples=NARROW_EXAMPLES, derandomize=not RANDOM, database=None, deadline=None,
+@seed(SEED)
+@settings(max_examples=NARROW_EXAMPLES, derandomize=False, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_no_server_error_for_a_resident_or_a_clerk(case, role, matrix, known, db):  # noqa: F811
     call_and_check(case, matrix.tokens[role])
