@@ -31,6 +31,10 @@ lies. A rule names a side's line itself (``sibling=``, ``cousin=``) only where t
 wrong for a reason its ``why`` gives. The same reach decides which sides' text an answer must not
 show a role (the test's ``absent``).
 
+An API call is made with the role's bearer token and again from its browser session (cookie and CSRF
+token), expecting the same answer; a session write without the CSRF token is refused, 403. A method
+that no rule names for a route must be refused (405): a rule is how a method is let in.
+
 A route that takes no object has a single line (``both``): the call is the same for any side. A
 route may have more than one rule: "METHOD route · variant" is a second call to the same route,
 e.g. an object of one side reached through a route of another (a resident's ID number in an
@@ -94,7 +98,9 @@ def both(line: str, why: str = "") -> Rule:
 
 
 # Every route under /admin/ (the Django admin): staff superusers only; everyone else is sent to the
-# admin's own login page. The test calls each admin page that takes no parameter.
+# admin's own login page. The test calls each admin page that takes no parameter, every application's
+# index, and every page of every registered model (its add page; its first row's change, delete and
+# history pages and any other its ModelAdmin declares), by GET and, but for the superuser, by POST.
 ADMIN_PREFIX = "admin/"
 ADMIN_RULE = both("302   302   302   302   302   302   302   302   302   ok")
 

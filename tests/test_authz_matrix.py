@@ -8,6 +8,11 @@ is rolled back, so the calls cannot see each other's writes. A refused write mus
 it was: the row counts of every yiwang table, and the rows the call aims at. No answer but a
 superuser's shows text of a side the role does not reach (authz_rules.REACH): each side's signature
 (its case numbers, marks, people's names, plates) and what a call adds, read out of .xlsx and .pdf too.
+
+An API call is made with the role's token and again from its browser session, which must be answered
+alike (see _ways for which); without the CSRF token a session write is refused. A method no rule names
+must be refused, 405, on every page and API path (test_a_method_without_a_rule_is_not_allowed). Every
+page of the admin, of every registered model, is for the superuser alone.
 """
 
 from __future__ import annotations
@@ -449,19 +454,37 @@ EXCLUDED_PREFIXES = ("static/", "media/")
 
 
 @functools.cache
-def api_routes() -> list[str]:
-    """'METHOD /api/v1/path/{param}' for every operation of the NinjaAPI's routers."""
+def api_operations() -> dict[str, tuple]:
+    """'METHOD /api/v1/path/{param}' → (its ninja Operation, its Router), for every operation of the
+    API's routers."""
     import re
 
     from yiwang.urls import api
 
-    out = []
+    out = {}
     for prefix, router in api._routers:
         for path, path_view in router.path_operations.items():
             for operation in path_view.operations:
-                out += [f"{method} {API_PREFIX}{re.sub('/+', '/', '/' + prefix + path)}"
-                        for method in operation.methods]
-    return sorted(set(out))
+                for method in operation.methods:
+                    out[f"{method} {API_PREFIX}{re.sub('/+', '/', '/' + prefix + path)}"] = operation, router
+    return out
+
+
+def api_routes() -> list[str]:
+    return sorted(api_operations())
+
+
+def _authenticated(key: str) -> bool:
+    """Whether the API operation asks who is calling (auth=None ones, e.g. logging in, do not, and so
+    check no CSRF token either: ninja's cookie auth is where the API checks it)."""
+    from ninja.constants import NOT_SET
+
+    from yiwang.urls import api
+
+    operation, router = api_operations()[key]
+    # As ninja's Router binds an operation: its own auth, else its router's, else the API's.
+    auth = next((a for a in (operation.auth_param, router.auth) if a is not NOT_SET), api.auth)
+    return auth is not None
 
 
 def _walk(patterns, prefix: str = "", namespace: str = ""):
@@ -1240,17 +1263,28 @@ def _difference(before: tuple, after: tuple) -> str:
 
 
 _clients: dict[str, Client] = {}
+# How an API call says who is calling: the role's bearer token (TOKEN); its browser's session cookie
+# and CSRF token, as the site's own pages call the API (SESSION); the session cookie alone, as a
+# cross-site form would (NO_CSRF). Pages are always called with the session cookie.
+TOKEN, SESSION, NO_CSRF = "token", "session", "session without CSRF"
+CSRF_SECRET = "matrixCsrfSecret0123456789abcdef"  # 32 letters and digits: a valid csrftoken cookie
 
 
-def _client(m: Matrix, role: str, kind: str) -> Client:
-    key = f"{kind}:{role}"
+def _client(m: Matrix, role: str, kind: str, via: str = TOKEN) -> Client:
+    from django.conf import settings
+
+    key = f"{kind}:{via}:{role}"
     if key not in _clients:
-        _clients[key] = Client(raise_request_exception=True)
+        # The API's session calls check CSRF as a browser's request would be checked (the test client
+        # skips the check unless told): a missing token must be seen to be refused.
+        _clients[key] = Client(raise_request_exception=True, enforce_csrf_checks=kind == "api" and via != TOKEN)
     client = _clients[key]
     # A fresh jar each call: a call that logs in or out must not leak into the next one.
     client.cookies = SimpleCookie()
-    if kind == "page" and role in m.sessions:
-        client.cookies["sessionid"] = m.sessions[role]
+    if (kind == "page" or via != TOKEN) and role in m.sessions:
+        client.cookies[settings.SESSION_COOKIE_NAME] = m.sessions[role]
+    if kind == "api" and via == SESSION:
+        client.cookies[settings.CSRF_COOKIE_NAME] = CSRF_SECRET
     return client
 
 
@@ -1264,19 +1298,28 @@ def _send(client: Client, method: str, kind: str, url: str, call: Call, headers:
         for upload in (call.files or {}).values():
             upload.seek(0)
         return client.post(url, {**(call.body or {}), **(call.files or {})}, headers=headers)
-    raise AssertionError(f"no way to send {method} {url} with form fields")
+    from urllib.parse import urlencode
+
+    # PUT, PATCH, DELETE to a page: only to see it refused (test_a_method_without_a_rule_is_not_allowed).
+    return client.generic(method, url, urlencode(call.body or {}, doseq=True),
+                          content_type="application/x-www-form-urlencoded", headers=headers)
 
 
-def attempt(m: Matrix, method: str, route: str, role: str, call: Call) -> Answer:
-    """One call as ``role``, in a savepoint rolled back afterwards; writes report what they changed."""
+def attempt(m: Matrix, method: str, route: str, role: str, call: Call, via: str = TOKEN) -> Answer:
+    """One call as ``role``, in a savepoint rolled back afterwards; writes report what they changed.
+    An API call says who is calling ``via`` its token or its browser session (see TOKEN)."""
     from yiwang.api import clear_token_cache
     from yiwang.core import clock, confcache
 
     kind = _kind(route)
-    client = _client(m, role, kind)
-    headers = {"Authorization": f"Bearer {m.tokens[role]}"} if kind == "api" and role in m.tokens else {}
+    client = _client(m, role, kind, via)
+    headers = {}
+    if kind == "api" and via == TOKEN and role in m.tokens:
+        headers = {"Authorization": f"Bearer {m.tokens[role]}"}
+    elif kind == "api" and via == SESSION:
+        headers = {"X-CSRFToken": CSRF_SECRET}
     url = _url(route, call)
-    write = method != "GET"
+    write = method not in ("GET", "HEAD", "OPTIONS")
     savepoint = transaction.savepoint()
     try:
         before = _fingerprint(call.watch) if write else None
@@ -1359,14 +1402,40 @@ def test_route(matrix, db, key):
     for side, column in rule.columns():
         call = make(matrix.sides[side], matrix.sides["own"])
         for role, expected in zip(ROLES, column, strict=True):
-            answer = attempt(matrix, method, route, role, call)
-            problem = judge(expected, method, route, answer) or _shown(matrix, role, call, answer)
-            if not problem and call.names and answer.status == 422 and call.names not in answer.text:
-                problem = f"422 without naming {call.names}: {answer.text[:200]}"
-            if problem:
-                wrong.append(f"{role:<12}{side:<8}expected {expected:<6} got {problem}")
+            for via, expect in _ways(method, route, side, role, expected):
+                answer = attempt(matrix, method, route, role, call, via)
+                problem = judge(expect, method, route, answer) or _shown(matrix, role, call, answer)
+                if not problem and call.names and answer.status == 422 and call.names not in answer.text:
+                    problem = f"422 without naming {call.names}: {answer.text[:200]}"
+                if problem:
+                    how = "" if via == TOKEN else f" ({via})"
+                    wrong.append(f"{role:<12}{side:<8}expected {expect:<6} got {problem}{how}")
     title = f"{key} ({rule.why})" if rule.why else key
     assert not wrong, title + "\n" + "\n".join(wrong)
+
+
+def _ways(method: str, route: str, side: str, role: str, expected: str):
+    """(via, expected answer) for each way the call is made: a page with the role's session; an API
+    call with its token, and also from its browser session, where the answer must be the same (both
+    say who is calling; a rule is about who, not how). A session write without the CSRF token is
+    refused, 403 and nothing written, unless the operation asks no one who they are (logging in).
+
+    Which API calls are made from a session too: every write, on every side (a write is where CSRF
+    and a viewer built from the session rather than the token could differ), and every read on the
+    "other" side (the one where an answer leaks what it must not). A read's own, sibling and cousin
+    sides are left to the token: they would double the matrix's reads for a second path through the
+    same viewer (api.SessionAuth → request_viewer, TokenAuth → viewer_for). A write without the CSRF
+    token is sent on the "own" side alone, where most writes go through: ninja's cookie auth refuses it
+    before the operation looks at any object, so the side cannot change the answer. Anonymous has
+    neither token nor session: its one call stands for both."""
+    yield TOKEN, expected
+    if _kind(route) != "api" or role == "anonymous":
+        return
+    write = method != "GET"
+    if write or side == "other":
+        yield SESSION, expected
+    if write and side == "own":
+        yield NO_CSRF, "403" if _authenticated(f"{method} {route}") else expected
 
 
 def personal(s: Side) -> list[str]:
@@ -1405,24 +1474,33 @@ def _shown(m: Matrix, role: str, call: Call, answer: Answer) -> str:
     return ""
 
 
-def _admin_routes() -> list[str]:
-    """The admin's index, login and logout, and every model's list: the pages of /admin/ that take no
-    parameter but the add forms (the same gate, at twice the rendering cost)."""
-    names = [name for name, route in page_routes().items()
+def _admin_routes(m: Matrix) -> list[tuple[str, dict]]:
+    """(name, parameters) of the admin's index, login and logout, every model's list — the pages of
+    /admin/ that take no parameter but the add forms (test_every_admin_page_of_a_model_… calls them)
+    — every application's index, and the view-on-site redirect of a user."""
+    from django.contrib import admin
+    from django.contrib.contenttypes.models import ContentType
+
+    names = [(name, {}) for name, route in page_routes().items()
              if route.startswith(authz_rules.ADMIN_PREFIX) and "<" not in route and "(?P" not in route
              and not name.endswith("_add")]
-    return sorted(names)
+    names += [("admin:app_list", {"app_label": label})
+              for label in sorted({model._meta.app_label for model in admin.site._registry})]
+    user = m.world.users[USERS["clerk"]]
+    names.append(("admin:view_on_site", {"content_type_id": ContentType.objects.get_for_model(user).pk,
+                                         "object_id": user.pk}))
+    return sorted(names, key=repr)
 
 
 def test_admin_is_for_superusers_only(matrix, db):
-    """Every admin page that takes no parameter (ADMIN_RULE covers the rest of /admin/ by prefix): the
-    superuser gets in — a read-only model's add page may still say 403 — and everyone else is sent
+    """Every admin page that takes no parameter, and every application's index (ADMIN_RULE covers
+    /admin/ by prefix; each model's other pages are the next test's): the superuser gets in — a read-only model's add page may still say 403 — and everyone else is sent
     to the admin's login page, which alone answers them."""
     login = reverse("admin:login")
     wrong = []
-    for name in _admin_routes():
+    for name, params in _admin_routes(matrix):
         for role, expected in zip(ROLES, authz_rules.ADMIN_RULE.own, strict=True):
-            answer = attempt(matrix, "GET", name, role, Call())
+            answer = attempt(matrix, "GET", name, role, Call(params=params))
             to_login = answer.status == 302 and answer.location.startswith(login)
             if answer.status >= 500:
                 problem = f"{answer.status} {answer.error}"
@@ -1433,5 +1511,206 @@ def test_admin_is_for_superusers_only(matrix, db):
             else:
                 problem = "" if to_login else f"{answer.status} {answer.location}"
             if problem:
-                wrong.append(f"{name:<40} {role:<12}expected {expected:<6} got {problem}")
+                wrong.append(f"{name:<40} {params or ''} {role:<12}expected {expected:<6} got {problem}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- methods without a rule --------------------------------------------------------------------
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _ruled_methods() -> dict[str, dict[str, list[str]]]:
+    """Route (a page's name or an API path) → method → its rules' keys, for the routes the URL conf
+    and the API's routers have."""
+    live = set(api_routes()) | {f"M {name}" for name in page_routes()}
+    out: dict[str, dict[str, list[str]]] = {}
+    for key in authz_rules.RULES:
+        method, route = key.split(" · ", 1)[0].split(" ", 1)
+        if f"{method} {route}" in live or f"M {route}" in live:
+            out.setdefault(route, {}).setdefault(method, []).append(key)
+    return out
+
+
+def _unruled() -> list[str]:
+    """'route' for every page and API path with a method no rule names (admin pages are tested below)."""
+    ruled = _ruled_methods()
+    return sorted(route for route, methods in ruled.items() if set(HTTP_METHODS) - set(methods))
+
+
+def _least_privileged(keys: list[str]) -> str:
+    """The signed-in role (not the superuser) that the route's rules allow least often, on any side:
+    the one a view checking the method only after who is asking would refuse anyway."""
+    allowed = {role: 0 for role in ROLES[1:-1]}
+    for key in keys:
+        for _side, line in authz_rules.RULES[key].columns():
+            for role, token in zip(ROLES, line, strict=True):
+                if role in allowed and token in ("ok", "done", "quiet"):
+                    allowed[role] += 1
+    return min(allowed, key=lambda role: (allowed[role], ROLES.index(role)))
+
+
+def _nothing_lives_there(keys: list[str]) -> str:
+    """The status every rule of the route gives every role everywhere, if they agree on one 4xx:
+    the route answers no method (GET api:api-root, a 404); else ''."""
+    tokens = {token for key in keys for _side, line in authz_rules.RULES[key].columns() for token in line}
+    return tokens.pop() if len(tokens) == 1 and next(iter(tokens)).startswith("4") else ""
+
+
+def _refused_first(role: str, keys: list[str], answer: Answer) -> bool:
+    """Whether the answer is a refusal the route's rules give ``role`` anyway (login, 403, 404): a view
+    may ask who is calling before it looks at the method."""
+    refusals = {token for key in keys for _side, line in authz_rules.RULES[key].columns()
+                for r, token in zip(ROLES, line, strict=True) if r == role and (token == "login" or token[0] == "4")}
+    return ("login" in refusals and _login_redirect(answer)) or str(answer.status) in refusals
+
+
+# Pages that answer any method as they answer GET today (function views without require_safe): every
+# method must be answered as the page's GET rule says and change nothing, so that one that starts to
+# act on a POST fails (by a change, or by an answer its GET rule does not give). Remove a page once its
+# view refuses other methods (405: accepted meanwhile). A page not listed must answer 405.
+# set_language is Django's own (django.views.i18n): any other method is sent back to `next`; web:login
+# is Django's LoginView, a FormView, whose PUT is its POST (with no form fields read: the page again).
+ANY_METHOD: set[str] = {
+    "web:login",
+    "api:openapi-json", "api:openapi-view", "command:board", "grid:index", "home", "ledger:batch",
+    "ledger:batch_pdf", "ledger:batch_xlsx", "ledger:counts", "ledger:index", "ledger:item", "ledger:list",
+    "ledger:list_pdf", "ledger:list_xlsx", "ledger:topics", "parking:hotspots", "parking:violation",
+    "parking:violations", "parking:zones", "party:index", "party:pair", "patrol:index", "patrol:log",
+    "patrol:me", "patrol:team", "set_language", "stats:cases", "stats:cases_export", "stats:dashboard",
+    "stats:export", "stats:incidents", "web:case", "web:guide", "web:halls", "web:lookup",
+    "web:my_cases", "web:notifications", "web:queue", "web:work_case", "web:work_material",
+}
+
+
+@pytest.mark.parametrize("route", _unruled())
+def test_a_method_without_a_rule_is_not_allowed(matrix, db, route):
+    """Every method (of GET, POST, PUT, PATCH, DELETE) that no rule names for a route is refused, 405,
+    to the superuser and to the route's least-privileged signed-in role; anonymous may be sent to log
+    in first. A view that starts to accept a method (a page that takes a POST, a PUT on an API path)
+    fails here by name until a rule says who may call it — and then test_route checks that rule. A
+    refused call changes nothing."""
+    ruled = _ruled_methods()[route]
+    keys = [key for method_keys in ruled.values() for key in method_keys]
+    roles = ("anonymous", _least_privileged(keys), "superuser")
+    everyone = _nothing_lives_there(keys)
+    # The call of one of the route's rules, at the caller's own side, fills its parameters and body.
+    call = CALLS[min(keys)](matrix.sides["own"], matrix.sides["own"])
+    call.at = None
+    wrong = []
+    for method in sorted(set(HTTP_METHODS) - set(ruled)):
+        for role in roles:
+            answer = attempt(matrix, method, route, role, call)
+            expected = everyone or "405"
+            if _refused_first(role, keys, answer) and not answer.changed:
+                continue
+            if route in ANY_METHOD and answer.status != 405:
+                # Answered as its GET is (its first rule: GET sorts first), and nothing written.
+                expected = authz_rules.RULES[min(keys)].line("own")[ROLES.index(role)]
+                problem = judge(expected, "GET", route, answer) or (
+                    f"{answer.status}, and it changed data: {answer.changed}" if answer.changed else "")
+            else:
+                problem = judge(expected, method, route, answer)
+            if problem:
+                wrong.append(f"{method:<7}{role:<12}expected {expected} got {problem}")
+    assert not wrong, f"{route} (its rules name {', '.join(sorted(ruled))} only)\n" + "\n".join(wrong)
+
+
+# --- every admin page of every model -------------------------------------------------------------
+
+# Registered models of which the world has no row: their change, delete and history pages have no
+# object to be called with (their add page is still called). A model that gains rows in the world is
+# called in full; one that loses them must be added here.
+EMPTY_IN_WORLD: set[str] = {
+    "auth.Group", "cases.EscalationRule", "catalog.MatterFAQ", "catalog.RoutingRule", "command.DispatchModel",
+    "command.DispatchSettings", "core.AccessLog", "django_tasks_database.DBTaskResult", "grid.Building",
+    "grid.GridAssignment", "grid.Organisation", "parking.TaggedPlace", "patrol.Finding",
+}
+
+
+def _admin_models() -> list[str]:
+    from django.contrib import admin
+
+    return sorted(model._meta.label for model in admin.site._registry)
+
+
+def _admin_pages(model, row, request) -> list[tuple[str, str, int]]:
+    """(page, url, what the superuser gets) of every URL the model's admin declares (ModelAdmin.get_urls,
+    so a custom one is called too) but its list (test_admin_is_for_superusers_only calls it): the add
+    page, and ``row``'s change, delete and history pages, the bare object URL (a redirect to its change
+    page), and any other taking the object's id (a user's password page)."""
+    from django.contrib import admin
+
+    model_admin = admin.site._registry[model]
+    opts = f"{model._meta.app_label}_{model._meta.model_name}"
+    # What the superuser may do, as the model's admin says: a read-only admin denies add and delete.
+    permitted = {"add": lambda: model_admin.has_add_permission(request),
+                 "change": lambda: model_admin.has_view_or_change_permission(request, row),
+                 "history": lambda: model_admin.has_view_or_change_permission(request, row),
+                 "delete": lambda: model_admin.has_delete_permission(request, row)}
+    base = reverse(f"{admin.site.name}:{opts}_changelist")
+    pages = []
+    for pattern in model_admin.get_urls():
+        params = list(pattern.pattern.converters) or list(pattern.pattern.regex.groupindex)
+        page = (pattern.name or "").removeprefix(f"{opts}_") or "object"
+        if page == "changelist" or (not params and page != "add") or (params and row is None):
+            continue
+        if pattern.name:
+            url = reverse(f"{admin.site.name}:{pattern.name}", kwargs={p: row.pk for p in params})
+        else:
+            url = base + str(pattern.pattern).replace(f"<path:{params[0]}>", str(row.pk))
+        expected = 302 if page == "object" else (200 if permitted.get(page, lambda: True)() else 403)
+        pages.append((page, url, expected))
+    return pages
+
+
+def test_the_models_without_a_row_in_the_world_are_the_listed_ones(matrix, db):
+    from django.apps import apps as registry
+
+    empty = {label for label in _admin_models() if not registry.get_model(label)._default_manager.exists()}
+    assert empty == EMPTY_IN_WORLD, (
+        f"registered models with no row in the world (their change, delete and history pages go uncalled): "
+        f"now {sorted(empty)}, EMPTY_IN_WORLD says {sorted(EMPTY_IN_WORLD)}")
+
+
+@pytest.mark.parametrize("label", _admin_models())
+def test_every_admin_page_of_a_model_is_for_superusers_only(matrix, db, label):
+    """A registered model's add page, and the change, delete and history pages of its first row (the
+    URLs come from admin.site._registry and each ModelAdmin's get_urls, so a model registered later,
+    or a page added to its admin, is called too): every role but the superuser is sent to the admin's
+    login, by GET and by POST, and nothing is written; the superuser gets the page, or 403 where the
+    model's admin denies that permission (a read-only admin's add and delete pages).
+
+    Models with no row in the world, whose add page alone is called (EMPTY_IN_WORLD, checked by
+    test_the_models_without_a_row_in_the_world_are_the_listed_ones): auth.Group, cases.EscalationRule,
+    catalog.MatterFAQ, catalog.RoutingRule, command.DispatchModel, command.DispatchSettings,
+    core.AccessLog, django_tasks_database.DBTaskResult, grid.Building, grid.GridAssignment,
+    grid.Organisation, parking.TaggedPlace, patrol.Finding."""
+    from django.apps import apps as registry
+    from django.test import RequestFactory
+
+    model = registry.get_model(label)
+    row = model._default_manager.order_by("pk").first()
+    login = reverse("admin:login")
+    request = RequestFactory().get("/")
+    request.user = matrix.world.users[USERS["superuser"]]
+    wrong = []
+    pages = _admin_pages(model, row, request)
+    assert {"add"} <= {page for page, _url, _expected in pages}, f"{label}: no add page found in its admin's URLs"
+    for page, url, expected in pages:
+        for role in ROLES:
+            for method in ("GET",) if role == "superuser" else ("GET", "POST"):
+                # The row is watched too: a POST to its change or delete page must leave it as it was.
+                answer = attempt(matrix, method, url, role, Call(body={}, watch=[row] if row is not None else []))
+                if answer.status >= 500:
+                    problem = f"{answer.status} {answer.error}"
+                elif role == "superuser":
+                    problem = "" if answer.status == expected else f"{answer.status} {answer.location}, not {expected}"
+                elif answer.changed:
+                    problem = f"{answer.status}, and it changed data: {answer.changed}"
+                else:
+                    to_login = answer.status == 302 and answer.location.startswith(login)
+                    problem = "" if to_login else f"{answer.status} {answer.location}, not the admin's login"
+                if problem:
+                    wrong.append(f"{page:<8}{method:<5}{role:<12}got {problem}")
+    assert not wrong, f"{label}\n" + "\n".join(wrong)
