@@ -1275,9 +1275,10 @@ def _client(m: Matrix, role: str, kind: str, via: str = TOKEN) -> Client:
 
     key = f"{kind}:{via}:{role}"
     if key not in _clients:
-        # The API's session calls check CSRF as a browser's request would be checked (the test client
-        # skips the check unless told): a missing token must be seen to be refused.
-        _clients[key] = Client(raise_request_exception=True, enforce_csrf_checks=kind == "api" and via != TOKEN)
+        # API calls are checked for CSRF as any client's are outside tests (the test client skips the
+        # check unless told): a session write without the token must be seen refused, and a call
+        # without a session (anonymous, with or without a token) must not be.
+        _clients[key] = Client(raise_request_exception=True, enforce_csrf_checks=kind == "api")
     client = _clients[key]
     # A fresh jar each call: a call that logs in or out must not leak into the next one.
     client.cookies = SimpleCookie()

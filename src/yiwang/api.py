@@ -173,6 +173,15 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def __call__(self, request):
+        # CSRF guards what a session cookie signs in: a request with no signed-in session (no token, a
+        # wrong or revoked one) is not signed in by one, and is answered 401 as such, not 403 "CSRF
+        # check Failed" (ninja checks CSRF before it looks at the cookie).
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super().__call__(request)
+
     def authenticate(self, request, key):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
