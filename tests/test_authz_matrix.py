@@ -1270,15 +1270,15 @@ TOKEN, SESSION, NO_CSRF = "token", "session", "session without CSRF"
 CSRF_SECRET = "matrixCsrfSecret0123456789abcdef"  # 32 letters and digits: a valid csrftoken cookie
 
 
-def _client(m: Matrix, role: str, kind: str, via: str = TOKEN) -> Client:
+def _client(m: Matrix, role: str, kind: str, via: str = TOKEN, csrf: bool = False) -> Client:
     from django.conf import settings
 
-    key = f"{kind}:{via}:{role}"
+    key = f"{kind}:{via}:{role}:{csrf}"
     if key not in _clients:
-        # API calls are checked for CSRF as any client's are outside tests (the test client skips the
-        # check unless told): a session write without the token must be seen refused, and a call
-        # without a session (anonymous, with or without a token) must not be.
-        _clients[key] = Client(raise_request_exception=True, enforce_csrf_checks=kind == "api")
+        # The API's operations are checked for CSRF as any client's calls are outside tests (the test
+        # client skips the check unless told): a session write without the token must be seen
+        # refused, and a call without a session (anonymous, with or without a token) must not be.
+        _clients[key] = Client(raise_request_exception=True, enforce_csrf_checks=csrf)
     client = _clients[key]
     # A fresh jar each call: a call that logs in or out must not leak into the next one.
     client.cookies = SimpleCookie()
@@ -1313,7 +1313,9 @@ def attempt(m: Matrix, method: str, route: str, role: str, call: Call, via: str 
     from yiwang.core import clock, confcache
 
     kind = _kind(route)
-    client = _client(m, role, kind, via)
+    # The API's operations only (api:openapi-json and the like are Django views, whose other methods
+    # test_a_method_without_a_rule_is_not_allowed judges as pages').
+    client = _client(m, role, kind, via, csrf=route.startswith(API_PREFIX))
     headers = {}
     if kind == "api" and via == TOKEN and role in m.tokens:
         headers = {"Authorization": f"Bearer {m.tokens[role]}"}
