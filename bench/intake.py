@@ -415,9 +415,13 @@ def verdict(results: dict) -> list[str]:
     lines = [f"HEADLINE  CPU per case floor/yiwang {cpu:.2f} ({ok(cpu >= TARGET_RATIO)}, target >= {TARGET_RATIO:.2f})"
              f"   rate yiwang/floor {rate:.2f} ({ok(rate >= TARGET_RATIO)})"]
     for name, p in (("yiwang", yp), ("floor", fp)):
+        spare = (os.cpu_count() or 1) - p["server_cores"] - p["loadgen_cores"]
         state = (f"WAITS: {p['idle_cores']:.2f} of {os.cpu_count()} cores idle with requests queued"
-                 if waiting(p) else "does not wait" if p["loadgen_cores"] < LOADGEN_BUSY
-                 else "unknown: the load generator was saturated (client-bound)")
+                 if waiting(p) else "unknown: the load generator was saturated (client-bound)"
+                 if p["loadgen_cores"] >= LOADGEN_BUSY
+                 else f"cannot tell: {spare:.2f} cores not used by it or the client, but other processes used "
+                 f"{p['other_cores']:.2f}" if spare >= IDLE_WAIT_CORES and p["other_cores"] >= 0.2
+                 else "does not wait")
         lines.append(f"  {name:6s} {p['ok_rate']:6.0f} req/s, {p['cpu_ms_per_request'] / 1000:.6f} CPU s per request, "
                      f"{p['server_cores']:.2f} cores used (client {p['loadgen_cores']:.2f}, other "
                      f"{p['other_cores']:.2f}): {state}")
