@@ -160,9 +160,15 @@ def wipe() -> None:
 
 # Each app that keeps data of its own adds its demo rows after the case history, in the same
 # transaction: a grid's basic data, patrol teams and their nights, ledgers, party groups, parking.
-APP_SEEDS = ("yiwang.grid.demo", "yiwang.patrol.demo", "yiwang.party.demo", "yiwang.ledger.demo",
+APP_SEEDS = ("yiwang.grid.demo", "yiwang.demo.patrol", "yiwang.party.demo", "yiwang.ledger.demo",
              "yiwang.parking.demo", "yiwang.open311.demo",
              "yiwang.command.demo")  # last: it trains the dispatch model on every closed incident
+
+
+def seed_name(module: str) -> str:
+    """The app a seed module is for: yiwang.<app>.demo, or yiwang.demo.<app> for the seeds moved here
+    (the name also seeds its random generator, so the demo stays the same whichever place it lives)."""
+    return module.rsplit(".", 1)[-1] if module.startswith("yiwang.demo.") else module.rsplit(".", 2)[-2]
 
 
 def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
@@ -182,7 +188,7 @@ def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
             clock.set_frozen(now)
             # Tests of the base demo, or of one app's seed, skip the other apps' (a full load is slow).
             for module in APP_SEEDS if apps is None else apps:
-                name = module.rsplit(".", 2)[-2]
+                name = seed_name(module)
                 log(f"  {name} …")
                 loaded.extras[name] = importlib.import_module(module).seed(random.Random(f"{seed}-{name}"), log)
             loaded.token = token_create(username=data.ADMIN_USERNAME, name="demo")

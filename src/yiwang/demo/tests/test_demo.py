@@ -13,7 +13,7 @@ from yiwang.cases.services import case_create
 from yiwang.catalog.selectors import matter_info
 from yiwang.core import idnumber
 from yiwang.demo import data
-from yiwang.demo.loader import APP_SEEDS, load, routing_problems, wipe
+from yiwang.demo.loader import APP_SEEDS, load, routing_problems, seed_name, wipe
 from yiwang.feedback.models import Evaluation
 from yiwang.org.models import Region, Resident, Unit, UnitKind
 from yiwang.org.selectors import hierarchy, viewer_for
@@ -51,7 +51,7 @@ def test_a_small_demo_loads_through_the_services(db):
 def test_verify_passes_after_loading_the_whole_demo(db):
     # The one full load in the suite: every app's seed on top of the history, then every chain checked.
     loaded = load(cases=60, now=NOW)
-    assert set(loaded.extras) == {module.rsplit(".", 2)[-2] for module in APP_SEEDS}
+    assert set(loaded.extras) == {seed_name(module) for module in APP_SEEDS}
     out = StringIO()
     call_command("verify", stdout=out)
     assert "all hash chains intact" in out.getvalue()

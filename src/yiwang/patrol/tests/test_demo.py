@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from yiwang.cases.models import Case
+from yiwang.demo import patrol as demo
 from yiwang.demo.loader import load
-from yiwang.patrol import demo
 from yiwang.patrol.models import Finding, PatrolLog, PatrolTeam, ShiftMember, ShiftState
 
 NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
@@ -17,7 +17,7 @@ NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
 
 def test_the_ruining_patrol_is_seeded(db):
     lines = []
-    made = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.patrol.demo",)).extras["patrol"]  # the loader runs the patrol seed
+    made = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.demo.patrol",)).extras["patrol"]  # the loader runs the patrol seed
     team = PatrolTeam.objects.get(pk=made["team"])
     assert team.name == "瑞凝村党员夜巡队" and team.unit.code == "JH-JG-RNC-PB" and team.team_size == 3
     window = team.windows.get()

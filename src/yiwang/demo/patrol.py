@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from yiwang.core import clock
+from yiwang.demo import data
 from yiwang.org.models import Level, Region, Unit
 from yiwang.org.selectors import viewer_for
 from yiwang.org.services import user_create
@@ -130,12 +131,8 @@ def _point_in(rng: random.Random, grids: list[Region], region: Region) -> tuple[
 
 
 def _name(rng: random.Random) -> str:
-    from yiwang.demo import data
-
     return rng.choice(data.SURNAMES) + rng.choice(data.GIVEN_MALE)
 
 
 def _demo_password() -> str:
-    from yiwang.demo import data
-
     return data.DEMO_PASSWORD
