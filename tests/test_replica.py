@@ -2,7 +2,7 @@
 
 PostgreSQL only. A primary and a hot standby (pg_basebackup -R) run from a temp dir on free loopback
 ports, as the ``postgres`` OS user. yiwang is migrated on the primary. Then a child process, Django
-with YIWANG_DATABASE_URL and YIWANG_REPLICA_URL, plays `scenario()` (this file run as a script):
+with YIWANG_DATABASE_URL and YIWANG_REPLICA_URL, plays `scenario()` (this file run as a module):
 it creates cases, waits for the standby to replay them, pauses replay (pg_wal_replay_pause), creates
 one more case and looks at it through stale and fresh reads, resumes replay, stops the standby and
 asks for the dashboard again. The test checks what it saw.
@@ -10,130 +10,33 @@ asks for the dashboard again. The test checks what it saw.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import os
-import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-SERVER_BINARIES = ("initdb", "pg_ctl", "pg_basebackup")
+from tests.pg_cluster import Cluster, free_port, require_server, scratch_root
+
 ROOT = Path(__file__).resolve().parent.parent
 YIWANG = Path(sys.executable).with_name("yiwang")
 RETRY_SECONDS = "1"  # YIWANG_REPLICA_RETRY_SECONDS in the child: keeps the stopped-replica step short
-
-
-def _version(bindir: Path) -> tuple[int, ...]:
-    # /usr/lib/postgresql/<major>/bin: "9.6" and "16" compare as versions, not as text.
-    return tuple(int(part) for part in bindir.parent.name.split(".") if part.isdigit())
-
-
-@functools.cache
-def pg_bin() -> Path | None:
-    """The directory of the server binaries (initdb, pg_ctl, pg_basebackup), wherever this machine keeps
-    them: pg_config --bindir; else Debian's /usr/lib/postgresql/<major>/bin, the newest major first
-    (the server packages do not put initdb on PATH); else the directory of an initdb on PATH."""
-    candidates: list[Path] = []
-    if pg_config := shutil.which("pg_config"):
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10).stdout
-            if bindir.strip():
-                candidates.append(Path(bindir.strip()))
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version, reverse=True)
-    if initdb := shutil.which("initdb"):
-        candidates.append(Path(initdb).resolve().parent)
-    return next((d for d in candidates if all((d / name).is_file() for name in SERVER_BINARIES)), None)
-
-
-def _missing() -> str | None:
-    """What this machine lacks to start a primary and a replica, or None."""
-    if pg_bin() is None:
-        return (f"PostgreSQL server binaries ({', '.join(SERVER_BINARIES)}) not found by pg_config --bindir, "
-                "in /usr/lib/postgresql/*/bin or on PATH: install the server (Debian: apt-get install postgresql)")
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            return "running as root, and there is no postgres OS user to run the PostgreSQL server as"
-        if shutil.which("runuser") is None:
-            return "running as root, and runuser is missing (needed to run the server as postgres)"
-    return None
-
-
-def _as_server_user() -> list[str]:
-    # initdb and postgres refuse to run as root.
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    """One PostgreSQL cluster in ``root/name``, listening on 127.0.0.1:port only."""
-
-    def __init__(self, root: Path, name: str, port: int):
-        self.root, self.dir, self.port, self.log = root, root / name, port, root / f"{name}.log"
-
-    def run(self, binary: str, *args: str, timeout: float = 60) -> str:
-        argv = [*_as_server_user(), str(pg_bin() / binary), *args]
-        done = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=timeout)
-        if done.returncode:
-            log = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}{done.stderr}\n{log}")
-        return done.stdout
-
-    def configure(self, **settings: str | int) -> None:
-        with (self.dir / "postgresql.conf").open("a") as conf:
-            for key, value in settings.items():
-                conf.write(f"{key} = {value!r}\n" if isinstance(value, str) else f"{key} = {value}\n")
-
-    def start(self) -> None:
-        self.run("pg_ctl", "-D", str(self.dir), "-l", str(self.log), "-w", "-t", "30", "start")
-
-    def stop_argv(self) -> list[str]:
-        return [*_as_server_user(), str(pg_bin() / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "-w", "stop"]
-
-    def stop(self) -> None:
-        pid_file = self.dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        subprocess.run(self.stop_argv(), cwd=self.root, capture_output=True, timeout=30)
-        if pid_file.exists():  # pg_ctl could not stop it: the postmaster whose pid it wrote, immediate shutdown
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
-
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/yiwang"
 
 
 def _observe() -> dict:
     """Start a primary and its replica, run the child against them; what it saw. Always cleans up."""
     import psycopg
 
-    root = Path(tempfile.mkdtemp(prefix="yiwang-replica-"))
-    primary = Cluster(root, "primary", _free_port())
-    standby = Cluster(root, "standby", _free_port())
+    root = scratch_root("yiwang-replica-")
+    primary = Cluster(root, "primary", free_port())
+    standby = Cluster(root, "standby", free_port())
     try:
-        if os.geteuid() == 0:
-            account = pwd.getpwnam("postgres")
-            os.chown(root, account.pw_uid, account.pw_gid)
-        primary.run("initdb", "-D", str(primary.dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                    "--locale=C", "--no-sync", "--no-instructions")
-        primary.configure(listen_addresses="127.0.0.1", port=primary.port, unix_socket_directories=str(root),
-                          wal_level="replica", max_wal_senders=4, max_connections=30, shared_buffers="32MB",
-                          fsync="off")
+        primary.initdb(wal_level="replica", max_wal_senders=4, max_connections=30, shared_buffers="32MB",
+                       fsync="off")
         with (primary.dir / "pg_hba.conf").open("a") as hba:
             hba.write("host replication postgres 127.0.0.1/32 trust\n")
         primary.start()
@@ -154,7 +57,8 @@ def _observe() -> dict:
 
         env.update(YIWANG_REPLICA_URL=standby.url(), YIWANG_REPLICA_RETRY_SECONDS=RETRY_SECONDS,
                    YIWANG_TEST_STOP_REPLICA=json.dumps(standby.stop_argv()))
-        child = subprocess.run([sys.executable, __file__], env=env, cwd=ROOT, capture_output=True, text=True,
+        # As a module from ROOT (not as a path), so that its `from tests.pg_cluster import` resolves.
+        child = subprocess.run([sys.executable, "-m", "tests.test_replica"], env=env, cwd=ROOT, capture_output=True, text=True,
                                timeout=120)
         assert child.returncode == 0, child.stdout + child.stderr
         return {**json.loads(child.stdout.strip().splitlines()[-1]), "stderr": child.stderr}
@@ -170,11 +74,7 @@ def test_stale_reads_come_from_the_replica_and_from_the_primary_once_it_stops():
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("PostgreSQL only: run with YIWANG_DATABASE_URL=postgres://… to start a primary and a replica")
-    missing = _missing()
-    if missing and os.environ.get("CI"):
-        pytest.fail(f"{missing} (CI is set: the replica test must run)")
-    if missing:
-        pytest.skip(missing)
+    require_server("the replica test")
     observed = _observe()
 
     # Caught up: the figures come from the replica and agree with the primary.
@@ -214,7 +114,7 @@ def test_stale_reads_come_from_the_replica_and_from_the_primary_once_it_stops():
 
 
 # ------------------------------------------------------------------------------------------------
-# The child: Django against the primary and the replica (run as `python tests/test_replica.py`).
+# The child: Django against the primary and the replica (run as `python -m tests.test_replica`).
 # ------------------------------------------------------------------------------------------------
 
 
