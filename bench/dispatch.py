@@ -20,7 +20,7 @@ One command (``.venv/bin/python bench/dispatch.py`` or ``make bench-dispatch``):
    - **true category + rule** (unit only): the 按类别 rule given the category the operator finally kept,
      i.e. the board's current suggestion when the reporter chose the category right;
 5. runs ``yiwang train-dispatch``'s service on the whole history (the stored model: time, size, load time)
-   and classifies a few reports written in words the demo never uses (``command.demo.FRESH_REPORTS``).
+   and classifies a few reports written in words the demo never uses (``demo.command.FRESH_REPORTS``).
 
 Nothing listens on any port. Results go to bench/results/dispatch-<timestamp>.json. The demo's incident
 texts come from a handful of titles per category (src/yiwang/demo/data.py), so its accuracy is far higher
@@ -103,7 +103,7 @@ def measure(args) -> dict:
     from django.conf import settings
 
     from yiwang.command import classifier, selectors, services
-    from yiwang.command.demo import FRESH_REPORTS
+    from yiwang.demo.command import FRESH_REPORTS
     from yiwang.demo.loader import load
     from yiwang.org.selectors import hierarchy
 

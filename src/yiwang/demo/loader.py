@@ -160,15 +160,16 @@ def wipe() -> None:
 
 # Each app that keeps data of its own adds its demo rows after the case history, in the same
 # transaction: a grid's basic data, patrol teams and their nights, ledgers, party groups, parking.
-APP_SEEDS = ("yiwang.grid.demo", "yiwang.demo.patrol", "yiwang.party.demo", "yiwang.ledger.demo",
-             "yiwang.parking.demo", "yiwang.open311.demo",
-             "yiwang.command.demo")  # last: it trains the dispatch model on every closed incident
+# The seeds live here, not in the apps, so no production app imports the demo.
+APP_SEEDS = ("yiwang.demo.grid", "yiwang.demo.patrol", "yiwang.demo.party", "yiwang.demo.ledger",
+             "yiwang.demo.parking", "yiwang.demo.open311",
+             "yiwang.demo.command")  # last: it trains the dispatch model on every closed incident
 
 
 def seed_name(module: str) -> str:
-    """The app a seed module is for: yiwang.<app>.demo, or yiwang.demo.<app> for the seeds moved here
-    (the name also seeds its random generator, so the demo stays the same whichever place it lives)."""
-    return module.rsplit(".", 1)[-1] if module.startswith("yiwang.demo.") else module.rsplit(".", 2)[-2]
+    """The app a seed module (yiwang.demo.<app>) is for. The name also seeds its random generator
+    ("<seed>-<app>"), as it did when the seeds lived in the apps, so the demo data is unchanged."""
+    return module.rsplit(".", 1)[-1]
 
 
 def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,

@@ -2,7 +2,7 @@
 
 import random
 
-from yiwang.grid.demo import seed
+from yiwang.demo.grid import seed
 from yiwang.grid.models import Building, Camera, HouseholdMember
 
 

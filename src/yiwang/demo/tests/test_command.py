@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from yiwang.cases.models import Case, CaseEvent
 from yiwang.command import selectors, services
-from yiwang.command.demo import FRESH_REPORTS, seed
 from yiwang.command.models import DispatchModel
 from yiwang.core import clock
+from yiwang.demo.command import FRESH_REPORTS, seed
 from yiwang.demo.loader import load
 from yiwang.org.models import Region
 

@@ -1,7 +1,6 @@
 """The demo's parking loads through the services on a small loaded demo and leaves every chain intact."""
 
 import datetime as dt
-import random
 import time
 from io import StringIO
 
@@ -10,9 +9,9 @@ from django.utils import timezone
 
 from yiwang.cases.models import Case
 from yiwang.core import clock
+from yiwang.demo import parking as demo
 from yiwang.demo.loader import load
 from yiwang.org.selectors import viewer_for
-from yiwang.parking import demo
 from yiwang.parking.models import ParkingSession, Penalty, TaggedPlace, Violation, Zone
 from yiwang.parking.selectors import HotspotFilters, hotspots
 
@@ -22,11 +21,8 @@ NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
 def test_the_demo_parking_is_seeded(db):
     lines: list[str] = []
     started = time.monotonic()
-    loaded = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.parking.demo",))
-    made = loaded.extras.get("parking")
-    if made is None:  # the loader does not run the parking seed (yet): run it as the loader would
-        with clock.frozen_at(NOW):
-            made = demo.seed(random.Random("2019-parking"), lines.append)
+    loaded = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.demo.parking",))
+    made = loaded.extras["parking"]
     seconds = time.monotonic() - started
     assert any(line.startswith("  parking:") for line in lines)
     assert TaggedPlace.objects.count() == made["places"] == len(demo.PLACES)

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from yiwang.cases.models import Case
+from yiwang.demo import party as demo
 from yiwang.demo.loader import load
-from yiwang.party import demo
 from yiwang.party.models import AssistancePair, GroupMembership, IncomeRecord, PartyGroup, PartyMember
 
 NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
@@ -17,7 +17,7 @@ NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
 
 def test_chengjia_village_is_seeded(db):
     lines = []
-    made = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.party.demo",)).extras["party"]  # the loader runs the app's seed
+    made = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.demo.party",)).extras["party"]  # the loader runs the app's seed
     branch_members = PartyMember.objects.filter(branch__code__endswith="-CJC-PB")
     assert branch_members.count() == made["members"] == demo.MEMBERS
     secretary = branch_members.get(name="张保权")

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from yiwang.cases.models import Case
 from yiwang.core import clock
+from yiwang.demo import ledger as demo
 from yiwang.demo.loader import load
-from yiwang.ledger import demo, selectors
+from yiwang.ledger import selectors
 from yiwang.ledger.models import Batch, RectificationItem, ResearchTopic, ResearchVisit
 from yiwang.org.selectors import viewer_for
 
@@ -19,7 +20,7 @@ NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
 
 def test_the_demo_ledger_is_seeded(db, django_user_model):
     lines = []
-    made = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.ledger.demo",)).extras["ledger"]  # the loader runs the app's seed
+    made = load(cases=0, now=NOW, log=lines.append, apps=("yiwang.demo.ledger",)).extras["ledger"]  # the loader runs the app's seed
     with clock.frozen_at(NOW):
         admin = viewer_for(django_user_model.objects.get(username="admin"))
         figures = selectors.topic_counts(viewer=admin)
