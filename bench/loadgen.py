@@ -13,6 +13,10 @@ Two modes:
   does; a request due while every connection is busy waits in a client-side queue, and its latency
   is counted from the time it was *due*, not from when it could be sent, so a slow server cannot
   hide its stalls by slowing the generator down (no coordinated omission).
+
+And ``KeepAliveClient``, not a load at all: one connection, one request after another, each timed
+from the first byte sent to the last byte of the body read, with the body's size; what a user's
+browser tab feels on a page, for reads timed one by one (bench/scale.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import gc
+import http.client
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -333,6 +338,38 @@ async def open_loop(host: str, port: int, request: bytes, *, connections: int, r
         gc.enable()
         pool.close()
     return result
+
+
+class KeepAliveClient:
+    """One HTTP/1.1 keep-alive connection reused for every request, one request at a time.
+
+    ``connects`` counts the TCP connections opened: 1 after any number of requests means the server
+    kept the connection alive throughout (http.client reopens silently when a server closes it).
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = 120.0):
+        self.connects = 0
+        client = self
+
+        class Counted(http.client.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                client.connects += 1
+
+        self.conn = Counted(host, port, timeout=timeout)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, float, dict[str, str]]:
+        """GET ``path``: the status, the body as received (not decoded), the seconds from sending the
+        request to reading the body's last byte, and the response's headers (lower-cased names)."""
+        t = time.perf_counter()
+        self.conn.request("GET", path, headers=headers or {})
+        response = self.conn.getresponse()
+        body = response.read()
+        seconds = time.perf_counter() - t
+        return response.status, body, seconds, {k.lower(): v for k, v in response.getheaders()}
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 async def probe(host: str, port: int, path: str = "/", timeout: float = 1.0) -> int | None:
