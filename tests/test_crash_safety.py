@@ -46,7 +46,7 @@ print(token_create(username="clerk_xfl", name="crash test"))
 CHECK = """
 import json
 from yiwang.cases.models import Case, CaseEvent
-from yiwang.stats.verification import verify
+from yiwang.records.verification import verify
 
 report = verify()
 cases = Case.objects.all()

@@ -8,7 +8,7 @@ from yiwang.core import idnumber
 from yiwang.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yiwang.core.models import AccessLog
 from yiwang.grid import services as grid_services
-from yiwang.stats.verification import verify
+from yiwang.records.verification import verify
 from yiwang.testing import SENIOR_OK
 
 REGISTERED = "61040219500101123X"  # 王大爷's

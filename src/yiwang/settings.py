@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "yiwang.parking",
     "yiwang.open311",
     "yiwang.stats",
+    "yiwang.records",
     "yiwang.web",
     "yiwang.demo",
 ]

@@ -260,7 +260,7 @@ def backup_restore(*, path: Path | str, force: bool = False, trust_unsigned: boo
     """Replace the configured database and add MEDIA_ROOT's files from an archive, after checking it.
 
     Refuses a database that holds data unless ``force``, and an archive this installation did not sign
-    unless ``trust_unsigned``. The caller verifies the result (stats.verification).
+    unless ``trust_unsigned``. The caller verifies the result (records.verification).
     """
     path = Path(path)
     vendor = _vendor()

@@ -10,9 +10,9 @@ from yiwang.cases.models import CaseTally
 from yiwang.cases.services import case_act, case_create
 from yiwang.feedback.services import evaluation_create
 from yiwang.org.selectors import Viewer
+from yiwang.records.verification import verify
 from yiwang.stats import rollups as all_rollups
 from yiwang.stats.selectors import indicators
-from yiwang.stats.verification import verify
 from yiwang.testing import SENIOR_OK
 
 SUPER = Viewer(user_id=None, is_superuser=True, username="t")

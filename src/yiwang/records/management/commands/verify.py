@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from yiwang.records.verification import verify
 from yiwang.stats import rollups
-from yiwang.stats.verification import verify
 
 
 class Command(BaseCommand):

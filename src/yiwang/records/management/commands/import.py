@@ -1,7 +1,7 @@
 """`yiwang import FILE|- [--skip-bad] [--commit-every N] [-q]`: load historical cases in bulk.
 
 The format (JSON Lines, one case with its timeline and rating per line) and what is written when
-are in docs/cli.md, "Importing historical cases"; the work is done by yiwang.stats.imports.
+are in docs/cli.md, "Importing historical cases"; the work is done by yiwang.records.imports.
 """
 
 import gzip
@@ -11,7 +11,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from yiwang.stats.imports import Progress, import_cases
+from yiwang.records.imports import Progress, import_cases
 
 
 class ProgressBar:

@@ -4,7 +4,7 @@ every hash chain."""
 from django.core.management.base import BaseCommand, CommandError
 
 from yiwang.core.backup import BackupError, backup_check, backup_restore
-from yiwang.stats.verification import verify
+from yiwang.records.verification import verify
 
 
 class Command(BaseCommand):

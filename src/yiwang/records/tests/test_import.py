@@ -19,7 +19,7 @@ from yiwang.cases.services import case_act, case_create
 from yiwang.core import clock
 from yiwang.feedback.models import Evaluation
 from yiwang.org.selectors import hierarchy
-from yiwang.stats import imports as bulk
+from yiwang.records import imports as bulk
 from yiwang.stats import rollups
 from yiwang.testing import SENIOR_OK
 
