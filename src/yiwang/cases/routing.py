@@ -23,7 +23,9 @@ from yiwang.org.selectors import Hierarchy, RegionInfo, UnitInfo, hierarchy
 @dataclass(frozen=True)
 class Route:
     unit: UnitInfo
-    reason: str  # rule | lowest_level | fallback
+    # How the unit was chosen. route(): rule | lowest_level | fallback; a staff member naming the unit
+    # at intake (cases.services): named; dispatch_suggestion(), a suggestion only: category.
+    reason: str
     detail: dict
 
     def as_payload(self) -> dict:
