@@ -1010,10 +1010,12 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"PostgreSQL (database {PG_NAME} on 127.0.0.1:5432) or a SQLite file; default postgres")
     ap.add_argument("--sizes", default="100000,1000000",
                     help="case counts to measure at, ascending, comma-separated; default 100000,1000000")
-    ap.add_argument("--requests", type=int, default=30, help="timed requests per read, default 30")
+    ap.add_argument("--requests", type=int, default=30,
+                    help="timed requests per read, in-process and again through HTTP, default 30")
     ap.add_argument("--workers", type=int, default=2, help="granian workers of the server phase, default 2")
     ap.add_argument("--connections", type=int, default=1,
-                    help="keep-alive connections per page in the server phase, default 1 (7 pages at once)")
+                    help="keep-alive connections per page in the load after the timed HTTP reads (which always use "
+                         "one connection), default 1 (7 pages at once)")
     ap.add_argument("--load-seconds", type=float, default=8.0, help="length of the server phase, default 8")
     ap.add_argument("--import-jobs", type=int, default=os.cpu_count() or 1,
                     help="PostgreSQL: generator and import pipelines loading at once, default one per CPU")
