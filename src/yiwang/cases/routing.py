@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from yiwang.catalog.selectors import MatterInfo, routing_rules
+from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, routing_rules
 from yiwang.core.errors import ValidationFailed
 from yiwang.org.models import UnitKind
 from yiwang.org.selectors import Hierarchy, RegionInfo, UnitInfo, hierarchy
@@ -91,3 +91,14 @@ def dispatch_suggestion(matter: MatterInfo, region: RegionInfo, h: Hierarchy | N
         if unit_ids:
             return Route(h.units[unit_ids[0]], "category", {"level": r.level, "region": r.code})
     return None
+
+
+def case_dispatch_suggestion(case) -> Route | None:
+    """dispatch_suggestion for an open case, by the matter version it was opened under: the one
+    answer to "where should this incident be dispatched" (the board, the workbench, parking, 批量派遣)."""
+    h = hierarchy()
+    region = h.regions.get(case.region_id)
+    if region is None:
+        return None
+    info = info_from_snapshot(case.matter_id, case.matter_version_id, case.matter_version.snapshot)
+    return dispatch_suggestion(info, region, h)

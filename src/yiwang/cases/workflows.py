@@ -1,22 +1,49 @@
 """Every case workflow, declared here and nowhere else.
 
-A workflow is a set of named actions. Each action says from which states it may be taken, which
-state it leads to (None: the state stays, e.g. a transfer moves the case, not its stage), who may
-take it, and which inputs it needs. Services look actions up here; pages and the API list the
-actions a viewer may take now from here. A comment on a rule says why it exists.
+A workflow is a set of named actions. Each action declares its whole effect, so that a reader finds
+what an action does here alone:
+
+- from which states it may be taken and which state it leads to (None: the state stays; a transfer
+  moves the case, not its stage), who may take it and which inputs it needs;
+- where the holder moves (``moves_to``) and which other unit fields change (``handling``,
+  ``supervisor``, ``assignee``);
+- what it does to the clock (starts, stops, resumes) — and so to warnings: a new or moved deadline
+  starts unwarned, and closing clears the warning;
+- whom it tells (``notify``: a notification kind and the audiences that get it);
+- which of its texts residents may read (``public``);
+- an explicit side effect outside the case row, by name (``side_effect``), run by the action service.
+
+:func:`transition` is the one pure function that turns (case, action, inputs) into the case's new
+fields and the event's derived payload. Every write path uses it: staff actions, system actions,
+免申即享, the sweeps and the importer's replay of history. Services look actions up here; pages and
+the API list the actions a viewer may take now from here. A comment on a rule says why it exists.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
+
+from yiwang.cases import workdays
 
 # Who may act. Staff roles come from yiwang.org.models.Role; these two are not staff roles.
 APPLICANT = "applicant"  # the resident who applied or reported
 SYSTEM = "system"  # sweeps and automatic rules
 
 CLERK, HANDLER, OPERATOR, LEADER, SECRETARY = "clerk", "handler", "operator", "leader", "secretary"
+
+# Where an action moves the holder (Action.moves_to). A replayed record may name the unit instead.
+STAYS = ""
+TO_UNIT = "unit"  # the unit given as input (transfer, dispatch)
+UP = "up"  # one level up (routing.escalation_target); at the top a staff escalation is refused
+TO_SUPERVISOR = "supervisor"  # back to the supervising unit (a handled incident goes for 核查)
+TO_HANDLER = "handler"  # back to the unit that handled it (rework)
+
+# Audiences of a notification (Action.notify's second part).
+HOLDER, SUPERVISOR_UNIT, FROM_UNIT, THE_APPLICANT = "holder", "supervisor", "from", "applicant"
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,22 @@ class Action:
     # applicant, Open311): what the applicant must be told. Everything else a staff member writes —
     # a transfer's or an escalation's reason, a 督办 remark, a rework order — stays with staff.
     public: tuple[str, ...] = ()
+    moves_to: str = STAYS
+    # The unit recorded as handling the case: "holder" (the unit that holds it when acting),
+    # "destination" (where it is sent: a dispatch names who handles it).
+    handling: str = ""
+    # The supervising unit (who checks the work): "holder" (registration makes the registering
+    # centre the supervisor), "holder_if_unset" (a dispatch keeps an existing supervisor).
+    supervisor: str = ""
+    # Who becomes the case's assignee: "actor" (认领) or "input" (the person named, e.g. 上门服务).
+    # Any move of the holder clears the assignee: a person belongs to one unit.
+    assignee: str = ""
+    # The warning level this action sets (sweeps): never lowered by it.
+    warning: int = 0
+    # (Notification kind, audiences): who is told once the action is taken.
+    notify: tuple[str, tuple[str, ...]] | None = None
+    side_effect: str = ""  # "publish_faq", "absorb_into_parent": see cases.services.actions
+    system: bool = False  # taken by the engine alone (sweeps, duplicate flags), never offered to people
 
 
 @dataclass(frozen=True)
@@ -78,8 +121,9 @@ APPLICATION = _wf(
     ["closed", "rejected", "withdrawn"],
     [
         # 认领: a staff member of the holding unit takes the case as theirs; it shows in their queue.
-        Action("claim", _("认领"), _APP_OPEN, None, _s(CLERK, HANDLER)),
-        Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True),
+        Action("claim", _("认领"), _APP_OPEN, None, _s(CLERK, HANDLER), assignee="actor"),
+        Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True,
+               handling="holder"),
         Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",),
                public=("comment",)),
         # 一次性告知: the applicant is told everything missing at once; the clock stops meanwhile
@@ -89,18 +133,21 @@ APPLICATION = _wf(
         Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True,
                public=("comment",)),
         Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",),
-               public=("decision",)),
+               public=("decision",), handling="holder"),
         Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER)),
         Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT),
                public=("comment",)),
-        Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment")),
-        Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",)),
+        Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment"),
+               moves_to=TO_UNIT),
+        Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",), moves_to=UP),
         # 上门服务: for residents who cannot travel, the hall sends a clerk at an agreed time.
         Action("schedule_visit", _("安排上门服务"), _s("submitted", "accepted", "supplement"), None,
-               _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit", public=("slot",)),
+               _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit", public=("slot",),
+               assignee="input"),
         Action("record_visit", _("记录上门结果"), _s("submitted", "accepted", "supplement", "decided"), None,
                _s(CLERK, HANDLER), needs=("result",), only_if="home_visit", public=("result",)),
-        Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("comment",), by_supervisor=True),
+        Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("comment",), by_supervisor=True,
+               notify=("supervise", (HOLDER,))),
     ],
 )
 
@@ -110,15 +157,17 @@ CONSULTATION = _wf(
     {"submitted": _("待答复"), "answered": _("已答复"), "closed": _("已关闭")},
     ["answered", "closed"],
     [
-        Action("claim", _("认领"), _s("submitted"), None, _s(CLERK, HANDLER)),
+        Action("claim", _("认领"), _s("submitted"), None, _s(CLERK, HANDLER), assignee="actor"),
         Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",),
-               public=("result",)),
+               public=("result",), handling="holder"),
         # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
-        Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER)),
+        Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER),
+               side_effect="publish_faq"),
         Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",),
                public=("comment",)),
-        Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment")),
-        Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",)),
+        Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment"),
+               moves_to=TO_UNIT),
+        Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",), moves_to=UP),
     ],
     clock_from_submission=True,
 )
@@ -136,26 +185,33 @@ INCIDENT = _wf(
     },
     ["closed", "dismissed", "merged"],
     [
-        Action("claim", _("认领"), _INC_OPEN, None, _s(OPERATOR, HANDLER)),
-        Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True),
+        Action("claim", _("认领"), _INC_OPEN, None, _s(OPERATOR, HANDLER), assignee="actor"),
+        # The centre that registers a report supervises it to the end (核查, 结案).
+        Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True,
+               supervisor="holder"),
         Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",),
                public=("comment",)),
-        Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",)),
+        Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",),
+               moves_to=TO_UNIT, handling="destination", supervisor="holder_if_unset",
+               notify=("dispatched", (HOLDER,))),
         Action("acknowledge", _("签收"), _s("dispatched"), "acknowledged", _s(HANDLER, OPERATOR)),
+        # The handled case goes back to the supervising centre for 核查.
         Action("handle", _("处置完成"), _s("acknowledged"), "handled", _s(HANDLER, OPERATOR), needs=("result",),
-               public=("result",)),
+               public=("result",), handling="holder", moves_to=TO_SUPERVISOR),
         Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR)),
-        Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",)),
+        Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",),
+               moves_to=TO_HANDLER, notify=("rework", (HOLDER,))),
         Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR)),
-        Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment")),
+        Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment"),
+               moves_to=TO_UNIT),
         Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
-               _s(OPERATOR, HANDLER), needs=("comment",)),
+               _s(OPERATOR, HANDLER), needs=("comment",), moves_to=UP),
         # A duplicate report of a problem already on file is closed into that case (its parent);
         # its reporter follows the parent's progress from then on.
         Action("merge", _("合并到主案件"), _s("reported", "registered"), "merged", _s(OPERATOR), needs=("parent",),
-               public=("parent",)),
+               public=("parent",), side_effect="absorb_into_parent", notify=("merged", (THE_APPLICANT,))),
         Action("supervise", _("督办"), _s("registered", "dispatched", "acknowledged", "handled"), None,
-               _s(OPERATOR, LEADER), needs=("comment",), by_supervisor=True),
+               _s(OPERATOR, LEADER), needs=("comment",), by_supervisor=True, notify=("supervise", (HOLDER,))),
     ],
 )
 
@@ -166,13 +222,13 @@ FOLLOW_UP = _wf(
     {"open": _("待回访"), "called_back": _("已回访"), "closed": _("已反馈")},
     ["closed"],
     [
-        Action("claim", _("认领"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER)),
+        Action("claim", _("认领"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER), assignee="actor"),
         Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("comment",)),
         # The outcome is reported to the rater (GB/T 39735); the call-back's notes are the unit's own.
         Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
-               needs=("result",), public=("result",)),
+               needs=("result",), public=("result",), handling="holder"),
         Action("transfer", _("转办"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER),
-               needs=("unit", "comment")),
+               needs=("unit", "comment"), moves_to=TO_UNIT),
     ],
 )
 
@@ -186,7 +242,7 @@ RECTIFICATION = _wf(
      "cancelled": _("已撤销")},
     ["accepted", "cancelled"],
     [
-        Action("claim", _("认领"), _RECT_OPEN, None, _s(HANDLER, LEADER, SECRETARY)),
+        Action("claim", _("认领"), _RECT_OPEN, None, _s(HANDLER, LEADER, SECRETARY), assignee="actor"),
         Action("start", _("开始整改"), _s("open"), "in_progress", _s(HANDLER, LEADER, SECRETARY)),
         Action("report_progress", _("报告整改进展"), _s("in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
                needs=("comment",)),
@@ -198,9 +254,9 @@ RECTIFICATION = _wf(
         Action("cancel", _("撤销"), _s("open", "in_progress"), "cancelled", _s(LEADER, OPERATOR), needs=("comment",),
                by_supervisor=True),
         Action("transfer", _("转办"), _s("open", "in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
-               needs=("unit", "comment")),
+               needs=("unit", "comment"), moves_to=TO_UNIT),
         Action("supervise", _("督办"), _s("open", "in_progress"), None, _s(LEADER, OPERATOR), needs=("comment",),
-               by_supervisor=True),
+               by_supervisor=True, notify=("supervise", (HOLDER,))),
     ],
     deadline_given=True,
 )
@@ -213,7 +269,7 @@ ASSISTANCE = _wf(
     {"active": _("帮扶中"), "monitoring": _("脱贫监测"), "closed": _("帮扶结束")},
     ["closed"],
     [
-        Action("claim", _("认领"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER)),
+        Action("claim", _("认领"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER), assignee="actor"),
         Action("log_visit", _("走访记录"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER), needs=("comment",)),
         Action("add_measure", _("落实帮扶措施"), _s("active"), None, _s(SECRETARY, HANDLER), needs=("comment",)),
         Action("record_income", _("记录收入"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER),
@@ -221,7 +277,8 @@ ASSISTANCE = _wf(
         Action("declare_exit", _("宣布脱贫"), _s("active"), "monitoring", _s(SECRETARY), needs=("comment",)),
         Action("relapse", _("返贫，恢复帮扶"), _s("monitoring"), "active", _s(SECRETARY, HANDLER), needs=("comment",)),
         Action("end_monitoring", _("结束监测"), _s("monitoring"), "closed", _s(SECRETARY), needs=("result",)),
-        Action("transfer", _("转交"), _s("active", "monitoring"), None, _s(SECRETARY), needs=("unit", "comment")),
+        Action("transfer", _("转交"), _s("active", "monitoring"), None, _s(SECRETARY), needs=("unit", "comment"),
+               moves_to=TO_UNIT),
     ],
     deadline_given=True,
 )
@@ -230,13 +287,164 @@ WORKFLOWS: dict[str, Workflow] = {
     w.kind: w for w in (APPLICATION, CONSULTATION, INCIDENT, FOLLOW_UP, RECTIFICATION, ASSISTANCE)
 }
 
-# Sweeps add these to the timeline without changing the state; they are not user actions.
-SYSTEM_ACTIONS = {
-    "warn": _("临期预警"), "mark_overdue": _("已超期"), "recompute_due": _("重新计算期限"),
-    "auto_escalate": _("超期自动上报"), "absorb_duplicate": _("并入重复上报"), "flag_duplicate": _("疑似重复上报"),
+# Actions the engine takes by itself: sweeps and automatic rules add these to a timeline without
+# changing the state. Any open state is a source: the sweeps check their own conditions.
+ANY_STATE: frozenset[str] = frozenset()
+
+
+def _system(name: str, label, **effects) -> Action:
+    return Action(name, label, ANY_STATE, None, _s(SYSTEM), system=True, **effects)
+
+
+SYSTEM_ACTIONS: dict[str, Action] = {a.name: a for a in (
+    _system("warn", _("临期预警"), warning=1, notify=("warn", (HOLDER, SUPERVISOR_UNIT))),
+    # The holder must act; the supervising unit (指挥中心) must see it slipping.
+    _system("mark_overdue", _("已超期"), warning=2, notify=("overdue", (HOLDER, SUPERVISOR_UNIT))),
+    # Overdue beyond an escalation rule's grace: one level up (at the top it stays, still marked).
+    _system("auto_escalate", _("超期自动上报"), warning=3, moves_to=UP,
+            notify=("escalated", (FROM_UNIT, HOLDER, SUPERVISOR_UNIT))),
+    # A calendar change: the deadline as the new calendar computes it from the timeline.
+    _system("recompute_due", _("重新计算期限"), needs=("due_at",)),
+    _system("absorb_duplicate", _("并入重复上报")),
+    _system("flag_duplicate", _("疑似重复上报"), needs=("parent",)),
     # Not a sweep: a staff member saw an ID number in full (cases.services.case_reveal_id).
-    "reveal_id": _("查看完整证件号"),
-}
+    _system("reveal_id", _("查看完整证件号")),
+)}
+
+
+def find_action(kind: str, name: str) -> Action | None:
+    """The action ``name`` of a kind's workflow, or the system action of that name."""
+    wf = WORKFLOWS.get(kind)
+    found = wf.actions.get(name) if wf else None
+    return found or SYSTEM_ACTIONS.get(name)
+
+
+# --- the one transition ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the actor gave, already checked and resolved to ids by the caller (a service, the importer)."""
+
+    comment: str = ""
+    unit_id: int | None = None  # the target of a transfer or dispatch; in a replay, where the record says it went
+    result: str = ""
+    decision: str = ""
+    assignee: tuple[int, str] | None = None  # (user id, username)
+    slot: dt.datetime | None = None
+    parent: tuple[int, str] | None = None  # (case id, number): merge's parent, flag_duplicate's original
+    due_at: dt.datetime | None = None  # recompute_due's new deadline
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a transition may look up: the case's time limit and the hierarchy's answers."""
+
+    # (time limit, its unit) of the case's matter version; a callable because most actions need
+    # no deadline and reading the matter's snapshot is not free.
+    limits: Callable[[], tuple[int, str]]
+    # The unit one level up, None at the top (routing.escalation_target).
+    up: Callable[[int], int | None]
+    unit_name: Callable[[int], str]
+    due_after: Callable[[dt.datetime, int, str], dt.datetime] = workdays.due_after
+
+
+class AtTheTop(Exception):
+    """A staff escalation from a unit with nothing above it."""
+
+
+@dataclass(frozen=True)
+class Step:
+    to_state: str
+    to_unit_id: int | None
+    changes: dict  # the case's fields that change (without version, event_count, last_hash)
+    derived: dict  # what the event's payload records of the change: deadlines, assignee, target's name
+
+
+def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, str], at: dt.datetime,
+               rules: Rules) -> Step:
+    """The whole effect of taking ``act`` on ``case`` at ``at``, as declared on the action.
+
+    Pure: reads ``case`` (a Case or anything with its fields: state, holder_unit_id, handling_unit_id,
+    supervisor_unit_id, assignee_id, due_at, suspended_at, warning_level) and writes nothing. The
+    caller has checked the action's source state, the actor's right and the inputs.
+    """
+    changes: dict = {}
+    derived: dict = {}
+    holder = case.holder_unit_id
+    to_unit = holder
+    if act.moves_to == TO_UNIT:
+        to_unit = inputs.unit_id
+    elif act.moves_to == UP:
+        to_unit = inputs.unit_id or rules.up(holder)
+        if to_unit is None:
+            if not act.system:
+                raise AtTheTop
+            to_unit = holder  # a sweep at the top leaves it where it is
+    elif act.moves_to == TO_SUPERVISOR:
+        to_unit = inputs.unit_id or case.supervisor_unit_id or holder
+    elif act.moves_to == TO_HANDLER:
+        to_unit = inputs.unit_id or case.handling_unit_id or holder
+
+    if act.handling == "holder":
+        changes["handling_unit_id"] = holder
+    elif act.handling == "destination":
+        changes["handling_unit_id"] = to_unit
+    if act.supervisor == "holder":
+        changes["supervisor_unit_id"] = holder
+    elif act.supervisor == "holder_if_unset":
+        changes["supervisor_unit_id"] = case.supervisor_unit_id or holder
+    if act.assignee == "actor":
+        changes["assignee_id"] = actor[0]
+        derived["assignee"] = actor[1]
+    elif act.assignee == "input" and inputs.assignee is not None:
+        changes["assignee_id"], derived["assignee"] = inputs.assignee
+    if inputs.slot is not None and "slot" in act.needs:
+        derived["slot"] = inputs.slot.isoformat()
+    if inputs.parent is not None:
+        if act.name == "merge":
+            changes["parent_id"] = inputs.parent[0]
+            derived["parent"] = inputs.parent[1]
+        elif act.name == "flag_duplicate":
+            changes["likely_duplicate_of_id"] = inputs.parent[0]
+    # Only `decide` records a decision; another action given one (say a close) must not overwrite
+    # the decision taken, nor store a value `decide` would have refused.
+    if inputs.decision and "decision" in act.needs:
+        changes["decision"] = derived["decision"] = inputs.decision
+    # Any step may report a result (a close with its outcome); the case shows the latest.
+    if inputs.result:
+        changes["result"] = derived["result"] = inputs.result
+    if act.warning > case.warning_level:
+        changes["warning_level"] = act.warning
+
+    if act.starts_clock:
+        changes["accepted_at"] = at
+        changes["due_at"] = rules.due_after(at, *rules.limits())
+    if act.stops_clock:
+        changes["suspended_at"] = at
+    if act.resumes_clock and case.suspended_at and case.due_at:
+        changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, at,
+                                                                 rules.limits()[1])
+        changes["suspended_at"] = None
+    if "due_at" in act.needs and inputs.due_at is not None:
+        changes["due_at"] = inputs.due_at
+    if "due_at" in changes:
+        derived["due_at"] = changes["due_at"].isoformat()
+        if changes["due_at"] > at:
+            changes["warning_level"] = 0  # a new or moved deadline starts unwarned
+
+    to_state = act.target or case.state
+    wf = WORKFLOWS.get(getattr(case, "kind", ""))
+    if wf is not None and to_state in wf.closed and case.state not in wf.closed:
+        changes["closed_at"] = at
+        changes["warning_level"] = 0
+    if to_unit != holder:
+        changes["holder_unit_id"] = to_unit
+        changes["assignee_id"] = None
+        derived["to_unit_name"] = rules.unit_name(to_unit)
+    if to_state != case.state:
+        changes["state"] = to_state
+    return Step(to_state, to_unit, changes, derived)
 
 
 def workflow(kind: str) -> Workflow:
@@ -272,4 +480,5 @@ def action_label(name: str) -> object:
     for wf in WORKFLOWS.values():
         if name in wf.actions:
             return wf.actions[name].label
-    return SYSTEM_ACTIONS.get(name, name)
+    act = SYSTEM_ACTIONS.get(name)
+    return act.label if act else name

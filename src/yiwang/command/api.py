@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from yiwang.api import Input
+from yiwang.cases import routing
 from yiwang.command import selectors, services
 from yiwang.core import idnumber
 from yiwang.core.errors import PermissionDenied, ValidationFailed
@@ -99,7 +100,7 @@ def board(request, tab: str = "reported", matter: str = "", off_grid: bool = Fal
     cases = list(selectors.board_cases(viewer, tab, matter_code=matter, off_grid=off_grid))
     smart = selectors.smart_suggestions(cases) if tab in ("reported", "registered") else {}
     for case in cases:
-        suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
+        suggestion = routing.case_dispatch_suggestion(case) if tab in ("reported", "registered") else None
         out.append(BoardCaseOut(
             # A title is typed by the reporter: its ID numbers masked, as the case API shows it.
             number=case.number, title=idnumber.mask_text(case.title, phones=False), category=case.matter.code,

@@ -16,11 +16,9 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
-from yiwang.cases import routing
 from yiwang.cases.models import Case, Kind
-from yiwang.cases.routing import Route
 from yiwang.catalog.models import Matter
-from yiwang.catalog.selectors import MatterInfo, info_from_snapshot, matter_cache, matter_info_by_id
+from yiwang.catalog.selectors import MatterInfo, matter_cache, matter_info_by_id
 from yiwang.command import classifier
 from yiwang.command.models import DispatchModel, DispatchSettings
 from yiwang.core.confcache import ConfigCache
@@ -84,14 +82,6 @@ def board_counts(viewer: Viewer) -> dict[str, int]:
     base = Case.objects.filter(scope_q(viewer), kind=Kind.INCIDENT, closed_at__isnull=True).filter(
         Q(holder_unit_id__in=units) | Q(supervisor_unit_id__in=units))
     return base.aggregate(**{key: Count("id", filter=_tab_q(key, units)) for key, _label in TABS})
-
-
-def dispatch_suggestion(case: Case) -> Route | None:
-    """The unit the category and place suggest (see cases.routing.dispatch_suggestion)."""
-    info = info_from_snapshot(case.matter_id, case.matter_version_id, case.matter_version.snapshot)
-    h = hierarchy()
-    region = h.regions.get(case.region_id)
-    return routing.dispatch_suggestion(info, region, h) if region else None
 
 
 @dataclass(frozen=True)

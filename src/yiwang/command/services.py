@@ -14,10 +14,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from yiwang.cases.models import Case, Kind
-from yiwang.cases.services import case_act, case_flag_duplicate, case_for_action, case_system_act
+from yiwang.cases.services import case_act, case_flag_duplicate, case_for_action, register_and_dispatch
 from yiwang.command import classifier, selectors
 from yiwang.command.models import DispatchModel, DispatchSettings
-from yiwang.command.selectors import dispatch_suggestion
 from yiwang.core import clock, confcache
 from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy
@@ -25,26 +24,6 @@ from yiwang.org.selectors import RegionInfo, Viewer, hierarchy
 logger = logging.getLogger(__name__)
 
 MAX_BULK = 200
-
-
-def register_and_dispatch(*, viewer: Viewer, case_id: int, version: int, unit_code: str | None = None,
-                          comment: str = "") -> Case:
-    """One click on the board: 立案 (if still reported) and 派遣 to the given or the suggested unit.
-
-    Both steps, and their two timeline events, commit together or not at all.
-    """
-    with transaction.atomic():
-        case = case_for_action(viewer, case_id)
-        if case.state == "reported":
-            case = case_act(viewer=viewer, case_id=case_id, action="register", version=version, comment=comment)
-            version = case.version
-        if not unit_code:
-            suggestion = dispatch_suggestion(case)
-            if suggestion is None:
-                raise ValidationFailed(_("该类事件没有建议的处置单位，请选择派遣单位。"), field="unit_code")
-            unit_code = suggestion.unit.code
-        return case_act(viewer=viewer, case_id=case_id, action="dispatch", version=version, unit_code=unit_code,
-                        comment=comment)
 
 
 @dataclass(frozen=True)
@@ -216,10 +195,8 @@ def auto_dispatch(*, case_id: int) -> Case | None:
         comment = _("智能派单：模型 v%(v)s 判断由%(unit)s处置，置信度 %(p)s%%") % {
             "v": suggestion.model.id, "unit": suggestion.unit.name, "p": round(suggestion.confidence * 100)}
     try:
-        with transaction.atomic():
-            case_system_act(case_id=case.pk, action="register", payload={"smart_dispatch": details})
-            return case_system_act(case_id=case.pk, action="dispatch", unit_code=suggestion.unit.code,
-                                   comment=comment, payload={"smart_dispatch": details})
+        return register_and_dispatch(case_id=case.pk, unit_code=suggestion.unit.code, comment=comment,
+                                     payload={"smart_dispatch": details})
     except DomainError as exc:
         # Someone acted first, or the unit is out of the centre's reach: the operator decides.
         logger.info("smart dispatch left case %s to the operator: %s", case.pk, exc.message)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from yiwang.cases.workflows import workflow
+from yiwang.cases import routing
 from yiwang.command import selectors, services
 from yiwang.core import forms
 from yiwang.core.errors import BadParameter, DomainError
@@ -42,7 +43,7 @@ def board(request):
     rows = []
     smart = selectors.smart_suggestions(cases) if tab in ("reported", "registered") else {}
     for case in cases:
-        suggestion = selectors.dispatch_suggestion(case) if tab in ("reported", "registered") else None
+        suggestion = routing.case_dispatch_suggestion(case) if tab in ("reported", "registered") else None
         rows.append({"case": case, "state": wf.states.get(case.state, case.state), "suggestion": suggestion,
                      "smart": smart.get(case.pk)})
     # A label shows the title as the table does: its ID numbers masked (core.idnumber).

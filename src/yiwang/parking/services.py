@@ -18,8 +18,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.cases import routing
 from yiwang.cases.models import Case
-from yiwang.cases.services import case_act, case_create
-from yiwang.catalog.selectors import matter_info
+from yiwang.cases.services import case_act, case_create, register_and_dispatch
 from yiwang.core import clock
 from yiwang.core.errors import Conflict, IllegalTransition, PermissionDenied, ValidationFailed
 from yiwang.org import geo
@@ -302,12 +301,10 @@ def violation_record(*, viewer: Viewer, plate: str, lat: float, lng: float, sour
 def _dispatch_if_operator(viewer: Viewer, case: Case) -> None:
     if Role.OPERATOR not in viewer.roles_in(case.holder_unit_id):
         return
-    h = hierarchy()
-    suggestion = routing.dispatch_suggestion(matter_info(PARKING_MATTER), h.regions[case.region_id], h)
+    suggestion = routing.case_dispatch_suggestion(case)
     if suggestion is None:
         return  # no enforcement unit up the chain: it waits on the dispatch board for a choice
-    case = case_act(viewer=viewer, case_id=case.pk, action="register", version=case.version)
-    case_act(viewer=viewer, case_id=case.pk, action="dispatch", version=case.version, unit_code=suggestion.unit.code)
+    register_and_dispatch(viewer=viewer, case_id=case.pk, version=case.version, unit_code=suggestion.unit.code)
 
 
 # --- penalties and appeals -------------------------------------------------------------------

@@ -17,13 +17,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from yiwang.cases import personal, search
+from yiwang.cases import personal, routing, search
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
-from yiwang.command.selectors import dispatch_suggestion, duplicate_candidates
+from yiwang.command.selectors import duplicate_candidates
 from yiwang.core import clock, forms, idnumber
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
@@ -141,7 +141,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "colleagues": Staff.objects.filter(unit_id=case.holder_unit_id).values_list("user__username", flat=True).distinct(),
         "overdue": case_selectors.is_overdue(case),
         "form_fields": fields_for(case.matter_version.snapshot.get("form_schema") or {}, case.form_data),
-        "suggestion": dispatch_suggestion(case) if case.kind == "incident" else None,
+        "suggestion": routing.case_dispatch_suggestion(case) if case.kind == "incident" else None,
         "duplicates": duplicate_candidates(viewer, case) if "merge" in {a.name for a in actions} else [],
         "children": list(case.children.order_by("id")) if case.kind == "incident" else [],
         "id_fields": [(f, personal.field_label(case, f), [idnumber.mask(n) for n in numbers])

@@ -117,7 +117,7 @@ def test_a_change_between_reading_and_writing_is_caught_by_the_conditional_updat
         Case.objects.filter(pk=case_id).update(version=seen.version + 1)
         return seen
 
-    monkeypatch.setattr(services, "case_for_action", read_then_someone_else_writes)
+    monkeypatch.setattr(services.actions, "case_for_action", read_then_someone_else_writes)
     with pytest.raises(Conflict):
         case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="accept", version=case.version)
 

@@ -30,7 +30,7 @@ from yiwang.cases.services import case_act, case_create
 from yiwang.cases.workflows import APPLICANT, WORKFLOWS, Action, workflow
 from yiwang.core.errors import Conflict, DomainError
 from yiwang.feedback.models import BAD_REVIEW_MAX, OFFLINE_CHANNELS, Evaluation
-from yiwang.feedback.services import RATABLE_KINDS, evaluation_create
+from yiwang.feedback.services import RATABLE_KINDS, RATER_CHANNELS, evaluation_create
 from yiwang.org.selectors import Viewer, hierarchy
 from yiwang.testing import SENIOR_OK
 
@@ -139,9 +139,11 @@ def _may_rate(viewer: Viewer, case: Case, channel: str, already_rated: bool) -> 
     # an incident handled by a unit outside its region goes back to the command centre, out of view.
     if not _sees(viewer, case):
         return False
+    staff_channel = channel in OFFLINE_CHANNELS and bool(viewer.roles_in(case.handling_unit_id or case.holder_unit_id))
+    # The rater rates on her own device (online, QR, SMS); a pad, kiosk or hotline rating is staff's to enter.
     if viewer.resident_id is not None and viewer.resident_id == case.applicant_id:
-        return True
-    return channel in OFFLINE_CHANNELS and bool(viewer.roles_in(case.handling_unit_id or case.holder_unit_id))
+        return channel in RATER_CHANNELS or staff_channel
+    return staff_channel
 
 
 def _totals() -> tuple[int, int, int]:

@@ -1,0 +1,424 @@
+"""Taking a step on a case: a staff member's action, the system's (automatic dispatch, 免申即享, the
+sweeps), and "register and dispatch". Each public function is one transaction; every step goes
+through :func:`take`, which applies what the action declares (workflows.transition), appends the
+event, runs the action's declared side effect and writes the notifications it declares."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yiwang.cases import personal, routing, workdays
+from yiwang.cases.models import Case, CaseEvent, EscalationRule, Kind
+from yiwang.cases.selectors import capacity
+from yiwang.cases.services.notifications import notify_step
+from yiwang.cases.services.timeline import append, rules_for, snapshot_info, staff_of, stored
+from yiwang.cases.workflows import (
+    SYSTEM,
+    SYSTEM_ACTIONS,
+    Action,
+    AtTheTop,
+    Inputs,
+    Rules,
+    Workflow,
+    transition,
+    workflow,
+)
+from yiwang.catalog.services import faq_publish
+from yiwang.core import clock, idnumber
+from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
+
+
+def take(case: Case, act: Action, inputs: Inputs, *, viewer: Viewer | None, capacity: str | None,
+         at: dt.datetime, rules: Rules, payload: dict | None = None) -> Case:
+    """Apply ``act`` to ``case`` as declared and append its event; inside the caller's transaction.
+
+    ``payload`` holds what the caller records beyond the declared effect (an app's details, a
+    sweep's rule); the declared keys win over it. Returns the case as it is now.
+    """
+    event_payload: dict = {"capacity": capacity} if capacity else {}
+    if inputs.comment:
+        event_payload["comment"] = inputs.comment
+    for key, value in (payload or {}).items():
+        event_payload.setdefault(key, value)
+    actor = (viewer.user_id, viewer.username) if viewer else (None, SYSTEM)
+    try:
+        step = transition(case, act, inputs, actor=actor, at=at, rules=rules)
+    except AtTheTop:
+        raise ValidationFailed(_("已经是最高一级，无法再上报。"), field="action") from None
+    event_payload.update(step.derived)
+    from_unit_id = case.holder_unit_id
+    if act.side_effect:
+        event_payload.update(SIDE_EFFECTS[act.side_effect](case, viewer, inputs, at) or {})
+    case = append(case, viewer=viewer, action=act.name, to_state=step.to_state, to_unit_id=step.to_unit_id,
+                  payload=event_payload, changes=step.changes, at=at)
+    notify_step(case, act, from_unit_id=from_unit_id, payload=event_payload)
+    return case
+
+
+# --- side effects outside the case row, named by an action's declaration ---------------------
+
+
+def _publish_faq(case: Case, viewer: Viewer | None, inputs: Inputs, at: dt.datetime) -> dict:
+    # A good answer helps the next resident: it becomes a question on the matter's FAQ.
+    faq = faq_publish(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
+                      source_case_id=case.pk)
+    return {"faq": faq.pk}
+
+
+def _absorb_into_parent(case: Case, viewer: Viewer | None, inputs: Inputs, at: dt.datetime) -> dict:
+    # The parent's timeline says what was folded into it, in the same transaction. Its row was
+    # locked by _merge_parent, so it cannot close meanwhile.
+    parent = Case.objects.get(pk=inputs.parent[0])
+    take(parent, SYSTEM_ACTIONS["absorb_duplicate"], Inputs(), viewer=viewer, capacity=None, at=at,
+         rules=rules_for(parent), payload={"child": case.number})
+    return {}
+
+
+SIDE_EFFECTS: dict[str, Callable[[Case, Viewer | None, Inputs, dt.datetime], dict | None]] = {
+    "publish_faq": _publish_faq,
+    "absorb_into_parent": _absorb_into_parent,
+}
+
+
+# --- staff actions ---------------------------------------------------------------------------
+
+
+def _authorize(viewer: Viewer, case: Case, action: Action) -> str:
+    """Return the capacity in which ``viewer`` may take ``action`` on ``case``, or refuse."""
+    found = capacity(viewer, case, action)
+    if found is not None:
+        return found
+    unit_id = case.supervisor_unit_id if action.by_supervisor else case.holder_unit_id
+    raise PermissionDenied(
+        _("您无权对该案件执行“%(action)s”：需要由%(unit)s的相应人员办理。")
+        % {"action": action.label, "unit": _unit_name(unit_id) if unit_id else _("上级领导")}
+    )
+
+
+def _unit_name(unit_id: int) -> str:
+    unit = hierarchy().units.get(unit_id)
+    return unit.name if unit else str(unit_id)
+
+
+def case_for_action(viewer: Viewer, case_id: int) -> Case:
+    # A plain slice, not .first(): no ORDER BY on the hot path of every action.
+    rows = list(Case.objects.select_related("matter_version").filter(scope_q(viewer), pk=case_id)[:1])
+    if not rows:
+        raise NotFound(_("没有找到该案件，或您无权查看。"), field="number")
+    return rows[0]
+
+
+def case_act(
+    *, viewer: Viewer, case_id: int, action: str, version: int, comment: str = "", unit_code: str | None = None,
+    result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
+    parent_number: str | None = None, extra: dict | None = None,
+) -> Case:
+    """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
+    with transaction.atomic():
+        case = case_for_action(viewer, case_id)
+        wf, act = _action_for(case, action)
+        if case.version != version:
+            raise Conflict(
+                _("该案件已被他人更新(版本 %(theirs)s，您看到的是 %(yours)s)，请刷新后重试。")
+                % {"theirs": case.version, "yours": version},
+                field="version",
+            )
+        _check_state(case, wf, act)
+        capacity = _authorize(viewer, case, act)
+
+        def may_reach(unit) -> bool:
+            return viewer.is_superuser or unit.id in {u.id for u in units_reachable(viewer)}
+
+        inputs = _inputs(case, act, viewer=viewer, comment=comment, unit_code=unit_code, result=result,
+                         decision=decision, assignee_username=assignee_username, slot=slot,
+                         parent_number=parent_number, may_reach=may_reach)
+        return take(case, act, inputs, viewer=viewer, capacity=capacity, at=clock.now(), rules=rules_for(case),
+                    payload=extra)
+
+
+def _action_for(case: Case, action: str) -> tuple[Workflow, Action]:
+    wf = workflow(case.kind)
+    act = wf.actions.get(action)
+    if act is None:
+        raise IllegalTransition(
+            _("“%(kind)s”没有“%(action)s”这一操作。") % {"kind": wf.label, "action": action}, field="action"
+        )
+    return wf, act
+
+
+def _check_state(case: Case, wf: Workflow, act: Action) -> None:
+    if act.only_if and not getattr(case, act.only_if):
+        raise IllegalTransition(_("该案件不适用“%(action)s”。") % {"action": act.label}, field="action")
+    if case.state not in act.sources:
+        raise IllegalTransition(
+            _("案件当前状态为“%(state)s”，不能执行“%(action)s”。")
+            % {"state": wf.states.get(case.state, case.state), "action": act.label},
+            field="action",
+        )
+
+
+def _inputs(case: Case, act: Action, *, viewer: Viewer | None, comment: str, unit_code: str | None, result: str,
+            decision: str, assignee_username: str | None, slot: dt.datetime | None, parent_number: str | None,
+            may_reach: Callable) -> Inputs:
+    """Check what an action needs and resolve it to ids: the caller's half of a step."""
+    comment = (comment or "").strip()
+    result = (result or "").strip()
+    if "comment" in act.needs and not comment:
+        raise ValidationFailed(_("请填写意见或理由。"), field="comment")
+    if "result" in act.needs and not result:
+        raise ValidationFailed(_("请填写办理结果。"), field="result")
+    if "decision" in act.needs and decision not in ("approved", "denied"):
+        raise ValidationFailed(_("决定须为 approved(准予)或 denied(不予)。"), field="decision")
+    unit_id = None
+    if "unit" in act.needs:
+        if not unit_code:
+            raise ValidationFailed(_("请选择目标单位。"), field="unit_code")
+        target = hierarchy().unit(unit_code)
+        if target.id == case.holder_unit_id:
+            raise ValidationFailed(_("目标单位就是当前办理单位。"), field="unit_code")
+        if not may_reach(target):
+            raise PermissionDenied(_("不能把案件交给%(unit)s。") % {"unit": target.name}, field="unit_code")
+        unit_id = target.id
+    assignee = staff_of(case.holder_unit_id, assignee_username) if "assignee" in act.needs else None
+    if "slot" in act.needs:
+        if slot is not None and timezone.is_naive(slot):
+            slot = timezone.make_aware(slot)  # a wall-clock time at the district's time zone
+        if slot is None or slot <= clock.now():
+            raise ValidationFailed(_("请选择一个将来的时间段。"), field="slot")
+    parent = None
+    if "parent" in act.needs:
+        found = _merge_parent(viewer, case, parent_number)
+        parent = (found.pk, found.number)
+    if act.assignee == "actor" and viewer is not None and case.assignee_id == viewer.user_id:
+        raise IllegalTransition(_("您已认领该案件。"), field="action")
+    return Inputs(comment=comment, unit_id=unit_id, result=result, decision=decision, assignee=assignee,
+                  slot=slot if "slot" in act.needs else None, parent=parent)
+
+
+def _merge_parent(viewer: Viewer, case: Case, number: str | None) -> Case:
+    """The open case a duplicate is merged into: visible to the viewer, of the same kind, itself no child."""
+    from yiwang.cases.selectors import case_get
+
+    if not number:
+        raise ValidationFailed(_("请填写主案件编号。"), field="parent_number")
+    try:
+        parent = case_get(viewer=viewer, number=number)
+    except NotFound:
+        raise NotFound(_("没有找到主案件 %(n)s，或您无权查看。") % {"n": number}, field="parent_number") from None
+    if parent.pk == case.pk:
+        raise ValidationFailed(_("不能合并到案件自身。"), field="parent_number")
+    if parent.kind != case.kind or parent.closed_at is not None:
+        raise ValidationFailed(_("主案件须为同类且尚未办结的案件。"), field="parent_number")
+    # Lock the parent's row for the rest of the transaction, so it cannot close meanwhile.
+    return Case.objects.select_for_update().get(pk=parent.pk)
+
+
+# --- the system's steps ----------------------------------------------------------------------
+
+
+def case_system_act(*, case_id: int, action: str, unit_code: str | None = None, comment: str = "",
+                    payload: dict | None = None) -> Case:
+    """Take a workflow action as the system (no actor, capacity "system"): an automatic rule such as
+    智能派单 registering and dispatching a report.
+
+    The same checks as case_act except the actor's role: the action must exist and apply in the case's
+    state, its inputs must be given, and a target unit must be within reach of the unit holding the
+    case, as it would be for that unit's own staff. Actions needing inputs only a person can give
+    (a result, a decision, a parent case, a time slot) are refused. ``payload`` adds details to the
+    timeline event (the model and confidence of an automatic dispatch), never over the core keys.
+    """
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("matter_version").filter(pk=case_id).first()
+        if case is None:
+            raise NotFound(_("没有找到该案件。"), field="case_id")
+        wf, act = _action_for(case, action)
+        _check_state(case, wf, act)
+        if set(act.needs) - {"unit", "comment"} or act.assignee == "actor":
+            raise ValidationFailed(_("“%(action)s”须由工作人员办理，系统不能自动执行。") % {"action": act.label},
+                                   field="action")
+        holder = hierarchy().units.get(case.holder_unit_id)
+
+        def may_reach(unit) -> bool:
+            # As far as the holding unit's own staff could hand it: along its region chain.
+            return holder is not None and (unit.region_path.startswith(holder.region_path)
+                                           or holder.region_path.startswith(unit.region_path))
+
+        inputs = _inputs(case, act, viewer=None, comment=comment, unit_code=unit_code, result="", decision="",
+                         assignee_username=None, slot=None, parent_number=None, may_reach=may_reach)
+        return take(case, act, inputs, viewer=None, capacity=SYSTEM, at=clock.now(), rules=rules_for(case),
+                    payload=payload)
+
+
+def register_and_dispatch(*, case_id: int, unit_code: str | None = None, viewer: Viewer | None = None,
+                          version: int | None = None, comment: str = "", payload: dict | None = None,
+                          suggest: Callable[[Case], str | None] | None = None) -> Case:
+    """立案 (when the report is still waiting for it) and 派遣, both steps committing together or not at
+    all: the command centre's one click, a parking violation seen by an operator, 智能派单.
+
+    By ``viewer`` (with the ``version`` they saw) or, without one, as the system. The target is
+    ``unit_code`` or else what ``suggest`` names for the registered case (by default the category's
+    and place's unit, routing.case_dispatch_suggestion); with neither, a field error on unit_code.
+    """
+    with transaction.atomic():
+        if viewer is None:
+            case = Case.objects.filter(pk=case_id).first()
+            if case is None:
+                raise NotFound(_("没有找到该案件。"), field="case_id")
+        else:
+            case = case_for_action(viewer, case_id)
+            version = case.version if version is None else version
+        if case.state == "reported":
+            case = (case_system_act(case_id=case_id, action="register", payload=payload) if viewer is None
+                    else case_act(viewer=viewer, case_id=case_id, action="register", version=version,
+                                  comment=comment, extra=payload))
+            version = case.version
+        if not unit_code:
+            unit_code = (suggest or _suggested_unit)(case)
+            if not unit_code:
+                raise ValidationFailed(_("该类事件没有建议的处置单位，请选择派遣单位。"), field="unit_code")
+        if viewer is None:
+            return case_system_act(case_id=case_id, action="dispatch", unit_code=unit_code, comment=comment,
+                                   payload=payload)
+        return case_act(viewer=viewer, case_id=case_id, action="dispatch", version=version, unit_code=unit_code,
+                        comment=comment, extra=payload)
+
+
+def _suggested_unit(case: Case) -> str | None:
+    route = routing.case_dispatch_suggestion(case)
+    return route.unit.code if route else None
+
+
+def case_mark_warning(*, case: Case, level: int) -> bool:
+    """Sweep: raise a case's warning level (1 yellow: due soon; 2 red: overdue). Never lowers it.
+
+    True when this call wrote the mark; False when the case no longer needs it or a concurrent
+    writer (another sweep, a handler) got there first.
+    """
+    with transaction.atomic():
+        fresh = Case.objects.filter(pk=case.pk).first()
+        if fresh is None or fresh.closed_at is not None or fresh.warning_level >= level:
+            return False
+        act = SYSTEM_ACTIONS["mark_overdue" if level >= 2 else "warn"]
+        payload = {"level": level, "due_at": fresh.due_at.isoformat() if fresh.due_at else None}
+        try:
+            take(fresh, act, Inputs(), viewer=None, capacity=None, at=clock.now(), rules=rules_for(fresh),
+                 payload=payload)
+        except Conflict:
+            # Someone acted on the case meanwhile; the next sweep looks again.
+            return False
+        return True
+
+
+def escalation_rule_for(case: Case, rules: list[EscalationRule]) -> EscalationRule | None:
+    """The most specific active rule for a case: its matter's, else its kind's, else a general one."""
+    for test in (lambda r: r.matter_id == case.matter_id,
+                 lambda r: r.matter_id is None and r.kind == case.kind,
+                 lambda r: r.matter_id is None and not r.kind):
+        for rule in rules:
+            if rule.active and test(rule):
+                return rule
+    return None
+
+
+def case_auto_escalate(*, case: Case, rule: EscalationRule) -> bool:
+    """Sweep: move a case overdue beyond a rule's grace up one level (warning level 3). Idempotent:
+    True only for the call that wrote the escalation."""
+    with transaction.atomic():
+        fresh = Case.objects.filter(pk=case.pk).first()
+        now = clock.now()
+        if (fresh is None or fresh.closed_at is not None or fresh.warning_level >= 3 or fresh.due_at is None
+                or fresh.suspended_at is not None or now < fresh.due_at + dt.timedelta(hours=rule.after_hours)):
+            return False
+        payload = {"rule": rule.pk, "rule_name": rule.name, "after_hours": rule.after_hours}
+        try:
+            take(fresh, SYSTEM_ACTIONS["auto_escalate"], Inputs(), viewer=None, capacity=None, at=now,
+                 rules=rules_for(fresh), payload=payload)
+        except Conflict:
+            return False
+        return True
+
+
+def suspensions(kind: str, events: Iterable[CaseEvent]) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """Suspension intervals of the clock, read from a timeline."""
+    wf = workflow(kind)
+    out: list[tuple[dt.datetime, dt.datetime | None]] = []
+    for e in events:
+        act = wf.actions.get(e.action)
+        if act is None:
+            continue
+        if act.stops_clock:
+            out.append((e.at, None))
+        elif act.resumes_clock and out and out[-1][1] is None:
+            out[-1] = (out[-1][0], e.at)
+    return out
+
+
+def due_from_timeline(case: Case) -> dt.datetime | None:
+    """The deadline as the current calendar computes it from the case's own timeline."""
+    if case.accepted_at is None or case.kind == Kind.FOLLOW_UP:
+        return case.due_at
+    info = snapshot_info(case)
+    events = list(case.events.order_by("seq"))
+    return workdays.compute_due(case.accepted_at, info.time_limit, info.time_unit, suspensions(case.kind, events))
+
+
+def case_recompute_due(*, case: Case) -> Case:
+    """Recompute a deadline after a calendar change, recording old and new on the timeline."""
+    with transaction.atomic():
+        fresh = Case.objects.select_related("matter_version").get(pk=case.pk)
+        new_due = due_from_timeline(fresh)
+        if new_due == fresh.due_at or fresh.closed_at is not None:
+            return fresh
+        payload = {"old_due_at": fresh.due_at.isoformat() if fresh.due_at else None,
+                   "note": stored(_, "工作日历调整，重新计算办理期限")}
+        return take(fresh, SYSTEM_ACTIONS["recompute_due"], Inputs(due_at=new_due), viewer=None, capacity=None,
+                    at=clock.now(), rules=rules_for(fresh), payload=payload)
+
+
+def case_flag_duplicate(*, case_id: int, original_id: int, distance_m: int) -> bool:
+    """Mark a new report as a likely duplicate of an open case (a timeline event, no state change),
+    so the board offers the one-click merge. True when this call wrote the flag."""
+    with transaction.atomic():
+        case = Case.objects.filter(pk=case_id, closed_at__isnull=True, likely_duplicate_of__isnull=True).first()
+        original = Case.objects.filter(pk=original_id, closed_at__isnull=True).first()
+        if case is None or original is None or original.pk == case.pk:
+            return False
+        payload = {"original": original.number, "distance_m": distance_m}
+        try:
+            take(case, SYSTEM_ACTIONS["flag_duplicate"], Inputs(parent=(original.pk, original.number)), viewer=None,
+                 capacity=None, at=clock.now(), rules=rules_for(case), payload=payload)
+        except Conflict:
+            return False
+        return True
+
+
+def case_reveal_id(*, viewer: Viewer, case_id: int, field: str, reason: str) -> tuple[Case, list[str]]:
+    """The ID numbers ``field`` of a case holds, in full ("applicant": the applicant's registered
+    number; "description"; "form.<name>"), for staff of the unit holding or handling it; and the event
+    that records who saw them and why (action reveal_id, state and holder unchanged), appended in the
+    same transaction before the numbers are returned: seeing sensitive personal information is itself
+    an act to account for (个人信息保护法 Art. 28, 29). Returns the case as it is now and the numbers."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("请填写查看完整证件号的理由。"), field="reason")
+    if len(reason) > 500:
+        raise ValidationFailed(_("理由不能超过 %(n)s 个字。") % {"n": 500}, field="reason")
+    with transaction.atomic():
+        case = case_for_action(viewer, case_id)
+        if not personal.may_reveal(viewer, case):
+            raise PermissionDenied(_("只有承办单位的工作人员可以查看完整证件号。"))
+        numbers = personal.id_fields(case).get(field)
+        if not numbers:
+            raise ValidationFailed(_("该案件的这一项没有证件号。"), field="field")
+        roles = viewer.roles_in(case.holder_unit_id) | viewer.roles_in(case.handling_unit_id)
+        payload = {"field": field, "reason": idnumber.mask_text(reason, phones=False)}
+        case = take(case, SYSTEM_ACTIONS["reveal_id"], Inputs(), viewer=viewer,
+                    capacity=sorted(roles)[0] if roles else "superuser", at=clock.now(), rules=rules_for(case),
+                    payload=payload)
+    return case, numbers
