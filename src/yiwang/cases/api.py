@@ -12,7 +12,7 @@ from ninja.files import UploadedFile
 from pydantic import ConfigDict
 
 from yiwang.api import Input, api
-from yiwang.cases import attachments, personal, selectors, services
+from yiwang.cases import attachments, deadlines, personal, selectors, services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog.selectors import matter_info_by_id
@@ -83,7 +83,8 @@ class CaseOut(Schema):
     accepted_at: dt.datetime | None
     due_at: dt.datetime | None
     closed_at: dt.datetime | None
-    overdue: bool
+    overdue: bool = Field(description="open, its clock running and past due_at: false once closed "
+                                      "(compare closed_at with due_at) and while waiting on the applicant")
     warning_level: int
     version: int
 
@@ -149,7 +150,7 @@ class CaseFilterIn(Input):
     matter: str | None = None
     region: str | None = None
     holder_unit: str | None = None
-    overdue: bool | None = None
+    overdue: bool | None = Field(None, description="true: only overdue cases, as the overdue field says")
     open: bool | None = None
     due_before: dt.datetime | None = None
     due_after: dt.datetime | None = None
@@ -179,7 +180,7 @@ def case_summary(case: Case) -> dict:
         "applicant_name": idnumber.mask_text(case.applicant_name, phones=False),
         "applicant_phone": idnumber.mask_phone(case.applicant_phone),
         "channel": case.channel, "created_at": case.created_at, "accepted_at": case.accepted_at,
-        "due_at": case.due_at, "closed_at": case.closed_at, "overdue": selectors.is_overdue(case),
+        "due_at": case.due_at, "closed_at": case.closed_at, "overdue": deadlines.is_overdue(case),
         "warning_level": case.warning_level, "version": case.version,
     }
 

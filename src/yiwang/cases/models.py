@@ -74,7 +74,9 @@ class Case(models.Model):
     due_at = models.DateTimeField(_("办理期限"), null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
-    # 0 none, 1 yellow (deadline near), 2 red (overdue), 3 red and escalated by a rule: set by the sweep.
+    # 0 none, 1 yellow (due soon), 2 red (overdue), 3 red and escalated by a rule: set by the sweep as
+    # cases.deadlines defines due soon and overdue. A stored mark: surfaces that ask "overdue now?" use
+    # cases.deadlines, not this.
     warning_level = models.PositiveSmallIntegerField(default=0)
     decision = models.CharField(_("决定"), max_length=20, blank=True)
     result = models.TextField(_("办理结果"), blank=True)

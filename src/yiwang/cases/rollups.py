@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from yiwang.cases.deadlines import is_on_time
 from yiwang.cases.models import Case, CaseDayTally, CaseTally
 
 Key = tuple[str, str, str, bool, int, int]
@@ -34,7 +35,7 @@ def epoch_seconds(moment: dt.datetime) -> int:
 def contribution(case: Case) -> tuple[Key, Measures]:
     closed = case.closed_at is not None
     with_due = closed and case.due_at is not None
-    on_time = with_due and case.closed_at <= case.due_at
+    on_time = is_on_time(case)
     seconds = epoch_seconds(case.closed_at) - epoch_seconds(case.created_at) if closed else 0
     key = (case.region_path, case.kind, case.state, closed, case.holder_unit_id, case.handling_unit_id or 0)
     return key, (1, int(with_due), int(on_time), seconds)
@@ -137,7 +138,7 @@ def _group_by_sql() -> str:
     return (
         f"SELECT region_path, kind, state, {closed}, holder_unit_id, COALESCE(handling_unit_id, 0), COUNT(*), "
         f"SUM(CASE WHEN {with_due} THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {with_due} AND closed_at <= due_at THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {with_due} AND closed_at <= due_at THEN 1 ELSE 0 END), "  # deadlines.on_time_q
         f"COALESCE(SUM(CASE WHEN {closed} THEN {whole('closed_at')} - {whole('created_at')} ELSE 0 END), 0) "
         f"FROM {Case._meta.db_table} GROUP BY 1, 2, 3, 4, 5, 6"
     )

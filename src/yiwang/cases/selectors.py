@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases import search
+from yiwang.cases import deadlines, search
 from yiwang.cases.models import Case, CaseEvent, Notification
 from yiwang.cases.workflows import APPLICANT, LEADER, Action, public_payload, workflow
 from yiwang.catalog.selectors import matter_cache
@@ -90,7 +90,7 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
     if filters.open is not None:
         conditions &= Q(closed_at__isnull=filters.open)
     if filters.overdue:
-        conditions &= Q(closed_at__isnull=True, due_at__lt=clock.now())
+        conditions &= deadlines.overdue_q(clock.now())
     if filters.due_before:
         conditions &= Q(due_at__lt=filters.due_before)
     if filters.due_after:
@@ -164,13 +164,6 @@ def allowed_actions(viewer: Viewer, case: Case) -> list[Action]:
         if capacity(viewer, case, act) is not None:
             out.append(act)
     return out
-
-
-def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
-    if case.due_at is None:
-        return False
-    end = case.closed_at or (now or clock.now())
-    return end > case.due_at
 
 
 def open_cases_due_from(day: dt.date) -> QuerySet[Case]:

@@ -7,6 +7,7 @@ import logging
 
 from django_tasks import task
 
+from yiwang.cases.deadlines import due_soon_q, overdue_q
 from yiwang.cases.models import Case, EscalationRule
 from yiwang.cases.services import (
     auto_key,
@@ -19,29 +20,25 @@ from yiwang.core import clock
 
 log = logging.getLogger("yiwang.sweep")
 
-# A case turns yellow when less than this share of its time limit is left (and at most a day).
-YELLOW_WINDOW = dt.timedelta(hours=24)
-
 
 def sweep_deadlines() -> dict:
-    """Raise warning levels — yellow when a deadline is near, red (超期) when it has passed — notify
-    the holders and their supervisors, and move cases overdue beyond an escalation rule up a level."""
+    """Raise warning levels — yellow (临期) once a case is due soon, red (超期) once it is overdue, both
+    as cases.deadlines defines them (due soon: within DUE_SOON of the deadline) — notify the holders
+    and their supervisors, and move cases overdue beyond an escalation rule up a level."""
     now = clock.now()
     counts = {"yellow": 0, "red": 0, "escalated": 0}
-    # A case waiting on the applicant (补正) has its clock stopped: it is neither late nor nearly so.
-    overdue = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=now,
-                                  warning_level__lt=2)
+    # Those rules leave out a case waiting on the applicant (补正): its clock is stopped.
+    overdue = Case.objects.filter(overdue_q(now), warning_level__lt=2)
     for case in overdue.only("pk").iterator(chunk_size=500):
         counts["red"] += case_mark_warning(case=case, level=2)
-    near = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, due_at__gte=now, due_at__lt=now + YELLOW_WINDOW,
-                               warning_level__lt=1)
+    near = Case.objects.filter(due_soon_q(now), warning_level__lt=1)
     for case in near.only("pk").iterator(chunk_size=500):
         counts["yellow"] += case_mark_warning(case=case, level=1)
     rules = list(EscalationRule.objects.filter(active=True).order_by("id"))
     if rules:
         grace = min(r.after_hours for r in rules)
-        late = Case.objects.filter(closed_at__isnull=True, suspended_at__isnull=True, warning_level=2,
-                                   due_at__lt=now - dt.timedelta(hours=grace))
+        # Overdue already when the shortest grace began: the candidates for some rule.
+        late = Case.objects.filter(overdue_q(now - dt.timedelta(hours=grace)), warning_level=2)
         for case in late.only("pk", "kind", "matter_id").iterator(chunk_size=500):
             rule = escalation_rule_for(case, rules)
             if rule is not None:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from yiwang.cases.selectors import is_overdue
+from yiwang.cases.deadlines import is_overdue
 from yiwang.cases.workflows import workflow
 from yiwang.catalog.selectors import matter_list
 from yiwang.core.errors import DomainError

@@ -49,7 +49,7 @@ def columns() -> list[tuple[str, int]]:
 def _line(row: LedgerRow) -> list:
     item, case = row.item, row.case
     due = timezone.localdate(case.due_at) if case.due_at else None
-    state = row.state_label + (_("（超期）") if row.overdue and case.closed_at is None else "")
+    state = row.state_label + (_("（超期）") if row.overdue else "")
     # Typed text is written masked: a ledger is printed and passed around (core.idnumber.mask_text).
     return [row.seq, mask_text(item.problem_list.title), mask_text(item.problem), mask_text(item.measures),
             case.holder_unit.name, mask_text(item.responsible_person),
@@ -127,7 +127,7 @@ def ledger_pdf(doc: LedgerDoc) -> bytes:
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]
     for index, row in enumerate(doc.rows, start=1):
-        if row.overdue and row.case.closed_at is None:
+        if row.overdue:
             style.append(("BACKGROUND", (7, index), (8, index), colors.HexColor("#ffebe9")))
     table.setStyle(TableStyle(style))
     printed = timezone.localtime(clock.now()).strftime("%Y-%m-%d %H:%M")

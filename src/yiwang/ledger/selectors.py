@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from yiwang.cases.deadlines import is_overdue, overdue_q
 from yiwang.cases.models import Case, Kind
-from yiwang.cases.selectors import is_overdue
 from yiwang.cases.workflows import workflow
 from yiwang.catalog.models import Matter
 from yiwang.core import clock
@@ -324,7 +324,7 @@ def progress_of(items: list[RectificationItem], *, accepted_at: dt.datetime | No
     for item in items:
         out.total += 1
         out.by_state[item.case.state] += 1
-        if item.case.closed_at is None and is_overdue(item.case, now):
+        if is_overdue(item.case, now):
             out.overdue += 1
     return out
 
@@ -339,7 +339,7 @@ def batch_list(*, viewer: Viewer) -> list[tuple[Batch, Progress]]:
     for batch_id, state, n in rows:
         counts[batch_id].total += n
         counts[batch_id].by_state[state] += n
-    overdue = (item_queryset(viewer).filter(batch_id__in=list(counts), case__closed_at__isnull=True, case__due_at__lt=now)
+    overdue = (item_queryset(viewer).filter(overdue_q(now, prefix="case__"), batch_id__in=list(counts))
                .values_list("batch_id").annotate(n=Count("id")))
     for batch_id, n in overdue:
         counts[batch_id].overdue = n

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -17,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from yiwang.cases.deadlines import missed_deadline
 from yiwang.cases.models import Case
 from yiwang.core import clock
 from yiwang.core.exports import sheet_row
@@ -81,15 +83,17 @@ def cases_workbook(queryset: QuerySet[Case]):
     return _saved(workbook)
 
 
+class _Clock(NamedTuple):
+    closed_at: dt.datetime | None
+    suspended_at: dt.datetime | None
+    due_at: dt.datetime | None
+
+
 def _case_line(row: tuple, labels: dict, now: dt.datetime) -> list:
     (pk, created_at, title, matter, kind, state, holder, region, due_at, closed_at, suspended_at,
      name, phone) = row
-    if due_at is None:
-        overdue = False
-    elif closed_at is not None:
-        overdue = closed_at > due_at
-    else:
-        overdue = suspended_at is None and now > due_at  # a suspended deadline is recomputed on resuming
+    # 是否超期: overdue while open, closed late once closed (the case list's badge, cases.deadlines).
+    overdue = missed_deadline(_Clock(closed_at, suspended_at, due_at), now)
     return [
         Case.format_number(created_at, pk), mask_text(title), matter, labels.get((kind, state), state), holder, region,
         created_at, due_at, closed_at, _("是") if overdue else _("否"), mask_text(name, phones=False),

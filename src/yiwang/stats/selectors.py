@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yiwang.cases.deadlines import late_q, overdue_q
 from yiwang.cases.models import Case, CaseDayTally, CaseTally
 from yiwang.cases.workflows import WORKFLOWS
 from yiwang.core import clock
@@ -173,11 +174,6 @@ def _scoped_cases(viewer: Viewer, region: RegionInfo | None):
     if region is not None:
         qs = qs.filter(region_path__startswith=region.path)
     return qs
-
-
-def overdue_q(now: dt.datetime) -> Q:
-    """超期: open, not waiting on the applicant, past its deadline (the same rule as indicators())."""
-    return Q(closed_at__isnull=True, suspended_at__isnull=True, due_at__lt=now)
 
 
 def handled_at_level_q(level: str) -> Q:
@@ -380,7 +376,7 @@ def figure_cases(*, viewer: Viewer, filters: FigureFilters):
     if f.overdue:
         qs = qs.filter(overdue_q(clock.now()))
     if f.late:
-        qs = qs.filter(closed_at__isnull=False, due_at__isnull=False, closed_at__gt=F("due_at"))
+        qs = qs.filter(late_q())
     if f.level:
         if f.level not in Level.values:
             raise ValidationFailed(_("层级只能是 %(l)s 之一。") % {"l": ", ".join(Level.values)}, field="level")

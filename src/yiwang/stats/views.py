@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from yiwang.cases.deadlines import missed_deadline
 from yiwang.core import clock, forms
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.core.idnumber import mask_text
@@ -195,21 +196,13 @@ def cases(request):
         return render(request, "stats/cases.html", {"error": exc.message}, status=400)
     labels = stats.state_labels()
     now = clock.now()
-    rows = [(c, labels.get((c.kind, c.state), c.state), _is_overdue(c, now)) for c in page.items]
+    rows = [(c, labels.get((c.kind, c.state), c.state), missed_deadline(c, now)) for c in page.items]
     context = {
         "place": place, "region": place.region, "total": qs.count(), "rows": rows, "page": page,
         "description": _describe(filters, place), "query": params.urlencode(),
         "dashboard_query": _query(region=place.region.code if place.region else None),
     }
     return render(request, "stats/cases.html", context)
-
-
-def _is_overdue(case, now) -> bool:
-    if case.due_at is None:
-        return False
-    if case.closed_at is not None:
-        return case.closed_at > case.due_at
-    return case.suspended_at is None and now > case.due_at
 
 
 @staff_required

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from yiwang.cases import deadlines
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload, upload_create
@@ -153,7 +154,7 @@ def _case_context(request, case: Case, viewer) -> dict:
         "evaluation": evaluation, "supplement_note": supplement_note,
         "can_rate": evaluation is None and may_rate_online(viewer, case),
         "ratings": list(reversed(Rating.choices)), "tags": TAGS["online"],
-        "overdue": case_selectors.is_overdue(case),
+        "overdue": deadlines.missed_deadline(case),
         "parent": case_selectors.parent_progress(case),
     }
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from yiwang.cases import personal, routing, search
+from yiwang.cases import deadlines, personal, routing, search
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
 from yiwang.cases.models import Case
@@ -37,7 +37,6 @@ TABS = [
     ("open", gettext_lazy("待办")), ("overdue", gettext_lazy("已超期")), ("soon", gettext_lazy("临期")),
     ("waiting", gettext_lazy("待补正")), ("mine", gettext_lazy("我认领的")), ("closed", gettext_lazy("已办结")),
 ]
-SOON = dt.timedelta(days=3)
 # The queue's "due within N days" filter: ten years is past any deadline, and keeps the date in range.
 MAX_DUE_DAYS = 3660
 
@@ -47,8 +46,8 @@ def _tab_filter(tab: str, now: dt.datetime, user_id: int | None = None) -> Q:
     return {
         "mine": open_ & Q(assignee_id=user_id),
         "open": open_,
-        "overdue": open_ & Q(due_at__lt=now, suspended_at__isnull=True),
-        "soon": open_ & Q(due_at__gte=now, due_at__lt=now + SOON, suspended_at__isnull=True),
+        "overdue": deadlines.overdue_q(now),
+        "soon": deadlines.due_soon_q(now),
         "waiting": open_ & Q(suspended_at__isnull=False),
         "closed": Q(closed_at__isnull=False),
     }[tab]
@@ -100,7 +99,8 @@ def queue(request):
         "unread": case_selectors.unread_count(viewer),
         "export": export, "states": all_states(), "matters": matter_list(), "filters": {"state": state, "matter": matter,
         "region": region, "due_days": "" if due_days is None else due_days, "q": q}, "query": params.urlencode(),
-        "rows": [(c, workflow(c.kind).states.get(c.state, c.state), case_selectors.is_overdue(c, now)) for c in page.items],
+        "rows": [(c, workflow(c.kind).states.get(c.state, c.state), deadlines.missed_deadline(c, now))
+                 for c in page.items],
     }
     return render(request, "web/work/queue.html", context)
 
@@ -139,7 +139,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "actions": actions,
         "units": [u for u in units_reachable(viewer) if u.id != case.holder_unit_id],
         "colleagues": Staff.objects.filter(unit_id=case.holder_unit_id).values_list("user__username", flat=True).distinct(),
-        "overdue": case_selectors.is_overdue(case),
+        "overdue": deadlines.missed_deadline(case),
         "form_fields": fields_for(case.matter_version.snapshot.get("form_schema") or {}, case.form_data),
         "suggestion": routing.case_dispatch_suggestion(case) if case.kind == "incident" else None,
         "duplicates": duplicate_candidates(viewer, case) if "merge" in {a.name for a in actions} else [],
