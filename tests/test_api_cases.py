@@ -76,17 +76,23 @@ def test_an_oversized_body_is_a_413(api, settings):
 
 
 def test_without_a_token_the_api_answers_401(api):
-    response = api("post", "/cases", None, {"matter_code": "SENIOR_CARD"})
+    response = submit(api, username=None)  # a complete application: only the caller is missing
     assert response.status_code == 401
+    assert response.json() == {"code": "unauthenticated", "detail": "请先登录，或在 Authorization 头中提供有效的令牌。"}
+    assert Case.objects.count() == 0
+    assert api("get", "/cases", None).json()["code"] == "unauthenticated"
 
 
 def test_the_bearer_scheme_is_case_insensitive_and_any_other_is_refused(client, world):
     from yiwang.org.services import token_create
 
     token = token_create(username="clerk_xfl")
-    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"bearer {token}").status_code == 200
+    accepted = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"bearer {token}")
+    assert accepted.status_code == 200 and accepted.json()["username"] == "clerk_xfl"
     for refused in (f"Token {token}", "Bearer", "Bearer ", f"Basic {token}", token):
-        assert client.get("/api/v1/me", HTTP_AUTHORIZATION=refused).status_code == 401, refused
+        response = client.get("/api/v1/me", HTTP_AUTHORIZATION=refused)
+        assert response.status_code == 401, refused
+        assert response.json()["code"] == "unauthenticated" and "clerk_xfl" not in response.content.decode(), refused
 
 
 def test_a_handler_runs_the_case_to_close_and_the_applicant_rates_it(api, world):

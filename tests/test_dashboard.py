@@ -112,14 +112,24 @@ def test_it_drills_down_to_a_town_and_a_community(leader, cases):
 
 @pytest.mark.parametrize("code", ["QH", "QH-WC-SPD", "XX", "NOPE"])
 def test_a_region_outside_the_scope_is_a_404(leader, cases, code):
+    other = cases["other"]
     for url in ("/dashboard/", "/dashboard/cases/", "/dashboard/cases/export.xlsx", "/dashboard/export.xlsx"):
-        assert leader.get(url, {"region": code}).status_code == 404, url
+        response = leader.get(url, {"region": code})
+        assert response.status_code == 404, url
+        assert response["Content-Type"] != exports.XLSX and "Content-Disposition" not in response, url
+        text = response.content.decode()
+        assert other.number not in text and "李阿姨" not in text and "秦汉新城" not in text, url
+        assert "西咸新区" not in text and "渭城街道" not in text, url
 
 
 def test_a_resident_is_refused(client, cases):
     client.login(username="resident_wang", password="pw-wang")
+    numbers = [case.number for case in Case.objects.all()]
     for url in ("/dashboard/", "/dashboard/cases/", "/dashboard/cases/export.xlsx", "/dashboard/export.xlsx"):
-        assert client.get(url).status_code == 403, url
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert response.content.decode() == "仅限工作人员。", url  # the reason, and none of the figures
+        assert "Content-Disposition" not in response and not any(n in response.content.decode() for n in numbers)
 
 
 def test_an_anonymous_visitor_is_sent_to_log_in(client, cases):

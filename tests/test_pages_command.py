@@ -38,9 +38,18 @@ def test_the_board_lists_reports_with_their_suggested_unit_and_duplicates(operat
 
 
 def test_only_operators_see_the_board(client, world):
+    case = report(world)
+    events = CaseEvent.objects.filter(case=case).count()
     client.login(username="handler_xfl", password="pw-handler_xfl")
-    assert client.get("/command/").status_code == 403
-    assert client.post("/command/dispatch/", {"cases": ["1:1"]}).status_code == 403
+    board = client.get("/command/")
+    assert board.status_code == 403 and board.content.decode() == "仅限指挥中心指挥员。"
+    for url, form in ((f"/command/cases/{case.pk}/dispatch/", {"version": case.version}),
+                      ("/command/dispatch/", {"cases": [f"{case.pk}:{case.version}"]})):
+        response = client.post(url, form)
+        assert response.status_code == 403 and response.content.decode() == "仅限指挥中心指挥员。", url
+    after = Case.objects.get(pk=case.pk)
+    assert (after.state, after.version, after.holder_unit_id) == ("reported", case.version, case.holder_unit_id)
+    assert CaseEvent.objects.filter(case=case).count() == events
 
 
 def test_one_click_dispatch_registers_and_dispatches(operator, world):

@@ -74,13 +74,27 @@ def test_a_stale_form_shows_a_conflict_message(clerk, world):
 
 
 def test_a_resident_cannot_open_the_workbench(client, world):
+    case = new_case(world)
     client.login(username="resident_wang", password="pw-wang")
-    assert client.get("/work/").status_code == 403
+    for url in ("/work/", f"/work/cases/{case.number}/"):
+        response = client.get(url)
+        assert response.status_code == 403 and response.content.decode() == "仅限工作人员。", url
+    acted = client.post(f"/work/cases/{case.number}/act/accept/", {"version": 1}, HTTP_HX_REQUEST="true")
+    assert acted.status_code == 403 and acted.content.decode() == "仅限工作人员。"
+    after = Case.objects.get(pk=case.pk)
+    assert (after.state, after.version) == ("submitted", 1)
 
 
 def test_another_communitys_case_page_is_a_404(clerk, world):
     other = new_case(world, "QH-WC-SPD")
-    assert clerk.get(f"/work/cases/{other.number}/").status_code == 404
+    page = clerk.get(f"/work/cases/{other.number}/")
+    assert page.status_code == 404
+    assert other.number not in page.content.decode() and "王大爷" not in page.content.decode()
+    assert other.number not in clerk.get("/work/").content.decode()
+    acted = clerk.post(f"/work/cases/{other.number}/act/accept/", {"version": 1}, HTTP_HX_REQUEST="true")
+    assert acted.status_code == 404 and other.number not in acted.content.decode()
+    after = Case.objects.get(pk=other.pk)
+    assert (after.state, after.version) == ("submitted", 1)
 
 
 def test_a_home_visit_is_scheduled_from_the_panel(clerk, world):

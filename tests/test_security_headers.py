@@ -48,7 +48,8 @@ def test_static_files_carry_the_headers(settings, tmp_path, db):
     settings.STATIC_ROOT = tmp_path / "static"
     call_command("collectstatic", interactive=False, verbosity=0)
     response = Client().get("/static/web/site.css")
-    assert response.status_code == 200
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/css")
+    assert b"".join(response.streaming_content) == (SRC / "web" / "static" / "web" / "site.css").read_bytes()
     assert_secured(response)
 
 
@@ -61,6 +62,8 @@ def test_a_server_error_carries_the_headers(db, monkeypatch):
     monkeypatch.setattr(views.catalog_selectors, "matter_list", lambda **kw: broken(None))
     response = Client(raise_request_exception=False).get("/")
     assert response.status_code == 500
+    text = response.content.decode()
+    assert "Server Error (500)" in text and "boom" not in text and "Traceback" not in text
     assert_secured(response)
 
 

@@ -32,16 +32,29 @@ def test_every_page_renders_for_a_leader(client, world):
 
 
 def test_residents_are_refused(client, world):
+    batch = make_batch(world)
     login(client, world, "resident_wang")
-    assert client.get("/ledger/").status_code == 403
-    assert client.get("/ledger/topics/").status_code == 403
+    for url in ("/ledger/", "/ledger/topics/", f"/ledger/batches/{batch.pk}/"):
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 403 and body == "仅限工作人员。", url
+        assert batch.title not in body, url
+    refused = client.post("/ledger/topics/new/", {"title": "停车难", "field": "urban", "unit_code": "KG-OF",
+                                                  "problem": "乱停车", "crux": "职能空白", "plan": "建立体系"})
+    assert refused.status_code == 403 and refused.content.decode() == "仅限工作人员。"
+    assert not ResearchTopic.objects.exists()
 
 
 def test_another_citys_batch_is_not_found(client, world):
     batch = make_batch(world)
     login(client, world, "clerk_spd")
-    assert client.get(f"/ledger/batches/{batch.pk}/").status_code == 404
-    assert client.get(f"/ledger/batches/{batch.pk}/ledger.xlsx").status_code == 404
+    page = client.get(f"/ledger/batches/{batch.pk}/")
+    assert page.status_code == 404 and batch.title not in page.content.decode()
+    export = client.get(f"/ledger/batches/{batch.pk}/ledger.xlsx")
+    assert export.status_code == 404 and "Content-Disposition" not in export
+    assert batch.title not in client.get("/ledger/").content.decode()
+    added = client.post(f"/ledger/batches/{batch.pk}/lists/", {"title": "程家村党支部", "region_code": "KG-DZ-CJC"})
+    assert added.status_code == 404 and not batch.lists.exists()
 
 
 def test_a_leader_registers_a_topic_and_logs_a_visit(client, world):

@@ -34,8 +34,24 @@ def test_the_zone_page_shows_occupancy_and_the_gate_desk_charges(client, world, 
 
 
 def test_residents_are_refused_and_visitors_sent_to_log_in(client, world, parking):
-    assert client.get("/parking/").status_code == 302
-    assert as_user(client, world, "resident_wang").get("/parking/violations/").status_code == 403
+    v = services.violation_record(viewer=world.viewer("operator_kg"), plate="陕A12345", source="camera",
+                                  lat=XFL_G1[0], lng=XFL_G1[1])
+    visitor = client.get("/parking/")
+    assert visitor.status_code == 302 and visitor["Location"] == "/login/?next=/parking/"
+    gate = client.post("/parking/gate/", {"zone": "XFL-P1", "plate": "陕A12345", "direction": "entry"})
+    assert gate.status_code == 302 and gate["Location"].startswith("/login/")
+    as_user(client, world, "resident_wang")
+    for url in ("/parking/", "/parking/violations/", f"/parking/violations/{v.pk}/"):
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 403 and body == "仅限工作人员。", url
+        assert "陕A12345" not in body and v.case.number not in body, url
+    refused = client.post("/parking/violations/", {"plate": "陕AD12345", "source": "patrol", "lat": str(XFL_G2[0]),
+                                                   "lng": str(XFL_G2[1]), "address": "幸福路"})
+    assert refused.status_code == 403 and refused.content.decode() == "仅限工作人员。"
+    gate = client.post("/parking/gate/", {"zone": "XFL-P1", "plate": "陕A12345", "direction": "entry"})
+    assert gate.status_code == 403
+    assert list(Violation.objects.values_list("pk", flat=True)) == [v.pk] and not ParkingSession.objects.exists()
 
 
 def test_a_patrol_records_a_violation_from_the_page(client, world, parking, settings, tmp_path):

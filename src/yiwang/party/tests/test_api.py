@@ -4,7 +4,9 @@ import datetime as dt
 
 import pytest
 
+from yiwang.cases.models import CaseEvent
 from yiwang.core import clock
+from yiwang.party.models import PartyMember
 
 pytestmark = pytest.mark.django_db
 
@@ -106,5 +108,19 @@ def test_bad_pairs_are_refused(api, world, members, poor):
     assert bad_measure.status_code == 422
 
 
-def test_anonymous_callers_are_refused(client, world):
-    assert client.get("/api/v1/party/branches").status_code == 401
+def test_anonymous_callers_are_refused(api, world, members, pair):
+    for path in ("/party/branches", "/party/branches/KG-DZ-CJC-DZB", f"/party/pairs/{pair.id}"):
+        response = api("get", path)
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "unauthenticated" and "请先登录" in response.json()["detail"], path
+        body = response.content.decode()
+        assert "KG-DZ-CJC-DZB" not in body and "张保权" not in body and pair.case.number not in body, path
+    before = (PartyMember.objects.count(), pair.case.version, CaseEvent.objects.filter(case=pair.case).count())
+    added = api("post", "/party/branches/KG-DZ-CJC-DZB/members", None,
+                {"name": "王某", "gender": "male", "birth_date": "1990-01-01"})
+    visited = api("post", f"/party/pairs/{pair.id}/visits", None, {"version": pair.case.version, "comment": "x"})
+    assert added.status_code == visited.status_code == 401
+    assert added.json()["code"] == visited.json()["code"] == "unauthenticated"
+    pair.case.refresh_from_db()
+    assert (PartyMember.objects.count(), pair.case.version,
+            CaseEvent.objects.filter(case=pair.case).count()) == before

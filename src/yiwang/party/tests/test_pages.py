@@ -102,15 +102,35 @@ def test_a_refused_step_shows_its_error_and_writes_nothing(client, world, pair):
     assert client.post(f"/party/pairs/{pair.id}/dance/", {}).status_code == 404
 
 
-def test_pages_refuse_residents_and_hide_other_regions(client, world, pair):
+def test_pages_refuse_residents_and_hide_other_regions(client, world, members, pair):
+    def writes():
+        pair.case.refresh_from_db()
+        return pair.case.version, CaseEvent.objects.filter(case=pair.case).count(), PartyMember.objects.count()
+
+    before = writes()
+    visit = {"version": str(pair.case.version), "comment": "入户走访"}
     login(client, "resident_wang")
-    assert client.get("/party/").status_code == 403
+    for url in ("/party/", "/party/KG-DZ-CJC-DZB/", f"/party/pairs/{pair.id}/"):
+        response = client.get(url)
+        assert response.status_code == 403 and response.content.decode() == "仅限工作人员。", url
+    refused = client.post(f"/party/pairs/{pair.id}/visit/", visit)
+    assert refused.status_code == 403 and refused.content.decode() == "仅限工作人员。"
     login(client, "clerk_xfl")
-    assert client.get("/party/KG-DZ-CJC-DZB/").status_code == 404
-    assert client.get(f"/party/pairs/{pair.id}/").status_code == 404
-    assert client.post(f"/party/pairs/{pair.id}/visit/", {"version": "1", "comment": "x"}).status_code == 404
+    for url in ("/party/KG-DZ-CJC-DZB/", f"/party/pairs/{pair.id}/"):
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 404, url
+        assert "程家村党支部" not in body and "张保权" not in body and "程濛濛" not in body, url
+        assert pair.case.number not in body, url
+    assert client.post(f"/party/pairs/{pair.id}/visit/", visit).status_code == 404
+    added = client.post("/party/KG-DZ-CJC-DZB/", {"form": "member", "name": "王某", "gender": "male",
+                                                  "birth_date": "1990-01-01"})
+    assert added.status_code == 404
     client.logout()
-    assert client.get("/party/KG-DZ-CJC-DZB/").status_code == 302
+    stranger = client.get("/party/KG-DZ-CJC-DZB/")
+    assert stranger.status_code == 302 and stranger["Location"] == "/login/?next=/party/KG-DZ-CJC-DZB/"
+    assert client.post(f"/party/pairs/{pair.id}/visit/", visit)["Location"].startswith("/login/")
+    assert writes() == before
 
 
 def test_a_town_handler_reads_the_branch_without_forms(client, world, members, pair):

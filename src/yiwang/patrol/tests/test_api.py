@@ -7,7 +7,7 @@ import pytest
 
 from yiwang.cases.models import Case
 from yiwang.core import clock
-from yiwang.patrol.models import Shift
+from yiwang.patrol.models import PatrolLog, Shift
 from yiwang.patrol.tests.conftest import IN_XFL_G1
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -47,9 +47,17 @@ def test_a_second_generate_over_the_same_nights_is_refused_then_replaced(api, pa
 
 
 def test_it_refuses_another_branchs_secretary(api, patrol, frozen):
-    assert generate(api, "secretary_spd", patrol=patrol).status_code == 404
-    assert generate(api, "xfl_member1", patrol=patrol).status_code == 403
-    assert api("post", f"/patrol/teams/{patrol.team.pk}/shifts/generate", None, WEEK).status_code == 401
+    other = generate(api, "secretary_spd", patrol=patrol)
+    assert other.status_code == 404 and other.json()["errors"] == {"team": ["没有找到该巡逻队，或您无权查看。"]}
+    assert patrol.team.name not in other.content.decode()
+    member = generate(api, "xfl_member1", patrol=patrol)
+    assert member.status_code == 403 and "党支部书记" in member.json()["detail"]
+    anonymous = api("post", f"/patrol/teams/{patrol.team.pk}/shifts/generate", None, WEEK)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
+    assert not Shift.objects.exists()
+    listed = api("get", f"/patrol/teams/{patrol.team.pk}/shifts?start=2026-06-01&end=2026-06-30", "secretary_spd")
+    assert listed.status_code == 404 and patrol.team.name not in listed.content.decode()
+    assert patrol.team.name not in api("get", "/patrol/teams", "secretary_spd").content.decode()
 
 
 @pytest.mark.parametrize("body", [
@@ -86,7 +94,9 @@ def test_a_team_with_too_few_members_is_a_422_naming_team_size(api, patrol, froz
     patrol.team.team_size = 9
     patrol.team.save()
     response = generate(api, patrol=patrol)
-    assert response.status_code == 422 and "team_size" in response.json()["errors"]
+    assert response.status_code == 422
+    assert response.json()["errors"]["team_size"] == ["在岗队员只有 5 人，少于每班 9 人：请添加队员或调小每班人数。"]
+    assert not Shift.objects.exists()
 
 
 def test_unknown_ids_are_404(api, patrol, frozen):
@@ -132,6 +142,7 @@ def test_a_grid_worker_checks_in_through_the_api(api, world, frozen):
       "photo_base64": base64.b64encode(b"GIF89a").decode()}, "photo"),
     ({"description": "x", "category": "SENIOR_CARD", "lat": 34.4, "lng": 108.7}, "category"),
     ({"description": "", "category": "INC_THEFT", "lat": 34.4, "lng": 108.7}, "description"),
+    ({"description": "  ", "category": "INC_THEFT", "lat": 34.4, "lng": 108.7}, "description"),  # the service's check
     ({"description": "x", "category": "INC_THEFT", "lat": 95, "lng": 108.7}, "lat"),
     ({"description": "x", "category": "INC_THEFT", "lat": "north", "lng": 108.7}, "lat"),
     ({"description": "x", "category": "INC_THEFT", "lng": 108.7}, "lat"),
@@ -140,16 +151,21 @@ def test_bad_findings_are_a_422_naming_the_field(api, world, frozen, body, field
     log = api("post", "/patrol/logs", "gridder_xfl", {"lat": IN_XFL_G1[0], "lng": IN_XFL_G1[1]}).json()["id"]
     response = api("post", f"/patrol/logs/{log}/findings", "gridder_xfl", body)
     assert response.status_code == 422, response.content
-    assert field in response.json()["errors"]
+    assert response.json()["errors"][field][0]  # named, with a message
     assert not Case.objects.exists()
+    assert api("get", f"/patrol/logs/{log}", "gridder_xfl").json()["findings"] == []
 
 
-@pytest.mark.parametrize("body", [{"lat": "NaN", "lng": 108.7}, {"lat": 34.4, "lng": "Infinity"},
-                                  {"lat": 1e400, "lng": 108.7}, {"lat": 34.4}, {}])
-def test_impossible_points_are_a_422(api, world, frozen, body):
+@pytest.mark.parametrize("body, field", [({"lat": "NaN", "lng": 108.7}, "lat"), ({"lat": 34.4, "lng": "Infinity"}, "lng"),
+                                         ({"lat": 1e400, "lng": 108.7}, "lat"), ({"lat": 34.4}, "lng"), ({}, "lat")])
+def test_impossible_points_are_a_422(api, world, frozen, body, field):
     response = api("post", "/patrol/logs", "gridder_xfl", body)
     assert response.status_code == 422, response.content
+    assert response.json()["errors"][field][0]  # named, with a message
+    assert not PatrolLog.objects.exists()
 
 
 def test_a_resident_cannot_start_a_patrol(api, world, frozen):
-    assert api("post", "/patrol/logs", "resident_wang", {"lat": 34.405, "lng": 108.705}).status_code == 403
+    response = api("post", "/patrol/logs", "resident_wang", {"lat": 34.405, "lng": 108.705})
+    assert response.status_code == 403 and response.json()["detail"] == "只有网格员等工作人员可以巡查签到。"
+    assert not PatrolLog.objects.exists()

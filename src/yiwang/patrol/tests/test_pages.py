@@ -65,8 +65,14 @@ def test_a_member_sees_the_schedule_but_cannot_draw(client, patrol, week):
     assert response.status_code == 302 and Shift.objects.count() == 7
 
 
-def test_another_branchs_team_is_not_found(client, patrol, world):
-    assert login(client, world.users["secretary_spd"]).get(f"/patrol/teams/{patrol.team.pk}/").status_code == 404
+def test_another_branchs_team_is_not_found(client, patrol, world, frozen):
+    c = login(client, world.users["secretary_spd"])
+    page = c.get(f"/patrol/teams/{patrol.team.pk}/")
+    assert page.status_code == 404
+    assert patrol.team.name not in page.content.decode() and "党员xfl1" not in page.content.decode()
+    assert patrol.team.name not in c.get("/patrol/").content.decode()
+    drawn = c.post(f"/patrol/teams/{patrol.team.pk}/generate/", {"start": "2026-06-01", "end": "2026-06-03"})
+    assert drawn.status_code == 404 and not Shift.objects.exists()
 
 
 def test_tonights_shift_is_started_checked_in_reported_and_finished_from_my_shifts(client, patrol, week, settings,
@@ -104,11 +110,20 @@ def test_an_error_on_my_shifts_is_shown_not_raised(client, patrol, week):
 
 
 def test_someone_elses_shift_and_log_are_not_found(client, patrol, week, world):
+    tonight = week[0]
     c = login(client, world.users["spd_member1"])
-    assert c.post(f"/patrol/shifts/{week[0].pk}/start/", {"lat": "1", "lng": "1"}).status_code == 404
+    with clock.frozen_at(tonight.starts_at):  # when its own members could start it
+        started = c.post(f"/patrol/shifts/{tonight.pk}/start/", {"lat": "34.405", "lng": "108.705"})
+    assert started.status_code == 404
+    assert Shift.objects.get(pk=tonight.pk).state == ShiftState.PLANNED and not PatrolLog.objects.exists()
     log = services.patrol_start(viewer=world.viewer("gridder_xfl"), lat=34.405, lng=108.705)
-    assert c.get(f"/patrol/logs/{log.pk}/").status_code == 404
-    assert c.post(f"/patrol/logs/{log.pk}/check-in/", {"lat": "1", "lng": "1"}).status_code == 404
+    page = c.get(f"/patrol/logs/{log.pk}/")
+    body = page.content.decode()
+    assert page.status_code == 404 and "34.40500" not in body and "gridder_xfl" not in body
+    assert c.post(f"/patrol/logs/{log.pk}/check-in/", {"lat": "34.406", "lng": "108.706"}).status_code == 404
+    assert c.post(f"/patrol/logs/{log.pk}/finish/").status_code == 404
+    log.refresh_from_db()
+    assert len(log.track) == 1 and log.ended_at is None
 
 
 def test_a_grid_worker_gets_the_check_in_partial_on_my_shifts(client, world, frozen):
@@ -116,9 +131,20 @@ def test_a_grid_worker_gets_the_check_in_partial_on_my_shifts(client, world, fro
     assert "巡查签到" in body and "今晚没有您的班次" in body
 
 
-def test_pages_need_a_login(client, db):
-    for url in ("/patrol/", "/patrol/me/", "/patrol/teams/1/", "/patrol/logs/1/", "/patrol/check-in/"):
-        assert client.get(url).status_code == 302
+def test_pages_need_a_login(client, patrol, week, world):
+    log = services.patrol_start(viewer=world.viewer("gridder_xfl"), lat=34.405, lng=108.705)
+    for url in ("/patrol/", "/patrol/me/", f"/patrol/teams/{patrol.team.pk}/", f"/patrol/logs/{log.pk}/",
+                "/patrol/check-in/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"] == f"/login/?next={url}", url
+        assert patrol.team.name not in response.content.decode(), url
+    with clock.frozen_at(week[0].starts_at):
+        for url in (f"/patrol/shifts/{week[0].pk}/start/", f"/patrol/logs/{log.pk}/check-in/", "/patrol/check-in/"):
+            response = client.post(url, {"lat": "34.406", "lng": "108.706"})
+            assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+    log.refresh_from_db()
+    assert len(log.track) == 1 and PatrolLog.objects.count() == 1
+    assert Shift.objects.get(pk=week[0].pk).state == ShiftState.PLANNED
 
 
 def test_the_index_lists_the_teams_in_scope(client, patrol, world):
