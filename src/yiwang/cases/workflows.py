@@ -8,7 +8,7 @@ what an action does here alone:
 - where the holder moves (``moves_to``) and which other unit fields change (``handling``,
   ``supervisor``, ``assignee``);
 - what it does to the clock (starts, stops, resumes) — and so to warnings: a new or moved deadline
-  starts unwarned, and closing clears the warning;
+  starts unwarned, stopping the clock or closing clears the warning;
 - whom it tells (``notify``: a notification kind and the audiences that get it);
 - which of its texts residents may read (``public``);
 - an explicit side effect outside the case row, by name (``side_effect``), run by the action service.
@@ -421,7 +421,9 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
         changes["accepted_at"] = at
         changes["due_at"] = rules.due_after(at, *rules.limits())
     if act.stops_clock:
+        # Waiting on the applicant is not the unit's delay: a yellow or red mark goes with the clock.
         changes["suspended_at"] = at
+        changes["warning_level"] = 0
     if act.resumes_clock and case.suspended_at and case.due_at:
         changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, at,
                                                                  rules.limits()[1])

@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -42,7 +43,7 @@ from yiwang.cases.chain import GENESIS, event_hash
 from yiwang.cases.models import Case, CaseEvent, Channel, Kind
 from yiwang.cases.routing import escalation_target
 from yiwang.cases.search import index_text
-from yiwang.cases.workflows import SYSTEM, SYSTEM_ACTIONS, workflow
+from yiwang.cases.workflows import SYSTEM, TO_UNIT, Inputs, Rules, find_action, transition, workflow
 from yiwang.catalog.selectors import matter_cache
 from yiwang.core import clock, idnumber
 from yiwang.core.errors import DomainError
@@ -347,11 +348,14 @@ def replay(rec: object, lk: Lookups) -> Planned:
     if not isinstance(raw_events, list) or not raw_events:
         raise LineError(_("events 须为非空列表，第一项为 submit。"))
     info_limit, info_unit = matter.time_limit, matter.time_unit
-    state = ""
-    holder = handling = supervisor = assignee = None
-    accepted_at = suspended_at = closed_at = due = None
-    warning = 0
-    decision = result = ""
+    # The case as the timeline has made it so far; each event changes it as workflows.transition says.
+    now_ = SimpleNamespace(
+        kind=kind, state="", holder_unit_id=None, handling_unit_id=None, supervisor_unit_id=None, assignee_id=None,
+        accepted_at=None, due_at=None, suspended_at=None, closed_at=None, warning_level=0, decision="", result="",
+    )
+    rules = Rules(limits=lambda: (info_limit, info_unit), due_after=lk.due_after, unit_name=lambda u: h.units[u].name,
+                  # At the top a replayed escalation stays where it was, as the record says it did.
+                  up=lambda u: lk.escalation_target(u) or u)
     due_event = -1  # the event that set the deadline last
     due_given = False  # ... from the record itself
     previous_at = None
@@ -376,7 +380,7 @@ def replay(rec: object, lk: Lookups) -> Planned:
             actor_name = ev["actor"]
         elif ev.get("actor_name") is not None:
             actor_name = str(ev["actor_name"])[:150]
-        act = None
+        state, holder = now_.state, now_.holder_unit_id
         from_unit = holder
         if seq == 1:
             if action != "submit":
@@ -397,80 +401,57 @@ def replay(rec: object, lk: Lookups) -> Planned:
                 payload["off_grid"] = {"community": located.region.code, "distance_km": located.distance_km}
             created_at = at
             created_by = actor_id
+            now_.state, now_.holder_unit_id = to_state, to_unit
             if kind == Kind.FOLLOW_UP:
                 # As case_open_follow_up: accepted and due at once, the deadline not on the timeline.
-                accepted_at, handling = at, to_unit
-                due = lk.due_after(at, lk.follow_up_workdays, "workdays")
+                now_.accepted_at, now_.handling_unit_id = at, to_unit
+                now_.due_at = lk.due_after(at, lk.follow_up_workdays, "workdays")
                 due_event = -2
             elif wf.clock_from_submission or wf.deadline_given:
-                accepted_at = at
+                now_.accepted_at = at
                 if wf.clock_from_submission or info_limit:
-                    due = lk.due_after(at, info_limit, info_unit)
+                    now_.due_at = lk.due_after(at, info_limit, info_unit)
                 due_event = 0
+            if payload.get("result"):
+                now_.result = str(payload["result"])
         else:
             if action == "submit":
                 raise LineError(_("%(where)s：只有第一个事件可以是 submit。") % {"where": where})
-            act = wf.actions.get(action)
-            if act is None and action not in SYSTEM_ACTIONS:
+            act = find_action(kind, action)
+            if act is None:
                 raise LineError(_("%(where)s：“%(kind)s”没有“%(a)s”这一操作。") % {"where": where, "kind": kind, "a": action})
-            if act is not None:
+            if not act.system:
                 if state not in act.sources:
                     raise LineError(_("%(where)s：状态为 %(s)s 时不能执行 %(a)s。") % {"where": where, "s": state, "a": action})
                 if act.only_if and not (act.only_if == "home_visit" and home_visit):
                     raise LineError(_("%(where)s：该案件不适用 %(a)s。") % {"where": where, "a": action})
-                to_state = act.target or state
-            else:
-                to_state = state
-                if not actor_name and actor_id is None:
-                    actor_name = SYSTEM
-            # Where the case goes: as cases.services._apply decides, unless the record names a unit
-            # for an action that moves the case.
+            elif not actor_name and actor_id is None:
+                actor_name = SYSTEM
+            # Where the case goes: as the action declares, unless the record names the unit for an
+            # action that moves the case.
             given = lk.unit(ev["to_unit"], where) if ev.get("to_unit") is not None else None
-            if act is not None and "unit" in act.needs:
+            if act.moves_to == TO_UNIT:
                 if given is None:
                     raise LineError(_("%(where)s：%(a)s 须有 to_unit。") % {"where": where, "a": action})
                 if given == holder:
                     raise LineError(_("%(where)s：目标单位就是当前办理单位。") % {"where": where})
-                to_unit = given
-            elif action in ("escalate", "auto_escalate"):
-                to_unit = given or lk.escalation_target(holder) or holder
-            elif action == "handle":
-                to_unit = given or supervisor or holder
-            elif action == "rework":
-                to_unit = given or handling or holder
-            else:
-                if given is not None and given != holder:
-                    raise LineError(_("%(where)s：%(a)s 不会改变办理单位，to_unit 须为当前单位。") % {"where": where, "a": action})
-                to_unit = holder
-            if action == "dispatch":
-                handling = to_unit
-                supervisor = supervisor or holder
-            elif action == "register":
-                supervisor = holder
-            elif action in ("handle", "accept", "decide", "answer", "report_back"):
-                handling = holder
-            if action == "decide":
+            elif not act.moves_to and given is not None and given != holder:
+                raise LineError(_("%(where)s：%(a)s 不会改变办理单位，to_unit 须为当前单位。") % {"where": where, "a": action})
+            decision = ""
+            if "decision" in act.needs:
                 decision = payload.get("decision")
                 if decision not in ("approved", "denied"):
                     raise LineError(_("%(where)s：decide 的 payload.decision 须为 approved 或 denied。") % {"where": where})
-            if action == "claim":
-                assignee = actor_id
-            elif action == "warn":
-                warning = max(warning, 1)
-            elif action == "mark_overdue":
-                warning = max(warning, 2)
-            elif action == "auto_escalate":
-                warning = 3
-            if act is not None and act.starts_clock:
-                accepted_at = at
-                due = lk.due_after(at, info_limit, info_unit)
+            inputs = Inputs(unit_id=given if act.moves_to else None, decision=decision,
+                            result=str(payload["result"]) if payload.get("result") else "")
+            step = transition(now_, act, inputs, actor=(actor_id, actor_name), at=at, rules=rules)
+            to_state, to_unit = step.to_state, step.to_unit_id
+            for name, value in step.changes.items():
+                setattr(now_, name, value)
+            if "due_at" in step.changes and (act.starts_clock or act.resumes_clock):
                 due_event, due_given = seq - 1, False
-            if act is not None and act.stops_clock:
-                suspended_at = at
-            if act is not None and act.resumes_clock and suspended_at and due:
-                due = workdays.due_after_suspension(due, suspended_at, at, info_unit)
-                suspended_at = None
-                due_event, due_given = seq - 1, False
+            if "to_unit_name" in step.derived:
+                payload.setdefault("to_unit_name", step.derived["to_unit_name"])
         if "from_state" in ev and (ev["from_state"] or "") != state:
             raise LineError(_("%(where)s：from_state %(f)s 与此前的状态 %(s)s 不符。") % {"where": where, "f": ev["from_state"], "s": state or '""'})
         if ev.get("to_state") is not None and ev["to_state"] != to_state:
@@ -480,27 +461,19 @@ def replay(rec: object, lk: Lookups) -> Planned:
             raise LineError(_("%(where)s：from_unit 与此前的办理单位不符。") % {"where": where})
         if payload.get("due_at"):
             # A deadline the legacy record wrote down wins over the one the calendar gives today.
-            due = _moment_any(payload["due_at"], where)
-            payload["due_at"] = due.isoformat()
+            now_.due_at = _moment_any(payload["due_at"], where)
+            payload["due_at"] = now_.due_at.isoformat()
             due_event, due_given = seq - 1, True
-        if due_event == seq - 1 and due is not None and due > at:
-            warning = 0  # a new or moved deadline starts unwarned
-        if payload.get("result"):
-            result = str(payload["result"])
-        if to_unit != holder and seq > 1:
-            assignee = None
-            payload.setdefault("to_unit_name", h.units[to_unit].name)
-        if to_state in wf.closed and state not in wf.closed:
-            closed_at = at
-            warning = 0
+            if now_.due_at > at:
+                now_.warning_level = 0  # a new or moved deadline starts unwarned
         events.append({
             "seq": seq, "at": at, "actor_id": actor_id, "actor_name": actor_name, "action": action,
             "from_state": state, "to_state": to_state, "from_unit_id": from_unit, "to_unit_id": to_unit,
             "payload": payload, "region_path": region.path,
         })
-        state, holder = to_state, to_unit
 
     # the deadline
+    due = now_.due_at
     if rec.get("due_at") is not None:
         wanted = _moment_any(rec["due_at"], "due_at")
         if due_event == -1:
@@ -523,12 +496,13 @@ def replay(rec: object, lk: Lookups) -> Planned:
         "kind": kind, "matter_id": matter.id, "matter_version_id": matter.version_id, "title": title,
         "description": description, "form_data": form, "materials": materials, "applicant_id": applicant_id,
         "applicant_name": applicant_name, "applicant_phone": applicant_phone, "channel": channel, "lat": lat,
-        "lng": lng, "address": address, "region_id": region.id, "region_path": region.path, "state": state,
-        "holder_unit_id": holder, "handling_unit_id": handling, "supervisor_unit_id": supervisor,
-        "assignee_id": assignee, "created_by_id": created_by, "priority": priority, "home_visit": home_visit,
-        "off_grid": off_grid, "created_at": created_at, "accepted_at": accepted_at, "due_at": due,
-        "suspended_at": suspended_at, "closed_at": closed_at, "warning_level": warning, "decision": decision,
-        "result": result, "version": len(events), "event_count": len(events), "last_hash": prev,
+        "lng": lng, "address": address, "region_id": region.id, "region_path": region.path, "state": now_.state,
+        "holder_unit_id": now_.holder_unit_id, "handling_unit_id": now_.handling_unit_id,
+        "supervisor_unit_id": now_.supervisor_unit_id, "assignee_id": now_.assignee_id, "created_by_id": created_by,
+        "priority": priority, "home_visit": home_visit, "off_grid": off_grid, "created_at": created_at,
+        "accepted_at": now_.accepted_at, "due_at": due, "suspended_at": now_.suspended_at,
+        "closed_at": now_.closed_at, "warning_level": now_.warning_level, "decision": now_.decision,
+        "result": now_.result, "version": len(events), "event_count": len(events), "last_hash": prev,
         "idempotency_key": key, "search_text": _search_text(title, description, address),
     }
     rating = _rating(rec.get("rating"), case, wf, lk) if rec.get("rating") is not None else None

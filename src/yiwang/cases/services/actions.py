@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases import personal, routing, workdays
+from yiwang.cases import deadlines, personal, routing, workdays
 from yiwang.cases.models import Case, CaseEvent, EscalationRule, Kind
 from yiwang.cases.selectors import capacity
 from yiwang.cases.services.notifications import notify_step
@@ -302,13 +302,16 @@ def case_mark_warning(*, case: Case, level: int) -> bool:
     """
     with transaction.atomic():
         fresh = Case.objects.filter(pk=case.pk).first()
-        if fresh is None or fresh.closed_at is not None or fresh.warning_level >= level:
+        if fresh is None or fresh.warning_level >= level:
+            return False
+        # Still due as the sweep saw it? It may have closed, or its clock stopped, since its query.
+        now = clock.now()
+        if not (deadlines.is_overdue(fresh, now) or (level < 2 and deadlines.is_due_soon(fresh, now))):
             return False
         act = SYSTEM_ACTIONS["mark_overdue" if level >= 2 else "warn"]
         payload = {"level": level, "due_at": fresh.due_at.isoformat() if fresh.due_at else None}
         try:
-            take(fresh, act, Inputs(), viewer=None, capacity=None, at=clock.now(), rules=rules_for(fresh),
-                 payload=payload)
+            take(fresh, act, Inputs(), viewer=None, capacity=None, at=now, rules=rules_for(fresh), payload=payload)
         except Conflict:
             # Someone acted on the case meanwhile; the next sweep looks again.
             return False
