@@ -18,14 +18,13 @@ from yiwang.cases import routing
 from yiwang.cases.models import Case
 from yiwang.cases.services import case_act
 from yiwang.catalog.models import Matter
-from yiwang.catalog.selectors import matter_info
 from yiwang.catalog.services import matter_create
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
 from yiwang.open311.models import ApiKey
 from yiwang.open311.services import Report, api_key_create, request_submit
 from yiwang.org.models import Region, Role, Staff, UnitKind
-from yiwang.org.selectors import hierarchy, viewer_for
+from yiwang.org.selectors import viewer_for
 
 KEY_NAME = "xixian-suishoupai"
 DAYS = 60
@@ -130,8 +129,7 @@ def _work(case: Case, steps: int, start: dt.datetime, rng: random.Random) -> boo
             return False
         kwargs: dict = {}
         if step == "dispatch":
-            h = hierarchy()
-            suggestion = routing.dispatch_suggestion(matter_info(case.matter.code), h.regions[case.region_id], h)
+            suggestion = routing.case_dispatch_suggestion(case)
             if suggestion is None:
                 return False
             kwargs["unit_code"] = suggestion.unit.code

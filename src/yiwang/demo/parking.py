@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from django.db.models import Q
 
+from yiwang.cases import routing
 from yiwang.cases.models import Case
-from yiwang.cases.services import case_act
+from yiwang.cases.services import case_act, register_and_dispatch
 from yiwang.catalog.models import Matter
 from yiwang.catalog.services import matter_create
 from yiwang.core import clock
@@ -252,12 +253,11 @@ class Demo:
             if t is None:
                 return
             with clock.frozen_at(t):
-                case = case_act(viewer=operator, case_id=case.pk, action="register", version=case.version)
-                unit = self.unit_staff_unit(case)
-                if unit is None:
+                suggestion = routing.case_dispatch_suggestion(case)
+                if suggestion is None:
                     return
-                case = case_act(viewer=operator, case_id=case.pk, action="dispatch", version=case.version,
-                                unit_code=unit)
+                case = register_and_dispatch(viewer=operator, case_id=case.pk, version=case.version,
+                                             unit_code=suggestion.unit.code)
         if case.state != "dispatched":
             return
         enforcer = self.staff(case.holder_unit_id, Role.HANDLER)
@@ -305,15 +305,6 @@ class Demo:
                 case = case_act(viewer=operator, case_id=case.pk, action="verify", version=case.version)
                 case_act(viewer=operator, case_id=case.pk, action="close", version=case.version)
             self.made["closed"] += 1
-
-    def unit_staff_unit(self, case: Case) -> str | None:
-        from yiwang.cases import routing
-        from yiwang.catalog.selectors import matter_info
-        from yiwang.org.selectors import hierarchy
-
-        h = hierarchy()
-        suggestion = routing.dispatch_suggestion(matter_info(services.PARKING_MATTER), h.regions[case.region_id], h)
-        return suggestion.unit.code if suggestion else None
 
     def step(self, t: dt.datetime, low_minutes: int, high_minutes: int) -> dt.datetime | None:
         """A moment some minutes after ``t``, or None when it would lie in the future."""
