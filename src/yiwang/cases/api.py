@@ -11,13 +11,13 @@ from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict
 
-from yiwang.api import Input, api
 from yiwang.cases import attachments, deadlines, personal, selectors, services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog.selectors import matter_info_by_id
 from yiwang.core import idempotency, idnumber
 from yiwang.core.errors import NotFound
+from yiwang.core.schemas import Input, json_response
 from yiwang.org.models import Resident
 from yiwang.org.selectors import hierarchy, request_viewer, scope_q
 
@@ -243,7 +243,7 @@ def create_case(request, payload: CaseIn):
     )
     # case_summary() is already in CaseOut's shape (cases/tests/test_intake_answer.py checks the bytes), so it
     # is rendered as it is: ninja validating our own answer again cost 7 % of an intake's CPU.
-    return api.create_response(request, case_summary(created.case), status=200 if created.replayed else 201)
+    return json_response(request, case_summary(created.case), status=200 if created.replayed else 201)
 
 
 class UploadOut(Schema):

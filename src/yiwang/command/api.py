@@ -8,11 +8,11 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
-from yiwang.api import Input
 from yiwang.cases import routing
 from yiwang.command import selectors, services
 from yiwang.core import idnumber
 from yiwang.core.errors import PermissionDenied, ValidationFailed
+from yiwang.core.schemas import Input
 from yiwang.org.selectors import request_viewer
 
 router = Router(tags=["command"])

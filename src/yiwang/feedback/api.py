@@ -5,11 +5,11 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from yiwang.api import Input
 from yiwang.cases.selectors import case_get
 from yiwang.cases.workflows import workflow
 from yiwang.core.errors import NotFound
 from yiwang.core.idnumber import mask_text
+from yiwang.core.schemas import Input
 from yiwang.feedback import selectors, services
 from yiwang.feedback.models import Rating
 from yiwang.org.selectors import request_viewer

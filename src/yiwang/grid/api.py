@@ -8,8 +8,8 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from yiwang.api import BASE64, Input
 from yiwang.core.errors import ValidationFailed
+from yiwang.core.schemas import BASE64, Input
 from yiwang.grid import selectors, services
 from yiwang.org.models import Level
 from yiwang.org.selectors import hierarchy, request_viewer

@@ -9,8 +9,8 @@ import datetime as dt
 from ninja import Field as SchemaField
 from ninja import Router, Schema, Status
 
-from yiwang.api import Input
 from yiwang.core import idnumber
+from yiwang.core.schemas import Input
 from yiwang.ledger import exports, selectors, services
 from yiwang.ledger.models import Batch, ProblemList, RectificationItem, ResearchTopic, ResearchVisit
 from yiwang.org.selectors import request_viewer

@@ -7,9 +7,9 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from yiwang.api import Input
 from yiwang.core import throttle
 from yiwang.core.errors import PermissionDenied
+from yiwang.core.schemas import Input
 from yiwang.org import selectors
 from yiwang.org.selectors import request_viewer
 

@@ -11,10 +11,10 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from yiwang.api import BASE64, Input
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
+from yiwang.core.schemas import BASE64, Input
 from yiwang.org.selectors import request_viewer
 from yiwang.parking import selectors, services
 from yiwang.parking.models import ParkingSession, Penalty, Violation

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from ninja import Field, Router, Schema, Status
 
-from yiwang.api import Input
 from yiwang.cases.selectors import allowed_actions
 from yiwang.core import idnumber
+from yiwang.core.schemas import Input
 from yiwang.org.selectors import request_viewer
 from yiwang.party import selectors, services
 from yiwang.party.models import AssistancePair, PartyGroup, PartyMember

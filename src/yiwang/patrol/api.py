@@ -10,9 +10,9 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from yiwang.api import BASE64, Input
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
+from yiwang.core.schemas import BASE64, Input
 from yiwang.org.selectors import request_viewer
 from yiwang.patrol import scheduling, selectors, services
 from yiwang.patrol.models import Finding, PatrolLog, PatrolTeam, Shift
