@@ -6,32 +6,30 @@ import contextlib
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseForbidden, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from yiwang.cases.workflows import workflow
 from yiwang.cases import routing
 from yiwang.command import selectors, services
-from yiwang.core import forms
+from yiwang.command.forms import BoardForm, BulkDispatchForm, DispatchForm, MergeForm
+from yiwang.core import forms, pages
 from yiwang.core.errors import BadParameter, DomainError
 from yiwang.core.idnumber import mask_text
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 
-
-def _operator(request):
-    viewer = request_viewer(request)
-    return viewer if selectors.command_units(viewer) else None
+# The board and its actions are the command centre's operators': staff of a command centre unit.
+operator_required = staff_required(allow=selectors.command_units, refusal=gettext_lazy("仅限指挥中心指挥员。"))
 
 
-@staff_required
+@operator_required
 def board(request):
-    viewer = _operator(request)
-    if viewer is None:
-        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    viewer = request_viewer(request)
     tab = request.GET.get("tab", "reported")
     if tab not in dict(selectors.TABS):
         tab = "reported"
@@ -63,21 +61,20 @@ def board(request):
 
 
 def _back(request) -> HttpResponseRedirect:
-    tab = request.POST.get("tab") or "reported"
+    form = BoardForm(request.POST)
+    tab = (form.cleaned_data["tab"] if form.is_valid() else None) or "reported"
     return HttpResponseRedirect(reverse("command:board") + f"?tab={tab}", status=303)
 
 
-@staff_required
+@operator_required
 @require_POST
 def dispatch(request, case_id: int):
     """一键派遣: register if needed and dispatch to the suggested (or chosen) unit."""
-    viewer = _operator(request)
-    if viewer is None:
-        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    viewer = request_viewer(request)
     try:
-        case = services.register_and_dispatch(
-            viewer=viewer, case_id=case_id, version=forms.integer(request.POST.get("version"), "version"),
-            unit_code=request.POST.get("unit_code") or None, comment=request.POST.get("comment", "")[:2000])
+        data = pages.cleaned(DispatchForm(request.POST))
+        case = services.register_and_dispatch(viewer=viewer, case_id=case_id, version=data["version"],
+                                              unit_code=data["unit_code"], comment=data["comment"])
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -85,13 +82,11 @@ def dispatch(request, case_id: int):
     return _back(request)
 
 
-@staff_required
+@operator_required
 @require_POST
 def dispatch_bulk(request):
     """批量派遣 the ticked cases, each to its suggested unit or all to one chosen unit."""
-    viewer = _operator(request)
-    if viewer is None:
-        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    viewer = request_viewer(request)
     items = []
     for raw in request.POST.getlist("cases")[: services.MAX_BULK + 1]:
         case_id, _sep, version = raw.partition(":")
@@ -99,7 +94,8 @@ def dispatch_bulk(request):
             items.append((forms.integer(case_id, "cases", maximum=forms.MAX_BIGINT),
                           forms.integer(version, "cases")))
     try:
-        results = services.bulk_dispatch(viewer=viewer, items=items, unit_code=request.POST.get("unit_code") or None)
+        data = pages.cleaned(BulkDispatchForm(request.POST))
+        results = services.bulk_dispatch(viewer=viewer, items=items, unit_code=data["unit_code"])
     except DomainError as exc:
         messages.error(request, exc.message)
         return _back(request)
@@ -112,16 +108,14 @@ def dispatch_bulk(request):
     return _back(request)
 
 
-@staff_required
+@operator_required
 @require_POST
 def merge(request, case_id: int):
     """一键合并: a report flagged as a likely duplicate goes into the case it repeats."""
-    viewer = _operator(request)
-    if viewer is None:
-        return HttpResponseForbidden(_("仅限指挥中心指挥员。"))
+    viewer = request_viewer(request)
     try:
-        case = services.merge_into_flagged(viewer=viewer, case_id=case_id,
-                                           version=forms.integer(request.POST.get("version"), "version"))
+        data = pages.cleaned(MergeForm(request.POST))
+        case = services.merge_into_flagged(viewer=viewer, case_id=case_id, version=data["version"])
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -28,7 +28,7 @@ from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from yiwang.core import db
+from yiwang.core import db, pages
 from yiwang.core.errors import DomainError, InternalError, Unavailable
 
 log = logging.getLogger("yiwang.db")
@@ -68,8 +68,9 @@ class ErrorResponseMiddleware:
       failover, SQLite's write lock past its timeout) is 503 with Retry-After, logged as an error,
       instead of Django's HTML 500: the transaction was rolled back and the request may be sent again.
 
-    Anything else is a bug and goes on to Django's 500. The page is plain HTML without the site's base
-    template, which would query the database for the header it draws.
+    Anything else is a bug and goes on to Django's 500. A page's NotFound and PermissionDenied are the
+    site's 404 and 403 pages with the reason (core.pages.refusal_page); any other status is plain HTML
+    without the site's base template, which would query the database for the header it draws.
     """
 
     def __init__(self, get_response):
@@ -104,6 +105,8 @@ def error_response(request: HttpRequest, error: DomainError) -> HttpResponse:
         body = [{"code": error.status, "description": error.message}]
         response = HttpResponse(json.dumps(body, ensure_ascii=False), status=error.status,
                                 content_type="application/json; charset=utf-8")
+    elif (page := pages.refusal_page(request, error)) is not None:
+        response = page
     else:
         again = (f'<p><a href="{escape(request.get_full_path())}">{escape(_("重试"))}</a></p>'
                  if request.method == "GET" else "")

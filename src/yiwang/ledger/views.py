@@ -5,48 +5,34 @@ services write; a refused form comes back with its input and the message beside 
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.contrib import messages
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.cases.workflows import workflow
-from yiwang.core import clock, forms
-from yiwang.core.errors import DomainError, NotFound, ValidationFailed
+from yiwang.core import clock, forms, pages
+from yiwang.core.errors import DomainError
 from yiwang.core.idempotency import idempotent_page
 from yiwang.core.idnumber import mask_text
 from yiwang.ledger import exports, selectors, services
+from yiwang.ledger.forms import (
+    AcceptForm,
+    BatchForm,
+    ItemForm,
+    ItemReportForm,
+    ProblemListForm,
+    TopicForm,
+    VisitForm,
+)
 from yiwang.ledger.models import Field
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Level
 from yiwang.org.selectors import hierarchy, request_viewer
-
-
-def _found(fn, **kwargs):
-    try:
-        return fn(viewer=kwargs.pop("viewer"), **kwargs)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-
-def _date(raw: str | None, field: str) -> dt.date | None:
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), field=field) from None
-
-
-def _refused(request, exc: DomainError) -> dict:
-    messages.error(request, exc.message)
-    return exc.errors or {"general": [exc.message]}
-
 
 # --- index -----------------------------------------------------------------------------------
 
@@ -97,13 +83,12 @@ def topic_new(request):
     status = 200
     if request.method == "POST":
         try:
+            data = pages.cleaned(TopicForm(request.POST))
             topic = services.topic_create(
-                viewer=viewer, title=request.POST.get("title", ""), field=request.POST.get("field", ""),
-                unit_code=request.POST.get("unit_code", ""), problem=request.POST.get("problem", ""),
-                crux=request.POST.get("crux", ""), plan=request.POST.get("plan", ""),
-                leader_username=request.POST.get("leader") or None)
+                viewer=viewer, title=data["title"], field=data["field"], unit_code=data["unit_code"],
+                problem=data["problem"], crux=data["crux"], plan=data["plan"], leader_username=data["leader"])
         except DomainError as exc:
-            errors, status = _refused(request, exc), 422
+            errors, status = pages.refused(request, exc), 422
         else:
             # A message waits in a cookie or the session until the next page: the title goes in masked.
             messages.success(request, _("调研课题“%(t)s”已登记。") % {"t": mask_text(topic.title, phones=False)})
@@ -138,30 +123,18 @@ def _topic_context(request, topic, errors: dict | None = None, form: str = "") -
 def topic_detail(request, topic_id: int):
     """The topic, its visit log and the items its findings opened; POST records a visit."""
     viewer = request_viewer(request)
-    topic = _found(selectors.topic_get, viewer=viewer, topic_id=topic_id)
+    topic = selectors.topic_get(viewer=viewer, topic_id=topic_id)
     if request.method == "POST":
         try:
-            services.visit_log(viewer=viewer, topic_id=topic.pk,
-                               visited_on=_date(request.POST.get("visited_on"), "visited_on"),
-                               place=request.POST.get("place", ""), people_met=request.POST.get("people_met", ""),
-                               findings=request.POST.get("findings", ""))
+            data = pages.cleaned(VisitForm(request.POST))
+            services.visit_log(viewer=viewer, topic_id=topic.pk, visited_on=data["visited_on"], place=data["place"],
+                               people_met=data["people_met"], findings=data["findings"])
         except DomainError as exc:
-            return render(request, "ledger/topic.html", _topic_context(request, topic, _refused(request, exc), "visit"),
+            return render(request, "ledger/topic.html", _topic_context(request, topic, pages.refused(request, exc), "visit"),
                           status=422)
         messages.success(request, _("调研记录已保存。"))
         return HttpResponseRedirect(reverse("ledger:topic", args=[topic.pk]), status=303)
     return render(request, "ledger/topic.html", _topic_context(request, topic))
-
-
-def _item_fields(request) -> dict:
-    return {
-        "problem": request.POST.get("problem", ""), "measures": request.POST.get("measures", ""),
-        "unit_code": request.POST.get("unit_code", ""), "due_at": _date(request.POST.get("due_on"), "due_at"),
-        "immediate": request.POST.get("immediate") == "1",
-        "assignee_username": (request.POST.get("assignee") or "").strip() or None,
-        "responsible_person": request.POST.get("responsible_person", ""),
-        "idempotency_key": request.POST.get("idempotency_key") or None,
-    }
 
 
 @staff_required
@@ -169,12 +142,11 @@ def _item_fields(request) -> dict:
 def visit_item(request, visit_id: int):
     """Open a rectification item from a visit's findings."""
     viewer = request_viewer(request)
-    visit = _found(selectors.visit_get, viewer=viewer, visit_id=visit_id)
+    visit = selectors.visit_get(viewer=viewer, visit_id=visit_id)
     try:
-        item = services.visit_item_open(viewer=viewer, visit_id=visit.pk,
-                                        matter_code=request.POST.get("matter_code") or None, **_item_fields(request))
+        item = services.visit_item_open(viewer=viewer, visit_id=visit.pk, **ItemForm(request.POST).service_fields())
     except DomainError as exc:
-        context = _topic_context(request, visit.topic, _refused(request, exc), f"item-{visit.pk}")
+        context = _topic_context(request, visit.topic, pages.refused(request, exc), f"item-{visit.pk}")
         return render(request, "ledger/topic.html", context, status=422)
     messages.success(request, _("已开具整改事项 %(n)s。") % {"n": item.case.number})
     return HttpResponseRedirect(reverse("ledger:topic", args=[visit.topic_id]) + f"#visit-{visit.pk}", status=303)
@@ -214,12 +186,13 @@ def batch_new(request):
     status = 200
     if request.method == "POST":
         try:
+            data = pages.cleaned(BatchForm(request.POST))
             batch = services.batch_create(
-                viewer=viewer, title=request.POST.get("title", ""), region_code=request.POST.get("region_code", ""),
-                supervisor_unit_code=request.POST.get("supervisor_unit_code", ""),
-                matter_code=request.POST.get("matter_code", ""), due_on=_date(request.POST.get("due_on"), "due_on"))
+                viewer=viewer, title=data["title"], region_code=data["region_code"],
+                supervisor_unit_code=data["supervisor_unit_code"], matter_code=data["matter_code"],
+                due_on=data["due_on"])
         except DomainError as exc:
-            errors, status = _refused(request, exc), 422
+            errors, status = pages.refused(request, exc), 422
         else:
             messages.success(request, _("整改批次“%(t)s”已设立。") % {"t": mask_text(batch.title, phones=False)})
             return HttpResponseRedirect(reverse("ledger:batch", args=[batch.pk]), status=303)
@@ -260,7 +233,7 @@ def _batch_context(request, batch, errors: dict | None = None, form: str = "") -
 @staff_required
 def batch_detail(request, batch_id: int):
     """The batch's ledger: problem lists with numbered items, progress, forms, exports."""
-    batch = _found(selectors.batch_get, viewer=request_viewer(request), batch_id=batch_id)
+    batch = selectors.batch_get(viewer=request_viewer(request), batch_id=batch_id)
     return render(request, "ledger/batch.html", _batch_context(request, batch))
 
 
@@ -269,12 +242,13 @@ def batch_detail(request, batch_id: int):
 @idempotent_page
 def list_create(request, batch_id: int):
     viewer = request_viewer(request)
-    batch = _found(selectors.batch_get, viewer=viewer, batch_id=batch_id)
+    batch = selectors.batch_get(viewer=viewer, batch_id=batch_id)
     try:
-        plist = services.problem_list_create(viewer=viewer, batch_id=batch.pk, title=request.POST.get("title", ""),
-                                             region_code=request.POST.get("region_code", ""))
+        data = pages.cleaned(ProblemListForm(request.POST))
+        plist = services.problem_list_create(viewer=viewer, batch_id=batch.pk, title=data["title"],
+                                             region_code=data["region_code"])
     except DomainError as exc:
-        return render(request, "ledger/batch.html", _batch_context(request, batch, _refused(request, exc), "list"),
+        return render(request, "ledger/batch.html", _batch_context(request, batch, pages.refused(request, exc), "list"),
                       status=422)
     messages.success(request, _("问题清单“%(t)s”已建立。") % {"t": mask_text(plist.title, phones=False)})
     return HttpResponseRedirect(reverse("ledger:batch", args=[batch.pk]) + f"#list-{plist.pk}", status=303)
@@ -284,14 +258,13 @@ def list_create(request, batch_id: int):
 @require_POST
 def item_create(request, list_id: int):
     viewer = request_viewer(request)
-    plist = _found(selectors.problem_list_get, viewer=viewer, list_id=list_id)
+    plist = selectors.problem_list_get(viewer=viewer, list_id=list_id)
     back = (reverse("ledger:batch", args=[plist.batch_id]) if plist.batch_id
             else reverse("ledger:topic", args=[plist.topic_id]))
     try:
-        item = services.item_create(viewer=viewer, problem_list_id=plist.pk,
-                                    matter_code=request.POST.get("matter_code") or None, **_item_fields(request))
+        item = services.item_create(viewer=viewer, problem_list_id=plist.pk, **ItemForm(request.POST).service_fields())
     except DomainError as exc:
-        errors = _refused(request, exc)
+        errors = pages.refused(request, exc)
         if plist.batch_id:
             return render(request, "ledger/batch.html",
                           _batch_context(request, plist.batch, errors, f"item-{plist.pk}"), status=422)
@@ -304,11 +277,11 @@ def item_create(request, list_id: int):
 @require_POST
 def batch_accept(request, batch_id: int):
     viewer = request_viewer(request)
-    batch = _found(selectors.batch_get, viewer=viewer, batch_id=batch_id)
+    batch = selectors.batch_get(viewer=viewer, batch_id=batch_id)
     try:
-        services.batch_accept(viewer=viewer, batch_id=batch.pk, note=request.POST.get("note", ""))
+        services.batch_accept(viewer=viewer, batch_id=batch.pk, note=pages.cleaned(AcceptForm(request.POST))["note"])
     except DomainError as exc:
-        return render(request, "ledger/batch.html", _batch_context(request, batch, _refused(request, exc), "accept"),
+        return render(request, "ledger/batch.html", _batch_context(request, batch, pages.refused(request, exc), "accept"),
                       status=422)
     messages.success(request, _("批次“%(t)s”已通过验收。") % {"t": mask_text(batch.title, phones=False)})
     return HttpResponseRedirect(reverse("ledger:batch", args=[batch.pk]), status=303)
@@ -331,7 +304,7 @@ def _item_context(request, item, errors: dict | None = None) -> dict:
 
 @staff_required
 def item_detail(request, item_id: int):
-    item = _found(selectors.item_get, viewer=request_viewer(request), item_id=item_id)
+    item = selectors.item_get(viewer=request_viewer(request), item_id=item_id)
     return render(request, "ledger/item.html", _item_context(request, item))
 
 
@@ -340,22 +313,21 @@ def item_detail(request, item_id: int):
 def item_report(request, item_id: int):
     """报告整改进展 or 提交验收 with evidence files, through the case's workflow."""
     viewer = request_viewer(request)
-    item = _found(selectors.item_get, viewer=viewer, item_id=item_id)
+    item = selectors.item_get(viewer=viewer, item_id=item_id)
     try:
-        services.item_report(viewer=viewer, item_id=item.pk, action=request.POST.get("action", ""),
-                             version=forms.integer(request.POST.get("version"), "version"),
-                             text=request.POST.get("text", ""),
-                             uploads=request.FILES.getlist("evidence"))
+        data = pages.cleaned(ItemReportForm(request.POST))
+        services.item_report(viewer=viewer, item_id=item.pk, action=data["action"], version=data["version"],
+                             text=data["text"], uploads=request.FILES.getlist("evidence"))
     except DomainError as exc:
         item = selectors.item_get(viewer=viewer, item_id=item_id)
-        return render(request, "ledger/item.html", _item_context(request, item, _refused(request, exc)), status=422)
+        return render(request, "ledger/item.html", _item_context(request, item, pages.refused(request, exc)), status=422)
     messages.success(request, _("已记录。"))
     return HttpResponseRedirect(reverse("ledger:item", args=[item.pk]), status=303)
 
 
 @staff_required
 def problem_list(request, list_id: int):
-    plist = _found(selectors.problem_list_get, viewer=request_viewer(request), list_id=list_id)
+    plist = selectors.problem_list_get(viewer=request_viewer(request), list_id=list_id)
     if plist.batch_id:
         return HttpResponseRedirect(reverse("ledger:batch", args=[plist.batch_id]) + f"#list-{plist.pk}")
     return HttpResponseRedirect(reverse("ledger:topic", args=[plist.topic_id]))
@@ -367,12 +339,12 @@ def problem_list(request, list_id: int):
 @staff_required
 def batch_export(request, batch_id: int, fmt: str):
     viewer = request_viewer(request)
-    batch = _found(selectors.batch_get, viewer=viewer, batch_id=batch_id)
+    batch = selectors.batch_get(viewer=viewer, batch_id=batch_id)
     return exports.download(exports.batch_document(viewer, batch), fmt, f"batch{batch.pk}")
 
 
 @staff_required
 def list_export(request, list_id: int, fmt: str):
     viewer = request_viewer(request)
-    plist = _found(selectors.problem_list_get, viewer=viewer, list_id=list_id)
+    plist = selectors.problem_list_get(viewer=viewer, list_id=list_id)
     return exports.download(exports.list_document(viewer, plist), fmt, f"list{plist.pk}")
