@@ -157,3 +157,16 @@ def camera_list(*, viewer: Viewer, grid: Region | None = None) -> list[Camera]:
     if grid is not None:
         qs = qs.filter(grid=grid)
     return list(qs)
+
+
+def household_of(resident: Resident, household_id: int | None) -> Household | None:
+    """The household a resident belongs to: the one named, which must hold them (a field error on
+    ``household`` otherwise), or else their first; None when they are in none. Party assistance pairs
+    a member with a household from the grid's basic data (party depends on grid, not the reverse)."""
+    if household_id is None:
+        row = HouseholdMember.objects.filter(resident=resident).select_related("household").first()
+        return row.household if row else None
+    household = Household.objects.filter(pk=household_id, members__resident=resident).first()
+    if household is None:
+        raise ValidationFailed(_("该居民不属于所选的户。"), field="household")
+    return household

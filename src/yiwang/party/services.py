@@ -25,6 +25,7 @@ from yiwang.cases.workflows import workflow
 from yiwang.catalog.selectors import matter_info
 from yiwang.core import clock
 from yiwang.core.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from yiwang.grid import selectors as grid_selectors
 from yiwang.org.models import Resident, Unit, UnitKind
 from yiwang.org.selectors import Viewer, hierarchy
 from yiwang.party import selectors
@@ -264,7 +265,7 @@ def pair_create(
         raise ValidationFailed(_("%(name)s 未登记为贫困户。") % {"name": resident.name}, field="resident")
     if AssistancePair.objects.filter(branch=branch, resident=resident, case__closed_at__isnull=True).exists():
         raise ValidationFailed(_("%(name)s 已有帮扶党员。") % {"name": resident.name}, field="resident")
-    household = _household(resident, household_id)
+    household = grid_selectors.household_of(resident, household_id)
     if matter_info(matter_code).kind != Kind.ASSISTANCE:
         raise ValidationFailed(_("事项 %(code)s 不是帮扶类事项。") % {"code": matter_code}, field="matter_code")
     region = hierarchy().regions[resident.region_id]
@@ -276,18 +277,6 @@ def pair_create(
     ).case
     return AssistancePair.objects.create(branch=branch, member=member, resident=resident, household=household,
                                          case=case, needs=needs, region_path=case.region_path, created_at=case.created_at)
-
-
-def _household(resident: Resident, household_id: int | None):
-    from yiwang.grid.models import Household, HouseholdMember
-
-    if household_id is None:
-        row = HouseholdMember.objects.filter(resident=resident).select_related("household").first()
-        return row.household if row else None
-    household = Household.objects.filter(pk=household_id, members__resident=resident).first()
-    if household is None:
-        raise ValidationFailed(_("该居民不属于所选的户。"), field="household")
-    return household
 
 
 def _pair_for_action(viewer: Viewer, pair_id: int) -> AssistancePair:
