@@ -13,6 +13,7 @@ from django.db import DataError
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -91,6 +92,7 @@ api = NinjaAPI(
     auth=[TokenAuth(), SessionAuth()],
     urls_namespace="api",
     parser=jsonbody.JsonParser(),  # a body nested deeper than jsonbody.MAX_DEPTH is a 400, not a RecursionError
+    docs_decorator=require_safe,  # the OpenAPI document and its docs page answer any method otherwise
 )
 # Every unsafe operation takes an Idempotency-Key: the first decorator holds the whole operation in one
 # transaction and stores its answer, the second claims the key once the caller is known (core/idempotency.py).

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from yiwang.api import api
 from yiwang.cases.api import router as cases_router
@@ -36,7 +38,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", web_views.home, name="home"),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's set_language redirects any other method to `next`; the site's form only POSTs.
+    path("i18n/setlang/", require_POST(set_language), name="set_language"),
     path("dashboard/", include("yiwang.stats.urls")),
     path("grid/", include("yiwang.grid.urls")),
     path("command/", include("yiwang.command.urls")),

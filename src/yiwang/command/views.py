@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from yiwang.cases.workflows import workflow
 from yiwang.cases import routing
@@ -28,6 +28,7 @@ operator_required = staff_required(allow=selectors.command_units, refusal=gettex
 
 
 @operator_required
+@require_safe
 def board(request):
     viewer = request_viewer(request)
     tab = request.GET.get("tab", "reported")

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.cases.deadlines import is_overdue
 from yiwang.cases.workflows import workflow
@@ -36,6 +36,7 @@ def _staff_viewer(request) -> Viewer:
 
 
 @login_required(login_url="web:login")
+@require_safe
 def index(request):
     viewer = _staff_viewer(request)
     grids = selectors.my_grids(viewer=viewer)

@@ -12,7 +12,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.cases.workflows import workflow
 from yiwang.core import clock, forms, pages
@@ -38,6 +38,7 @@ from yiwang.org.selectors import hierarchy, request_viewer
 
 
 @staff_required
+@require_safe
 def index(request):
     viewer = request_viewer(request)
     return render(request, "ledger/index.html", {
@@ -57,6 +58,7 @@ def _topic_filters(request) -> selectors.TopicFilters:
 
 
 @staff_required
+@require_safe
 def topics(request):
     viewer = request_viewer(request)
     filters = _topic_filters(request)
@@ -153,6 +155,7 @@ def visit_item(request, visit_id: int):
 
 
 @staff_required
+@require_safe
 def counts(request):
     viewer = request_viewer(request)
     try:
@@ -231,6 +234,7 @@ def _batch_context(request, batch, errors: dict | None = None, form: str = "") -
 
 
 @staff_required
+@require_safe
 def batch_detail(request, batch_id: int):
     """The batch's ledger: problem lists with numbered items, progress, forms, exports."""
     batch = selectors.batch_get(viewer=request_viewer(request), batch_id=batch_id)
@@ -303,6 +307,7 @@ def _item_context(request, item, errors: dict | None = None) -> dict:
 
 
 @staff_required
+@require_safe
 def item_detail(request, item_id: int):
     item = selectors.item_get(viewer=request_viewer(request), item_id=item_id)
     return render(request, "ledger/item.html", _item_context(request, item))
@@ -326,6 +331,7 @@ def item_report(request, item_id: int):
 
 
 @staff_required
+@require_safe
 def problem_list(request, list_id: int):
     plist = selectors.problem_list_get(viewer=request_viewer(request), list_id=list_id)
     if plist.batch_id:
@@ -337,6 +343,7 @@ def problem_list(request, list_id: int):
 
 
 @staff_required
+@require_safe
 def batch_export(request, batch_id: int, fmt: str):
     viewer = request_viewer(request)
     batch = selectors.batch_get(viewer=viewer, batch_id=batch_id)
@@ -344,6 +351,7 @@ def batch_export(request, batch_id: int, fmt: str):
 
 
 @staff_required
+@require_safe
 def list_export(request, list_id: int, fmt: str):
     viewer = request_viewer(request)
     plist = selectors.problem_list_get(viewer=viewer, list_id=list_id)

@@ -11,7 +11,7 @@ from django.http import HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.workflows import workflow
@@ -29,6 +29,7 @@ MAP_CENTRE = [34.38, 108.76]
 
 
 @staff_required
+@require_safe
 def zones(request):
     """Zones with occupancy now, and the gate desk: enter or let out a vehicle (入场/出场)."""
     viewer = request_viewer(request)
@@ -57,6 +58,7 @@ def gate(request):
 
 
 @staff_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def violations(request):
     """Violations in the viewer's regions, newest first; staff record a new one here (巡查登记)."""
     viewer = request_viewer(request)
@@ -109,6 +111,7 @@ def _record(request, viewer):
 
 
 @staff_required
+@require_safe
 def violation(request, violation_id: int):
     viewer = request_viewer(request)
     try:
@@ -177,6 +180,7 @@ def _id(request, field: str) -> int:
 
 
 @staff_required
+@require_safe
 def hotspots(request):
     """Where and when 乱停车 gathers: map, weekday × hour heat table, grids, zones, tagged places."""
     viewer = request_viewer(request)

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.cases.selectors import allowed_actions, case_timeline
 from yiwang.cases.workflows import action_label
@@ -59,6 +59,7 @@ def _branch(request, code: str):
 
 
 @staff_required
+@require_safe
 def index(request):
     viewer = request_viewer(request)
     rows = [(b, selectors.may_manage(viewer, b)) for b in selectors.branch_list(viewer=viewer)]

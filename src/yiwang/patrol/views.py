@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.catalog.selectors import matter_list
 from yiwang.core import forms
@@ -59,6 +59,7 @@ def _names(team) -> dict[int, str]:
 
 
 @login_required(login_url=LOGIN)
+@require_safe
 def index(request) -> HttpResponse:
     viewer = request_viewer(request)
     teams = list(selectors.team_list(viewer=viewer))
@@ -66,6 +67,7 @@ def index(request) -> HttpResponse:
 
 
 @login_required(login_url=LOGIN)
+@require_safe
 def team_page(request, team_id: int) -> HttpResponse:
     """A month of shifts, who took how many, and (for schedulers) drawing the next ones."""
     viewer = request_viewer(request)
@@ -124,6 +126,7 @@ def team_generate(request, team_id: int) -> HttpResponse:
 
 
 @login_required(login_url=LOGIN)
+@require_safe
 def my_shifts(request) -> HttpResponse:
     """Tonight's shift first, with its buttons; phone-first, one column."""
     viewer = request_viewer(request)
@@ -216,6 +219,7 @@ def finding_create(request, log_id: int) -> HttpResponse:
 
 
 @login_required(login_url=LOGIN)
+@require_safe
 def log_page(request, log_id: int) -> HttpResponse:
     log = _log_for_write(request, log_id)
     findings = selectors.findings_of(log)

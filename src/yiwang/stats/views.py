@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from yiwang.cases.deadlines import missed_deadline
 from yiwang.core import clock, forms
@@ -35,6 +36,7 @@ def _query(**params) -> str:
 
 
 @staff_required
+@require_safe
 def dashboard(request):
     viewer = request_viewer(request)
     try:
@@ -179,6 +181,7 @@ def _list_order(filters: stats.FigureFilters) -> str:
 
 
 @staff_required
+@require_safe
 def cases(request):
     """The cases behind a dashboard figure, keyset-paged, with an Excel export of the same filters."""
     viewer = request_viewer(request)
@@ -206,6 +209,7 @@ def cases(request):
 
 
 @staff_required
+@require_safe
 def cases_export(request):
     """The same list as an .xlsx file (phone numbers masked)."""
     viewer = request_viewer(request)
@@ -222,6 +226,7 @@ def cases_export(request):
 
 
 @staff_required
+@require_safe
 def breakdown_export(request):
     """The drill-down table of one region as an .xlsx file."""
     try:
@@ -239,6 +244,7 @@ PERIODS = (7, 30, 90, 365)
 
 
 @staff_required
+@require_safe
 def incidents(request):
     """事件运行指标 (GB/T 30428): the closed loop's figures for a period, per unit, per grid, hotspots."""
     viewer = request_viewer(request)

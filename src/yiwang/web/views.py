@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from yiwang.cases import deadlines
 from yiwang.cases import selectors as case_selectors
@@ -47,6 +47,8 @@ class LoginView(auth_views.LoginView):
 
     template_name = "web/login.html"
     authentication_form = LoginForm
+    # A FormView treats PUT as POST: refused, as on every other page that takes a form.
+    http_method_names = ["get", "head", "post"]
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
@@ -56,6 +58,7 @@ class LoginView(auth_views.LoginView):
         return response
 
 
+@require_safe
 def home(request):
     q = request.GET.get("q", "").strip()
     matters = catalog_selectors.matter_list()
@@ -74,6 +77,7 @@ def home(request):
     return render(request, "web/home.html", {"q": q, "by_event": dict(by_event), "by_level": levels})
 
 
+@require_safe
 def matter_guide(request, code: str):
     try:
         matter = catalog_selectors.matter_get(code)
@@ -160,6 +164,7 @@ def _case_context(request, case: Case, viewer) -> dict:
 
 
 @login_required(login_url="web:login")
+@require_safe
 def case_page(request, number: str):
     viewer = request_viewer(request)
     try:
@@ -194,6 +199,7 @@ def case_resident_action(request, number: str):
 
 
 @login_required(login_url="web:login")
+@require_safe
 def my_cases(request):
     viewer = request_viewer(request)
     if not viewer.resident_id:
@@ -205,6 +211,7 @@ def my_cases(request):
         "page": page, "rows": rows, "messages_for_me": case_selectors.resident_notifications(viewer)})
 
 
+@require_safe
 def lookup(request):
     """People without an account find a case by its number and the phone number they gave."""
     number = request.GET.get("number", "").strip()
@@ -295,6 +302,7 @@ def _community_points():
     return Region.objects.filter(level="community", lat__isnull=False).only("name", "lat", "lng")
 
 
+@require_safe
 def halls(request):
     """Where to go: every service hall, nearest first from a chosen community, on a list and a map."""
     near = request.GET.get("near") or None

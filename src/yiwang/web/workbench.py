@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.cases import deadlines, personal, routing, search
 from yiwang.cases import selectors as case_selectors
@@ -54,6 +54,7 @@ def _tab_filter(tab: str, now: dt.datetime, user_id: int | None = None) -> Q:
 
 
 @staff_required
+@require_safe
 def queue(request):
     """Cases my units hold: overdue first (earliest deadline), then by deadline."""
     viewer = request_viewer(request)
@@ -106,6 +107,7 @@ def queue(request):
 
 
 @staff_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def notifications(request):
     """通知: warnings, overdue marks, 督办, dispatches and escalations addressed to my units."""
     viewer = request_viewer(request)
@@ -151,6 +153,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
 
 
 @staff_required
+@require_safe
 def work_case(request, number: str):
     try:
         case = case_selectors.case_get(viewer=request_viewer(request), number=number)
@@ -246,6 +249,7 @@ def _slot(raw: str | None) -> dt.datetime | None:
 
 
 @staff_required
+@require_safe
 def work_material(request, number: str, index: int):
     """A material file of a case the staff member may see."""
     try:
