@@ -8,8 +8,11 @@ class CommandConfig(AppConfig):
     verbose_name = _("综合执法指挥")
 
     def ready(self) -> None:
+        from yiwang.cases import panels
         from yiwang.cases.services import case_opened
+        from yiwang.command.panels import incident_panel
         from yiwang.command.services import on_case_opened
 
         # 智能派单 reacts to every new report without cases knowing about it (see case_opened).
         case_opened.connect(on_case_opened, dispatch_uid="command.smart_dispatch")
+        panels.register("incident", incident_panel)

@@ -17,20 +17,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from yiwang.cases import deadlines, personal, routing, search
+from yiwang.cases import deadlines, panels, personal, search
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
-from yiwang.command.selectors import duplicate_candidates
 from yiwang.core import clock, forms, idnumber
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
-from yiwang.party.models import AssistancePair
 from yiwang.web.forms import fields_for
 
 TABS = [
@@ -127,15 +125,11 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
     viewer = request_viewer(request)
     wf = workflow(case.kind)
     actions = case_selectors.allowed_actions(viewer, case)
-    app_page = None
-    if case.kind == "assistance":
-        pair = AssistancePair.objects.filter(case=case).only("id").first()
-        if pair is not None:
-            # Income and measures keep a ledger row beside the event: they are recorded on the pair's page.
-            app_page = (reverse("party:pair", args=[pair.pk]), _("帮扶台账（记录收入、落实措施）"))
-            actions = [a for a in actions if a.name not in ("record_income", "add_measure")]
+    panel = panels.panel_for(viewer, case, actions)  # what the case's app adds (command centre, party)
+    actions = [a for a in actions if a.name not in panel.elsewhere]
     return {
-        "app_page": app_page,
+        "suggestion": None, "duplicates": [], "children": [], **panel.context,
+        "app_page": panel.app_page,
         "case": case, "state_label": wf.states.get(case.state, case.state), "error": error,
         "timeline": [(e, action_label(e.action)) for e in case_selectors.case_timeline(case)],
         "actions": actions,
@@ -143,9 +137,6 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "colleagues": Staff.objects.filter(unit_id=case.holder_unit_id).values_list("user__username", flat=True).distinct(),
         "overdue": deadlines.missed_deadline(case),
         "form_fields": fields_for(case.matter_version.snapshot.get("form_schema") or {}, case.form_data),
-        "suggestion": routing.case_dispatch_suggestion(case) if case.kind == "incident" else None,
-        "duplicates": duplicate_candidates(viewer, case) if "merge" in {a.name for a in actions} else [],
-        "children": list(case.children.order_by("id")) if case.kind == "incident" else [],
         "id_fields": [(f, personal.field_label(case, f), [idnumber.mask(n) for n in numbers])
                       for f, numbers in personal.id_fields(case).items()],
         "may_reveal": personal.may_reveal(viewer, case),
