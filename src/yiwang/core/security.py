@@ -10,7 +10,7 @@
   (cases.attachments.sniff_upload, grid.imports) instead of the server failing.
 - ``ControlCharacterMiddleware`` applies core.text's rule to every query parameter and to the form
   fields of pages, Open311 and the Django admin: one check before any view (the API's bodies are
-  checked by yiwang.api.Input).
+  checked by yiwang.core.schemas.Input).
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ class ControlCharacterMiddleware:
     multipart bodies, never an uploaded file's bytes. Fields beyond DATA_UPLOAD_MAX_MEMORY_SIZE are
     a 413; any other body Django cannot parse is Django's 400, as it was when the CSRF check (pages)
     or the view (Open311) read it first. The API's bodies are left to the API, which answers an
-    unreadable one in its own format: its JSON bodies are yiwang.api.Input's, and its only form
+    unreadable one in its own format: its JSON bodies are yiwang.core.schemas.Input's, and its only form
     fields (a grid import's kind and skip_bad) are choices, not text. Its query strings are checked here.
     """
 
