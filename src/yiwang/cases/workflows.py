@@ -346,7 +346,10 @@ class Rules:
     # The unit one level up, None at the top (routing.escalation_target).
     up: Callable[[int], int | None]
     unit_name: Callable[[int], str]
+    # The working-day calendar (cached in each process): a deadline from a start, and one moved by a pause.
     due_after: Callable[[dt.datetime, int, str], dt.datetime] = workdays.due_after
+    due_after_suspension: Callable[[dt.datetime, dt.datetime, dt.datetime, str], dt.datetime] = \
+        workdays.due_after_suspension
 
 
 class AtTheTop(Exception):
@@ -425,8 +428,7 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
         changes["suspended_at"] = at
         changes["warning_level"] = 0
     if act.resumes_clock and case.suspended_at and case.due_at:
-        changes["due_at"] = workdays.due_after_suspension(case.due_at, case.suspended_at, at,
-                                                                 rules.limits()[1])
+        changes["due_at"] = rules.due_after_suspension(case.due_at, case.suspended_at, at, rules.limits()[1])
         changes["suspended_at"] = None
     if "due_at" in act.needs and inputs.due_at is not None:
         changes["due_at"] = inputs.due_at
