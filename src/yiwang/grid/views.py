@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from yiwang.cases.deadlines import is_overdue
 from yiwang.cases.workflows import workflow
 from yiwang.catalog.selectors import matter_list
+from yiwang.core import pages
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_text
 from yiwang.grid import selectors, services
@@ -51,10 +52,7 @@ def index(request):
 @sensitive_post_parameters("description", "address")
 def detail(request, code: str):
     viewer = _staff_viewer(request)
-    try:
-        grid = selectors.grid_get(viewer=viewer, code=code)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    grid = pages.found(selectors.grid_get, viewer=viewer, code=code)
     errors: dict = {}
     if request.method == "POST":
         try:
@@ -102,10 +100,7 @@ def resident_reveal_id(request, code: str, resident_id: int):
     """显示完整证件号 of one resident in the list: recorded in the access log, then shown on the page
     (rendered, not redirected: the number must not wait in a session)."""
     viewer = _staff_viewer(request)
-    try:
-        grid = selectors.grid_get(viewer=viewer, code=code)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    grid = pages.found(selectors.grid_get, viewer=viewer, code=code)
     status = 200
     try:
         number = services.resident_reveal_id(viewer=viewer, resident_id=resident_id, reason=request.POST.get("reason", ""))

@@ -7,10 +7,11 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseForbidden, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
@@ -179,13 +180,11 @@ def _id(request, field: str) -> int:
     return forms.integer(request.POST.get(field), field, maximum=forms.MAX_BIGINT)
 
 
-@staff_required
+@staff_required(allow=selectors.can_see_hotspots, refusal=gettext_lazy("仅限领导和指挥中心指挥员查看停车热点。"))
 @require_safe
 def hotspots(request):
     """Where and when 乱停车 gathers: map, weekday × hour heat table, grids, zones, tagged places."""
     viewer = request_viewer(request)
-    if not selectors.can_see_hotspots(viewer):
-        return HttpResponseForbidden(_("仅限领导和指挥中心指挥员查看停车热点。"))
     days = forms.integer(request.GET.get("days"), "days", default=30)
     days = days if days in PERIODS else 30
     tag = request.GET.get("tag", "")

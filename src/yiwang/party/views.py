@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from yiwang.cases.selectors import allowed_actions, case_timeline
 from yiwang.cases.workflows import action_label
-from yiwang.core import clock, forms
-from yiwang.core.errors import DomainError, ValidationFailed
+from yiwang.core import clock, forms, pages
+from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
@@ -45,17 +45,9 @@ def _date(raw, field: str, *, required: bool = True) -> dt.date | None:
         raise ValidationFailed(_("请填写有效日期(年-月-日)。"), field=field) from None
 
 
-def _errors(request, exc: DomainError) -> dict:
-    messages.error(request, exc.message)
-    return exc.errors or {"general": [exc.message]}
-
-
 def _branch(request, code: str):
     viewer = request_viewer(request)
-    try:
-        return viewer, selectors.branch_get(viewer=viewer, code=code)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    return viewer, pages.found(selectors.branch_get, viewer=viewer, code=code)
 
 
 @staff_required
@@ -94,7 +86,7 @@ def branch(request, code: str):
             else:
                 raise ValidationFailed(_("未知的表单。"), field="form")
         except DomainError as exc:
-            errors = _errors(request, exc)
+            errors = pages.refused(request, exc)
         else:
             return HttpResponseRedirect(reverse("party:branch", args=[unit.code]))
     manage = selectors.may_manage(viewer, unit)
@@ -123,7 +115,7 @@ def grouping(request, code: str):
         n = forms.integer(source.get("groups"), "groups", default=min(4, len(members)) or 1)
         proposal = selectors.grouping_proposal(viewer=viewer, branch=unit, n=n)
     except DomainError as exc:
-        errors = _errors(request, exc)
+        errors = pages.refused(request, exc)
         n, proposal = 0, []
     if request.method == "POST" and proposal:
         groups = []
@@ -131,7 +123,7 @@ def grouping(request, code: str):
             groups = _posted_groups(request.POST, n, members)
             services.grouping_save(viewer=viewer, branch=unit, groups=groups)
         except DomainError as exc:
-            errors = _errors(request, exc)
+            errors = pages.refused(request, exc)
             proposal = _as_proposal(groups, members) if groups else proposal
         else:
             messages.success(request, _("已保存 %(n)s 个党小组。") % {"n": n})
@@ -169,10 +161,7 @@ def _as_proposal(groups: list[dict], members) -> list[selectors.ProposedGroup]:
 @staff_required
 def pair(request, pair_id: int, errors: dict | None = None, step: str = ""):
     viewer = request_viewer(request)
-    try:
-        row = selectors.pair_get(viewer=viewer, pair_id=pair_id)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    row = pages.found(selectors.pair_get, viewer=viewer, pair_id=pair_id)
     case = row.case
     actions = {a.name for a in allowed_actions(viewer, case)}
     timeline = [(e, action_label(e.action)) for e in case_timeline(case)]
@@ -228,9 +217,9 @@ def pair_step(request, pair_id: int, step: str):
             services.pair_end_monitoring(**common, result=post.get("result", ""))
             done = _("帮扶已结束。")
     except DomainError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from exc
-        return pair(request, pair_id, errors=_errors(request, exc), step=step)
+        if isinstance(exc, NotFound):
+            raise
+        return pair(request, pair_id, errors=pages.refused(request, exc), step=step)
     messages.success(request, done)
     return HttpResponseRedirect(reverse("party:pair", args=[pair_id]) + f"#{step}")
 

@@ -10,7 +10,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.catalog.selectors import matter_list
-from yiwang.core import forms
+from yiwang.core import forms, pages
 from yiwang.core.errors import DomainError, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
 from yiwang.core.idnumber import mask_text
@@ -48,10 +48,7 @@ def _month(raw: str | None) -> dt.date:
 
 
 def _team_or_404(request, team_id: int):
-    try:
-        return selectors.team_get(viewer=request_viewer(request), team_id=team_id)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    return pages.found(selectors.team_get, viewer=request_viewer(request), team_id=team_id)
 
 
 def _names(team) -> dict[int, str]:
@@ -158,20 +155,14 @@ def _back_to_me(request, exc: DomainError | None = None, success: str = ""):
 
 
 def _log_for_write(request, log_id: int):
-    try:
-        return selectors.log_get(viewer=request_viewer(request), log_id=log_id)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    return pages.found(selectors.log_get, viewer=request_viewer(request), log_id=log_id)
 
 
 @login_required(login_url=LOGIN)
 @require_POST
 def shift_start(request, shift_id: int) -> HttpResponse:
     viewer = request_viewer(request)
-    try:
-        shift = selectors.shift_get(viewer=viewer, shift_id=shift_id)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    shift = pages.found(selectors.shift_get, viewer=viewer, shift_id=shift_id)
     try:
         services.patrol_start(viewer=viewer, shift=shift, lat=request.POST.get("lat"), lng=request.POST.get("lng"))
     except DomainError as exc:

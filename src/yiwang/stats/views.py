@@ -8,14 +8,14 @@ import math
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from yiwang.cases.deadlines import missed_deadline
-from yiwang.core import clock, forms
+from yiwang.core import clock, forms, pages
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.core.idnumber import mask_text
 from yiwang.core.pagination import paginate
@@ -39,10 +39,8 @@ def _query(**params) -> str:
 @require_safe
 def dashboard(request):
     viewer = request_viewer(request)
-    try:
-        breakdown = stats.region_breakdown(viewer=viewer, region_code=request.GET.get("region") or None)
-    except DomainError as exc:  # unknown, or outside the viewer's scope: the same answer for both
-        raise Http404(exc.message) from exc
+    # Unknown, or outside the viewer's scope: the same answer for both.
+    breakdown = pages.found(stats.region_breakdown, viewer=viewer, region_code=request.GET.get("region") or None)
     place = breakdown["place"]
     code = place.region.code if place.region else None
     figures = stats.indicators(viewer=viewer, region_code=code)
@@ -193,8 +191,8 @@ def cases(request):
         qs = stats.figure_cases(viewer=viewer, filters=filters)
         page = paginate(qs.select_related("matter", "holder_unit"), order=_list_order(filters),
                         cursor=request.GET.get("cursor"), limit=CASES_PER_PAGE)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    except NotFound:
+        raise
     except DomainError as exc:  # a malformed filter or cursor: say which
         return render(request, "stats/cases.html", {"error": exc.message}, status=400)
     labels = stats.state_labels()
@@ -216,8 +214,8 @@ def cases_export(request):
     filters = _filters(request.GET)
     try:
         qs = stats.figure_cases(viewer=viewer, filters=filters)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    except NotFound:
+        raise
     except DomainError as exc:
         return render(request, "stats/cases.html", {"error": exc.message}, status=400)
     name = f"{_('办件清单')}-{filters.region_code or _('全部')}-{clock.today():%Y%m%d}.xlsx"
@@ -229,11 +227,8 @@ def cases_export(request):
 @require_safe
 def breakdown_export(request):
     """The drill-down table of one region as an .xlsx file."""
-    try:
-        breakdown = stats.region_breakdown(viewer=request_viewer(request),
-                                           region_code=request.GET.get("region") or None)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    breakdown = pages.found(stats.region_breakdown, viewer=request_viewer(request),
+                            region_code=request.GET.get("region") or None)
     region = breakdown["place"].region
     name = f"{_('分区域指标')}-{region.code if region else _('全部')}-{clock.today():%Y%m%d}.xlsx"
     return FileResponse(exports.region_workbook(breakdown), as_attachment=True, filename=name,
@@ -248,10 +243,7 @@ PERIODS = (7, 30, 90, 365)
 def incidents(request):
     """事件运行指标 (GB/T 30428): the closed loop's figures for a period, per unit, per grid, hotspots."""
     viewer = request_viewer(request)
-    try:
-        place = stats.dashboard_region(viewer=viewer, region_code=request.GET.get("region") or None)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    place = pages.found(stats.dashboard_region, viewer=viewer, region_code=request.GET.get("region") or None)
     days = forms.integer(request.GET.get("days"), "days", default=30)
     days = days if days in PERIODS else 30
     end = clock.now()

@@ -25,7 +25,7 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.search import search
-from yiwang.core import clock, forms, throttle
+from yiwang.core import clock, forms, pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
@@ -79,10 +79,7 @@ def home(request):
 
 @require_safe
 def matter_guide(request, code: str):
-    try:
-        matter = catalog_selectors.matter_get(code)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    matter = pages.found(catalog_selectors.matter_get, code)
     levels = [Level(lv).label for lv in matter.handling_levels]
     return render(request, "web/guide.html", {"matter": matter, "levels": levels})
 
@@ -91,10 +88,7 @@ def matter_guide(request, code: str):
 @require_http_methods(["GET", "POST"])
 @sensitive_post_parameters()  # a form may ask for an ID number (format id-number): not in error reports
 def apply(request, code: str):
-    try:
-        matter = catalog_selectors.matter_get(code)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    matter = pages.found(catalog_selectors.matter_get, code)
     viewer = request_viewer(request)
     on_behalf = bool(viewer.memberships)  # a window clerk applying for a resident (代办)
     errors: dict = {}
@@ -167,10 +161,7 @@ def _case_context(request, case: Case, viewer) -> dict:
 @require_safe
 def case_page(request, number: str):
     viewer = request_viewer(request)
-    try:
-        case = case_selectors.case_get(viewer=viewer, number=number)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    case = pages.found(case_selectors.case_get, viewer=viewer, number=number)
     return render(request, "web/case.html", _case_context(request, case, viewer))
 
 

@@ -23,7 +23,7 @@ from yiwang.cases import services as case_services
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
-from yiwang.core import clock, forms, idnumber
+from yiwang.core import clock, forms, idnumber, pages
 from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
@@ -146,10 +146,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
 @staff_required
 @require_safe
 def work_case(request, number: str):
-    try:
-        case = case_selectors.case_get(viewer=request_viewer(request), number=number)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    case = pages.found(case_selectors.case_get, viewer=request_viewer(request), number=number)
     return render(request, "web/work/case.html", _panel_context(request, case))
 
 
@@ -158,10 +155,7 @@ def work_case(request, number: str):
 def work_case_act(request, number: str, action: str):
     """One workflow action from its small htmx form; answers the refreshed case panel."""
     viewer = request_viewer(request)
-    try:
-        case = case_selectors.case_get(viewer=viewer, number=number)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    case = pages.found(case_selectors.case_get, viewer=viewer, number=number)
     error = ""
     try:
         version = forms.integer(request.POST.get("version"), "version")
@@ -193,10 +187,7 @@ def work_case_reveal_id(request, number: str):
     """显示完整证件号: one field's ID numbers in full, recorded on the timeline before they are shown;
     answers the refreshed panel (the whole page without htmx: the number must not wait in a session)."""
     viewer = request_viewer(request)
-    try:
-        case = case_selectors.case_get(viewer=viewer, number=number)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
+    case = pages.found(case_selectors.case_get, viewer=viewer, number=number)
     field = request.POST.get("field") or personal.APPLICANT
     revealed, errors, status = None, {}, 200
     try:
