@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -25,13 +26,13 @@ from django.utils.translation import gettext as _
 
 from yiwang.core import forms as params
 from yiwang.core.errors import BadParameter, DomainError, NotFound, PermissionDenied, ValidationFailed
+from yiwang.core.idempotency import PAGE_FIELD
 
 T = TypeVar("T")
 
 # The site's refusal pages (web/templates/), also what Django renders for its own Http404 and
 # PermissionDenied: the same context, ``exception`` being the reason shown.
 REFUSAL_TEMPLATES = {NotFound: "404.html", PermissionDenied: "403.html"}
-FORM_REFUSED = 422
 
 
 def refusal_page(request: HttpRequest, error: DomainError) -> HttpResponse | None:
@@ -41,6 +42,12 @@ def refusal_page(request: HttpRequest, error: DomainError) -> HttpResponse | Non
             return render(request, template, {"exception": error.message, "request_path": request.path},
                           status=error.status)
     return None
+
+
+def form_key(request: HttpRequest) -> str:
+    """The idempotency key a form carries (core.idempotency.idempotent_page): the one it was posted
+    with when it comes back refused, so that posting it again is the same request; else a new one."""
+    return request.POST.get(PAGE_FIELD) or uuid.uuid4().hex
 
 
 def found(fetch: Callable[..., T], /, *args, **kwargs) -> T:

@@ -6,8 +6,6 @@ grid.services.grid_report writes.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -87,7 +85,7 @@ def _detail_page(request, viewer: Viewer, grid, *, errors: dict, revealed: dict 
         "vulnerable": selectors.vulnerable_residents(viewer=viewer, grid=grid),
         "may_report": may_report, "categories": matter_list(kind="incident") if may_report else [],
         "errors": errors, "map_config": map_config,
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "idempotency_key": pages.form_key(request),
         "revealed": revealed or {},
     }, status=status)
 

@@ -5,8 +5,6 @@ services write; a refused form comes back with its input and the message beside 
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -98,7 +96,7 @@ def topic_new(request):
     return render(request, "ledger/topic_new.html", {
         "units": selectors.topic_units(viewer), "leaders": selectors.leader_choices(viewer), "fields": Field.choices,
         "errors": errors, "posted": request.POST,
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "idempotency_key": pages.form_key(request),
     }, status=status)
 
 
@@ -115,7 +113,7 @@ def _topic_context(request, topic, errors: dict | None = None, form: str = "") -
         "form": form, "posted": request.POST, "today": clock.today(), "problem_list": plist,
         "rows": selectors.ledger_rows(items),
         "units": selectors.responsible_units(viewer, topic.region_path) if may_edit else [],
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "idempotency_key": pages.form_key(request),
     }
 
 
@@ -206,7 +204,7 @@ def batch_new(request):
                if u.kind in ("office", "command_centre") and selectors.leads(viewer, u.region_path)][:300]
     return render(request, "ledger/batch_new.html", {
         "regions": regions, "units": offices, "matters": selectors.rectification_matters(), "errors": errors,
-        "posted": request.POST, "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "posted": request.POST, "idempotency_key": pages.form_key(request),
     }, status=status)
 
 
@@ -229,7 +227,7 @@ def _batch_context(request, batch, errors: dict | None = None, form: str = "") -
         "regions": [r for r in sorted(h.regions.values(), key=lambda r: r.path)
                     if r.path.startswith(batch.region_path) and r.level != Level.GRID][:300],
         "errors": errors or {}, "form": form, "posted": request.POST,
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "idempotency_key": pages.form_key(request),
     }
 
 

@@ -3,8 +3,6 @@ and the hotspot page for leaders and operators. Thin: reads in selectors, writes
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
@@ -16,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
 from yiwang.cases.workflows import workflow
-from yiwang.core import forms
+from yiwang.core import forms, pages
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Role
@@ -89,7 +87,7 @@ def violations(request):
         "page": page, "filters": filters, "query": query.urlencode(), "sources": Source.choices,
         "penalty_states": [("undecided", _("未处罚")), *PaymentState.choices], "errors": errors,
         "form": request.POST if request.method == "POST" else {}, "map_config": map_config,
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex, "section": "violations",
+        "idempotency_key": pages.form_key(request), "section": "violations",
     })
 
 

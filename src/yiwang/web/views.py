@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 
 from django.conf import settings
@@ -106,7 +105,7 @@ def apply(request, code: str):
             return HttpResponseRedirect(reverse(target, args=[created.case.number]))
     context = {
         "matter": matter, "fields": fields_for(matter.form_schema, values, errors), "errors": errors,
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex, "on_behalf": on_behalf,
+        "idempotency_key": pages.form_key(request), "on_behalf": on_behalf,
         "material_errors": errors.get("materials", []), "other_errors": errors.get("__all__", []),
     }
     return render(request, "web/apply.html", context)
@@ -271,7 +270,7 @@ def report(request):
                   "points": points, "outlines": region_outlines(level="grid")}
     return render(request, "web/report.html", {
         "categories": categories, "communities": communities(), "errors": errors, "map_config": map_config,
-        "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "idempotency_key": pages.form_key(request),
     })
 
 
