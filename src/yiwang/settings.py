@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "yiwang.core",
     "yiwang.org",
     "yiwang.catalog",
+    "yiwang.messages",  # label "messaging": the outbox (docs/messages.md)
     "yiwang.cases",
     "yiwang.feedback",
     "yiwang.grid",
@@ -195,6 +196,37 @@ FILE_UPLOAD_HANDLERS = [
 ]
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Messages out (yiwang.messages, docs/messages.md). SMS: empty means the provider YIWANG_SMS_PROVIDER names
+# (docs/sms.md), else the file channel: JSON lines in YIWANG_SMS_FILE; "file" always the file channel;
+# or the dotted path of another backend class (the tests name theirs).
+YIWANG_SMS_BACKEND = os.environ.get("YIWANG_SMS_BACKEND", "")
+YIWANG_SMS_FILE = os.environ.get("YIWANG_SMS_FILE", str(VAR_DIR / "messages" / "sms.jsonl"))
+# E-mail goes through Django's SMTP backend once YIWANG_EMAIL_HOST names a server; without one each
+# message is written to a file under var/messages/email/, as SMS are, so the demo sends nothing out.
+DEFAULT_FROM_EMAIL = os.environ.get("YIWANG_EMAIL_FROM", "yiwang@localhost")
+if os.environ.get("YIWANG_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["YIWANG_EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("YIWANG_EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("YIWANG_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("YIWANG_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("YIWANG_EMAIL_TLS", "0") == "1"  # STARTTLS
+    EMAIL_USE_SSL = os.environ.get("YIWANG_EMAIL_SSL", "0") == "1"  # implicit TLS (port 465)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "messages" / "email"
+# The Message-ID's domain; the SMTP timeout sits well inside the lease, so a hung server costs an
+# attempt and never makes a live worker's message look abandoned.
+YIWANG_EMAIL_ID_DOMAIN = DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+YIWANG_EMAIL_TIMEOUT = float(os.environ.get("YIWANG_EMAIL_TIMEOUT", "30"))
+# How long a worker holds a message it is sending; a lease that runs out means the worker died.
+YIWANG_MESSAGE_LEASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_LEASE_SECONDS", "120"))
+# Failed attempts wait 30 s, 1, 2, 4 … minutes, at most an hour; after 8 attempts the
+# message is given up ("dead"), its last attempt about an hour after the first.
+YIWANG_MESSAGE_MAX_ATTEMPTS = int(os.environ.get("YIWANG_MESSAGE_MAX_ATTEMPTS", "8"))
+YIWANG_MESSAGE_RETRY_BASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_BASE_SECONDS", "30"))
+YIWANG_MESSAGE_RETRY_CAP_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_CAP_SECONDS", "3600"))
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "/"

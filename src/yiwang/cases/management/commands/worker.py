@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand
 from yiwang.cases.tasks import apply_auto_rules, apply_auto_rules_task, sweep_deadlines, sweep_deadlines_task
 from yiwang.core import clock
 from yiwang.core.tasks import purge_idempotency_records, purge_idempotency_records_task
+from yiwang.messages.services import deliver_due
+from yiwang.messages.tasks import start_delivery
 
 
 class Command(BaseCommand):
@@ -25,6 +27,9 @@ class Command(BaseCommand):
             issued = apply_auto_rules()
             self.stdout.write(f"auto rules: {issued['issued']} issued")
             self.stdout.write(f"idempotency: {purge_idempotency_records()} stored answers purged")
+            delivered = deliver_due(batch=10_000)
+            self.stdout.write(f"messages: {delivered['sent']} sent, {delivered['failed']} failed, "
+                              f"{delivered['dead']} given up, {delivered['unknown']} unknown")
             return
         stop = threading.Event()
 
@@ -40,6 +45,8 @@ class Command(BaseCommand):
                 stop.wait(interval)
 
         threading.Thread(target=schedule, daemon=True, name="sweep-scheduler").start()
+        # The outbox polls every second in its own thread: a login code cannot wait for the sweep's minute.
+        start_delivery(stop)
         try:
             call_command("db_worker", interval=1)
         finally:

@@ -1,0 +1,76 @@
+"""The outbox: one row per message to one recipient on one channel (docs/messages.md).
+
+A row is written in the same transaction as the event that causes it (services.enqueue), and the
+worker delivers it afterwards (services.deliver_due). The row is also the record of the outcome.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from yiwang.org.models import Resident
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("短信")
+    EMAIL = "email", _("电子邮件")
+    INAPP = "inapp", _("站内消息")
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENDING = "sending", _("发送中")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败，待重试")
+    DEAD = "dead", _("已放弃")
+    # A worker died while handing the row to a channel that cannot tell a repeat from a new message
+    # (SMTP): it may or may not have gone out. Never re-sent by itself; someone checks and decides.
+    UNKNOWN = "unknown", _("结果不明，待核实")
+
+
+class Message(models.Model):
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    # The address the channel sends to: a mobile number (sms), an e-mail address (email); for in-app
+    # messages a readable label of the recipient, who is the resident or the user below.
+    to = models.CharField(_("收件人"), max_length=254)
+    resident = models.ForeignKey(Resident, models.CASCADE, null=True, blank=True, related_name="+",
+                                 db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, null=True, blank=True, related_name="+",
+                             db_index=False)
+    subject = models.CharField(_("标题"), max_length=200, blank=True)
+    text = models.TextField(_("内容"))
+    # What made this message, per person and channel, e.g. "case:<id>:<event seq>:<person>:<channel>":
+    # the same event never queues two messages to one person on one channel.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    # Given to the channel with every attempt: a provider that honours it sends a repeat once only.
+    idempotency_id = models.CharField(max_length=32, unique=True)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # The lease of the worker that is sending it (status sending): who and until when.
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)  # in-app messages: when the recipient opened it
+
+    class Meta:
+        indexes = [
+            # The worker's question: what is due now (pending or failed), and whose lease ran out (sending).
+            models.Index(fields=["status", "next_attempt_at"], name="messaging_due"),
+            models.Index(fields=["to", "created_at"], name="messaging_to"),
+            models.Index(fields=["resident", "created_at"], name="messaging_resident",
+                         condition=models.Q(resident__isnull=False)),
+            models.Index(fields=["user", "created_at"], name="messaging_user",
+                         condition=models.Q(user__isnull=False)),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(channel="inapp") | models.Q(resident__isnull=False) | models.Q(user__isnull=False),
+                name="messaging_inapp_has_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.to} {self.status}"
