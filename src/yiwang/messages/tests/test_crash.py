@@ -107,9 +107,9 @@ def test_an_email_worker_killed_mid_send(tmp_path, smtp_server):
     assert statuses() == ["sent", "sending", "pending", "pending"]
 
     new_worker(env)
-    assert statuses() == ["sent", "unknown", "sent", "sent"]
     received = Counter(m["To"] for m in smtp_server.handler.received)
     assert received == Counter(r.to for r in rows)  # each exactly once: the held one too, not resent
+    assert statuses() == ["sent", "unknown", "sent", "sent"]
 
     # Someone checked the mailbox: it arrived.
     done = subprocess.run([str(YIWANG), "messages", "confirm", str(rows[1].pk)], env=env, capture_output=True,
