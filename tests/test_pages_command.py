@@ -42,11 +42,11 @@ def test_only_operators_see_the_board(client, world):
     events = CaseEvent.objects.filter(case=case).count()
     client.login(username="handler_xfl", password="pw-handler_xfl")
     board = client.get("/command/")
-    assert board.status_code == 403 and board.content.decode() == "仅限指挥中心指挥员。"
+    assert board.status_code == 403 and "仅限指挥中心指挥员。" in board.content.decode()
     for url, form in ((f"/command/cases/{case.pk}/dispatch/", {"version": case.version}),
                       ("/command/dispatch/", {"cases": [f"{case.pk}:{case.version}"]})):
         response = client.post(url, form)
-        assert response.status_code == 403 and response.content.decode() == "仅限指挥中心指挥员。", url
+        assert response.status_code == 403 and "仅限指挥中心指挥员。" in response.content.decode(), url
     after = Case.objects.get(pk=case.pk)
     assert (after.state, after.version, after.holder_unit_id) == ("reported", case.version, case.holder_unit_id)
     assert CaseEvent.objects.filter(case=case).count() == events

@@ -78,9 +78,9 @@ def test_a_resident_cannot_open_the_workbench(client, world):
     client.login(username="resident_wang", password="pw-wang")
     for url in ("/work/", f"/work/cases/{case.number}/"):
         response = client.get(url)
-        assert response.status_code == 403 and response.content.decode() == "仅限工作人员。", url
+        assert response.status_code == 403 and "仅限工作人员。" in response.content.decode(), url
     acted = client.post(f"/work/cases/{case.number}/act/accept/", {"version": 1}, HTTP_HX_REQUEST="true")
-    assert acted.status_code == 403 and acted.content.decode() == "仅限工作人员。"
+    assert acted.status_code == 403 and "仅限工作人员。" in acted.content.decode()
     after = Case.objects.get(pk=case.pk)
     assert (after.state, after.version) == ("submitted", 1)
 

@@ -6,10 +6,10 @@ import functools
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
+from yiwang.core.errors import PermissionDenied
 from yiwang.org.selectors import Viewer, request_viewer
 
 
@@ -26,10 +26,11 @@ def staff_required(view: Callable | None = None, *, allow: Callable[[Viewer], ob
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
             viewer = request_viewer(request)
+            # Raised, not returned: core.middleware answers it with the site's 403 page and the reason.
             if not viewer.is_staff_member:
-                return HttpResponseForbidden(_("仅限工作人员。"))
+                raise PermissionDenied(_("仅限工作人员。"))
             if allow is not None and not allow(viewer):
-                return HttpResponseForbidden(str(refusal or _("仅限工作人员。")))
+                raise PermissionDenied(refusal or _("仅限工作人员。"))
             return view(request, *args, **kwargs)
 
         return login_required(wrapped, login_url="web:login")

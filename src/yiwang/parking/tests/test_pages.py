@@ -44,11 +44,11 @@ def test_residents_are_refused_and_visitors_sent_to_log_in(client, world, parkin
     for url in ("/parking/", "/parking/violations/", f"/parking/violations/{v.pk}/"):
         response = client.get(url)
         body = response.content.decode()
-        assert response.status_code == 403 and body == "仅限工作人员。", url
+        assert response.status_code == 403 and "仅限工作人员。" in body, url
         assert "陕A12345" not in body and v.case.number not in body, url
     refused = client.post("/parking/violations/", {"plate": "陕AD12345", "source": "patrol", "lat": str(XFL_G2[0]),
                                                    "lng": str(XFL_G2[1]), "address": "幸福路"})
-    assert refused.status_code == 403 and refused.content.decode() == "仅限工作人员。"
+    assert refused.status_code == 403 and "仅限工作人员。" in refused.content.decode()
     gate = client.post("/parking/gate/", {"zone": "XFL-P1", "plate": "陕A12345", "direction": "entry"})
     assert gate.status_code == 403
     assert list(Violation.objects.values_list("pk", flat=True)) == [v.pk] and not ParkingSession.objects.exists()
