@@ -26,6 +26,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from yiwang.core import clock
@@ -79,7 +80,7 @@ class FileSms:
                     return idempotency_id  # sent before by a worker that died before recording it
             f.seek(0, os.SEEK_END)
             f.write(json.dumps({"id": idempotency_id, "to": to, "text": text,
-                                "at": clock.now().isoformat(timespec="seconds")}, ensure_ascii=False) + "\n")
+                                "at": timezone.localtime(clock.now()).isoformat(timespec="seconds")}, ensure_ascii=False) + "\n")
             f.flush()
             os.fsync(f.fileno())
         return idempotency_id
