@@ -333,3 +333,34 @@ YIWANG_LOGIN_DEVICE_DAYS = int(os.environ.get("YIWANG_LOGIN_DEVICE_DAYS", "180")
 # hall's shared connection room for its visitors' typos.
 YIWANG_LOOKUP_FAILURES_PER_NUMBER = int(os.environ.get("YIWANG_LOOKUP_FAILURES_PER_NUMBER", "5"))
 YIWANG_LOOKUP_FAILURES_PER_ADDRESS = int(os.environ.get("YIWANG_LOOKUP_FAILURES_PER_ADDRESS", "30"))
+
+# 统一身份认证: login through the province's OpenID Connect provider (yiwang.org.oidc, mozilla-django-oidc;
+# docs/security.md). Off unless YIWANG_OIDC_CLIENT_ID is set: `make demo` and the tests need no provider.
+YIWANG_OIDC_ISSUER = os.environ.get("YIWANG_OIDC_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = os.environ.get("YIWANG_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("YIWANG_OIDC_CLIENT_SECRET", "")
+if OIDC_RP_CLIENT_ID and not YIWANG_OIDC_ISSUER:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("YIWANG_OIDC_CLIENT_ID is set but YIWANG_OIDC_ISSUER is not: set the provider's issuer URL")
+# Endpoints left empty are read from the issuer's /.well-known/openid-configuration.
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("YIWANG_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("YIWANG_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("YIWANG_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("YIWANG_OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SCOPES = os.environ.get("YIWANG_OIDC_SCOPES", "openid profile phone")
+# The claims that carry the ID number and the phone the provider verified, and the person's name.
+YIWANG_OIDC_ID_NUMBER_CLAIM = os.environ.get("YIWANG_OIDC_ID_NUMBER_CLAIM", "id_number")
+YIWANG_OIDC_PHONE_CLAIM = os.environ.get("YIWANG_OIDC_PHONE_CLAIM", "phone_number")
+YIWANG_OIDC_NAME_CLAIM = os.environ.get("YIWANG_OIDC_NAME_CLAIM", "name")
+# The region code a resident created at their first login is registered in; empty: the area itself.
+YIWANG_OIDC_RESIDENT_REGION = os.environ.get("YIWANG_OIDC_RESIDENT_REGION", "")
+OIDC_RP_SIGN_ALGO = "RS256"  # checked against the provider's JWKS; never HS256 with the client secret
+OIDC_USE_PKCE = True
+# client_secret_basic is OpenID Connect's default; YIWANG_OIDC_TOKEN_AUTH=client_secret_post for the other.
+OIDC_TOKEN_USE_BASIC_AUTH = os.environ.get("YIWANG_OIDC_TOKEN_AUTH", "client_secret_basic") != "client_secret_post"
+OIDC_TIMEOUT = 10
+OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False  # nothing of the provider's is kept in the session
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("yiwang.org.oidc.Backend")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.http import require_POST
@@ -50,3 +51,6 @@ urlpatterns = [
     path("open311/v2/", include("yiwang.open311.urls")),
     path("", include("yiwang.web.urls")),
 ]
+if settings.OIDC_RP_CLIENT_ID:
+    # 统一身份认证 (yiwang.org.oidc): mounted only when configured, so the login page offers it only then.
+    urlpatterns.insert(-1, path("oidc/", include("yiwang.org.oidc")))

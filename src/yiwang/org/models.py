@@ -150,3 +150,22 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class OidcLink(models.Model):
+    """An account at an OpenID Connect provider (统一身份认证) that logs in as this user: the provider's
+    issuer and its stable subject (`sub`), never an e-mail address or a name (org/oidc.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="oidc_links")
+    issuer = models.CharField(_("身份提供方"), max_length=255)
+    subject = models.CharField(_("身份标识"), max_length=255)
+    created_at = models.DateTimeField()
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("统一身份认证账号")
+        verbose_name_plural = _("统一身份认证账号")
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="oidclink_unique_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject} → {self.user}"
