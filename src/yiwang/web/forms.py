@@ -1,15 +1,19 @@
-"""Rendering a matter's JSON form schema as HTML fields, and reading them back; the login forms."""
+"""Rendering a matter's JSON form schema as HTML fields, and reading them back; the login forms; the
+staff workbench's case forms (an action, a reveal)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from yiwang.catalog.formschema import ordered_fields
-from yiwang.core import throttle
+from yiwang.core import pages, throttle
 
 
 @dataclass
@@ -99,3 +103,44 @@ class LoginForm(ThrottledLogin, AuthenticationForm):
 
 class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
     pass
+
+
+class CaseActionForm(forms.Form):
+    """One workflow action from the case panel: every input any action takes; the engine checks
+    which ones the action needs (cases.services.actions), so a missing one is refused there, by name."""
+
+    version = pages.WholeNumberField("version")
+    comment = pages.TextField()
+    unit_code = pages.OptionalTextField()
+    result = pages.TextField()
+    decision = pages.TextField()
+    assignee = pages.OptionalTextField()
+    slot = pages.OptionalTextField()
+    parent_number = pages.OptionalTextField()
+
+    # Longer is cut, not refused: the panel's boxes are notes, and the engine bounds what it stores.
+    def clean_comment(self) -> str:
+        return self.cleaned_data["comment"][:2000]
+
+    def clean_result(self) -> str:
+        return self.cleaned_data["result"][:5000]
+
+    def clean_parent_number(self) -> str | None:
+        return (self.cleaned_data["parent_number"] or "").strip()[:40] or None
+
+    def clean_slot(self) -> dt.datetime | None:
+        """A wall-clock time from <input type=datetime-local>; one that does not parse is "no time
+        chosen", which the action that needs one refuses by name."""
+        raw = self.cleaned_data["slot"]
+        if not raw:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+class RevealForm(forms.Form):
+    field = pages.OptionalTextField()
+    reason = pages.TextField()

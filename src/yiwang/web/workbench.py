@@ -11,7 +11,6 @@ from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -29,7 +28,7 @@ from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
-from yiwang.web.forms import fields_for
+from yiwang.web.forms import CaseActionForm, RevealForm, fields_for
 
 TABS = [
     ("open", gettext_lazy("待办")), ("overdue", gettext_lazy("已超期")), ("soon", gettext_lazy("临期")),
@@ -158,18 +157,14 @@ def work_case_act(request, number: str, action: str):
     case = pages.found(case_selectors.case_get, viewer=viewer, number=number)
     error = ""
     try:
-        version = forms.integer(request.POST.get("version"), "version")
+        data = pages.cleaned(CaseActionForm(request.POST))
         case_services.case_act(
-            viewer=viewer, case_id=case.pk, action=action, version=version,
-            comment=request.POST.get("comment", "")[:2000], unit_code=request.POST.get("unit_code") or None,
-            result=request.POST.get("result", "")[:5000], decision=request.POST.get("decision", ""),
-            assignee_username=request.POST.get("assignee") or None, slot=_slot(request.POST.get("slot")),
-            parent_number=(request.POST.get("parent_number") or "").strip()[:40] or None,
+            viewer=viewer, case_id=case.pk, action=action, version=data["version"], comment=data["comment"],
+            unit_code=data["unit_code"], result=data["result"], decision=data["decision"],
+            assignee_username=data["assignee"], slot=data["slot"], parent_number=data["parent_number"],
         )
     except DomainError as exc:
         error = exc.message
-    except ValueError:
-        error = _("提交的内容有误，请按提示修改。")
     if not request.headers.get("HX-Request"):
         # A plain form post (no JavaScript): redirect, so a reload cannot post the action again.
         if error:
@@ -188,11 +183,12 @@ def work_case_reveal_id(request, number: str):
     answers the refreshed panel (the whole page without htmx: the number must not wait in a session)."""
     viewer = request_viewer(request)
     case = pages.found(case_selectors.case_get, viewer=viewer, number=number)
-    field = request.POST.get("field") or personal.APPLICANT
+    posted = pages.cleaned(RevealForm(request.POST))
+    field = posted["field"] or personal.APPLICANT
     revealed, errors, status = None, {}, 200
     try:
         case, numbers = case_services.case_reveal_id(viewer=viewer, case_id=case.pk, field=field,
-                                                     reason=request.POST.get("reason", ""))
+                                                     reason=posted["reason"])
         revealed = {"field": field, "numbers": numbers}
     except DomainError as exc:
         errors, status = exc.errors or {"reason": [exc.message]}, exc.status
@@ -218,16 +214,6 @@ def _export_query(viewer, tab: str, state: str) -> str:
     if state:
         query["state"] = state
     return urlencode(query)
-
-
-def _slot(raw: str | None) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 @staff_required
