@@ -55,8 +55,8 @@ ACCOUNTS = {
 SCOPES = {"openid": ["sub"], "profile": ["name"], "phone": ["phone_number"], "email": ["email", "email_verified"],
           "cn_id": ["cn_id_number"]}
 
-# One worker runs them all (scripts/run-tests: --dist loadgroup), so one provider is started, not one per worker.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("oidc")]
+# scripts/run-tests runs a file on one worker (--dist loadfile): one provider is started, not one per worker.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _free_port() -> int:
