@@ -41,3 +41,11 @@ class FlakySms:
         if "[permanent]" in text:
             raise PermanentError("invalid number")
         raise RetryableError("provider busy")
+
+
+class SlowFileSms(FileSms):
+    """The file channel taking 20 ms a message, so that workers side by side interleave."""
+
+    def send(self, to: str, text: str, *, idempotency_id: str) -> str:
+        time.sleep(0.02)
+        return super().send(to, text, idempotency_id=idempotency_id)

@@ -230,3 +230,33 @@ def test_the_worker_thread_delivers_within_a_second_and_stops_when_told(sms_file
         thread.join(10)
     assert not thread.is_alive()
     assert len(lines(sms_file)) == 1 and Message.objects.get().status == Status.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_side_by_side_send_each_message_once(settings, sms_file):
+    import threading
+
+    from django.db import connection
+
+    settings.YIWANG_SMS_BACKEND = "yiwang.messages.tests.blocking.SlowFileSms"
+    ids = [sms(key=f"k{n}", text=f"第 {n} 条").idempotency_id for n in range(30)]
+    claimed: list[int] = []
+
+    def worker():
+        try:
+            total = 0
+            while (n := services.deliver_due(batch=5)["claimed"]):
+                total += n
+            claimed.append(total)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(m["id"] for m in lines(sms_file)) == sorted(ids)  # each once
+    assert sum(claimed) == 30 and all(claimed)  # every worker took some, none took one twice
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert set(Message.objects.values_list("attempts", flat=True)) == {1}
