@@ -3,8 +3,11 @@ and the hotspot page for leaders and operators. Thin: reads in selectors, writes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -12,14 +15,23 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.attachments import attachment_store
 from yiwang.cases.workflows import workflow
 from yiwang.core import forms, pages
-from yiwang.core.errors import DomainError, NotFound
+from yiwang.core.errors import DomainError
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Role
-from yiwang.org.selectors import region_outlines, request_viewer
+from yiwang.org.selectors import Viewer, region_outlines, request_viewer
 from yiwang.parking import selectors, services
+from yiwang.parking.forms import (
+    VIOLATION_RENAME,
+    AppealForm,
+    DecideForm,
+    GateForm,
+    JudgeForm,
+    PayForm,
+    ViolationForm,
+)
 from yiwang.parking.models import AppealState, PaymentState, PlaceKind, Source
 from yiwang.parking.selectors import HOTSPOT_ROLES
 
@@ -42,14 +54,14 @@ def zones(request):
 @require_POST
 def gate(request):
     viewer = request_viewer(request)
-    zone, plate = request.POST.get("zone", ""), request.POST.get("plate", "")
     try:
-        if request.POST.get("direction") == "exit":
-            session = services.session_exit(viewer=viewer, zone_code=zone, plate=plate)
+        data = pages.cleaned(GateForm(request.POST))
+        if data["direction"] == "exit":
+            session = services.session_exit(viewer=viewer, zone_code=data["zone"], plate=data["plate"])
             messages.success(request, _("%(p)s 已出场，应收停车费 %(fee)s 元。") % {"p": session.plate, "fee": session.fee})
         else:
-            session = services.session_enter(viewer=viewer, zone_code=zone, plate=plate,
-                                             space_code=request.POST.get("space", "").strip())
+            session = services.session_enter(viewer=viewer, zone_code=data["zone"], plate=data["plate"],
+                                             space_code=data["space"])
             messages.success(request, _("%(p)s 已入场。") % {"p": session.plate})
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -66,8 +78,8 @@ def violations(request):
         try:
             violation = _record(request, viewer)
         except DomainError as exc:
-            errors = exc.errors or {"general": [exc.message]}
-            messages.error(request, exc.message)
+            # Refused, the form comes back with its input and the message beside the field (200, as ever).
+            errors = pages.refused(request, exc)
         else:
             messages.success(request, _("已登记，案件编号 %(n)s。") % {"n": violation.case.number})
             return HttpResponseRedirect(reverse("parking:violation", args=[violation.pk]), status=303)
@@ -92,31 +104,23 @@ def violations(request):
 
 
 def _record(request, viewer):
+    data = pages.cleaned(ViolationForm(request.POST, request.FILES), rename=VIOLATION_RENAME)
     photos = []
-    upload = request.FILES.get("photo")
-    if upload is not None:
-        content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
+    if data["photo"] is not None:
+        upload, content_type, ext = data["photo"]
         photos.append({"code": "photo", "name": _("现场照片"),
                        **attachment_store(upload=upload, content_type=content_type, ext=ext)})
-    try:
-        lat, lng = float(request.POST.get("lat", "")), float(request.POST.get("lng", ""))
-    except ValueError:
-        raise DomainError(_("请在地图上点选位置。"), field="location") from None
     return services.violation_record(
-        viewer=viewer, plate=request.POST.get("plate", ""), lat=lat, lng=lng,
-        source=request.POST.get("source", ""), address=request.POST.get("address", "")[:200],
-        description=request.POST.get("description", "")[:2000], photos=photos,
-        idempotency_key=request.POST.get("idempotency_key") or None)
+        viewer=viewer, plate=data["plate"], lat=data["lat"], lng=data["lng"], source=data["source"],
+        address=data["address"], description=data["description"], photos=photos,
+        idempotency_key=data["idempotency_key"])
 
 
 @staff_required
 @require_safe
 def violation(request, violation_id: int):
     viewer = request_viewer(request)
-    try:
-        v = selectors.violation_get(viewer=viewer, violation_id=violation_id)
-    except NotFound as exc:
-        return render(request, "parking/missing.html", {"message": exc.message}, status=404)
+    v = selectors.violation_get(viewer=viewer, violation_id=violation_id)  # NotFound: the site's 404 page
     penalty = getattr(v, "penalty", None)
     appeal = getattr(penalty, "appeal", None) if penalty else None
     return render(request, "parking/violation.html", {
@@ -134,9 +138,12 @@ def violation(request, violation_id: int):
     })
 
 
-def _act(request, violation_id: int, action) -> HttpResponseRedirect:
+def _act(request, violation_id: int, form: type[Form],
+         step: Callable[[Viewer, dict], object]) -> HttpResponseRedirect:
+    """Take a step on the violation's penalty with the form's data; a bad field or a refusal is the
+    message on the violation's page."""
     try:
-        action(request_viewer(request))
+        step(request_viewer(request), pages.cleaned(form(request.POST)))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -147,35 +154,29 @@ def _act(request, violation_id: int, action) -> HttpResponseRedirect:
 @staff_required
 @require_POST
 def decide(request, violation_id: int):
-    return _act(request, violation_id, lambda viewer: services.penalty_decide(
-        viewer=viewer, violation_id=violation_id, note=request.POST.get("note", "")))
+    return _act(request, violation_id, DecideForm, lambda viewer, data: services.penalty_decide(
+        viewer=viewer, violation_id=violation_id, note=data["note"]))
 
 
 @staff_required
 @require_POST
 def pay(request, violation_id: int):
-    return _act(request, violation_id, lambda viewer: services.penalty_pay(
-        viewer=viewer, penalty_id=_id(request, "penalty"), reference=request.POST.get("reference", "")))
+    return _act(request, violation_id, PayForm, lambda viewer, data: services.penalty_pay(
+        viewer=viewer, penalty_id=data["penalty"], reference=data["reference"]))
 
 
 @staff_required
 @require_POST
 def appeal(request, violation_id: int):
-    return _act(request, violation_id, lambda viewer: services.appeal_file(
-        viewer=viewer, penalty_id=_id(request, "penalty"), reason=request.POST.get("reason", "")))
+    return _act(request, violation_id, AppealForm, lambda viewer, data: services.appeal_file(
+        viewer=viewer, penalty_id=data["penalty"], reason=data["reason"]))
 
 
 @staff_required
 @require_POST
 def judge(request, violation_id: int):
-    return _act(request, violation_id, lambda viewer: services.appeal_decide(
-        viewer=viewer, appeal_id=_id(request, "appeal"), outcome=request.POST.get("outcome", ""),
-        note=request.POST.get("note", "")))
-
-
-def _id(request, field: str) -> int:
-    """The penalty or appeal a form acts on (a hidden field): a row id."""
-    return forms.integer(request.POST.get(field), field, maximum=forms.MAX_BIGINT)
+    return _act(request, violation_id, JudgeForm, lambda viewer, data: services.appeal_decide(
+        viewer=viewer, appeal_id=data["appeal"], outcome=data["outcome"], note=data["note"]))
 
 
 @staff_required(allow=selectors.can_see_hotspots, refusal=gettext_lazy("仅限领导和指挥中心指挥员查看停车热点。"))
