@@ -222,8 +222,8 @@ YIWANG_EMAIL_ID_DOMAIN = DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
 YIWANG_EMAIL_TIMEOUT = float(os.environ.get("YIWANG_EMAIL_TIMEOUT", "30"))
 # How long a worker holds a message it is sending; a lease that runs out means the worker died.
 YIWANG_MESSAGE_LEASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_LEASE_SECONDS", "120"))
-# Failed attempts wait 30 s, 1, 2, 4 … minutes, at most an hour; after 8 attempts the
-# message is given up ("dead"), its last attempt about an hour after the first.
+# Failed attempts wait 30 s, 1, 2, 4 … minutes (up to a tenth more, at random), at most an hour; after
+# 8 attempts the message is given up ("dead"), its last attempt about an hour after the first.
 YIWANG_MESSAGE_MAX_ATTEMPTS = int(os.environ.get("YIWANG_MESSAGE_MAX_ATTEMPTS", "8"))
 YIWANG_MESSAGE_RETRY_BASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_BASE_SECONDS", "30"))
 YIWANG_MESSAGE_RETRY_CAP_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_CAP_SECONDS", "3600"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import random
 import socket
 import uuid
 from collections import Counter
@@ -190,9 +191,12 @@ def _attempt(row: Message, channel: MessageChannel | Exception | None = None) ->
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """How long to wait after the ``attempts``-th failed attempt: doubling from the base, capped."""
+    """How long to wait after the ``attempts``-th failed attempt: doubling from the base, capped, and
+    up to a tenth longer at random, so the messages a provider's outage held back do not all come
+    back in the same second."""
     base = settings.YIWANG_MESSAGE_RETRY_BASE_SECONDS
-    return dt.timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.YIWANG_MESSAGE_RETRY_CAP_SECONDS))
+    wait = min(base * 2 ** max(attempts - 1, 0), settings.YIWANG_MESSAGE_RETRY_CAP_SECONDS)
+    return dt.timedelta(seconds=wait * random.uniform(1.0, 1.1))
 
 
 @transaction.atomic
