@@ -19,25 +19,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.catalog.selectors import matter_list
-from yiwang.core import forms, pages
-from yiwang.core.errors import DomainError, ValidationFailed
+from yiwang.core import pages
+from yiwang.core.errors import DomainError
 from yiwang.core.idempotency import idempotent_page
 from yiwang.core.idnumber import mask_text
 from yiwang.org.selectors import region_outlines, request_viewer
 from yiwang.patrol import selectors, services
+from yiwang.patrol.forms import FindingForm, PointForm, ShiftsForm
 
 LOGIN = "web:login"
-
-
-def _date(raw: str | None, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), field=field) from None
-
-
-def _seed(raw: str | None) -> int | None:
-    return forms.optional_integer(raw, "seed", maximum=forms.MAX_BIGINT)  # a bigint column (the API's MAX_SEED)
 
 
 def _month(raw: str | None) -> dt.date:
@@ -90,11 +80,11 @@ def team_page(request, team_id: int) -> HttpResponse:
     }
     if can_schedule and request.GET.get("preview"):
         try:
-            proposal = selectors.shift_proposal(
-                viewer=viewer, team=team, start=_date(request.GET.get("start"), "start"),
-                end=_date(request.GET.get("end"), "end"), seed=_seed(request.GET.get("seed")),
-                replace=request.GET.get("replace") == "on")
+            data = pages.cleaned(ShiftsForm(request.GET))
+            proposal = selectors.shift_proposal(viewer=viewer, team=team, start=data["start"], end=data["end"],
+                                                seed=data["seed"], replace=data["replace"])
         except DomainError as exc:
+            # Shown above the form, every field's at once (not as a message too: it would say it twice).
             context["errors"] = exc.errors or {"general": [exc.message]}
         else:
             names = _names(team)
@@ -111,15 +101,14 @@ def team_generate(request, team_id: int) -> HttpResponse:
     viewer = request_viewer(request)
     team = _team_or_404(request, team_id)
     try:
-        start, end = _date(request.POST.get("start"), "start"), _date(request.POST.get("end"), "end")
-        shifts = services.shifts_generate(viewer=viewer, team=team, start=start, end=end,
-                                          seed=_seed(request.POST.get("seed")),
-                                          replace=request.POST.get("replace") == "on")
+        data = pages.cleaned(ShiftsForm(request.POST))
+        shifts = services.shifts_generate(viewer=viewer, team=team, start=data["start"], end=data["end"],
+                                          seed=data["seed"], replace=data["replace"])
     except DomainError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(reverse("patrol:team", args=[team.pk]))
     messages.success(request, _("已排 %(n)s 个班次。") % {"n": len(shifts)})
-    return HttpResponseRedirect(f"{reverse('patrol:team', args=[team.pk])}?month={start:%Y-%m}")
+    return HttpResponseRedirect(f"{reverse('patrol:team', args=[team.pk])}?month={data['start']:%Y-%m}")
 
 
 @login_required(login_url=LOGIN)
@@ -163,8 +152,9 @@ def _log_for_write(request, log_id: int):
 def shift_start(request, shift_id: int) -> HttpResponse:
     viewer = request_viewer(request)
     shift = pages.found(selectors.shift_get, viewer=viewer, shift_id=shift_id)
+    point = pages.cleaned(PointForm(request.POST))
     try:
-        services.patrol_start(viewer=viewer, shift=shift, lat=request.POST.get("lat"), lng=request.POST.get("lng"))
+        services.patrol_start(viewer=viewer, shift=shift, lat=point["lat"], lng=point["lng"])
     except DomainError as exc:
         return _back_to_me(request, exc)
     return _back_to_me(request, success=_("已出发，注意安全。"))
@@ -175,9 +165,9 @@ def shift_start(request, shift_id: int) -> HttpResponse:
 @idempotent_page
 def log_check_in(request, log_id: int) -> HttpResponse:
     log = _log_for_write(request, log_id)
+    point = pages.cleaned(PointForm(request.POST))
     try:
-        services.patrol_check_in(viewer=request_viewer(request), log=log, lat=request.POST.get("lat"),
-                                 lng=request.POST.get("lng"))
+        services.patrol_check_in(viewer=request_viewer(request), log=log, lat=point["lat"], lng=point["lng"])
     except DomainError as exc:
         return _back_to_me(request, exc)
     return _back_to_me(request, success=_("已签到。"))
@@ -199,10 +189,10 @@ def log_finish(request, log_id: int) -> HttpResponse:
 def finding_create(request, log_id: int) -> HttpResponse:
     log = _log_for_write(request, log_id)
     try:
+        data = pages.cleaned(FindingForm(request.POST, request.FILES))
         finding = services.finding_report(
-            viewer=request_viewer(request), log=log, description=request.POST.get("description", ""),
-            category=request.POST.get("category", ""), lat=request.POST.get("lat"), lng=request.POST.get("lng"),
-            photo=request.FILES.get("photo"), idempotency_key=request.POST.get("idempotency_key") or None,
+            viewer=request_viewer(request), log=log, description=data["description"], category=data["category"],
+            lat=data["lat"], lng=data["lng"], photo=data["photo"], idempotency_key=data["idempotency_key"],
         )
     except DomainError as exc:
         return _back_to_me(request, exc)
@@ -247,12 +237,12 @@ def check_in(request) -> HttpResponse:
     log = selectors.open_check_in(viewer=viewer)
     error = ""
     if request.method == "POST":
-        lat, lng = request.POST.get("lat"), request.POST.get("lng")
+        point = pages.cleaned(PointForm(request.POST))
         try:
             if log is None:
-                log = services.patrol_start(viewer=viewer, lat=lat, lng=lng)
+                log = services.patrol_start(viewer=viewer, lat=point["lat"], lng=point["lng"])
             else:
-                log = services.patrol_check_in(viewer=viewer, log=log, lat=lat, lng=lng)
+                log = services.patrol_check_in(viewer=viewer, log=log, lat=point["lat"], lng=point["lng"])
         except DomainError as exc:
             error = exc.message
         if not request.headers.get("HX-Request"):
