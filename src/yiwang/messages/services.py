@@ -109,7 +109,6 @@ def _abandoned_q(now: dt.datetime) -> Q:
     return Q(status=Status.SENDING, claimed_until__lt=now)
 
 
-@transaction.atomic
 def _settle_abandoned(idempotent: dict[str, bool]) -> Counter:
     """Rows whose worker stopped mid-send (its lease ran out). On a channel that drops repeats of an
     idempotency id they are simply claimed again (_claim_one); on any other they may or may not
@@ -120,11 +119,16 @@ def _settle_abandoned(idempotent: dict[str, bool]) -> Counter:
     abandoned = Message.objects.filter(_abandoned_q(now))
     blind = [name for name, safe in idempotent.items() if not safe]
     counts: Counter = Counter()
-    counts["unknown"] = abandoned.filter(channel__in=blind).update(
-        status=Status.UNKNOWN, claimed_until=None,
-        last_error="worker stopped mid-send: it may or may not have gone out; not sent again")
-    counts["dead"] = abandoned.filter(attempts__gte=settings.YIWANG_MESSAGE_MAX_ATTEMPTS).update(
-        status=Status.DEAD, claimed_until=None, last_error="worker stopped mid-send on the last attempt")
+    # Looked at first without a transaction: on SQLite a write transaction takes the database's one
+    # write lock, and every worker asks this every second.
+    if not abandoned.exists():
+        return counts
+    with transaction.atomic():
+        counts["unknown"] = abandoned.filter(channel__in=blind).update(
+            status=Status.UNKNOWN, claimed_until=None,
+            last_error="worker stopped mid-send: it may or may not have gone out; not sent again")
+        counts["dead"] = abandoned.filter(attempts__gte=settings.YIWANG_MESSAGE_MAX_ATTEMPTS).update(
+            status=Status.DEAD, claimed_until=None, last_error="worker stopped mid-send on the last attempt")
     if counts["unknown"]:
         log.warning("messages: %s left unknown by a worker that stopped mid-send (yiwang messages list "
                     "--status unknown)", counts["unknown"])
@@ -135,6 +139,8 @@ def _claim_one(idempotent: dict[str, bool]) -> Message | None:
     now = clock.now()
     retake = [name for name, safe in idempotent.items() if safe]
     due = Q(status__in=WAITING, next_attempt_at__lte=now) | (_abandoned_q(now) & Q(channel__in=retake))
+    if not Message.objects.filter(due).exists():  # nothing due: no write transaction (see above)
+        return None
     with transaction.atomic():
         rows = Message.objects.filter(due).order_by("next_attempt_at", "pk")
         if connection.features.has_select_for_update_skip_locked:
