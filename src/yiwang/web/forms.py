@@ -11,9 +11,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.catalog.formschema import ordered_fields
+from yiwang.core import forms as params
 from yiwang.core import pages, throttle
+from yiwang.core.errors import BadParameter
 
 
 @dataclass
@@ -144,3 +147,100 @@ class CaseActionForm(forms.Form):
 class RevealForm(forms.Form):
     field = pages.OptionalTextField()
     reason = pages.TextField()
+
+
+class ApplicationForm(forms.Form):
+    """An application's fixed fields (the matter's own fields are read by ``read_form``, its files
+    from request.FILES). The applicant's name and phone are a clerk's (代办) only; a resident's come
+    from their account, and the engine refuses them from a resident by name."""
+
+    description = pages.TextField()
+    region_code = pages.OptionalTextField()
+    idempotency_key = pages.OptionalTextField()
+    home_visit = forms.BooleanField(required=False)  # a checkbox: "on" when ticked
+    applicant_name = pages.TextField()
+    applicant_phone = pages.TextField()
+
+    # Longer is cut, not refused, as the page always did; the engine bounds what it stores.
+    def clean_description(self) -> str:
+        return self.cleaned_data["description"][:5000]
+
+    def clean_applicant_name(self) -> str:
+        return self.cleaned_data["applicant_name"][:50]
+
+    def clean_applicant_phone(self) -> str:
+        return self.cleaned_data["applicant_phone"][:20]
+
+
+class ResidentActionForm(forms.Form):
+    """What a resident does on their case page: rate it, resubmit after 补正, or withdraw."""
+
+    action = pages.TextField()
+    rating = pages.OptionalTextField()
+    comment = pages.TextField()
+    tags = forms.MultipleChoiceField(required=False)
+    version = pages.OptionalTextField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The evaluation checks the tags against the rating's list: any value is passed on to it.
+        self.fields["tags"].valid_value = lambda value: True
+
+    def clean_rating(self) -> int:
+        # Nothing chosen is 0, which the evaluation refuses with its own message (choose 1 to 5).
+        return _whole(self.cleaned_data["rating"], "rating", default=0)
+
+    def clean_version(self) -> int | None:
+        # Only resubmit and withdraw send it; they refuse a missing one by name (core.forms.integer).
+        return self.cleaned_data["version"]
+
+    def clean_comment(self) -> str:
+        return self.cleaned_data["comment"][:1000]
+
+
+class ReportForm(forms.Form):
+    """A problem report (随手拍); the photo comes from request.FILES."""
+
+    category = pages.TextField()
+    region_code = pages.OptionalTextField()
+    description = pages.TextField()
+    address = pages.TextField()
+    idempotency_key = pages.OptionalTextField()
+    lat = pages.OptionalTextField()
+    lng = pages.OptionalTextField()
+
+    def clean_description(self) -> str:
+        return self.cleaned_data["description"][:5000]
+
+    def clean_address(self) -> str:
+        return self.cleaned_data["address"][:200]
+
+    # Both coordinates are the one map pin: a bad one is refused as "location" (see REPORT_FIELDS).
+    def clean_lat(self) -> float | None:
+        return _coordinate(self.cleaned_data["lat"], -90, 90)
+
+    def clean_lng(self) -> float | None:
+        return _coordinate(self.cleaned_data["lng"], -180, 180)
+
+
+REPORT_FIELDS = {"lat": "location", "lng": "location"}
+
+
+def _coordinate(raw: str | None, low: float, high: float) -> float | None:
+    """A coordinate from the map pin, or None when no pin was set."""
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise forms.ValidationError(_("地图位置无效，请在地图上重新点选。"), code="invalid")
+    return value
+
+
+def _whole(raw: str | None, name: str, *, default: int) -> int:
+    try:
+        return params.integer(raw, name, default=default)
+    except BadParameter as exc:
+        raise forms.ValidationError(exc.message, code="invalid") from None

@@ -38,7 +38,15 @@ from yiwang.org.selectors import (
     request_viewer,
     service_halls,
 )
-from yiwang.web.forms import LoginForm, fields_for, read_form
+from yiwang.web.forms import (
+    REPORT_FIELDS,
+    ApplicationForm,
+    LoginForm,
+    ReportForm,
+    ResidentActionForm,
+    fields_for,
+    read_form,
+)
 
 
 class LoginView(auth_views.LoginView):
@@ -122,16 +130,15 @@ def _submit_application(request, viewer, matter, values: dict, *, on_behalf: boo
         elif on_behalf and request.POST.get(f"seen_{material['code']}") == "on":
             # checked at the window: the clerk saw the original (原件核验)
             materials.append({"code": material["code"], "original_seen": True})
+    posted = pages.cleaned(ApplicationForm(request.POST))
     # A resident's own name and phone come from their account; a clerk types the applicant's (代办).
-    applicant = ({"applicant_name": request.POST.get("applicant_name", "")[:50],
-                  "applicant_phone": request.POST.get("applicant_phone", "")[:20]} if on_behalf else {})
+    applicant = ({"applicant_name": posted["applicant_name"], "applicant_phone": posted["applicant_phone"]}
+                 if on_behalf else {})
     return case_services.case_create(
         viewer=viewer, matter_code=matter.code, form=values, materials=materials,
-        description=request.POST.get("description", "")[:5000],
-        region_code=request.POST.get("region_code") or None, **applicant,
-        channel="hall" if on_behalf else "online",
-        idempotency_key=request.POST.get("idempotency_key") or None,
-        home_visit=request.POST.get("home_visit") == "on",
+        description=posted["description"], region_code=posted["region_code"], **applicant,
+        channel="hall" if on_behalf else "online", idempotency_key=posted["idempotency_key"],
+        home_visit=posted["home_visit"],
     )
 
 
@@ -170,16 +177,15 @@ def case_resident_action(request, number: str):
     viewer = request_viewer(request)
     try:
         case = case_selectors.case_get(viewer=viewer, number=number)
-        action = request.POST.get("action", "")
+        posted = pages.cleaned(ResidentActionForm(request.POST))
+        action = posted["action"]
         if action == "rate":
-            # Nothing chosen is 0, which the evaluation refuses with its own message (choose 1 to 5).
-            rating = forms.integer(request.POST.get("rating"), "rating", default=0)
-            evaluation_create(viewer=viewer, case_id=case.pk, rating=rating,
-                              comment=request.POST.get("comment", "")[:1000], tags=request.POST.getlist("tags"))
+            evaluation_create(viewer=viewer, case_id=case.pk, rating=posted["rating"], comment=posted["comment"],
+                              tags=posted["tags"])
             messages.success(request, _("感谢您的评价。"))
         elif action in ("resubmit", "withdraw"):
             case_services.case_act(viewer=viewer, case_id=case.pk, action=action,
-                                   version=forms.integer(request.POST.get("version"), "version"))
+                                   version=forms.integer(posted["version"], "version"))
             messages.success(request, _("已提交。"))
         else:
             raise Http404
@@ -250,13 +256,12 @@ def report(request):
                 content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
                 photos.append({"code": "photo", "name": _("现场照片"),
                                **attachment_store(upload=upload, content_type=content_type, ext=ext)})
-            lat, lng = _coordinate(request.POST.get("lat"), -90, 90), _coordinate(request.POST.get("lng"), -180, 180)
+            posted = pages.cleaned(ReportForm(request.POST), rename=REPORT_FIELDS)
             created = case_services.case_create(
-                viewer=viewer, matter_code=request.POST.get("category", ""),
-                region_code=request.POST.get("region_code") or None,
-                description=request.POST.get("description", "")[:5000], materials=[],
-                attachments=photos, lat=lat, lng=lng, address=request.POST.get("address", "")[:200],
-                channel="online", idempotency_key=request.POST.get("idempotency_key") or None,
+                viewer=viewer, matter_code=posted["category"], region_code=posted["region_code"],
+                description=posted["description"], materials=[], attachments=photos, lat=posted["lat"],
+                lng=posted["lng"], address=posted["address"], channel="online",
+                idempotency_key=posted["idempotency_key"],
             )
         except DomainError as exc:
             errors = exc.errors or {"general": [exc.message]}
@@ -272,18 +277,6 @@ def report(request):
         "categories": categories, "communities": communities(), "errors": errors, "map_config": map_config,
         "idempotency_key": pages.form_key(request),
     })
-
-
-def _coordinate(raw, low: float, high: float) -> float | None:
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DomainError(_("地图位置无效，请在地图上重新点选。"), field="location") from None
-    if not low <= value <= high:
-        raise DomainError(_("地图位置无效，请在地图上重新点选。"), field="location")
-    return value
 
 
 def _community_points():
