@@ -74,6 +74,9 @@ def deliver_due(*, batch: int = 100) -> Counter:
     before its channel is called, and its outcome is recorded after, each in its own transaction.
     """
     counts: Counter = Counter()
+    now = clock.now()
+    if not Message.objects.filter(Q(status__in=WAITING, next_attempt_at__lte=now) | _abandoned_q(now)).exists():
+        return counts  # idle: one read, and no channel (a provider's SDK client) is built
     channels = _channels()
     # A channel that cannot be built (a provider named without its settings) counts as one that
     # cannot drop repeats: its abandoned rows are left unknown, its attempts fail and are retried.
