@@ -24,6 +24,7 @@ from yiwang.core import pages
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_text
 from yiwang.grid import selectors, services
+from yiwang.grid.forms import ReportForm, RevealForm
 from yiwang.org.selectors import Viewer, request_viewer
 
 
@@ -54,15 +55,14 @@ def detail(request, code: str):
     errors: dict = {}
     if request.method == "POST":
         try:
+            data = pages.cleaned(ReportForm(request.POST, request.FILES))
             created = services.grid_report(
-                viewer=viewer, grid=grid, matter_code=request.POST.get("category", ""),
-                description=request.POST.get("description", ""), lat=request.POST.get("lat") or None,
-                lng=request.POST.get("lng") or None, address=request.POST.get("address", ""),
-                photo=request.FILES.get("photo"), idempotency_key=request.POST.get("idempotency_key") or None,
+                viewer=viewer, grid=grid, matter_code=data["category"], description=data["description"],
+                lat=data["lat"], lng=data["lng"], address=data["address"], photo=data["photo"],
+                idempotency_key=data["idempotency_key"],
             )
         except DomainError as exc:
-            errors = exc.errors or {"general": [exc.message]}
-            messages.error(request, exc.message)
+            errors = pages.refused(request, exc)  # the form again, the message beside the field (200, as ever)
         else:
             messages.success(request, _("已上报，案件编号 %(n)s。") % {"n": created.case.number})
             return HttpResponseRedirect(reverse("grid:detail", args=[grid.code]))
@@ -101,7 +101,8 @@ def resident_reveal_id(request, code: str, resident_id: int):
     grid = pages.found(selectors.grid_get, viewer=viewer, code=code)
     status = 200
     try:
-        number = services.resident_reveal_id(viewer=viewer, resident_id=resident_id, reason=request.POST.get("reason", ""))
+        number = services.resident_reveal_id(viewer=viewer, resident_id=resident_id,
+                                             reason=pages.cleaned(RevealForm(request.POST))["reason"])
         revealed = {"resident_id": resident_id, "number": number}
     except DomainError as exc:
         revealed, status = {"resident_id": resident_id, "error": exc.message}, exc.status
