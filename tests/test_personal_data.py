@@ -95,6 +95,7 @@ POST_ONLY = {
     "patrol:check_in_finish", "ledger:visit_item", "ledger:list_create", "ledger:batch_accept", "ledger:item_create",
     "ledger:item_report", "party:pair_step", "parking:gate", "parking:decide", "parking:pay", "parking:appeal",
     "parking:judge", "web:case_action", "web:work_case_act", "web:work_case_reveal_id", "web:logout",
+    "set_language",  # the language switch: a POST that only sets a cookie and redirects
 }
 NOT_CRAWLED = {
     "web:work_material": "a stored upload (a photo or a scan) as it was uploaded, not text",
@@ -415,7 +416,8 @@ def test_every_page_is_crawled(world, planted, records):
     samples = {"grid:reveal_id": "/grid/KG-DZ-XFL-G1/residents/1/reveal-id/", "web:logout": "/logout/",
                "web:case_action": f"/cases/{planted[0].number}/action/",
                "web:work_case_act": f"/work/cases/{planted[0].number}/act/accept/",
-               "web:work_case_reveal_id": f"/work/cases/{planted[0].number}/reveal-id/"}
+               "web:work_case_reveal_id": f"/work/cases/{planted[0].number}/reveal-id/",
+               "set_language": "/i18n/setlang/"}
     for name in POST_ONLY:
         url = samples.get(name) or _sample(name, records)
         assert client.get(url).status_code == 405, name
