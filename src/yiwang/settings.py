@@ -202,6 +202,23 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # or the dotted path of another backend class (the tests name theirs).
 YIWANG_SMS_BACKEND = os.environ.get("YIWANG_SMS_BACKEND", "")
 YIWANG_SMS_FILE = os.environ.get("YIWANG_SMS_FILE", str(VAR_DIR / "messages" / "sms.jsonl"))
+# The SMS provider (docs/sms.md): "aliyun", "tencent", or empty for the file channel above. Each sends one
+# approved template whose single variable carries the whole text; the signature (短信签名) is shared.
+YIWANG_SMS_PROVIDER = os.environ.get("YIWANG_SMS_PROVIDER", "")
+YIWANG_SMS_SIGN_NAME = os.environ.get("YIWANG_SMS_SIGN_NAME", "")
+YIWANG_SMS_TIMEOUT = float(os.environ.get("YIWANG_SMS_TIMEOUT", "10"))
+YIWANG_SMS_ALIYUN_ACCESS_KEY_ID = os.environ.get("YIWANG_SMS_ALIYUN_ACCESS_KEY_ID", "")
+YIWANG_SMS_ALIYUN_ACCESS_KEY_SECRET = os.environ.get("YIWANG_SMS_ALIYUN_ACCESS_KEY_SECRET", "")
+YIWANG_SMS_ALIYUN_TEMPLATE_CODE = os.environ.get("YIWANG_SMS_ALIYUN_TEMPLATE_CODE", "")
+YIWANG_SMS_ALIYUN_TEMPLATE_PARAM = os.environ.get("YIWANG_SMS_ALIYUN_TEMPLATE_PARAM", "content")
+YIWANG_SMS_ALIYUN_REGION = os.environ.get("YIWANG_SMS_ALIYUN_REGION", "cn-hangzhou")
+YIWANG_SMS_ALIYUN_ENDPOINT = os.environ.get("YIWANG_SMS_ALIYUN_ENDPOINT", "dysmsapi.aliyuncs.com")
+YIWANG_SMS_TENCENT_SECRET_ID = os.environ.get("YIWANG_SMS_TENCENT_SECRET_ID", "")
+YIWANG_SMS_TENCENT_SECRET_KEY = os.environ.get("YIWANG_SMS_TENCENT_SECRET_KEY", "")
+YIWANG_SMS_TENCENT_SDK_APP_ID = os.environ.get("YIWANG_SMS_TENCENT_SDK_APP_ID", "")
+YIWANG_SMS_TENCENT_TEMPLATE_ID = os.environ.get("YIWANG_SMS_TENCENT_TEMPLATE_ID", "")
+YIWANG_SMS_TENCENT_REGION = os.environ.get("YIWANG_SMS_TENCENT_REGION", "ap-guangzhou")
+YIWANG_SMS_TENCENT_ENDPOINT = os.environ.get("YIWANG_SMS_TENCENT_ENDPOINT", "sms.tencentcloudapi.com")
 # E-mail goes through Django's SMTP backend once YIWANG_EMAIL_HOST names a server; without one each
 # message is written to a file under var/messages/email/, as SMS are, so the demo sends nothing out.
 DEFAULT_FROM_EMAIL = os.environ.get("YIWANG_EMAIL_FROM", "yiwang@localhost")
