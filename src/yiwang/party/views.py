@@ -3,9 +3,7 @@ an assistance pair. Thin: selectors read, services write; a refused form comes b
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from decimal import Decimal
 
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
@@ -16,33 +14,25 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from yiwang.cases.selectors import allowed_actions, case_timeline
 from yiwang.cases.workflows import action_label
-from yiwang.core import clock, forms, pages
+from yiwang.core import clock, pages
 from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.idempotency import idempotent_page
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 from yiwang.party import selectors, services
+from yiwang.party.forms import (
+    STEP_FORMS,
+    BranchForm,
+    GroupCountForm,
+    GroupsForm,
+    MemberForm,
+    PairForm,
+)
 from yiwang.party.models import Gender, GroupKind, IncomeSource, MeasureKind
 
 # The pair page's forms: the step (URL part) → the case action whose availability shows the form.
 STEPS = {"visit": "log_visit", "measure": "add_measure", "income": "record_income", "exit": "declare_exit",
          "relapse": "relapse", "end": "end_monitoring"}
-
-
-def _id(post, field: str, *, required: bool = True) -> int | None:
-    """A member, resident or leader picked in a form: a row id."""
-    if required:
-        return forms.integer(post.get(field), field, maximum=forms.MAX_BIGINT)
-    return forms.optional_integer(post.get(field), field, maximum=forms.MAX_BIGINT)
-
-
-def _date(raw, field: str, *, required: bool = True) -> dt.date | None:
-    if not raw and not required:
-        return None
-    try:
-        return dt.date.fromisoformat(raw or "")
-    except ValueError:
-        raise ValidationFailed(_("请填写有效日期(年-月-日)。"), field=field) from None
 
 
 def _branch(request, code: str):
@@ -66,21 +56,20 @@ def index(request):
 def branch(request, code: str):
     viewer, unit = _branch(request, code)
     errors: dict = {}
-    form = request.POST.get("form", "")
+    form = pages.cleaned(BranchForm(request.POST))["form"]
     if request.method == "POST":
         try:
             if form == "member":
+                data = pages.cleaned(MemberForm(request.POST))
                 member = services.member_create(
-                    viewer=viewer, branch=unit, name=request.POST.get("name", ""),
-                    gender=request.POST.get("gender", ""), birth_date=_date(request.POST.get("birth_date"), "birth_date"),
-                    joined_on=_date(request.POST.get("joined_on"), "joined_on", required=False),
-                    occupation=request.POST.get("occupation", ""), experience=request.POST.get("experience", ""),
-                    phone=request.POST.get("phone", ""))
+                    viewer=viewer, branch=unit, name=data["name"], gender=data["gender"],
+                    birth_date=data["birth_date"], joined_on=data["joined_on"], occupation=data["occupation"],
+                    experience=data["experience"], phone=data["phone"])
                 messages.success(request, _("已登记党员 %(name)s。") % {"name": member.name})
             elif form == "pair":
-                pair = services.pair_create(
-                    viewer=viewer, branch=unit, member_id=_id(request.POST, "member"),
-                    resident_id=_id(request.POST, "resident"), needs=request.POST.get("needs", ""))
+                data = pages.cleaned(PairForm(request.POST))
+                pair = services.pair_create(viewer=viewer, branch=unit, member_id=data["member"],
+                                            resident_id=data["resident"], needs=data["needs"])
                 messages.success(request, _("已结对，帮扶案件 %(n)s。") % {"n": pair.case.number})
                 return HttpResponseRedirect(reverse("party:pair", args=[pair.id]))
             else:
@@ -112,7 +101,9 @@ def grouping(request, code: str):
     errors: dict = {}
     source = request.POST if request.method == "POST" else request.GET
     try:
-        n = forms.integer(source.get("groups"), "groups", default=min(4, len(members)) or 1)
+        n = pages.cleaned(GroupCountForm(source))["groups"]
+        if n is None:  # not asked: four groups, fewer when there are fewer members
+            n = min(4, len(members)) or 1
         proposal = selectors.grouping_proposal(viewer=viewer, branch=unit, n=n)
     except DomainError as exc:
         errors = pages.refused(request, exc)
@@ -120,7 +111,7 @@ def grouping(request, code: str):
     if request.method == "POST" and proposal:
         groups = []
         try:
-            groups = _posted_groups(request.POST, n, members)
+            groups = GroupsForm(request.POST, n=n, member_ids=[m.id for m in members]).groups()
             services.grouping_save(viewer=viewer, branch=unit, groups=groups)
         except DomainError as exc:
             errors = pages.refused(request, exc)
@@ -137,19 +128,6 @@ def grouping(request, code: str):
         "branch": unit, "may_manage": selectors.may_manage(viewer, unit), "n": n, "rows": rows,
         "kinds": GroupKind.choices, "errors": errors, "members": members, "max_groups": len(members),
     })
-
-
-def _posted_groups(post, n: int, members) -> list[dict]:
-    """The edited proposal from the form: group i's name, kind and leader; each member's group index."""
-    groups = [{"name": post.get(f"name-{i}", ""), "kind": post.get(f"kind-{i}", ""), "members": [],
-               "leader": None} for i in range(n)]
-    for m in members:
-        index = forms.optional_integer(post.get(f"member-{m.id}"), f"member-{m.id}", maximum=n - 1)
-        if index is not None:
-            groups[index]["members"].append(m.id)
-    for i, group in enumerate(groups):
-        group["leader"] = _id(post, f"leader-{i}", required=False)
-    return groups
 
 
 def _as_proposal(groups: list[dict], members) -> list[selectors.ProposedGroup]:
@@ -186,48 +164,34 @@ def pair_step(request, pair_id: int, step: str):
     if step not in STEPS:
         raise Http404(step)
     viewer = request_viewer(request)
-    post = request.POST
     try:
-        common = {"viewer": viewer, "pair_id": pair_id, "version": forms.integer(post.get("version"), "version")}
+        data = pages.cleaned(STEP_FORMS[step](request.POST, request.FILES))
+        common = {"viewer": viewer, "pair_id": pair_id, "version": data["version"]}
         if step == "visit":
-            services.pair_visit(**common, comment=post.get("comment", ""),
-                                visited_on=_date(post.get("visited_on"), "visited_on", required=False),
-                                photo=request.FILES.get("photo"))
+            services.pair_visit(**common, comment=data["comment"], visited_on=data["visited_on"], photo=data["photo"])
             done = _("已记录走访。")
         elif step == "measure":
-            materials = post.getlist("materials")
             measure = services.pair_measure_add(
-                **common, kind=post.get("kind", ""), description=post.get("description", ""),
-                household_size=forms.optional_integer(post.get("household_size"), "household_size"),
-                monthly_income=_decimal(post.get("monthly_income"), "monthly_income"), materials=materials)
+                **common, kind=data["kind"], description=data["description"], household_size=data["household_size"],
+                monthly_income=data["monthly_income"], materials=data["materials"])
             done = (_("已落实措施，并代为提交低保申请 %(n)s。") % {"n": measure.application.number}
                     if measure.application else _("已落实措施。"))
         elif step == "income":
-            services.pair_income_record(
-                **common, year=forms.integer(post.get("year"), "year"), month=forms.integer(post.get("month"), "month"),
-                amount=post.get("amount", ""), source=post.get("source", ""), note=post.get("note", ""))
+            services.pair_income_record(**common, year=data["year"], month=data["month"], amount=data["amount"],
+                                        source=data["source"], note=data["note"])
             done = _("已记录收入。")
         elif step == "exit":
-            services.pair_declare_exit(**common, comment=post.get("comment", ""))
+            services.pair_declare_exit(**common, comment=data["comment"])
             done = _("已宣布脱贫，进入脱贫监测。")
         elif step == "relapse":
-            services.pair_relapse(**common, comment=post.get("comment", ""))
+            services.pair_relapse(**common, comment=data["comment"])
             done = _("已恢复帮扶。")
         else:
-            services.pair_end_monitoring(**common, result=post.get("result", ""))
+            services.pair_end_monitoring(**common, result=data["result"])
             done = _("帮扶已结束。")
+    except NotFound:
+        raise  # the site's 404 page (core.middleware), not the pair page
     except DomainError as exc:
-        if isinstance(exc, NotFound):
-            raise
         return pair(request, pair_id, errors=pages.refused(request, exc), step=step)
     messages.success(request, done)
     return HttpResponseRedirect(reverse("party:pair", args=[pair_id]) + f"#{step}")
-
-
-def _decimal(raw, field: str) -> Decimal | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return Decimal(raw)
-    except ArithmeticError:
-        raise ValidationFailed(_("请填写数字。"), field=field) from None
