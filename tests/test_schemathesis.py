@@ -8,10 +8,11 @@ Every answer must be no server error and, where the document declares its status
 declared schema. Each call runs in a savepoint rolled back afterwards: writes — logging out, taking
 a member off the register, replacing a branch's groups — cannot change what the next call sees.
 
-`make test` runs the schema's examples and boundary values (schemathesis's coverage phase) for every
-role, and a few generated examples per operation and role (SCHEMATHESIS_EXAMPLES, default 6; fewer
-for the resident and the clerk: SCHEMATHESIS_NARROW_EXAMPLES). `make fuzz` is the long run: 200 of
-each, per operation and role, with a seed it prints first.
+`make test` runs the schema's examples for every role, its boundary values (schemathesis's coverage
+phase) for the leader and the superuser (see NARROW_COVERAGE), and a few generated examples per
+operation and role (SCHEMATHESIS_EXAMPLES, default 6; fewer for the resident and the clerk:
+SCHEMATHESIS_NARROW_EXAMPLES). `make fuzz` is the long run: 200 of each, per operation and role, and
+the coverage phase for every role, with a seed it prints first.
 
 The generated examples come from one seed per run, different every run, so that each `make test`
 tries calls no earlier run tried. It is chosen once for the whole run — SCHEMATHESIS_SEED if set, else
@@ -60,12 +61,19 @@ def _run_seed() -> tuple[int | str, str]:
 
 
 SEED, SEED_SOURCE = _run_seed()
-# The widest views (a leader's region, the superuser's everything) get EXAMPLES generated calls per
-# operation. A resident and a window clerk add refusals and narrower scopes rather than new code paths:
-# they get the whole coverage phase too, and a third of the generated calls, so that `make test` stays fast.
+# The widest views (a leader's region, the superuser's everything) get the coverage phase and EXAMPLES
+# generated calls per operation. A resident and a window clerk add refusals and narrower scopes rather
+# than new code paths: in `make test` they get a third of the generated calls and no coverage phase.
+# That phase is most of their calls (some 30 per operation and role, against 2 generated ones), the
+# same boundary values and malformed inputs every run: ninja validates every parameter and body before
+# the operation runs, whoever calls, and past that a resident's or a clerk's call mostly stops at a
+# permission or scope check, while the leader's and the superuser's coverage phases send the same
+# values through the widest code paths. A long run (`make fuzz`, which gives them as many examples as
+# the others) runs it for them too; SCHEMATHESIS_NARROW_COVERAGE=1 forces it.
 ROLES = ("leader", "superuser")
 NARROW_ROLES = ("resident", "clerk")
 NARROW_EXAMPLES = int(os.environ.get("SCHEMATHESIS_NARROW_EXAMPLES", str(max(1, EXAMPLES // 3))))
+NARROW_COVERAGE = os.environ.get("SCHEMATHESIS_NARROW_COVERAGE", "1" if NARROW_EXAMPLES >= EXAMPLES else "0") == "1"
 
 # Dates and times at the calendar's ends and around now, besides Hypothesis's own: date arithmetic
 # near 0001-01-01 or 9999-12-31 overflows, and uniform draws almost never land there.
@@ -78,13 +86,15 @@ schemathesis.openapi.format("date-time", st.one_of(
     st.sampled_from(EDGE_MOMENTS), st.datetimes(timezones=st.just(dt.UTC)).map(dt.datetime.isoformat)))
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+# The same document for the resident and the clerk, with its own configuration (see NARROW_COVERAGE).
+narrow_schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+narrow_schema.config.phases.coverage.enabled = NARROW_COVERAGE
 
 # Path parameters that name objects of the world, by name, filled once it is built. Random ids and
 # codes almost never exist, and a 404 exercises nothing behind it.
 KNOWN: dict[str, object] = {}
 
 
-@schema.hook
 def flatmap_path_parameters(context, path_parameters):
     """Three times in four, aim at objects that exist (in either region)."""
     if not isinstance(path_parameters, dict):  # an operation without any, or a negative case
@@ -95,6 +105,10 @@ def flatmap_path_parameters(context, path_parameters):
     existing = st.fixed_dictionaries(known).map(lambda found: {**path_parameters, **found})
     return st.sampled_from((True, True, True, False)).flatmap(
         lambda aim: existing if aim else st.just(path_parameters))
+
+
+schema.hook(flatmap_path_parameters)
+narrow_schema.hook(flatmap_path_parameters)
 
 
 @pytest.fixture
@@ -120,7 +134,8 @@ def _print_seed():
     """pytest shows a failed test's captured output, so a failure names the seed that replays it (an
     exception note would not do: schemathesis raises a new exception group of its own)."""
     print(f"schemathesis seed {SEED} ({SEED_SOURCE}); replay: SCHEMATHESIS_SEED={SEED} "
-          f"SCHEMATHESIS_EXAMPLES={EXAMPLES} SCHEMATHESIS_NARROW_EXAMPLES={NARROW_EXAMPLES}")
+          f"SCHEMATHESIS_EXAMPLES={EXAMPLES} SCHEMATHESIS_NARROW_EXAMPLES={NARROW_EXAMPLES} "
+          f"SCHEMATHESIS_NARROW_COVERAGE={int(NARROW_COVERAGE)}")
 
 
 @pytest.fixture(autouse=True)
@@ -182,7 +197,7 @@ def test_no_server_error(case, role, matrix, known, db):  # noqa: F811
 
 
 @pytest.mark.parametrize("role", NARROW_ROLES)
-@schema.parametrize()
+@narrow_schema.parametrize()
 @seed(SEED)
 @settings(max_examples=NARROW_EXAMPLES, derandomize=False, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
