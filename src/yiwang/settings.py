@@ -197,6 +197,9 @@ FILE_UPLOAD_HANDLERS = [
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# The site's address as residents reach it: links in messages (a case page to rate it) are built on it.
+YIWANG_SITE_URL = os.environ.get("YIWANG_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # Messages out (yiwang.messages, docs/messages.md). SMS: empty means the provider YIWANG_SMS_PROVIDER names
 # (docs/sms.md), else the file channel: JSON lines in YIWANG_SMS_FILE; "file" always the file channel;
 # or the dotted path of another backend class (the tests name theirs).

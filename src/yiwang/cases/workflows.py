@@ -9,7 +9,8 @@ what an action does here alone:
   ``supervisor``, ``assignee``);
 - what it does to the clock (starts, stops, resumes) — and so to warnings: a new or moved deadline
   starts unwarned, stopping the clock or closing clears the warning;
-- whom it tells (``notify``: a notification kind and the audiences that get it);
+- whom it tells: staff (``notify``: a notification kind and the audiences that get it) and the
+  applicant (``tells``: which message they get by SMS and in-app);
 - which of its texts residents may read (``public``);
 - an explicit side effect outside the case row, by name (``side_effect``), run by the action service.
 
@@ -79,6 +80,9 @@ class Action:
     warning: int = 0
     # (Notification kind, audiences): who is told once the action is taken.
     notify: tuple[str, tuple[str, ...]] | None = None
+    # What the applicant (the resident who applied or reported) is told, by SMS and in-app: the key
+    # of the message in cases.services.notifications.APPLICANT_MESSAGES. Staff remarks never go out.
+    tells: str = ""
     side_effect: str = ""  # "publish_faq", "absorb_into_parent": see cases.services.actions
     system: bool = False  # taken by the engine alone (sweeps, duplicate flags), never offered to people
 
@@ -123,18 +127,18 @@ APPLICATION = _wf(
         # 认领: a staff member of the holding unit takes the case as theirs; it shows in their queue.
         Action("claim", _("认领"), _APP_OPEN, None, _s(CLERK, HANDLER), assignee="actor"),
         Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True,
-               handling="holder"),
+               handling="holder", tells="accepted"),
         Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",),
-               public=("comment",)),
+               public=("comment",), tells="rejected"),
         # 一次性告知: the applicant is told everything missing at once; the clock stops meanwhile
         # (the waiting time is the applicant's, not the unit's).
         Action("request_supplement", _("要求补正"), _s("accepted"), "supplement", _s(CLERK, HANDLER),
-               needs=("comment",), stops_clock=True, public=("comment",)),
+               needs=("comment",), stops_clock=True, public=("comment",), tells="supplement"),
         Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True,
                public=("comment",)),
         Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",),
                public=("decision",), handling="holder"),
-        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER)),
+        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER), tells="closed"),
         Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT),
                public=("comment",)),
         Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment"),
@@ -143,7 +147,7 @@ APPLICATION = _wf(
         # 上门服务: for residents who cannot travel, the hall sends a clerk at an agreed time.
         Action("schedule_visit", _("安排上门服务"), _s("submitted", "accepted", "supplement"), None,
                _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit", public=("slot",),
-               assignee="input"),
+               assignee="input", tells="visit"),
         Action("record_visit", _("记录上门结果"), _s("submitted", "accepted", "supplement", "decided"), None,
                _s(CLERK, HANDLER), needs=("result",), only_if="home_visit", public=("result",)),
         Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("comment",), by_supervisor=True,
@@ -159,7 +163,7 @@ CONSULTATION = _wf(
     [
         Action("claim", _("认领"), _s("submitted"), None, _s(CLERK, HANDLER), assignee="actor"),
         Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",),
-               public=("result",), handling="holder"),
+               public=("result",), handling="holder", tells="answered"),
         # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
         Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER),
                side_effect="publish_faq"),
@@ -190,18 +194,18 @@ INCIDENT = _wf(
         Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True,
                supervisor="holder"),
         Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",),
-               public=("comment",)),
+               public=("comment",), tells="dismissed"),
         Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",),
                moves_to=TO_UNIT, handling="destination", supervisor="holder_if_unset",
-               notify=("dispatched", (HOLDER,))),
+               notify=("dispatched", (HOLDER,)), tells="dispatched"),
         Action("acknowledge", _("签收"), _s("dispatched"), "acknowledged", _s(HANDLER, OPERATOR)),
         # The handled case goes back to the supervising centre for 核查.
         Action("handle", _("处置完成"), _s("acknowledged"), "handled", _s(HANDLER, OPERATOR), needs=("result",),
-               public=("result",), handling="holder", moves_to=TO_SUPERVISOR),
+               public=("result",), handling="holder", moves_to=TO_SUPERVISOR, tells="handled"),
         Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR)),
         Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",),
                moves_to=TO_HANDLER, notify=("rework", (HOLDER,))),
-        Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR)),
+        Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR), tells="closed_report"),
         Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment"),
                moves_to=TO_UNIT),
         Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
@@ -226,7 +230,7 @@ FOLLOW_UP = _wf(
         Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("comment",)),
         # The outcome is reported to the rater (GB/T 39735); the call-back's notes are the unit's own.
         Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
-               needs=("result",), public=("result",), handling="holder"),
+               needs=("result",), public=("result",), handling="holder", tells="follow_up_result"),
         Action("transfer", _("转办"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER),
                needs=("unit", "comment"), moves_to=TO_UNIT),
     ],

@@ -35,6 +35,7 @@ from yiwang.core import clock, confcache, idnumber
 from yiwang.demo import data
 from yiwang.feedback.models import BAD_REVIEW_MAX, RatingChannel
 from yiwang.feedback.services import evaluation_create
+from yiwang.messages import services as messages
 from yiwang.org.models import Level, Region, Resident, Role, Unit, UnitKind
 from yiwang.org.selectors import Viewer, hierarchy, viewer_for
 from yiwang.org.services import (
@@ -182,7 +183,8 @@ def load(*, cases: int = 3000, seed: int = 2019, now: dt.datetime | None = None,
     log = log or (lambda message: None)
     now = now or clock.now()
     try:
-        with transaction.atomic():
+        # The demo's past tells no one: its residents were not sent years of notices at once.
+        with transaction.atomic(), messages.quiet():
             builder = Builder(seed=seed, now=now, log=log)
             loaded = builder.build()
             History(loaded, seed=seed, now=now, log=log).run(cases)

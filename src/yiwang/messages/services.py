@@ -5,6 +5,8 @@ The guarantees and the crash rule are described in docs/messages.md.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -12,6 +14,7 @@ import random
 import socket
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -28,8 +31,23 @@ log = logging.getLogger("yiwang.messages")
 WAITING = (Status.PENDING, Status.FAILED)
 
 
+# Set while history is being written (the demo's past, a replay): nobody is told of what happened
+# then, and a delivery run must not send years of notices at once.
+_quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("yiwang_messages_quiet", default=False)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Inside, ``enqueue`` queues nothing and returns None."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
 def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: str = "", resident=None,
-            user=None, not_before: dt.datetime | None = None) -> Message:
+            user=None, not_before: dt.datetime | None = None) -> Message | None:
     """Queue one message to one recipient on one channel, in the caller's transaction.
 
     Call it inside the transaction that writes the event the message is about: if that rolls back,
@@ -38,6 +56,8 @@ def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: 
     returns the row already queued and queues nothing. An in-app message (``resident`` or ``user``)
     is delivered by being written: it is "sent" at once and the worker never touches it.
     """
+    if _quiet.get():
+        return None
     if channel not in Channel.values:
         raise ValueError(f"no message channel {channel!r}")
     inapp = channel == Channel.INAPP

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from yiwang.cases import deadlines, personal, routing, workdays
 from yiwang.cases.models import Case, CaseEvent, EscalationRule, Kind
 from yiwang.cases.selectors import capacity
-from yiwang.cases.services.notifications import notify_step
+from yiwang.cases.services.notifications import notify_step, tell_applicant
 from yiwang.cases.services.timeline import append, rules_for, snapshot_info, staff_of, stored
 from yiwang.cases.workflows import (
     SYSTEM,
@@ -58,6 +58,7 @@ def take(case: Case, act: Action, inputs: Inputs, *, viewer: Viewer | None, capa
     case = append(case, viewer=viewer, action=act.name, to_state=step.to_state, to_unit_id=step.to_unit_id,
                   payload=event_payload, changes=step.changes, at=at)
     notify_step(case, act, from_unit_id=from_unit_id, payload=event_payload)
+    tell_applicant(case, act, payload=event_payload)
     return case
 
 
