@@ -118,6 +118,15 @@ class WholeNumberField(forms.Field):
         """Presence was checked by ``integer``, which refuses an empty value."""
 
 
+class OptionalWholeNumberField(WholeNumberField):
+    """A whole number that may be left out (a seed to draw anew, a count not known): None when empty."""
+
+    def to_python(self, value) -> int | None:
+        if not (value or "").strip():
+            return None
+        return super().to_python(value)
+
+
 class IsoDateField(forms.Field):
     """A date written YYYY-MM-DD (what <input type=date> sends), or None when left empty."""
 

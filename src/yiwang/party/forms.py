@@ -35,15 +35,6 @@ class DateField(forms.Field):
         """Presence was checked by ``to_python``, which refuses a required date left empty."""
 
 
-class OptionalWholeNumberField(pages.WholeNumberField):
-    """A whole number that may be left out (a leader not picked, a count not known): None when empty."""
-
-    def to_python(self, value) -> int | None:
-        if not (value or "").strip():
-            return None
-        return super().to_python(value)
-
-
 class RowIdField(pages.WholeNumberField):
     """A member, resident or leader picked in a form: a row id (a bigint column)."""
 
@@ -120,7 +111,7 @@ class PairForm(forms.Form):
 class GroupCountForm(forms.Form):
     """How many groups to propose; left out, the page's default."""
 
-    groups = OptionalWholeNumberField("groups")
+    groups = pages.OptionalWholeNumberField("groups")
 
 
 class GroupsForm(forms.Form):
@@ -134,9 +125,9 @@ class GroupsForm(forms.Form):
             self.fields[f"name-{i}"] = pages.TextField()
             self.fields[f"kind-{i}"] = pages.TextField()
         for member_id in member_ids:
-            self.fields[f"member-{member_id}"] = OptionalWholeNumberField(f"member-{member_id}", maximum=n - 1)
+            self.fields[f"member-{member_id}"] = pages.OptionalWholeNumberField(f"member-{member_id}", maximum=n - 1)
         for i in range(n):
-            self.fields[f"leader-{i}"] = OptionalWholeNumberField(f"leader-{i}", maximum=params.MAX_BIGINT)
+            self.fields[f"leader-{i}"] = pages.OptionalWholeNumberField(f"leader-{i}", maximum=params.MAX_BIGINT)
 
     def groups(self) -> list[dict]:
         """The groups as party.services.grouping_save takes them, or ValidationFailed naming the field."""
@@ -168,7 +159,7 @@ class VisitForm(StepForm):
 class MeasureForm(StepForm):
     kind = pages.TextField()
     description = pages.TextField()
-    household_size = OptionalWholeNumberField("household_size")
+    household_size = pages.OptionalWholeNumberField("household_size")
     monthly_income = AmountField()
     materials = ValuesField()
 

@@ -25,21 +25,13 @@ class NightField(pages.IsoDateField):
         return night
 
 
-class SeedField(pages.WholeNumberField):
-    """The draw's random seed, which may be left out (a new one is drawn): None when empty."""
-
-    def to_python(self, value) -> int | None:
-        if not (value or "").strip():
-            return None
-        return super().to_python(value)
-
-
 class ShiftsForm(forms.Form):
     """Shifts from ``start`` to ``end``: previewed (GET) and saved (POST) from the same fields."""
 
     start = NightField()
     end = NightField()
-    seed = SeedField("seed", maximum=params.MAX_BIGINT)  # a bigint column (the API's MAX_SEED)
+    # Left out, a new seed is drawn; a bigint column (the API's MAX_SEED).
+    seed = pages.OptionalWholeNumberField("seed", maximum=params.MAX_BIGINT)
     replace = pages.TextField()
 
     def clean_replace(self) -> bool:
