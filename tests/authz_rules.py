@@ -348,6 +348,10 @@ RULES: dict[str, Rule] = {
     "GET web:queue": both(STAFF_PAGE, "the other region's cases must not be in it"),
     "GET web:notifications": both(STAFF_PAGE),
     "POST web:notifications": both(STAFF_PAGE, "marks the caller's units' notifications read"),
+    "GET web:signup": both(PUBLIC, "a resident signs up with an SMS code, no account needed"),
+    "POST web:signup": both(PUBLIC, "an empty form is refused by field, 422, whoever posts it"),
+    "GET web:code_login": both(PUBLIC),
+    "POST web:code_login": both(PUBLIC, "an empty form is refused by field, 422, whoever posts it"),
     "GET web:work_case": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     "POST web:work_case_act": rule(
         "login 403   done  quiet quiet quiet quiet quiet 403   done", PAGE_ELSEWHERE,

@@ -568,6 +568,7 @@ def _point(o: Side) -> dict:
        "GET patrol:check_in", "POST patrol:check_in_finish", "GET ledger:index", "GET ledger:topic_new",
        "GET ledger:batch_new", "GET parking:hotspots", "GET web:my_cases",
        "GET web:report", "GET web:halls", "GET web:login", "POST web:logout", "GET web:notifications",
+       "GET web:signup", "POST web:signup", "GET web:code_login", "POST web:code_login",
        "GET open311:discovery", "GET open311:services", "GET party:index")
 def _nothing(o, me):
     return Call()

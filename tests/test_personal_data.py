@@ -84,7 +84,7 @@ PER_RECORD = [
     "/party/{branch}/", "/party/{branch}/grouping/", "/party/pairs/{pair}/",
     "/patrol/me/", "/patrol/check-in/", "/patrol/teams/{team}/", "/patrol/logs/{log}/", "/patrol/logs/{check_in}/",
     "/parking/violations/{violation}/", "/parking/hotspots/",
-    "/matters/SENIOR_CARD/", "/matters/SENIOR_CARD/apply/", "/report/", "/halls/", "/login/",
+    "/matters/SENIOR_CARD/", "/matters/SENIOR_CARD/apply/", "/report/", "/halls/", "/login/", "/login/code/", "/signup/",
     "/open311/v2/discovery.json", "/open311/v2/services.json", "/open311/v2/services/INC_PARKING.json",
 ]
 # Page routes the crawl does not fetch, and why. A GET on the POST-only ones must answer 405, so one

@@ -169,3 +169,33 @@ class OidcLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issuer} {self.subject} → {self.user}"
+
+
+class CodePurpose(models.TextChoices):
+    SIGNUP = "signup", _("注册")
+    LOGIN = "login", _("登录")
+    REPORT = "report", _("无账号反映问题")
+
+
+class PhoneCode(models.Model):
+    """A one-time SMS code proving a resident holds a mobile number (org.services.code_send/code_check).
+
+    Only an HMAC of the code under SECRET_KEY is kept: a copy of the database does not hand out
+    codes still valid, and six digits hashed without a secret would be read back by trying them all.
+    """
+
+    phone = models.CharField(max_length=11, db_index=True)
+    purpose = models.CharField(max_length=10, choices=CodePurpose.choices)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)  # wrong codes typed against this one
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+        indexes = [models.Index(fields=["phone", "purpose", "created_at"], name="phonecode_latest")]
+
+    def __str__(self) -> str:
+        return f"{idnumber.mask_text(self.phone)} · {self.get_purpose_display()}"

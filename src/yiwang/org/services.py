@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
 import secrets
 
 import shapely
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.dispatch import Signal
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
-from yiwang.core import clock, confcache, idnumber
+from yiwang.core import clock, confcache, idnumber, throttle
 from yiwang.core.errors import NotFound, ValidationFailed
-from yiwang.org.models import LEVEL_RANK, ApiToken, Level, Region, Resident, Role, Staff, Unit, UnitKind
+from yiwang.org.models import (
+    LEVEL_RANK,
+    ApiToken,
+    CodePurpose,
+    Level,
+    PhoneCode,
+    Region,
+    Resident,
+    Role,
+    Staff,
+    Unit,
+    UnitKind,
+)
 
 HIERARCHY = "org.hierarchy"
 
@@ -187,3 +202,168 @@ def token_create(*, username: str, name: str = "") -> str:
 @transaction.atomic
 def token_revoke(*, prefix: str) -> int:
     return ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True).update(revoked_at=clock.now())
+
+
+# --- residents by mobile number: one-time SMS codes ----------------------------------------------
+
+# A mainland mobile number: 11 digits, 13x–19x (the same shape org/oidc.py and core/idnumber.py know).
+MOBILE = re.compile(r"1[3-9]\d{9}")
+CODE_DIGITS = 6
+CODE_LIFETIME = dt.timedelta(minutes=5)
+CODE_TRIES = 5
+CODE_RESEND_SECONDS = 60
+# Sends per YIWANG_LOGIN_WINDOW_SECONDS (core.throttle's window). Counted per number *and address*,
+# per number and per address: the first stops one sender from flooding a phone, the number's own
+# ceiling is higher so that a stranger requesting codes for someone else's number from one place
+# cannot keep its owner from getting one; the address's ceiling stops one place spraying numbers.
+CODES_PER_PHONE_AND_ADDRESS = 5
+CODES_PER_PHONE = 10
+CODES_PER_ADDRESS = 20
+
+
+def mobile_number(raw: str, *, field: str = "phone") -> str:
+    """``raw`` as a mainland mobile number (spaces, dashes and +86 allowed around it), or refused."""
+    number = re.sub(r"[\s\-]", "", raw or "").removeprefix("+86")
+    if not MOBILE.fullmatch(number):
+        raise ValidationFailed(_("请填写有效的中国大陆手机号码（11 位数字，以 1 开头）。"), field=field)
+    return number
+
+
+def _code_hash(phone: str, purpose: str, code: str) -> str:
+    return salted_hmac("yiwang.org.phonecode", f"{phone}:{purpose}:{code}").hexdigest()
+
+
+def code_send(*, phone: str, purpose: str, address: str) -> PhoneCode:
+    """Send a new one-time code to ``phone`` for ``purpose`` by SMS (queued in the outbox with the
+    row); ``address`` is core.throttle.address_key of the caller. Refused within 60 s of the last
+    code to that number, and past the throttle's limits (TooManyAttempts, 429).
+
+    Runs the throttle's reserve outside a transaction (it counts committed rows; see core.throttle).
+    """
+    phone = mobile_number(phone)
+    if purpose not in CodePurpose.values:
+        raise ValidationFailed(_("未知的验证码用途。"), field="purpose")
+    now = clock.now()
+    last = PhoneCode.objects.filter(phone=phone).order_by("-created_at").values_list("created_at", flat=True).first()
+    if last is not None and (now - last).total_seconds() < CODE_RESEND_SECONDS:
+        wait = CODE_RESEND_SECONDS - int((now - last).total_seconds())
+        raise ValidationFailed(_("验证码已发送，请 %(n)s 秒后再获取。") % {"n": wait}, field="phone")
+    # Every send stays counted (nothing is released): an SMS costs, succeed or not.
+    throttle.reserve({f"sms:{phone}:{address}": CODES_PER_PHONE_AND_ADDRESS, f"sms:{phone}": CODES_PER_PHONE,
+                      f"sms:{address}": CODES_PER_ADDRESS},
+                     now=now, what=f"sms code phone={idnumber.mask_text(phone)} {address}",
+                     message=_("获取验证码过于频繁，请 %(n)s 分钟后再试。"))
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    with transaction.atomic():
+        # A new code replaces the older ones for the same use: only the latest is ever accepted.
+        PhoneCode.objects.filter(phone=phone, purpose=purpose, used_at__isnull=True).update(used_at=now)
+        row = PhoneCode.objects.create(phone=phone, purpose=purpose, code_hash=_code_hash(phone, purpose, code),
+                                       created_at=now, expires_at=now + CODE_LIFETIME)
+        # Imported here: the outbox sits above org (docs/messages.md), and its models import ours.
+        from yiwang.messages import services as outbox
+
+        outbox.enqueue(channel="sms", to=phone, dedupe_key=f"code:{row.pk}:sms",
+                       text=_("验证码 %(code)s，%(minutes)s分钟内有效。请勿告诉他人。")
+                       % {"code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60)})
+    return row
+
+
+def code_check(*, phone: str, purpose: str, code: str) -> None:
+    """Accept ``code`` for ``phone`` once, or refuse it (ValidationFailed on field "code").
+
+    The latest code for the number and use counts; it is dead once used, after 5 minutes, or after
+    5 wrong tries. A wrong try is committed before the refusal is raised, so call this outside any
+    transaction that a refusal would roll back."""
+    phone = mobile_number(phone)
+    typed = (code or "").strip()
+    now = clock.now()
+    with transaction.atomic():
+        row = (PhoneCode.objects.select_for_update().filter(phone=phone, purpose=purpose)
+               .order_by("-created_at", "-pk").first())
+        if row is None or row.used_at is not None or row.attempts >= CODE_TRIES:
+            error = _("验证码无效，请重新获取。")
+        elif now >= row.expires_at:
+            error = _("验证码已过期，请重新获取。")
+        elif constant_time_compare(row.code_hash, _code_hash(phone, purpose, typed)):
+            row.used_at = now
+            row.save(update_fields=["used_at"])
+            return
+        else:
+            row.attempts += 1
+            row.save(update_fields=["attempts"])
+            left = CODE_TRIES - row.attempts
+            error = (_("验证码不正确，还可以再试 %(n)s 次。") % {"n": left} if left
+                     else _("验证码不正确，已失效，请重新获取。"))
+    raise ValidationFailed(error, field="code")
+
+
+def _signup_region() -> Region:
+    """Where a resident who signs up online is registered until a window corrects their 户籍所在地:
+    the district's area, as for a newcomer through the province's login (org/oidc.py)."""
+    areas = list(Region.objects.filter(level=Level.AREA, parent=None)[:2])
+    if len(areas) != 1:
+        raise ValidationFailed(_("未配置新居民的户籍区域。请联系管理员。"))
+    return areas[0]
+
+
+def account_for_phone(phone: str):
+    """The active resident account whose number is ``phone``, or None; refused when several are."""
+    users = [r.user for r in Resident.objects.filter(phone=phone, user__isnull=False, user__is_active=True)
+             .select_related("user")[:2]]
+    if len(users) > 1:
+        raise ValidationFailed(_("该手机号码对应多个账号，请用用户名和密码登录。"), field="phone")
+    return users[0] if users else None
+
+
+def signup_check(*, phone: str, name: str, id_number: str) -> tuple[str, str, str]:
+    """The sign-up's fields, cleaned, or the refusal; checked before the code is spent on them."""
+    phone = mobile_number(phone)
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise ValidationFailed(_("请填写与身份证一致的姓名（至多 50 字）。"), field="name")
+    id_number = (id_number or "").strip().upper()
+    if not idnumber.is_valid(id_number):
+        raise ValidationFailed(_("身份证号码无效，请核对后重新填写。"), field="id_number")
+    residents = list(Resident.objects.filter(id_number__in={id_number, id_number.lower()}))
+    if any(r.user_id for r in residents):
+        raise ValidationFailed(_("该身份证号码已注册账号，请直接登录。"), field="id_number")
+    if len(residents) > 1:
+        raise ValidationFailed(_("该身份证号码有多条居民记录，请到政务服务大厅办理账号。"), field="id_number")
+    if residents and residents[0].name.strip() != name:
+        raise ValidationFailed(_("姓名与身份证号码不一致。"), field="name")
+    if account_for_phone(phone) is not None:
+        raise ValidationFailed(_("该手机号码已注册账号，请用验证码登录。"), field="phone")
+    return phone, name, id_number
+
+
+def resident_signup(*, phone: str, code: str, name: str, id_number: str, password: str = ""):
+    """A resident's own account, proven by a code sent to ``phone``, bound to their real name and ID
+    number: a resident already on record with that number (a grid import, a window) gets the account;
+    else a new resident in the district's area. One account per ID number. The new user, whose
+    username is random (a username shows on pages and in logs: not the phone or the ID number)."""
+    phone, name, id_number = signup_check(phone=phone, name=name, id_number=id_number)
+    code_check(phone=phone, purpose=CodePurpose.SIGNUP, code=code)  # commits a wrong try
+    with transaction.atomic():
+        # Checked again under the write: two sign-ups with one ID number racing past the first check.
+        existing = list(Resident.objects.select_for_update().filter(id_number__in={id_number, id_number.lower()}))
+        if any(r.user_id for r in existing):
+            raise ValidationFailed(_("该身份证号码已注册账号，请直接登录。"), field="id_number")
+        user = user_create(username="r_" + secrets.token_hex(6), password=password or None, full_name=name)
+        if existing:
+            resident = existing[0]
+            resident.user = user
+            resident.save(update_fields=["user"])
+            resident_update(resident=resident, phone=phone)
+        else:
+            resident_create(name=name, phone=phone, region=_signup_region(), id_number=id_number, user=user)
+    return user
+
+
+def code_login(*, phone: str, code: str):
+    """The resident account ``phone`` belongs to, once the code sent to it for login is accepted."""
+    phone = mobile_number(phone)
+    code_check(phone=phone, purpose=CodePurpose.LOGIN, code=code)
+    user = account_for_phone(phone)
+    if user is None:
+        raise ValidationFailed(_("该手机号码尚未注册，请先注册。"), field="phone")
+    return user

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from yiwang.web import views, workbench
+from yiwang.web import accounts, views, workbench
 
 app_name = "web"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("work/", workbench.queue, name="queue"),
+    path("login/code/", accounts.code_login, name="code_login"),
+    path("signup/", accounts.signup, name="signup"),
     path("work/notifications/", workbench.notifications, name="notifications"),
     path("work/cases/<str:number>/", workbench.work_case, name="work_case"),
     path("work/cases/<str:number>/act/<str:action>/", workbench.work_case_act, name="work_case_act"),

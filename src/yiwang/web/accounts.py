@@ -1,0 +1,126 @@
+"""Residents' own accounts by mobile number: sign up, and log in with a one-time SMS code.
+
+The pages are thin: org.services sends and checks the codes (org.services.code_send, code_check)
+and creates the account (resident_signup); a refusal, whichever field it is about, comes back as a
+DomainError and the form is shown again with the message beside that field (core.pages.refused).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import auth, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from yiwang.core import pages, throttle
+from yiwang.core.errors import DomainError
+from yiwang.org import services as org_services
+from yiwang.org.models import CodePurpose
+
+# A code proves the number, not a password: the session is the model backend's like any other login.
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class SendCodeForm(forms.Form):
+    phone = pages.TextField()
+
+
+class SignupForm(forms.Form):
+    phone = pages.TextField()
+    code = pages.TextField()
+    name = pages.TextField()
+    id_number = pages.TextField()
+    password = pages.TextField()
+    password2 = pages.TextField()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password", "") != data.get("password2", ""):
+            self.add_error("password2", _("两次输入的密码不一致。"))
+        return data
+
+
+class CodeLoginForm(forms.Form):
+    phone = pages.TextField()
+    code = pages.TextField()
+
+
+def _send(request: HttpRequest, purpose: str) -> str:
+    """Send a code to the posted number; the number as cleaned (or a DomainError)."""
+    phone = pages.cleaned(SendCodeForm(request.POST))["phone"]
+    row = org_services.code_send(phone=phone, purpose=purpose, address=throttle.address_key(request))
+    messages.success(request, _("验证码已发送，5分钟内有效。"))
+    return row.phone
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return target
+    return reverse("web:my_cases")
+
+
+def _answer(request: HttpRequest, template: str, context: dict, errors: dict, exc: DomainError | None) -> HttpResponse:
+    status = 200 if exc is None else (exc.status if exc.status == 429 else 422)
+    response = render(request, template, {**context, "errors": errors, "next": _next(request)}, status=status)
+    if exc is not None and getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code", "id_number", "password", "password2")
+def signup(request: HttpRequest) -> HttpResponse:
+    """Phone → code → name and ID number (real-name binding) → an optional password → logged in."""
+    values = {"phone": request.POST.get("phone", "").strip()[:20], "name": request.POST.get("name", "")[:50]}
+    errors: dict = {}
+    error = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("step") == "send":
+                values["phone"] = _send(request, CodePurpose.SIGNUP)
+                values["sent"] = True
+            else:
+                posted = pages.cleaned(SignupForm(request.POST))
+                user = org_services.resident_signup(phone=posted["phone"], code=posted["code"],
+                                                    name=posted["name"], id_number=posted["id_number"],
+                                                    password=posted["password"])
+                auth.login(request, user, backend=BACKEND)
+                messages.success(request, _("注册成功。您的用户名是 %(u)s，可用它和密码登录，也可随时用手机验证码登录。")
+                                 % {"u": user.get_username()})
+                return HttpResponseRedirect(_next(request))
+        except DomainError as exc:
+            error = exc
+            errors = pages.refused(request, exc)
+            values["sent"] = request.POST.get("step") != "send"
+    return _answer(request, "web/signup.html", values, errors, error)
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code")
+def code_login(request: HttpRequest) -> HttpResponse:
+    """Log in with a code sent to the account's mobile number, instead of the password."""
+    values = {"phone": request.POST.get("phone", "").strip()[:20]}
+    errors: dict = {}
+    error = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("step") == "send":
+                values["phone"] = _send(request, CodePurpose.LOGIN)
+                values["sent"] = True
+            else:
+                posted = pages.cleaned(CodeLoginForm(request.POST))
+                user = org_services.code_login(phone=posted["phone"], code=posted["code"])
+                auth.login(request, user, backend=BACKEND)
+                return HttpResponseRedirect(_next(request))
+        except DomainError as exc:
+            error = exc
+            errors = pages.refused(request, exc)
+            values["sent"] = request.POST.get("step") != "send"
+    return _answer(request, "web/code_login.html", values, errors, error)
