@@ -214,3 +214,20 @@ def test_the_id_number_is_never_shown_in_full_afterwards(client, world, clock_at
         assert answer.status_code in (200, 302), url
         assert ID_NUMBER not in answer.content.decode(), url
     assert not Message.objects.filter(text__contains=ID_NUMBER).exists()
+
+
+def test_the_fifth_try_may_still_be_the_right_one(client, world, clock_at):
+    send(client)
+    code = last_code()
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for left in (4, 3, 2, 1):
+        assert f"还可以再试 {left} 次" in sign_up(client, wrong).content.decode()
+    assert sign_up(client, code).status_code == 302
+
+
+def test_the_fifth_wrong_try_says_the_code_is_dead(client, world, clock_at):
+    send(client)
+    wrong = f"{(int(last_code()) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        sign_up(client, wrong)
+    assert "验证码不正确，已失效" in sign_up(client, wrong).content.decode()

@@ -10,6 +10,7 @@ import secrets
 import shapely
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.dispatch import Signal
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -272,28 +273,32 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
     """Accept ``code`` for ``phone`` once, or refuse it (ValidationFailed on field "code").
 
     The latest code for the number and use counts; it is dead once used, after 5 minutes, or after
-    5 wrong tries. A wrong try is committed before the refusal is raised, so call this outside any
-    transaction that a refusal would roll back."""
+    5 tries. Each try is committed before the code is compared, so call this outside any transaction
+    that a refusal would roll back."""
     phone = mobile_number(phone)
     typed = (code or "").strip()
     now = clock.now()
-    with transaction.atomic():
-        row = (PhoneCode.objects.select_for_update().filter(phone=phone, purpose=purpose)
-               .order_by("-created_at", "-pk").first())
-        if row is None or row.used_at is not None or row.attempts >= CODE_TRIES:
-            error = _("验证码无效，请重新获取。")
-        elif now >= row.expires_at:
-            error = _("验证码已过期，请重新获取。")
-        elif constant_time_compare(row.code_hash, _code_hash(phone, purpose, typed)):
-            row.used_at = now
-            row.save(update_fields=["used_at"])
+    row = PhoneCode.objects.filter(phone=phone, purpose=purpose).order_by("-created_at", "-pk").first()
+    invalid = _("验证码无效，请重新获取。")
+    if row is None or row.used_at is not None or row.attempts >= CODE_TRIES:
+        error = invalid
+    elif now >= row.expires_at:
+        error = _("验证码已过期，请重新获取。")
+    # The try is counted before the code is compared, by one conditional UPDATE committed on its own:
+    # racing guesses cannot all read the same count and write it back (a lost update would let more
+    # than 5 through), on SQLite as on PostgreSQL.
+    elif not PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True, attempts__lt=CODE_TRIES).update(
+            attempts=F("attempts") + 1):
+        error = invalid
+    elif constant_time_compare(row.code_hash, _code_hash(phone, purpose, typed)):
+        # Single use even when two tries with the right code race: only one of them marks it.
+        if PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
             return
-        else:
-            row.attempts += 1
-            row.save(update_fields=["attempts"])
-            left = CODE_TRIES - row.attempts
-            error = (_("验证码不正确，还可以再试 %(n)s 次。") % {"n": left} if left
-                     else _("验证码不正确，已失效，请重新获取。"))
+        error = invalid
+    else:
+        left = CODE_TRIES - PhoneCode.objects.values_list("attempts", flat=True).get(pk=row.pk)
+        error = (_("验证码不正确，还可以再试 %(n)s 次。") % {"n": left} if left > 0
+                 else _("验证码不正确，已失效，请重新获取。"))
     raise ValidationFailed(error, field="code")
 
 
