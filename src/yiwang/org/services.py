@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 
 import shapely
 from django.contrib.auth import get_user_model
@@ -234,10 +235,13 @@ def _code_hash(phone: str, purpose: str, code: str) -> str:
     return salted_hmac("yiwang.org.phonecode", f"{phone}:{purpose}:{code}").hexdigest()
 
 
-def code_send(*, phone: str, purpose: str, address: str) -> PhoneCode:
-    """Send a new one-time code to ``phone`` for ``purpose`` by SMS (queued in the outbox with the
-    row); ``address`` is core.throttle.address_key of the caller. Refused within 60 s of the last
-    code to that number, and past the throttle's limits (TooManyAttempts, 429).
+def code_send(*, phone: str, purpose: str, address: str,
+              deliver: Callable[[str, str, str], object]) -> PhoneCode:
+    """Send a new one-time code to ``phone`` for ``purpose``: ``deliver(phone, text, dedupe_key)`` is
+    called inside the transaction that stores it (the caller queues an SMS in the outbox; org sits
+    below the messages app and does not import it). ``address`` is core.throttle.address_key of the
+    caller. Refused within 60 s of the last code to that number, and past the throttle's limits
+    (TooManyAttempts, 429).
 
     Runs the throttle's reserve outside a transaction (it counts committed rows; see core.throttle).
     """
@@ -260,12 +264,8 @@ def code_send(*, phone: str, purpose: str, address: str) -> PhoneCode:
         PhoneCode.objects.filter(phone=phone, purpose=purpose, used_at__isnull=True).update(used_at=now)
         row = PhoneCode.objects.create(phone=phone, purpose=purpose, code_hash=_code_hash(phone, purpose, code),
                                        created_at=now, expires_at=now + CODE_LIFETIME)
-        # Imported here: the outbox sits above org (docs/messages.md), and its models import ours.
-        from yiwang.messages import services as outbox
-
-        outbox.enqueue(channel="sms", to=phone, dedupe_key=f"code:{row.pk}:sms",
-                       text=_("验证码 %(code)s，%(minutes)s分钟内有效。请勿告诉他人。")
-                       % {"code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60)})
+        deliver(phone, _("验证码 %(code)s，%(minutes)s分钟内有效。请勿告诉他人。")
+                % {"code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60)}, f"code:{row.pk}:sms")
     return row
 
 

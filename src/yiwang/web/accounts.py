@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from yiwang.core import pages, throttle
 from yiwang.core.errors import DomainError
+from yiwang.messages import services as outbox
 from yiwang.org import services as org_services
 from yiwang.org.models import CodePurpose
 
@@ -50,10 +51,15 @@ class CodeLoginForm(forms.Form):
     code = pages.TextField()
 
 
+def _sms(phone: str, text: str, dedupe_key: str) -> None:
+    outbox.enqueue(channel="sms", to=phone, text=text, dedupe_key=dedupe_key)
+
+
 def _send(request: HttpRequest, purpose: str) -> str:
     """Send a code to the posted number; the number as cleaned (or a DomainError)."""
     phone = pages.cleaned(SendCodeForm(request.POST))["phone"]
-    row = org_services.code_send(phone=phone, purpose=purpose, address=throttle.address_key(request))
+    row = org_services.code_send(phone=phone, purpose=purpose, address=throttle.address_key(request),
+                                 deliver=_sms)
     messages.success(request, _("验证码已发送，5分钟内有效。"))
     return row.phone
 
