@@ -17,6 +17,12 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _staff_2fa_off(settings):
+    # Tests log staff in with force_login and no second factor; tests/test_staff_2fa.py turns it on.
+    settings.YIWANG_STAFF_2FA = "off"
+
+
+@pytest.fixture(autouse=True)
 def _site_language(settings):
     # A request answered in English activates "en" for the thread; the next test on the same worker
     # must start in the site's language again, as every real request does.

@@ -343,6 +343,10 @@ RULES: dict[str, Rule] = {
     "GET web:halls": both(PUBLIC),
     "GET web:login": both(PUBLIC),
     "POST web:login": both(PUBLIC),
+    "GET web:two_factor_setup": both(STAFF_PAGE, "enrolling a second factor is for staff (yiwang.web.two_factor)"),
+    "POST web:two_factor_setup": both(STAFF_PAGE, "a wrong or missing first code answers 422 with the form again"),
+    "GET web:two_factor_verify": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
+    "POST web:two_factor_verify": both(STAFF_PAGE, "a wrong code answers 422 with a message"),
     "POST web:logout": both(PUBLIC),
     # --- the workbench -----------------------------------------------------------------------------
     "GET web:queue": both(STAFF_PAGE, "the other region's cases must not be in it"),

@@ -574,6 +574,12 @@ def _nothing(o, me):
     return Call()
 
 
+@calls("GET web:two_factor_setup", "POST web:two_factor_setup", "GET web:two_factor_verify",
+       "POST web:two_factor_verify")
+def _second_factor(o, me):
+    return Call()  # the caller's own second factor: no object, the same on every side
+
+
 @calls("GET /api/v1/cases", "GET web:queue", "GET /api/v1/command/board", "GET command:board",
        "GET /api/v1/patrol/teams", "GET patrol:index", "GET /api/v1/ledger/topics", "GET ledger:topics",
        "GET /api/v1/ledger/batches", "GET /api/v1/parking/violations", "GET parking:violations")
@@ -1611,6 +1617,7 @@ EMPTY_IN_WORLD: set[str] = {
     "auth.Group", "cases.EscalationRule", "catalog.MatterFAQ", "catalog.RoutingRule", "command.DispatchModel",
     "command.DispatchSettings", "core.AccessLog", "django_tasks_database.DBTaskResult", "grid.Building",
     "grid.GridAssignment", "grid.Organisation", "parking.TaggedPlace", "patrol.Finding",
+    "otp_totp.TOTPDevice", "otp_static.StaticDevice",  # django-otp's devices: nobody in the world has enrolled
 }
 
 

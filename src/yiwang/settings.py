@@ -33,6 +33,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",  # /api/v1/docs from its own static files, not a CDN with an inline script (CSP)
+    # Staff second factor (yiwang.web.two_factor): TOTP authenticators and recovery codes
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "yiwang.core",
     "yiwang.org",
     "yiwang.catalog",
@@ -65,8 +69,10 @@ MIDDLEWARE = [
     "yiwang.core.security.ControlCharacterMiddleware",  # form fields and queries: core.text's rule, for every page
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session passed a second factor
     "yiwang.core.throttle.device_cookie_middleware",  # the device cookie a successful login earned
     "yiwang.core.middleware.LazyMessageMiddleware",  # messages.MessageMiddleware, its storage built on first use
+    "yiwang.web.two_factor.StaffSecondFactorMiddleware",  # unverified staff: to verification (YIWANG_STAFF_2FA)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "yiwang.core.middleware.ErrorResponseMiddleware",  # a DomainError or a lost database out of a view: 4xx/503, not 500
 ]
@@ -353,6 +359,17 @@ YIWANG_LOGIN_DEVICE_DAYS = int(os.environ.get("YIWANG_LOGIN_DEVICE_DAYS", "180")
 # hall's shared connection room for its visitors' typos.
 YIWANG_LOOKUP_FAILURES_PER_NUMBER = int(os.environ.get("YIWANG_LOOKUP_FAILURES_PER_NUMBER", "5"))
 YIWANG_LOOKUP_FAILURES_PER_ADDRESS = int(os.environ.get("YIWANG_LOOKUP_FAILURES_PER_ADDRESS", "30"))
+
+# Staff second factor (docs/security.md, 员工二次验证): "required" asks every staff member for a TOTP code
+# (enrolling first) before the staff pages and the admin; "optional" asks only those who enrolled; "off"
+# nobody. Required unless the deployment says otherwise. The suite runs with "off" (conftest.py); the demo's
+# staff have no devices, so `YIWANG_STAFF_2FA=off make demo` shows it with passwords only.
+YIWANG_STAFF_2FA = os.environ.get("YIWANG_STAFF_2FA", "required")
+if YIWANG_STAFF_2FA not in ("required", "optional", "off"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"YIWANG_STAFF_2FA is {YIWANG_STAFF_2FA!r}: use required, optional or off")
+OTP_TOTP_ISSUER = os.environ.get("YIWANG_TOTP_ISSUER", "yiwang")  # the name authenticator apps show
 
 # 统一身份认证: login through the province's OpenID Connect provider (yiwang.org.oidc, mozilla-django-oidc;
 # docs/security.md). Off unless YIWANG_OIDC_CLIENT_ID is set: `make demo` and the tests need no provider.

@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from yiwang.core import confcache
 from yiwang.org.models import ApiToken, Region, Resident, Staff, Unit
@@ -39,9 +42,18 @@ class UnitAdmin(admin.ModelAdmin):
 
 @admin.register(Staff)
 class StaffAdmin(admin.ModelAdmin):
-    list_display = ("user", "unit", "role")
+    list_display = ("user", "unit", "role", "second_factor")
     list_filter = ("role",)
     search_fields = ("user__username", "unit__name")
+
+    def get_queryset(self, request):
+        # One subquery for the whole list rather than one query per row.
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+        return super().get_queryset(request).annotate(enrolled=Exists(enrolled))
+
+    @admin.display(boolean=True, description=_("已启用二次验证"), ordering="enrolled")
+    def second_factor(self, obj) -> bool:
+        return obj.enrolled
 
 
 @admin.register(Resident)
