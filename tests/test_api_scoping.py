@@ -35,7 +35,15 @@ def spd_case(as_user):
 
 
 def test_a_community_clerk_cannot_read_another_communitys_case(as_user, spd_case):
-    assert as_user("clerk_xfl", "get", f"/cases/{spd_case}").status_code == 404
+    response = as_user("clerk_xfl", "get", f"/cases/{spd_case}")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["code"] == "not_found" and body["detail"]
+    # Nothing of the case comes back: not its applicant, its community or its unit.
+    text = json.dumps(body, ensure_ascii=False)  # the wire escapes Chinese: compare the decoded answer
+    assert spd_case not in text and "李阿姨" not in text and "QH-WC-SPD" not in text and "三普东" not in text
+    # The same number, read by its own clerk, does carry them.
+    assert "李阿姨" in json.dumps(as_user("clerk_spd", "get", f"/cases/{spd_case}").json(), ensure_ascii=False)
 
 
 def test_a_community_clerk_cannot_act_on_another_communitys_case(as_user, spd_case):
@@ -91,8 +99,14 @@ def test_a_resident_sees_only_their_own_cases(as_user, world, spd_case):
 
 def test_a_resident_cannot_act_for_the_unit(as_user):
     own = as_user("resident_wang", "post", "/cases", {"matter_code": "SENIOR_CARD", **SENIOR_OK}).json()
+    before = by_number(own["number"])
+    events = CaseEvent.objects.count()
     response = as_user("resident_wang", "post", f"/cases/{own['number']}/actions/accept", {"version": 1})
     assert response.status_code == 403
+    assert response.json()["code"] == "forbidden" and response.json()["detail"]
+    after = by_number(own["number"])
+    assert (after.state, after.version) == (before.state, before.version) == ("submitted", 1)
+    assert CaseEvent.objects.count() == events
 
 
 def test_indicators_are_scoped_to_the_callers_subtree(as_user, spd_case):

@@ -45,5 +45,14 @@ def test_a_wrong_password_is_a_403_naming_the_field(browser):
 def test_logging_out_ends_the_session(browser):
     login(browser, "resident_wang", "pw-wang")
     token = browser.cookies["csrftoken"].value
+    assert browser.get("/api/v1/me").json()["username"] == "resident_wang"
     assert browser.delete("/api/v1/session", HTTP_X_CSRFTOKEN=token).status_code == 204
-    assert browser.get("/api/v1/me").status_code == 401
+    assert "_auth_user_id" not in browser.session
+    me = browser.get("/api/v1/me")
+    assert me.status_code == 401 and me.json()["code"] == "unauthenticated"
+    # The browser can no longer write as her either, token or not.
+    token = browser.cookies["csrftoken"].value
+    response = browser.post("/api/v1/cases", data=json.dumps({"matter_code": "SENIOR_CARD", **SENIOR_OK}),
+                            content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 401 and response.json()["code"] == "unauthenticated"
+    assert not Case.objects.exists()

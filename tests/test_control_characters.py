@@ -175,7 +175,10 @@ def test_a_page_whose_path_holds_a_control_character_is_not_found(world, path):
     """A page's path names a record; PostgreSQL refused even to look a NUL up (a 500 before)."""
     staff = Client()
     staff.force_login(world.users["admin"])
-    assert staff.get(path).status_code == 404
+    response = staff.get(path)
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "页面不存在" in page and "您要找的页面或记录不存在" in page
 
 
 def test_nul_is_never_stored(world, api, client):

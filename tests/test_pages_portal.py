@@ -41,9 +41,20 @@ def test_the_guide_shows_materials_and_time_limit(client, world):
     assert "一寸照片" in body and "5" in body
 
 
-def test_applying_needs_a_login(client, world):
+def test_applying_needs_a_login(client, world, settings, tmp_path):
+    from urllib.parse import parse_qs, urlsplit
+
+    settings.MEDIA_ROOT = tmp_path
     response = client.get("/matters/SENIOR_CARD/apply/")
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == "/login/"
+    assert parse_qs(location.query)["next"] == ["/matters/SENIOR_CARD/apply/"]  # and back to the form after
+    assert "一寸照片" not in response.content.decode()  # the form itself is not shown
+    # A post without a login files nothing and keeps no file.
+    posted = apply(client)
+    assert posted.status_code == 302 and urlsplit(posted["Location"]).path == "/login/"
+    assert not Case.objects.exists() and not any(tmp_path.rglob("*.*"))
 
 
 def test_a_resident_applies_with_uploads_and_sees_the_case_number(wang):

@@ -114,9 +114,16 @@ def test_the_workbench_serves_only_files_the_case_cites(client, api, upload, wor
     own = upload("resident_wang").json()["upload"]
     mine = apply(api, "resident_wang", [{"code": "id_card", "upload": own}, {"code": "photo"}]).json()["number"]
     client.force_login(world.users["clerk_xfl"])
-    assert client.get(f"/work/cases/{mine}/materials/0/").status_code == 200
-    assert client.get(f"/work/cases/{mine}/materials/1/").status_code == 404  # declared, no file
-    assert client.get(f"/work/cases/{victim_case}/materials/0/").status_code == 404
+    served = client.get(f"/work/cases/{mine}/materials/0/")
+    assert served.status_code == 200 and b"".join(served.streaming_content if served.streaming else
+                                                  [served.content]) == PNG
+    declared = client.get(f"/work/cases/{mine}/materials/1/")  # declared, no file
+    assert declared.status_code == 404 and "页面不存在" in declared.content.decode()
+    theirs = client.get(f"/work/cases/{victim_case}/materials/0/")
+    assert theirs.status_code == 404
+    page = theirs.content.decode()
+    assert "页面不存在" in page and b"victim's ID card" not in theirs.content and victim_case not in page
+    assert b"victim's ID card" not in declared.content
 
 
 # --- 窗口核验原件 ---------------------------------------------------------------------------------

@@ -62,6 +62,25 @@ def edited_to(value, **changes):
     return f"{signing.b64_encode(json.dumps(data).encode()).decode()}:{timestamp}:{signature}"
 
 
+def refused_unchecked(client, username, password, address="10.0.0.1", minutes=15, why=""):
+    """A page login that must be refused (429, saying to wait) without its password being checked."""
+    real = throttle.auth.authenticate
+    throttle.auth.authenticate = lambda *a, **k: pytest.fail("the password was checked")
+    try:
+        response = page_login(client, username, password, address=address)
+    finally:
+        throttle.auth.authenticate = real
+    assert response.status_code == 429, why
+    assert int(response["Retry-After"]) > 0
+    assert f"登录失败次数过多，请 {minutes} 分钟后再试" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    return response
+
+
+def logged_in_as(client, username):
+    return get_user_model().objects.get(pk=client.session["_auth_user_id"]).username == username
+
+
 @pytest.fixture
 def no_password_checks(monkeypatch):
     """Fail the test if a password is checked from here on."""
@@ -95,7 +114,9 @@ def test_other_usernames_still_log_in_while_one_is_throttled(client, world):
     for _ in range(5):
         page_login(client, "clerk_xfl", "wrong")
     response = page_login(client, "handler_xfl", "pw-handler_xfl")
-    assert response.status_code == 302
+    assert response.status_code == 302 and logged_in_as(client, "handler_xfl")
+    client.logout()
+    refused_unchecked(client, "clerk_xfl", "pw-clerk_xfl")  # the throttled one still is
 
 
 def test_an_address_trying_many_usernames_is_refused(client, world):
@@ -111,10 +132,13 @@ def test_a_correct_password_clears_the_usernames_failures(client, world):
     for _ in range(4):
         page_login(client, "clerk_xfl", "wrong")
     assert page_login(client, "clerk_xfl", "pw-clerk_xfl").status_code == 302
+    assert not LoginFailure.objects.filter(key__startswith="user:").exists()
     client.logout()
     for _ in range(4):
         assert page_login(client, "clerk_xfl", "wrong").status_code == 200
+    # Eight failures in the window, but only four since the success: still allowed, and it logs in.
     assert page_login(client, "clerk_xfl", "pw-clerk_xfl").status_code == 302
+    assert logged_in_as(client, "clerk_xfl")
 
 
 def test_attempts_are_allowed_again_once_the_failures_leave_the_window(client, world):
@@ -122,9 +146,12 @@ def test_attempts_are_allowed_again_once_the_failures_leave_the_window(client, w
     with clock.frozen_at(start):
         for _ in range(5):
             page_login(client, "clerk_xfl", "wrong")
-        assert page_login(client, "clerk_xfl", "pw-clerk_xfl").status_code == 429
+        refused_unchecked(client, "clerk_xfl", "pw-clerk_xfl")
+    with clock.frozen_at(start + dt.timedelta(minutes=14, seconds=59)):
+        refused_unchecked(client, "clerk_xfl", "pw-clerk_xfl", minutes=1)
     with clock.frozen_at(start + dt.timedelta(minutes=15, seconds=1)):
         assert page_login(client, "clerk_xfl", "pw-clerk_xfl").status_code == 302
+        assert logged_in_as(client, "clerk_xfl")
 
 
 def test_refused_attempts_do_not_extend_the_lockout(client, world):
@@ -302,10 +329,11 @@ def test_a_forged_or_other_users_device_cookie_counts_as_none(world):
     for why, value in forged.items():
         browser = Client()
         browser.cookies[throttle.DEVICE_COOKIE] = value
-        assert page_login(browser, "clerk_xfl", "pw-clerk_xfl").status_code == 429, why
+        refused_unchecked(browser, "clerk_xfl", "pw-clerk_xfl", why=why)
     # The colleague's own cookie is for handler_xfl, not for the username they now try.
-    assert page_login(colleague, "clerk_xfl", "pw-clerk_xfl").status_code == 429
+    refused_unchecked(colleague, "clerk_xfl", "pw-clerk_xfl")
     assert page_login(colleague, "handler_xfl", "pw-handler_xfl").status_code == 302
+    assert logged_in_as(colleague, "handler_xfl")
 
 
 def test_an_expired_device_cookie_counts_as_none(world, settings):

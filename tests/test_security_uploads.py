@@ -184,4 +184,5 @@ def test_too_many_files_in_one_request_is_a_400_not_a_500(resident, settings):
     files = {f"m_{i}": SimpleUploadedFile(f"{i}.jpg", JPEG) for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)}
     response = resident.post("/matters/SENIOR_CARD/apply/", {"f_birth_date": "1950-01-01", **files})
     assert response.status_code == 400
+    assert not Case.objects.exists() and not stored_files(settings)
 

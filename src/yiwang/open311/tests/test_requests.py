@@ -74,9 +74,13 @@ def test_a_request_in_xml(o311, world, now):
 
 
 @pytest.mark.parametrize("number", ["YW2026061500009999", "nonsense"])
-def test_an_unknown_request_is_404(o311, world, number):
+def test_an_unknown_request_is_404(o311, world, now, number):
+    other = report(world)  # a request that does exist is not answered in its place
     response, body = o311(f"requests/{number}.json")
-    assert response.status_code == 404 and body[0]["code"] == 404
+    assert response.status_code == 404 and body[0]["code"] == 404 and number in body[0]["description"]
+    assert other.number not in response.content.decode() and [set(e) for e in body] == [{"code", "description"}]
+    response, root = o311(f"requests/{number}.xml")
+    assert response.status_code == 404 and root.tag == "errors" and number in root.findtext("error/description")
 
 
 def test_an_application_is_not_a_public_request(o311, world, now):
@@ -132,11 +136,14 @@ def test_a_list_of_ids_overrides_the_other_filters(o311, world, now):
     ({"end_date": "2026-13-01"}, "end_date"),
     ({"status": "pending"}, "status"),
 ])
-def test_bad_search_arguments_are_400_naming_the_argument(o311, world, query, argument):
+def test_bad_search_arguments_are_400_naming_the_argument(o311, world, now, query, argument):
+    case = report(world)  # a bad search answers no requests, not the default search
     response, body = o311("requests.json", **query)
     assert response.status_code == 400 and body[0]["description"].startswith(f"{argument}: ")
+    assert case.number not in response.content.decode()
     response, root = o311("requests.xml", **query)
     assert response.status_code == 400 and root.tag == "errors" and root.findtext("error/code") == "400"
+    assert root.findtext("error/description").startswith(f"{argument}: ") and root.find("request") is None
 
 
 def test_the_search_keeps_to_the_jurisdiction(o311, world, now):

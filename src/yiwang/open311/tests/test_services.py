@@ -63,12 +63,17 @@ def test_a_service_without_a_form_has_no_attributes(o311, world):
 def test_it_answers_404_for_a_code_that_is_not_a_service(o311, world, code):
     response, body = o311(f"services/{code}.json")
     assert response.status_code == 404 and body[0]["code"] == 404 and code in body[0]["description"]
+    assert "attributes" not in response.content.decode()  # no definition, not even an empty one
     response, root = o311(f"services/{code}.xml")
     assert response.status_code == 404 and root.tag == "errors" and root.findtext("error/code") == "404"
+    assert code in root.findtext("error/description") and root.find("attributes") is None
 
 
 def test_an_unknown_jurisdiction_is_404_and_a_known_one_is_accepted(o311, world):
     response, body = o311("services.json", jurisdiction_id="NOWHERE")
-    assert response.status_code == 404 and "NOWHERE" in body[0]["description"]
-    response, _body = o311("services.json", jurisdiction_id="KG")
-    assert response.status_code == 200
+    assert response.status_code == 404 and body[0]["code"] == 404 and "NOWHERE" in body[0]["description"]
+    assert "INC_PARKING" not in response.content.decode()  # no list of services for a place we do not serve
+    response, root = o311("services.xml", jurisdiction_id="NOWHERE")
+    assert response.status_code == 404 and root.tag == "errors" and "NOWHERE" in root.findtext("error/description")
+    response, body = o311("services.json", jurisdiction_id="KG")
+    assert response.status_code == 200 and "INC_PARKING" in {s["service_code"] for s in body}

@@ -111,6 +111,7 @@ def test_a_pin_outside_the_jurisdiction_is_refused(o311, world, api_key):
 def test_it_needs_a_usable_location(o311, world, api_key, fields, argument):
     response, body = post(o311, api_key, service_code="INC_PARKING", **fields)
     assert response.status_code == 400 and body[0]["description"].startswith(f"{argument}: ")
+    assert not Case.objects.exists() and not Submission.objects.exists()
 
 
 def test_it_names_every_bad_attribute(o311, streetlight, api_key):
@@ -135,13 +136,15 @@ def test_it_refuses_two_values_for_a_single_valued_attribute(client, streetlight
 
 @pytest.mark.parametrize("code", ["NOPE", "SENIOR_CARD"])
 def test_it_answers_404_for_a_code_that_is_not_a_service(o311, world, api_key, code):
-    response, _body = post(o311, api_key, service_code=code, **IN_XFL_G1)
-    assert response.status_code == 404
+    response, body = post(o311, api_key, service_code=code, **IN_XFL_G1)
+    assert response.status_code == 404 and body[0]["code"] == 404 and code in body[0]["description"]
+    assert not Case.objects.exists() and not Submission.objects.exists()
 
 
 def test_it_needs_a_service_code(o311, world, api_key):
     response, body = post(o311, api_key, **IN_XFL_G1)
     assert response.status_code == 400 and body[0]["description"].startswith("service_code: ")
+    assert not Case.objects.exists() and not Submission.objects.exists()
 
 
 def test_a_retry_from_the_same_device_is_the_same_report(o311, world, api_key):
@@ -196,3 +199,8 @@ def test_a_key_issued_for_a_resident_reports_as_that_resident(o311, world):
 def test_a_long_description_is_refused(o311, world, api_key):
     response, body = post(o311, api_key, service_code="INC_PARKING", description="灯" * 4001, **IN_XFL_G1)
     assert response.status_code == 400 and body[0]["description"].startswith("description: ")
+    assert "4000" in body[0]["description"]
+    assert not Case.objects.exists() and not Submission.objects.exists()
+    # One character fewer is filed, whole.
+    response, _body = post(o311, api_key, service_code="INC_PARKING", description="灯" * 4000, **IN_XFL_G1)
+    assert response.status_code == 201 and Case.objects.get().description == "灯" * 4000
