@@ -37,8 +37,9 @@ from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 
 REQUIRED, OPTIONAL, OFF = "required", "optional", "off"
-# Where staff work: the workbench, the command centre, the apps' staff pages and the admin.
-GUARDED_PREFIXES = ("/work/", "/command/", "/ledger/", "/party/", "/patrol/", "/parking/", "/grid/", "/admin/")
+# Where staff work: the workbench, the leaders' dashboard, the command centre, the apps' staff pages and the admin.
+GUARDED_PREFIXES = ("/work/", "/dashboard/", "/command/", "/ledger/", "/party/", "/patrol/", "/parking/", "/grid/",
+                    "/admin/")
 # The admin's own login and logout stay reachable, so that one can log in (then be asked) or leave.
 UNGUARDED = ("/admin/login/", "/admin/logout/")
 RECOVERY_CODES = 10
