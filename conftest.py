@@ -17,6 +17,27 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _calendar_after_flush(request, django_db_blocker):
+    """A transactional test ends by emptying every table, the working-day calendar its migration
+    seeded included; the next test on the same worker would count deadlines without holidays. Set up
+    before the database fixtures, so this runs after their flush."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if not ({"transactional_db", "live_server"} & set(request.fixturenames)
+            or (marker is not None and marker.kwargs.get("transaction"))):
+        return
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from yiwang.cases.models import Workday
+
+    with django_db_blocker.unblock():
+        if not Workday.objects.exists():
+            import_module("yiwang.cases.migrations.0002_seed_calendar").seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
 def _staff_2fa_off(settings):
     # Tests log staff in with force_login and no second factor; tests/test_staff_2fa.py turns it on.
     settings.YIWANG_STAFF_2FA = "off"
