@@ -21,10 +21,10 @@ from ninja.security import APIKeyCookie, HttpBearer
 from yiwang.core import idempotency, jsonbody
 from yiwang.core.errors import DomainError
 
-
 # Input and BASE64 live in core.schemas (every app's api.py builds on them); re-exported for the API's own use.
 from yiwang.core.schemas import BASE64, Input  # noqa: F401
 from yiwang.org.selectors import Viewer, request_viewer, user_for_token, viewer_for
+
 # Token → (viewer, fetched at): intake must not spend three queries per request on who is asking.
 # A revoked token or a changed role takes effect within TOKEN_CACHE_SECONDS in every process.
 TOKEN_CACHE_SECONDS = 5.0

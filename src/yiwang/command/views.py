@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from yiwang.cases.workflows import workflow
 from yiwang.cases import routing
+from yiwang.cases.workflows import workflow
 from yiwang.command import selectors, services
 from yiwang.command.forms import BoardForm, BulkDispatchForm, DispatchForm, MergeForm
 from yiwang.core import forms, pages
