@@ -98,6 +98,6 @@ def _tallies_in_step(request):
     # Set the database up before this fixture, so the check runs before the test's data is rolled back.
     request.getfixturevalue("transactional_db" if transactional else "db")
     yield
-    from yiwang.stats.rollups import differences
+    from yiwang.records.rollups import differences
 
     assert differences() == []

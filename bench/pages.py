@@ -408,7 +408,7 @@ def measure(args) -> dict:
     from yiwang.cases.models import Case
     from yiwang.core import clock
     from yiwang.org.selectors import hierarchy, viewer_for
-    from yiwang.stats import rollups
+    from yiwang.records import rollups
     from yiwang.stats.selectors import indicators
     from yiwang.web.workbench import TABS
 

@@ -697,7 +697,7 @@ def measure(args) -> dict:
     from yiwang.org.models import Staff
     from yiwang.org.selectors import hierarchy, viewer_for
     from yiwang.org.services import token_create
-    from yiwang.stats import rollups
+    from yiwang.records import rollups
     from yiwang.stats.selectors import indicators
 
     h = hierarchy()

@@ -53,7 +53,7 @@ from yiwang.feedback.services import RATABLE_KINDS
 from yiwang.org import geo
 from yiwang.org.models import Resident
 from yiwang.org.selectors import hierarchy
-from yiwang.stats import rollups
+from yiwang.records import rollups
 
 CHUNK = 5000  # lines validated, then written, together
 REF_PREFIX = "import:"  # a legacy number becomes the case's idempotency key: a second import refuses it

@@ -14,7 +14,7 @@ from yiwang.cases.chain import verify_events
 from yiwang.cases.models import Case, CaseEvent
 from yiwang.cases.workflows import workflow
 from yiwang.org.selectors import Viewer
-from yiwang.stats import rollups
+from yiwang.records import rollups
 from yiwang.stats.selectors import indicators
 
 BATCH = 2000

@@ -10,8 +10,8 @@ from yiwang.cases.models import CaseTally
 from yiwang.cases.services import case_act, case_create
 from yiwang.feedback.services import evaluation_create
 from yiwang.org.selectors import Viewer
+from yiwang.records import rollups as all_rollups
 from yiwang.records.verification import verify
-from yiwang.stats import rollups as all_rollups
 from yiwang.stats.selectors import indicators
 from yiwang.testing import SENIOR_OK
 

@@ -20,7 +20,7 @@ from yiwang.core import clock
 from yiwang.feedback.models import Evaluation
 from yiwang.org.selectors import hierarchy
 from yiwang.records import imports as bulk
-from yiwang.stats import rollups
+from yiwang.records import rollups
 from yiwang.testing import SENIOR_OK
 
 LOCAL = ZoneInfo("Asia/Shanghai")

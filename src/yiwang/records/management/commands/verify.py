@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from yiwang.records import rollups
 from yiwang.records.verification import verify
-from yiwang.stats import rollups
 
 
 class Command(BaseCommand):
