@@ -53,9 +53,10 @@ def last_code(phone: str = PHONE) -> str:
 
 
 def sign_up(client, code: str, phone: str = PHONE, id_number: str = ID_NUMBER, name: str = "赵小明",
-            password: str = ""):
+            password: str = "", region_code: str = "KG-DZ-XFL"):
     return client.post("/signup/", {"step": "signup", "phone": phone, "code": code, "name": name,
-                                    "id_number": id_number, "password": password, "password2": password})
+                                    "id_number": id_number, "password": password, "password2": password,
+                                    "region_code": region_code})
 
 
 def test_a_new_number_signs_up_with_the_code_from_the_outbox_and_sees_my_cases(client, world, clock_at):
@@ -70,6 +71,7 @@ def test_a_new_number_signs_up_with_the_code_from_the_outbox_and_sees_my_cases(c
     assert mine.status_code == 200 and "我的办件" in body and "注册成功" in body
     resident = Resident.objects.get(id_number=ID_NUMBER)
     assert resident.phone == PHONE and resident.user is not None and resident.name == "赵小明"
+    assert resident.region.code == "KG-DZ-XFL"  # where they said they live: their applications go there
     assert resident.user.check_password("a-long-Passw0rd")
     assert ID_NUMBER not in body
     # A password login works with the username the page told them.
@@ -231,3 +233,22 @@ def test_the_fifth_wrong_try_says_the_code_is_dead(client, world, clock_at):
     for _ in range(4):
         sign_up(client, wrong)
     assert "验证码不正确，已失效" in sign_up(client, wrong).content.decode()
+
+
+def test_a_new_resident_says_where_they_live_and_applies_there(client, world, clock_at):
+    from yiwang.cases.services import case_create
+    from yiwang.org.selectors import viewer_for
+    from yiwang.testing import SENIOR_OK
+
+    send(client)
+    code = last_code()
+    refused = sign_up(client, code, region_code="")
+    assert refused.status_code == 422 and "请选择您居住的村（社区）。" in refused.content.decode()
+    assert not Resident.objects.filter(id_number=ID_NUMBER).exists()
+    refused = sign_up(client, code, region_code="KG-DZ")  # a town, not a community
+    assert refused.status_code == 422 and not Resident.objects.filter(id_number=ID_NUMBER).exists()
+
+    assert sign_up(client, code).status_code == 302
+    user = Resident.objects.get(id_number=ID_NUMBER).user
+    case = case_create(viewer=viewer_for(user), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    assert case.holder_unit_id == world.units["xfl_sh"].id  # the community's hall, not a fallback

@@ -302,15 +302,6 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
     raise ValidationFailed(error, field="code")
 
 
-def _signup_region() -> Region:
-    """Where a resident who signs up online is registered until a window corrects their 户籍所在地:
-    the district's area, as for a newcomer through the province's login (org/oidc.py)."""
-    areas = list(Region.objects.filter(level=Level.AREA, parent=None)[:2])
-    if len(areas) != 1:
-        raise ValidationFailed(_("未配置新居民的户籍区域。请联系管理员。"))
-    return areas[0]
-
-
 def account_for_phone(phone: str):
     """The active resident account whose number is ``phone``, or None; refused when several are."""
     users = [r.user for r in Resident.objects.filter(phone=phone, user__isnull=False, user__is_active=True)
@@ -320,8 +311,10 @@ def account_for_phone(phone: str):
     return users[0] if users else None
 
 
-def signup_check(*, phone: str, name: str, id_number: str) -> tuple[str, str, str]:
-    """The sign-up's fields, cleaned, or the refusal; checked before the code is spent on them."""
+def signup_check(*, phone: str, name: str, id_number: str, region_code: str = "") -> tuple[str, str, str, Region | None]:
+    """The sign-up's fields, cleaned, or the refusal; checked before the code is spent on them. The
+    region is the community a new resident lives in (None for a resident already on record, whose
+    record says where): applications are routed from it to the nearest service hall."""
     phone = mobile_number(phone)
     name = (name or "").strip()
     if not name or len(name) > 50:
@@ -338,15 +331,21 @@ def signup_check(*, phone: str, name: str, id_number: str) -> tuple[str, str, st
         raise ValidationFailed(_("姓名与身份证号码不一致。"), field="name")
     if account_for_phone(phone) is not None:
         raise ValidationFailed(_("该手机号码已注册账号，请用验证码登录。"), field="phone")
-    return phone, name, id_number
+    region = None
+    if not residents:
+        region = Region.objects.filter(code=(region_code or "").strip(), level=Level.COMMUNITY).first()
+        if region is None:
+            raise ValidationFailed(_("请选择您居住的村（社区）。"), field="region_code")
+    return phone, name, id_number, region
 
 
-def resident_signup(*, phone: str, code: str, name: str, id_number: str, password: str = ""):
+def resident_signup(*, phone: str, code: str, name: str, id_number: str, password: str = "", region_code: str = ""):
     """A resident's own account, proven by a code sent to ``phone``, bound to their real name and ID
     number: a resident already on record with that number (a grid import, a window) gets the account;
-    else a new resident in the district's area. One account per ID number. The new user, whose
+    else a new resident in the community they chose. One account per ID number. The new user, whose
     username is random (a username shows on pages and in logs: not the phone or the ID number)."""
-    phone, name, id_number = signup_check(phone=phone, name=name, id_number=id_number)
+    phone, name, id_number, region = signup_check(phone=phone, name=name, id_number=id_number,
+                                                  region_code=region_code)
     code_check(phone=phone, purpose=CodePurpose.SIGNUP, code=code)  # commits a wrong try
     with transaction.atomic():
         # Checked again under the write: two sign-ups with one ID number racing past the first check.
@@ -360,7 +359,7 @@ def resident_signup(*, phone: str, code: str, name: str, id_number: str, passwor
             resident.save(update_fields=["user"])
             resident_update(resident=resident, phone=phone)
         else:
-            resident_create(name=name, phone=phone, region=_signup_region(), id_number=id_number, user=user)
+            resident_create(name=name, phone=phone, region=region, id_number=id_number, user=user)
     return user
 
 

@@ -22,6 +22,7 @@ from yiwang.core.errors import DomainError
 from yiwang.messages import services as outbox
 from yiwang.org import services as org_services
 from yiwang.org.models import CodePurpose
+from yiwang.org.selectors import communities
 
 # A code proves the number, not a password: the session is the model backend's like any other login.
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -38,6 +39,7 @@ class SignupForm(forms.Form):
     id_number = pages.TextField()
     password = pages.TextField()
     password2 = pages.TextField()
+    region_code = pages.TextField()
 
     def clean(self):
         data = super().clean()
@@ -84,7 +86,8 @@ def _answer(request: HttpRequest, template: str, context: dict, errors: dict, ex
 @sensitive_post_parameters("code", "id_number", "password", "password2")
 def signup(request: HttpRequest) -> HttpResponse:
     """Phone → code → name and ID number (real-name binding) → an optional password → logged in."""
-    values = {"phone": request.POST.get("phone", "").strip()[:20], "name": request.POST.get("name", "")[:50]}
+    values = {"phone": request.POST.get("phone", "").strip()[:20], "name": request.POST.get("name", "")[:50],
+              "communities": communities(), "region_code": request.POST.get("region_code", "")}
     errors: dict = {}
     error = None
     if request.method == "POST":
@@ -96,7 +99,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 posted = pages.cleaned(SignupForm(request.POST))
                 user = org_services.resident_signup(phone=posted["phone"], code=posted["code"],
                                                     name=posted["name"], id_number=posted["id_number"],
-                                                    password=posted["password"])
+                                                    password=posted["password"], region_code=posted["region_code"])
                 auth.login(request, user, backend=BACKEND)
                 messages.success(request, _("注册成功。您的用户名是 %(u)s，可用它和密码登录，也可随时用手机验证码登录。")
                                  % {"u": user.get_username()})
