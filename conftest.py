@@ -17,27 +17,6 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def _calendar_after_flush(request, django_db_blocker):
-    """A transactional test ends by emptying every table, the working-day calendar its migration
-    seeded included; the next test on the same worker would count deadlines without holidays. Set up
-    before the database fixtures, so this runs after their flush."""
-    yield
-    marker = request.node.get_closest_marker("django_db")
-    if not ({"transactional_db", "live_server"} & set(request.fixturenames)
-            or (marker is not None and marker.kwargs.get("transaction"))):
-        return
-    from importlib import import_module
-
-    from django.apps import apps
-
-    from yiwang.cases.models import Workday
-
-    with django_db_blocker.unblock():
-        if not Workday.objects.exists():
-            import_module("yiwang.cases.migrations.0002_seed_calendar").seed(apps, None)
-
-
-@pytest.fixture(autouse=True)
 def _staff_2fa_off(settings):
     # Tests log staff in with force_login and no second factor; tests/test_staff_2fa.py turns it on.
     settings.YIWANG_STAFF_2FA = "off"
@@ -95,9 +74,26 @@ def _tallies_in_step(request):
         yield
         return
     transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+    _calendar_seeded(request)
     # Set the database up before this fixture, so the check runs before the test's data is rolled back.
     request.getfixturevalue("transactional_db" if transactional else "db")
     yield
     from yiwang.records.rollups import differences
 
     assert differences() == []
+
+
+def _calendar_seeded(request) -> None:
+    """A transactional test ends by emptying every table, the working-day calendar its migration
+    seeded included; a deadline test that comes after it on the same worker would count without
+    holidays. Seeded again, committed, before the test's own transaction starts (once per flush)."""
+    request.getfixturevalue("django_db_setup")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from yiwang.cases.models import Workday
+
+    with request.getfixturevalue("django_db_blocker").unblock():
+        if not Workday.objects.exists():
+            import_module("yiwang.cases.migrations.0002_seed_calendar").seed(apps, None)
