@@ -70,7 +70,8 @@ class Site:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANIAN_", "YIWANG_"))}
         env.update(DJANGO_SETTINGS_MODULE="yiwang.settings", YIWANG_DATABASE_URL=self.url,
                    YIWANG_VAR_DIR=str(self.var), YIWANG_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
-                   YIWANG_ALLOWED_HOSTS="127.0.0.1,localhost")
+                   YIWANG_ALLOWED_HOSTS="127.0.0.1,localhost",
+                   YIWANG_STAFF_2FA="off")  # staff sessions without an authenticator, as in conftest
         return env
 
     def yiwang(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:

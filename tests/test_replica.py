@@ -48,8 +48,9 @@ def _observe() -> dict:
         standby.configure(port=standby.port)
         standby.start()
 
+        # The child reads staff pages with a session and no authenticator (as conftest, 2FA off).
         env = {**os.environ, "YIWANG_DATABASE_URL": primary.url(), "YIWANG_VAR_DIR": str(root / "var"),
-               "DJANGO_SETTINGS_MODULE": "yiwang.settings"}
+               "DJANGO_SETTINGS_MODULE": "yiwang.settings", "YIWANG_STAFF_2FA": "off"}
         env.pop("YIWANG_REPLICA_URL", None)
         migrated = subprocess.run([str(YIWANG), "migrate", "--noinput", "--skip-checks"], env=env, cwd=ROOT,
                                   capture_output=True, text=True, timeout=120)
