@@ -157,7 +157,10 @@ def _local_day_sql(column: str) -> str:
     # SQLite has no time zones: the zone's offset now (Asia/Shanghai has had no daylight saving since 1991).
     offset = timezone.localtime().utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset else 0
-    return f"date({column}, '{minutes:+d} minutes')"
+    # Whole seconds only: SQLite turns the stored microseconds into a floating-point day, and a
+    # moment in the last millisecond before midnight rounded up into the next day (the write path,
+    # timezone.localdate in Python, kept it on its day; `yiwang verify` then saw the tallies differ).
+    return f"date(substr({column}, 1, 19), '{minutes:+d} minutes')"
 
 
 def _day_group_by_sql() -> str:

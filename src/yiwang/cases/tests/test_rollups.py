@@ -120,6 +120,21 @@ def test_whole_seconds_agree_with_sql_near_a_second_boundary(world):
     assert rollups.stored() == rollups.recompute()
 
 
+def test_a_case_in_the_last_millisecond_before_midnight_is_counted_on_its_day(world):
+    """The day tallies: Python's local date and the SQL recomputation agree at midnight too."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from yiwang.core import clock
+
+    late = timezone.make_aware(dt.datetime(2026, 12, 6, 23, 59, 59, 999_900))
+    with clock.frozen_at(late):
+        case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK)
+    assert rollups.stored_days() == rollups.recompute_days()
+    assert {day for _path, day in rollups.stored_days()} == {dt.date(2026, 12, 6)}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_rebuilds_at_once_both_commit(world):
     """Two bulk imports that finish together each rebuild the tallies in their own transaction:
