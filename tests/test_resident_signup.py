@@ -199,12 +199,25 @@ def test_one_account_per_id_number(client, world, clock_at):
 def test_a_resident_on_record_without_an_account_gets_it(client, world, clock_at):
     from yiwang.org.services import resident_create
 
-    on_record = resident_create(name="钱奶奶", phone="13800000099", region=world.regions["xfl"], id_number=ID_NUMBER)
+    on_record = resident_create(name="钱奶奶", phone=PHONE, region=world.regions["xfl"], id_number=ID_NUMBER)
     send(client)
     assert sign_up(client, last_code(), name="孙某").status_code == 422  # the name must match the record
     assert sign_up(client, last_code(), name="钱奶奶").status_code == 302
     on_record.refresh_from_db()
     assert on_record.user is not None and on_record.phone == PHONE
+
+
+def test_someone_who_knows_a_name_and_id_number_cannot_take_over_the_record(client, world, clock_at):
+    """The record's own mobile number must be the one proven by the code."""
+    from yiwang.org.services import resident_create
+
+    on_record = resident_create(name="钱奶奶", phone="13800000099", region=world.regions["xfl"], id_number=ID_NUMBER)
+    send(client)
+    answer = sign_up(client, last_code(), name="钱奶奶")
+    assert answer.status_code == 422 and "登记的手机号码不是此号码" in answer.content.decode()
+    on_record.refresh_from_db()
+    assert on_record.user is None and on_record.phone == "13800000099"
+    assert not Resident.objects.filter(phone=PHONE).exists()
     assert Resident.objects.filter(id_number=ID_NUMBER).count() == 1
 
 

@@ -329,6 +329,11 @@ def signup_check(*, phone: str, name: str, id_number: str, region_code: str = ""
         raise ValidationFailed(_("该身份证号码有多条居民记录，请到政务服务大厅办理账号。"), field="id_number")
     if residents and residents[0].name.strip() != name:
         raise ValidationFailed(_("姓名与身份证号码不一致。"), field="name")
+    # A name and an ID number are no secret (a neighbour, a relative may know both): a record that
+    # already has a mobile number is bound only to that number, which the code proves.
+    if residents and residents[0].phone and mobile_number(residents[0].phone) != phone:
+        raise ValidationFailed(_("该身份证号码登记的手机号码不是此号码，请用登记的号码注册，或到便民服务站办理。"),
+                               field="phone")
     if account_for_phone(phone) is not None:
         raise ValidationFailed(_("该手机号码已注册账号，请用验证码登录。"), field="phone")
     region = None
