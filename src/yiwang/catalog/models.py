@@ -117,3 +117,42 @@ class MatterFAQ(models.Model):
 
     def __str__(self) -> str:
         return self.question[:40]
+
+
+class SearchSynonym(models.Model):
+    """A resident's word for catalogue words (合疗 → 城乡居民医保), kept by staff (catalog/search.py)."""
+
+    # Folded like a query (Simplified, lower-case, no spaces); words separated by spaces must all
+    # occur in the query, in any order ("公积金 取" matches 公积金怎么取).
+    phrase = models.CharField(_("群众说法"), max_length=100, unique=True)
+    means = models.CharField(_("对应目录用语"), max_length=200, blank=True,
+                             help_text=_("空格分隔的词，按较低权重加入检索"))
+    matter = models.ForeignKey(Matter, models.CASCADE, null=True, blank=True, related_name="search_synonyms",
+                               verbose_name=_("直接指向事项"))
+    active = models.BooleanField(_("启用"), default=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("搜索同义词")
+        verbose_name_plural = _("搜索同义词")
+        ordering = ["phrase"]
+
+    def __str__(self) -> str:
+        return self.phrase
+
+
+class SearchMiss(models.Model):
+    """A query that found no matter, counted, so staff can add the synonym it lacked. No personal data."""
+
+    query = models.CharField(_("搜索词"), max_length=100, unique=True)
+    count = models.PositiveIntegerField(_("次数"), default=1)
+    first_seen = models.DateTimeField(_("首次"), auto_now_add=True)
+    last_seen = models.DateTimeField(_("最近"), db_index=True)
+
+    class Meta:
+        verbose_name = _("无结果搜索")
+        verbose_name_plural = _("无结果搜索")
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return self.query
