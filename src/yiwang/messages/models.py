@@ -55,6 +55,8 @@ class Message(models.Model):
     provider_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)  # in-app messages: when the recipient opened it
+    # SMS: how many 70/67-character segments the text (with the signature) is billed as; 1 otherwise.
+    segments = models.PositiveSmallIntegerField(_("短信条数"), default=1)
 
     class Meta:
         indexes = [
@@ -74,3 +76,35 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.to} {self.status}"
+
+
+class MessageTemplate(models.Model):
+    """The text a resident is sent at one event (docs/messages.md "Templates"): per event, optionally
+    per matter (which overrides the general one), language and channel ("" = every channel).
+
+    The text names variables as ``{case_number}`` from the event's fixed set (yiwang.messages.templates);
+    a row that names anything else, or would not render, is refused on save (clean)."""
+
+    event = models.CharField(_("事件"), max_length=40)
+    matter = models.ForeignKey("catalog.Matter", models.CASCADE, null=True, blank=True, related_name="+",
+                               verbose_name=_("事项"), help_text=_("留空则用于所有事项；指定事项的模板优先。"))
+    language = models.CharField(_("语言"), max_length=10, default="zh-hans")
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices, blank=True,
+                               help_text=_("留空则用于所有渠道；短信宜短，站内消息可以长一些。"))
+    text = models.TextField(_("内容"))
+    active = models.BooleanField(_("启用"), default=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("消息模板")
+        verbose_name_plural = _("消息模板")
+        constraints = [
+            # NULL matters are distinct in a plain unique constraint, so the general row has its own.
+            models.UniqueConstraint(fields=["event", "language", "channel"], condition=models.Q(matter__isnull=True),
+                                    name="messages_template_general"),
+            models.UniqueConstraint(fields=["event", "matter", "language", "channel"],
+                                    condition=models.Q(matter__isnull=False), name="messages_template_matter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event}/{self.matter_id or '*'}/{self.language}/{self.channel or '*'}"
