@@ -359,3 +359,34 @@ class Upload(models.Model):
         """What a case keeps of the file in its material entry (cases.attachments' shape)."""
         return {"upload": self.token, "reference": self.path, "sha256": self.sha256, "size": self.size,
                 "content_type": self.content_type, "filename": self.filename}
+
+
+class CannedReply(models.Model):
+    """A reply staff may start from (常用回复) when taking an action: per action, and per matter or,
+    without one, for every matter. Offered in the workbench's action form; the reply sent is whatever
+    the staff member leaves in the box."""
+
+    matter = models.ForeignKey(Matter, models.CASCADE, null=True, blank=True, related_name="+",
+                               verbose_name=_("事项"), help_text=_("留空：适用于所有事项。"))
+    action = models.CharField(_("操作"), max_length=30, help_text=_("如 request_supplement、reject、close。"))
+    title = models.CharField(_("名称"), max_length=60)
+    text = models.TextField(_("回复内容"), max_length=1000)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("常用回复")
+        verbose_name_plural = _("常用回复")
+        ordering = ["action", "title"]
+        indexes = [models.Index(fields=["action", "matter"], name="canned_reply_action_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from yiwang.cases.workflows import WORKFLOWS
+
+        kinds = [self.matter.kind] if self.matter_id else list(WORKFLOWS)
+        if not any(self.action in WORKFLOWS[k].actions for k in kinds if k in WORKFLOWS):
+            raise ValidationError({"action": _("没有名为“%(action)s”的操作。") % {"action": self.action}})
