@@ -15,7 +15,9 @@ from yiwang.feedback import rollups
 from yiwang.feedback.models import BAD_REVIEW_MAX, OFFLINE_CHANNELS, TAGS, Evaluation, RatingChannel
 from yiwang.org.selectors import Viewer
 
-RATABLE_KINDS = {Kind.APPLICATION, Kind.INCIDENT, Kind.CONSULTATION}
+# A follow-up (差评整改) is rated once by the rater of the bad review when it closes: the 追评. Both
+# ratings count in the figures; a bad 追评 opens no further follow-up (one 追评, GB/T 39735).
+RATABLE_KINDS = {Kind.APPLICATION, Kind.INCIDENT, Kind.CONSULTATION, Kind.FOLLOW_UP}
 
 
 def may_rate_online(viewer: Viewer, case: Case) -> bool:
@@ -70,7 +72,7 @@ def evaluation_create(
             )
             evaluation.save(force_insert=True)
             rollups.record(evaluation)
-            if rating <= BAD_REVIEW_MAX:
+            if rating <= BAD_REVIEW_MAX and case.kind != Kind.FOLLOW_UP:
                 follow_up = case_open_follow_up(
                     case=case, evaluation_id=evaluation.pk, rating=rating, comment=comment,
                     workdays_limit=settings.YIWANG_BAD_REVIEW_FOLLOW_UP_WORKDAYS,

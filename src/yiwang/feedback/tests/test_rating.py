@@ -121,3 +121,60 @@ def test_ratings_count_for_the_handling_unit_and_its_region(world):
     counts = evaluation_counts(viewer=leader)
     assert counts == {"ratings": 2, "bad_reviews": 1, "satisfaction_rate": "50.000"}
     assert evaluation_counts(viewer=leader, region_path=world.regions["qh"].path)["ratings"] == 0
+
+
+def _rectified(world, rating=1):
+    """A bad review whose follow-up has been called back and reported back (closed)."""
+    evaluation = rate(world, finished_case(world), rating, comment="等太久")
+    clerk = world.viewer("clerk_xfl")
+    follow_up = case_act(viewer=clerk, case_id=evaluation.follow_up_case.pk, action="call_back", version=1,
+                         comment="已电话回访")
+    case_act(viewer=clerk, case_id=follow_up.pk, action="report_back", version=follow_up.version,
+             result="已整改：增加窗口人手")
+    return evaluation, Case.objects.get(pk=follow_up.pk)
+
+
+def test_the_rater_adds_one_follow_up_rating_once_the_rectification_is_reported(world):
+    original, follow_up = _rectified(world)
+    second = rate(world, follow_up, 4, comment="改好了", tags=["efficiency"])
+    assert second.case_id == follow_up.pk and second.rating == 4
+    # It counts for the unit that handled the original case, beside the original rating.
+    assert second.handling_unit_id == original.handling_unit_id
+    counts = evaluation_counts(viewer=world.viewer("leader_kg"))
+    assert (counts["ratings"], counts["bad_reviews"]) == (2, 1)
+    with pytest.raises(Conflict):  # one 追评, never edited
+        rate(world, follow_up, 5)
+
+
+def test_a_bad_follow_up_rating_opens_no_second_follow_up(world):
+    _, follow_up = _rectified(world)
+    second = rate(world, follow_up, 1, comment="还是不行")
+    assert second.follow_up_case is None
+    assert Case.objects.filter(kind="follow_up").count() == 1
+
+
+def test_no_follow_up_rating_before_the_outcome_is_reported(world):
+    evaluation = rate(world, finished_case(world), 2)
+    with pytest.raises(IllegalTransition):
+        rate(world, evaluation.follow_up_case, 5)
+
+
+def test_only_the_rater_adds_the_follow_up_rating(world):
+    _, follow_up = _rectified(world)
+    with pytest.raises(NotFound):
+        rate(world, follow_up, 5, username="resident_li")
+    with pytest.raises(PermissionDenied):
+        rate(world, follow_up, 5, username="clerk_xfl")
+
+
+def test_the_case_page_offers_the_follow_up_rating_and_then_shows_it(world, client):
+    original, follow_up = _rectified(world)
+    client.force_login(world.users["resident_wang"])
+    page = client.get(f"/cases/{original.case.number}/").content.decode()
+    assert f'href="/cases/{follow_up.number}/#rate"' in page
+    form = client.get(f"/cases/{follow_up.number}/").content.decode()
+    assert 'id="rate"' in form and "追评" in form
+    answer = client.post(f"/cases/{follow_up.number}/action/", {"action": "rate", "rating": "5", "comment": "好"})
+    assert answer.status_code == 302
+    page = client.get(f"/cases/{original.case.number}/").content.decode()
+    assert 'id="follow-up-rating"' in page and "follow-up-rate" not in page
