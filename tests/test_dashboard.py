@@ -20,7 +20,7 @@ from yiwang.stats.selectors import iso_week
 from yiwang.testing import SENIOR_OK
 
 HEADERS = ["办件编号", "标题", "事项", "状态", "当前办理单位", "所属区域", "提交时间", "办理期限", "办结时间",
-           "是否超期", "申请人", "联系电话"]
+           "是否超期", "申请人", "联系电话", "评价等级", "评价内容", "评价意见"]
 FIGURE_LINK = re.compile(r'href="(/dashboard/cases/\?[^"]*)"[^>]*>(?:<b>)?(\d+)(?:</b>)?<')
 
 
@@ -151,6 +151,29 @@ def test_the_rates_link_to_the_cases_that_make_them(leader, cases):
     assert listed_total(leader, "/dashboard/cases/?region=KG-DZ-XFL&rating=any") == 3
     assert listed_total(leader, "/dashboard/cases/?region=KG-DZ-XFL&rating=bad") == 1
     assert 'href="/dashboard/cases/?region=KG-DZ-XFL&amp;rating=any"' in text
+
+
+def test_every_satisfaction_figure_reaches_the_bad_reviews_behind_it(leader, cases, world):
+    """18.10: the 差评 tile, each region row and each unit row link to the 差评 cases, listed with the
+    rating, its tags and the comment (ID numbers and phones masked), and exported the same way."""
+    wang = world.viewer("resident_wang")
+    case = close(world, case_create(viewer=wang, matter_code="SENIOR_CARD", **SENIOR_OK).case)
+    evaluation_create(viewer=wang, case_id=case.pk, rating=2, tags=["efficiency", "guide"],
+                      comment="=1+1 等了三周 身份证610102199001011234 电话13912345678")
+    text = body(leader.get("/dashboard/", {"region": "KG-DZ"}))
+    assert 'data-figure="bad_reviews"' in text
+    assert 'href="/dashboard/cases/?region=KG-DZ&amp;rating=bad"' in text
+    unit = world.units["xfl_sh"].code
+    assert f'unit={unit}&amp;rating=bad"' in text
+    assert listed_total(leader, f"/dashboard/cases/?region=KG-DZ&unit={unit}&rating=bad") == 2
+    listing = body(leader.get("/dashboard/cases/", {"region": "KG-DZ", "rating": "bad"}))
+    assert case.number in listing and "不满意" in listing and "办事效率、指南准确" in listing
+    assert "610102199001011234" not in listing and "13912345678" not in listing
+    rows = list(workbook(leader.get("/dashboard/cases/export.xlsx", {"region": "KG-DZ", "rating": "bad"}))
+                .iter_rows(values_only=True))
+    line = {row[0]: row for row in rows[1:]}[case.number]
+    assert line[12:14] == ("不满意", "办事效率、指南准确")
+    assert line[14].startswith("=1+1") and "610102199001011234" not in line[14] and "13912345678" not in line[14]
 
 
 def test_satisfaction_is_shown_with_three_decimals(leader, cases):

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from yiwang.cases.services import case_act, case_create
+from yiwang.feedback.services import evaluation_create
 from yiwang.testing import SENIOR_OK
 
 pytestmark = pytest.mark.browser
@@ -23,6 +24,12 @@ def some_cases(world):
     case_create(viewer=world.viewer("operator_kg"), matter_code="INC_PARKING", region_code="KG-DZ-CJC",
                 title="路口乱停车", lat=34.45, lng=108.75, channel="grid")
     case_create(viewer=admin, matter_code="SENIOR_CARD", region_code="QH-WC-SPD", **SENIOR_OK)
+    wang = world.viewer("resident_wang")
+    rated = case_create(viewer=wang, matter_code="SENIOR_CARD", **SENIOR_OK).case
+    for who, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
+                            ("handler_xfl", "close", {})]:
+        rated = case_act(viewer=world.viewer(who), case_id=rated.pk, action=action, version=rated.version, **kw)
+    evaluation_create(viewer=wang, case_id=rated.pk, rating=1, tags=["efficiency"], comment="跑了三趟")
 
 
 def test_a_leader_drills_down_follows_a_figure_and_exports_it(page, world, shot, login, live_server, tmp_path):
@@ -47,7 +54,7 @@ def test_a_leader_drills_down_follows_a_figure_and_exports_it(page, world, shot,
 
     open_figure = page.locator('#kpis a[data-figure="open"]')
     shown = int(open_figure.locator("b").inner_text())
-    assert shown == 4  # three applications and the incident
+    assert shown == 5  # three applications, the incident and the follow-up of the bad review
     open_figure.click()
     expect(page).to_have_url(re.compile(r"/dashboard/cases/\?region=KG-DZ&open=1$"))
     expect(page.locator("#total")).to_have_attribute("data-total", str(shown))
@@ -61,9 +68,20 @@ def test_a_leader_drills_down_follows_a_figure_and_exports_it(page, world, shot,
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
-    assert rows[0][0] == "办件编号" and rows[0][-1] == "联系电话"
+    assert rows[0][0] == "办件编号" and rows[0][11] == "联系电话" and rows[0][-1] == "评价意见"
     assert len(rows) - 1 == shown
-    assert {row[-1] for row in rows[1:]} == {"138****0001", None}  # the incident has no phone
+    assert {row[11] for row in rows[1:]} == {"138****0001", None}  # the incident has no phone
+
+    # From the satisfaction figures to the bad reviews behind them, with the rating and its tags.
+    page.goto(f"{live_server.url}/dashboard/?region=KG-DZ")
+    bad = page.locator('#kpis a[data-figure="bad_reviews"]')
+    expect(bad.locator("b")).to_have_text("1")
+    bad.click()
+    expect(page).to_have_url(re.compile(r"/dashboard/cases/\?region=KG-DZ&rating=bad$"))
+    expect(page.locator("#case-table tbody tr")).to_have_count(1)
+    expect(page.locator("#case-table td.rating")).to_contain_text("非常不满意")
+    expect(page.locator("#case-table td.rating")).to_contain_text("办事效率")
+    shot("bad-reviews")
 
     assert not outside, f"the dashboard reached outside the server: {outside}"
     assert not errors, errors

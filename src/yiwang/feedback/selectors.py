@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Q, Sum
 
 from yiwang.core.db import stale_ok
-from yiwang.feedback.models import BAD_REVIEW_MAX, Evaluation, RatingTally
+from yiwang.feedback.models import BAD_REVIEW_MAX, TAGS, Evaluation, Rating, RatingTally
 from yiwang.org.selectors import Viewer, scope_q
 
 
@@ -42,6 +42,26 @@ def rating_counts_by_region(*, viewer: Viewer, region_path: str | None = None) -
     rows = (_rating_tallies(viewer, region_path).values("region_path")
             .annotate(ratings=Sum("n"), bad_reviews=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX))).order_by())
     return [{**row, "bad_reviews": row["bad_reviews"] or 0} for row in rows]
+
+
+def rating_counts_by_unit(*, viewer: Viewer, region_path: str | None = None) -> dict[int, dict]:
+    """{handling unit id: {ratings, bad_reviews, satisfaction_rate}} for the viewer's scope."""
+    rows = (_rating_tallies(viewer, region_path).values("handling_unit_id")
+            .annotate(ratings=Sum("n"), bad=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX))).order_by())
+    return {row["handling_unit_id"]: {"ratings": row["ratings"], "bad_reviews": row["bad"] or 0,
+                                      "satisfaction_rate": satisfaction_percent(row["ratings"] - (row["bad"] or 0),
+                                                                                row["ratings"])}
+            for row in rows}
+
+
+def tag_labels(tags: list) -> list[str]:
+    """The names of an evaluation's content tags (online and offline sets), unknown codes as stored."""
+    names = {**TAGS["offline"], **TAGS["online"]}
+    return [str(names.get(t, t)) for t in tags or []]
+
+
+def rating_label(rating: int | None) -> str:
+    return str(Rating(rating).label) if rating in Rating.values else ""
 
 
 def evaluation_for_case(case_id: int) -> Evaluation | None:

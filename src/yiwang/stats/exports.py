@@ -23,6 +23,7 @@ from yiwang.cases.models import Case
 from yiwang.core import clock
 from yiwang.core.exports import sheet_row
 from yiwang.core.idnumber import mask_phone, mask_text
+from yiwang.feedback.selectors import rating_label, tag_labels
 from yiwang.org.models import Level
 from yiwang.stats.selectors import state_labels
 
@@ -33,6 +34,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CASE_COLUMNS = [
     ("办件编号", 22), ("标题", 36), ("事项", 24), ("状态", 10), ("当前办理单位", 28), ("所属区域", 16),
     ("提交时间", 19), ("办理期限", 19), ("办结时间", 19), ("是否超期", 9), ("申请人", 10), ("联系电话", 14),
+    ("评价等级", 10), ("评价内容", 24), ("评价意见", 36),
 ]
 REGION_COLUMNS = [
     ("区域", 20), ("区划代码", 18), ("层级", 8), ("案件数", 9), ("在办", 9), ("超期", 9), ("已办结", 9),
@@ -74,6 +76,7 @@ def cases_workbook(queryset: QuerySet[Case]):
     rows = queryset.order_by("-created_at", "-id").values_list(
         "id", "created_at", "title", "matter__name", "kind", "state", "holder_unit__name", "region__name",
         "due_at", "closed_at", "suspended_at", "applicant_name", "applicant_phone",
+        "evaluation__rating", "evaluation__tags", "evaluation__comment",
     )[: MAX_ROWS + 1]
     for written, row in enumerate(rows.iterator(chunk_size=CHUNK)):
         if written == MAX_ROWS:
@@ -91,13 +94,13 @@ class _Clock(NamedTuple):
 
 def _case_line(row: tuple, labels: dict, now: dt.datetime) -> list:
     (pk, created_at, title, matter, kind, state, holder, region, due_at, closed_at, suspended_at,
-     name, phone) = row
+     name, phone, rating, tags, comment) = row
     # 是否超期: overdue while open, closed late once closed (the case list's badge, cases.deadlines).
     overdue = missed_deadline(_Clock(closed_at, suspended_at, due_at), now)
     return [
         Case.format_number(created_at, pk), mask_text(title), matter, labels.get((kind, state), state), holder, region,
         created_at, due_at, closed_at, _("是") if overdue else _("否"), mask_text(name, phones=False),
-        mask_phone(phone),
+        mask_phone(phone), rating_label(rating), "、".join(tag_labels(tags or [])), mask_text(comment or ""),
     ]
 
 

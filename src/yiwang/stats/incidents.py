@@ -21,7 +21,11 @@ from yiwang.org.models import Level
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 from yiwang.stats.selectors import percent
 
-STEPS = ("register", "dispatch", "handle", "verify", "rework", "close")
+# Work sent back after handling: by the centre's check (返工), by the reporter's "未解决" to
+# "已解决吗？", or by the reporter reopening a closed incident within the workflow's REOPEN_DAYS.
+# A case counts once in the rework rate however often it went back.
+REWORK_ACTIONS = ("rework", "not_resolved", "reopen")
+STEPS = ("register", "dispatch", "handle", "verify", *REWORK_ACTIONS, "close", "confirm", "close_unconfirmed")
 
 
 @dataclass
@@ -35,6 +39,8 @@ class Figures:
     dismissed: int = 0
     merged: int = 0
     reworked: int = 0
+    confirmed: int = 0  # closed on the reporter's 已解决 (the last closing)
+    unconfirmed: int = 0  # closed by the sweep with no answer: never counted as satisfied
     dispatch_hours: list[float] = field(default_factory=list)  # 立案 → 首次派遣
     handle_hours: list[float] = field(default_factory=list)  # 派遣 → 处置完成 (last)
     verify_hours: list[float] = field(default_factory=list)  # 处置完成 → 核查 (last)
@@ -49,6 +55,7 @@ class Figures:
             "on_time_rate": percent(self.closed_on_time, self.closed),  # 按期结案率
             "close_rate": percent(self.closed, self.registered),  # 结案率
             "rework_rate": percent(self.reworked, self.handled),  # 返工率
+            "confirmed": self.confirmed, "unconfirmed": self.unconfirmed,
             "avg_dispatch_hours": avg(self.dispatch_hours), "avg_handle_hours": avg(self.handle_hours),
             "avg_verify_hours": avg(self.verify_hours),
         }
@@ -108,16 +115,20 @@ def incident_indicators(*, viewer: Viewer, start: dt.datetime, end: dt.datetime,
         last_dispatch = max((d for d in ev.get("dispatch", []) if last_handle and d <= last_handle), default=None)
         handle_h = _hours(last_dispatch, last_handle)
         verify_h = _hours(last_handle, last_verify)
+        closings = [(at, a) for a in ("close", "confirm", "close_unconfirmed") for at in ev.get(a, [])]
+        last_close = max(closings)[1] if closings else None
         for f in figures:
             f.reported += 1
             f.registered += registered
             f.dispatched += first_dispatch is not None
             f.handled += last_handle is not None
-            f.reworked += bool(ev.get("rework"))
+            f.reworked += any(ev.get(a) for a in REWORK_ACTIONS)
             f.dismissed += row["state"] == "dismissed"
             f.merged += row["state"] == "merged"
             if row["state"] == "closed":
                 f.closed += 1
+                f.confirmed += last_close == "confirm"
+                f.unconfirmed += last_close == "close_unconfirmed"
                 f.closed_on_time += bool(row["due_at"] and row["closed_at"] <= row["due_at"])
             if dispatch_h is not None:
                 f.dispatch_hours.append(dispatch_h)

@@ -23,7 +23,12 @@ from yiwang.core import clock
 from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.feedback.models import BAD_REVIEW_MAX
-from yiwang.feedback.selectors import evaluation_counts, rating_counts_by_region, satisfaction_percent
+from yiwang.feedback.selectors import (
+    evaluation_counts,
+    rating_counts_by_region,
+    rating_counts_by_unit,
+    satisfaction_percent,
+)
 from yiwang.org.models import Level, Region
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 
@@ -89,14 +94,17 @@ def indicators(*, viewer: Viewer, region_code: str | None = None) -> dict:
         cases = cases.filter(region_path__startswith=region_path)
     overdue_open = cases.filter(overdue_q(clock.now())).count()
     ratings = evaluation_counts(viewer=viewer, region_path=region_path)
+    rated = rating_counts_by_unit(viewer=viewer, region_path=region_path)
+    no_ratings = {"ratings": 0, "bad_reviews": 0, "satisfaction_rate": None}
     units = []
-    for unit_id in sorted(set(open_by_unit) | set(closed_by_unit)):
+    for unit_id in sorted(set(open_by_unit) | set(closed_by_unit) | set(rated)):
         unit = h.units.get(unit_id)
         agg = closed_by_unit.get(unit_id, {"closed": 0, "with_due": 0, "on_time": 0})
         units.append({
             "unit": unit.code if unit else str(unit_id), "name": unit.name if unit else "",
             "level": h.regions[unit.region_id].level if unit else "", "open": open_by_unit.get(unit_id, 0),
             "closed": agg["closed"], "on_time_rate": percent(agg["on_time"], agg["with_due"]),
+            **rated.get(unit_id, no_ratings),
         })
     return {
         "region": {"code": region.code, "name": region.name} if region else None,
@@ -382,7 +390,9 @@ def figure_cases(*, viewer: Viewer, filters: FigureFilters):
             raise ValidationFailed(_("层级只能是 %(l)s 之一。") % {"l": ", ".join(Level.values)}, field="level")
         qs = qs.filter(handled_at_level_q(f.level))
     if f.unit_code:
-        qs = qs.filter(responsible_unit_q(hierarchy().unit(f.unit_code).id))
+        unit_id = hierarchy().unit(f.unit_code).id
+        # A rating counts for the unit recorded on it (feedback's tallies), whatever has happened since.
+        qs = qs.filter(evaluation__handling_unit_id=unit_id) if f.rating else qs.filter(responsible_unit_q(unit_id))
     if f.week:
         try:
             start, end = week_bounds(f.week)

@@ -8,6 +8,7 @@ import math
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,6 +20,7 @@ from yiwang.core import clock, forms, pages
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.core.idnumber import mask_text
 from yiwang.core.pagination import paginate
+from yiwang.feedback.selectors import rating_label, tag_labels
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Level
 from yiwang.org.selectors import hierarchy, request_viewer
@@ -189,7 +191,7 @@ def cases(request):
     try:
         place = stats.dashboard_region(viewer=viewer, region_code=filters.region_code)
         qs = stats.figure_cases(viewer=viewer, filters=filters)
-        page = paginate(qs.select_related("matter", "holder_unit"), order=_list_order(filters),
+        page = paginate(qs.select_related("matter", "holder_unit", "evaluation"), order=_list_order(filters),
                         cursor=request.GET.get("cursor"), limit=CASES_PER_PAGE)
     except NotFound:
         raise
@@ -197,13 +199,23 @@ def cases(request):
         return render(request, "stats/cases.html", {"error": exc.message}, status=400)
     labels = stats.state_labels()
     now = clock.now()
-    rows = [(c, labels.get((c.kind, c.state), c.state), missed_deadline(c, now)) for c in page.items]
+    rows = [(c, labels.get((c.kind, c.state), c.state), missed_deadline(c, now), _rating_of(c)) for c in page.items]
     context = {
         "place": place, "region": place.region, "total": qs.count(), "rows": rows, "page": page,
         "description": _describe(filters, place), "query": params.urlencode(),
         "dashboard_query": _query(region=place.region.code if place.region else None),
     }
     return render(request, "stats/cases.html", context)
+
+
+def _rating_of(case) -> dict | None:
+    """The case's rating for the list: level, whether it is a 差评, its tags."""
+    try:
+        evaluation = case.evaluation
+    except ObjectDoesNotExist:
+        return None
+    return {"label": rating_label(evaluation.rating), "bad": evaluation.is_bad,
+            "tags": tag_labels(evaluation.tags), "comment": evaluation.comment}
 
 
 @staff_required
