@@ -347,6 +347,8 @@ RULES: dict[str, Rule] = {
     "POST web:two_factor_setup": both(STAFF_PAGE, "a wrong or missing first code answers 422 with the form again"),
     "GET web:two_factor_verify": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
     "POST web:two_factor_verify": both(STAFF_PAGE, "a wrong code answers 422 with a message"),
+    "GET web:two_factor_recovery": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
+    "POST web:two_factor_recovery": both(STAFF_PAGE, "a wrong or missing code or password answers 422 with the form again"),
     "POST web:logout": both(PUBLIC),
     # --- the workbench -----------------------------------------------------------------------------
     "GET web:queue": both(STAFF_PAGE, "the other region's cases must not be in it"),

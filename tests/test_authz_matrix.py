@@ -575,7 +575,7 @@ def _nothing(o, me):
 
 
 @calls("GET web:two_factor_setup", "POST web:two_factor_setup", "GET web:two_factor_verify",
-       "POST web:two_factor_verify")
+       "POST web:two_factor_verify", "GET web:two_factor_recovery", "POST web:two_factor_recovery")
 def _second_factor(o, me):
     return Call()  # the caller's own second factor: no object, the same on every side
 

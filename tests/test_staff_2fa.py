@@ -3,13 +3,19 @@ a verified TOTP device cannot reach the staff pages; residents are never asked; 
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from yiwang.cases.models import Case
+from yiwang.org.services import token_create
+from yiwang.testing import SENIOR_OK
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +143,158 @@ def test_off_changes_nothing(client, world):
     assert client.get("/work/").status_code == 200
     client.force_login(world.users["admin"])
     assert client.get("/admin/").status_code == 200
+
+
+# --- the API: a session is refused as the staff pages refuse it ---------------------------------------
+
+def _api_login(client, username: str, **extra):
+    body = {"username": username, "password": f"pw-{username}", **extra}
+    return client.post("/api/v1/session", data=json.dumps(body), content_type="application/json")
+
+
+def _second_factor_refused(response) -> None:
+    assert response.status_code == 403, response.content[:300]
+    assert response.json()["code"] == "second_factor_required"
+
+
+def test_a_password_session_of_staff_is_refused_by_the_api_until_verified(client, world, required):
+    _login(client, "clerk_xfl")
+    key, _codes = _enrol(client)
+    client.post("/logout/")
+    _login(client, "clerk_xfl")  # the password only
+    _second_factor_refused(client.get("/api/v1/me"))
+    _second_factor_refused(client.get("/api/v1/cases"))
+    # A write with the CSRF token is refused too, and nothing is written.
+    client_csrf = Client(enforce_csrf_checks=True)
+    client_csrf.cookies = client.cookies
+    token = client.get("/login/").cookies.get("csrftoken") or client.cookies["csrftoken"]
+    response = client_csrf.post("/api/v1/cases", data=json.dumps({"matter_code": "SENIOR_CARD", **SENIOR_OK}),
+                                content_type="application/json", HTTP_X_CSRFTOKEN=token.value,
+                                HTTP_IDEMPOTENCY_KEY="2fa-refused-write")
+    _second_factor_refused(response)
+    assert not Case.objects.exists()
+    # Verified on the page, the same session reaches the API.
+    client.post("/two-factor/verify/", {"token": f"{totp(key, drift=1):06d}", "next": "/work/"})
+    assert client.get("/api/v1/me").json()["username"] == "clerk_xfl"
+
+
+def test_staff_without_a_device_are_refused_by_the_api_and_told_to_enrol(client, world, required):
+    _login(client, "clerk_xfl")
+    response = client.get("/api/v1/me")
+    _second_factor_refused(response)
+    assert "/two-factor/" in response.json()["detail"]
+    # A superuser without a staff membership, and Django's is_staff, are staff here too.
+    client.force_login(world.users["admin"])
+    _second_factor_refused(client.get("/api/v1/me"))
+
+
+def test_an_unverified_session_may_still_log_out(client, world, required):
+    _login(client, "clerk_xfl")
+    assert client.delete("/api/v1/session").status_code == 204
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_api_login_of_staff_needs_the_code_and_starts_no_session_without_it(client, world, required):
+    _login(client, "clerk_xfl")
+    key, codes = _enrol(client)
+    client.post("/logout/")
+    response = _api_login(client, "clerk_xfl")
+    _second_factor_refused(response)
+    assert "otp_token" in response.json()["errors"]
+    assert "_auth_user_id" not in client.session
+    wrong = f"{(totp(key) + 1) % 1000000:06d}"
+    response = _api_login(client, "clerk_xfl", otp_token=wrong)
+    _second_factor_refused(response)
+    assert "_auth_user_id" not in client.session
+    # A recovery code logs in (once); the session is verified, so the API answers.
+    response = _api_login(client, "clerk_xfl", otp_token=codes[1].upper())
+    assert response.status_code == 200, response.content
+    assert client.get("/api/v1/me").json()["username"] == "clerk_xfl"
+    assert client.get("/work/").status_code == 200
+    client.delete("/api/v1/session")
+    _second_factor_refused(_api_login(client, "clerk_xfl", otp_token=codes[1]))
+
+
+def test_the_api_login_of_staff_without_a_device_is_refused(client, world, required):
+    response = _api_login(client, "clerk_xfl", otp_token="123456")
+    _second_factor_refused(response)
+    assert "_auth_user_id" not in client.session
+
+
+def test_residents_and_tokens_are_not_asked(client, world, required):
+    assert _api_login(client, "resident_wang", password="pw-wang").status_code == 200
+    assert client.get("/api/v1/me").json()["username"] == "resident_wang"
+    machine = Client()
+    token = token_create(username="clerk_xfl")
+    answer = machine.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert answer.status_code == 200 and answer.json()["username"] == "clerk_xfl"
+
+
+def test_optional_lets_the_api_session_of_staff_without_a_device_through(client, world, settings):
+    settings.YIWANG_STAFF_2FA = "optional"
+    _login(client, "clerk_xfl")
+    assert client.get("/api/v1/me").status_code == 200
+    _enrol(client)
+    client.post("/logout/")
+    _login(client, "clerk_xfl")
+    _second_factor_refused(client.get("/api/v1/me"))
+
+
+# --- recovery codes: shown and replaced after proving it is the person again --------------------------
+
+def test_recovery_codes_are_replaced_after_a_current_code_and_the_old_ones_stop_working(client, world, required):
+    _login(client, "clerk_xfl")
+    key, old = _enrol(client)
+    page = client.get("/two-factor/recovery/")
+    assert page.status_code == 200 and "还有 10 个恢复码未使用" in page.content.decode()
+    assert not any(code in page.content.decode() for code in old)  # nothing shown before asking again
+    response = client.post("/two-factor/recovery/", {"token": f"{totp(key, drift=1):06d}", "action": "replace"})
+    assert response.status_code == 200
+    new = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", response.content.decode())
+    assert len(new) == 10 and not set(new) & set(old)
+    assert set(StaticToken.objects.filter(device__user__username="clerk_xfl").values_list("token", flat=True)) == set(new)
+    client.post("/logout/")
+    _login(client, "clerk_xfl")
+    refused = client.post("/two-factor/verify/", {"token": old[0], "next": "/work/"})
+    assert refused.status_code == 422
+    TOTPDevice.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    StaticDevice.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+    assert client.post("/two-factor/verify/", {"token": new[0], "next": "/work/"})["Location"] == "/work/"
+
+
+def test_the_unused_codes_are_shown_after_the_password(client, world, required):
+    _login(client, "leader_kg")
+    _key, codes = _enrol(client)
+    client.post("/logout/")
+    _login(client, "leader_kg")
+    client.post("/two-factor/verify/", {"token": codes[0], "next": "/work/"})
+    response = client.post("/two-factor/recovery/", {"password": "pw-leader_kg", "action": "show"})
+    shown = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", response.content.decode())
+    assert response.status_code == 200 and shown == codes[1:]  # the used one is gone
+
+
+def test_recovery_codes_are_not_shown_for_a_wrong_password_a_recovery_code_or_an_unverified_session(
+        client, world, required):
+    _login(client, "clerk_xfl")
+    _key, codes = _enrol(client)
+    for body, message in (({"password": "nope"}, "密码不正确"),
+                          ({"token": codes[2]}, "恢复码不能用来查看恢复码"),
+                          ({"token": "000000"}, "验证码不正确"),
+                          ({}, "请输入验证器上的验证码或您的登录密码")):
+        response = client.post("/two-factor/recovery/", {**body, "action": "show"})
+        html = response.content.decode()
+        assert response.status_code in (422, 429) and not any(code in html for code in codes), body
+        assert message in html or "尝试次数过多" in html, (body, html[-800:])
+    # Holding the password alone (a session not yet verified) gets no codes: it is sent to verify.
+    client.post("/logout/")
+    _login(client, "clerk_xfl")
+    response = client.post("/two-factor/recovery/", {"password": "pw-clerk_xfl", "action": "replace"})
+    assert response.status_code == 302 and response["Location"].startswith("/two-factor/verify/")
+    assert StaticToken.objects.filter(device__user__username="clerk_xfl").count() == 10
+
+
+def test_a_resident_has_no_recovery_codes_page(client, world, required):
+    _login(client, "resident_wang", "pw-wang")
+    assert client.get("/two-factor/recovery/").status_code == 403

@@ -23,6 +23,7 @@ from yiwang.core.errors import DomainError
 
 # Input and BASE64 live in core.schemas (every app's api.py builds on them); re-exported for the API's own use.
 from yiwang.core.schemas import BASE64, Input  # noqa: F401
+from yiwang.org import second_factor
 from yiwang.org.selectors import Viewer, request_viewer, user_for_token, viewer_for
 
 # Token → (viewer, fetched at): intake must not spend three queries per request on who is asking.
@@ -60,6 +61,9 @@ class TokenAuth(HttpBearer):
         return viewer
 
 
+_LOGOUT = ("DELETE", "/api/v1/session")
+
+
 class SessionAuth(APIKeyCookie):
     """A resident's or staff member's browser session (CSRF-checked on unsafe methods)."""
 
@@ -78,7 +82,13 @@ class SessionAuth(APIKeyCookie):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
-        return request_viewer(request)
+        viewer = request_viewer(request)
+        # A staff member's password alone does not open the API when it does not open /work/: the same
+        # rule as the staff pages (org.second_factor), answered 403 second_factor_required.
+        step = second_factor.missing(user, viewer)
+        if step is not None and (request.method, request.path_info) != _LOGOUT:  # leaving is always allowed
+            raise second_factor.refusal(step)
+        return viewer
 
 
 def clear_token_cache() -> None:

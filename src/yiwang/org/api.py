@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import django_otp
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.middleware.csrf import get_token
@@ -10,7 +11,7 @@ from ninja.errors import HttpError
 from yiwang.core import throttle
 from yiwang.core.errors import PermissionDenied
 from yiwang.core.schemas import Input
-from yiwang.org import selectors
+from yiwang.org import second_factor, selectors
 from yiwang.org.selectors import request_viewer
 
 router = Router(tags=["organisation"])
@@ -67,6 +68,9 @@ def units(request):
 class LoginIn(Input):
     username: str
     password: str
+    # A staff member asked for a second factor (YIWANG_STAFF_2FA) sends a code from their authenticator,
+    # or one of their recovery codes, with the password.
+    otp_token: str | None = None
 
 
 @router.post("/session", response={200: MeOut}, auth=None,
@@ -80,10 +84,32 @@ def login(request, payload: LoginIn):
     user = throttle.authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise PermissionDenied(_("用户名或密码不正确。"), field="password")
+    device = _second_factor(user, payload.otp_token)
     django_login(request, user)
+    if device is not None:
+        django_otp.login(request, device)
     get_token(request)
     request._yiwang_viewer = selectors.viewer_for(user)
     return me(request)
+
+
+def _second_factor(user, token: str | None):
+    """The device whose code verifies this login, None when none is asked for; refuses (no session is
+    started) when the staff rule asks for one and ``token`` is missing or wrong."""
+    step = second_factor.missing(user, selectors.viewer_for(user))
+    if step is None:
+        return None
+    if step == second_factor.ENROL:
+        raise second_factor.refusal(step)
+    if not token:
+        raise second_factor.SecondFactorRequired(
+            _("请同时提交验证器上的 6 位验证码或一个恢复码（otp_token）。"), field="otp_token")
+    device, throttled = second_factor.check(user, token)
+    if device is None:
+        raise second_factor.SecondFactorRequired(
+            _("尝试次数过多，请稍后再试。") if throttled
+            else _("验证码不正确。请输入验证器上的 6 位数字，或一个未用过的恢复码。"), field="otp_token")
+    return device
 
 
 @router.delete("/session", response={204: None}, summary="Log out")

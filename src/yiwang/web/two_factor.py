@@ -1,14 +1,10 @@
-"""Staff second factor (TOTP with recovery codes, on django-otp): enrolment, verification, enforcement.
+"""Staff second factor (TOTP with recovery codes, on django-otp): enrolment, verification, recovery codes,
+enforcement on the staff pages.
 
-``settings.YIWANG_STAFF_2FA`` decides (docs/security.md, 员工二次验证):
-
-- ``required``: a staff member (a Staff membership, or a superuser) whose session is not verified is
-  sent from the staff pages to verification, or to enrolment if they have no device yet;
-- ``optional``: only staff who have enrolled are asked, the others go through;
-- ``off``: nobody is asked.
-
-Residents are never asked. The API is not guarded here: a bearer token is a random secret of its
-own, a factor in itself, and Open311 keys likewise.
+Who is asked is decided once, in org.second_factor (``settings.YIWANG_STAFF_2FA``: required, optional,
+off; docs/security.md, 员工二次验证); the API's session auth asks the same rule. Residents are never
+asked. Bearer tokens are not guarded here: a token is a random secret of its own, issued by an
+administrator from the command line (docs/security.md says why that is safe).
 """
 
 from __future__ import annotations
@@ -21,37 +17,32 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 import django_otp
-from django.conf import settings
-from django.db import transaction
+from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from yiwang.core import pages, throttle
+from yiwang.org import second_factor
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 
-REQUIRED, OPTIONAL, OFF = "required", "optional", "off"
 # Where staff work: the workbench, the leaders' dashboard, the command centre, the apps' staff pages and the admin.
 GUARDED_PREFIXES = ("/work/", "/dashboard/", "/command/", "/ledger/", "/party/", "/patrol/", "/parking/", "/grid/",
                     "/admin/")
 # The admin's own login and logout stay reachable, so that one can log in (then be asked) or leave.
 UNGUARDED = ("/admin/login/", "/admin/logout/")
-RECOVERY_CODES = 10
 SESSION_KEY = "yiwang_totp_enrol_key"  # the secret being enrolled, until a first code confirms it
 
 
-def mode() -> str:
-    return getattr(settings, "YIWANG_STAFF_2FA", REQUIRED)
-
-
-def _has_device(user) -> bool:
-    return django_otp.user_has_device(user, confirmed=True)
+mode = second_factor.mode
+_has_device = second_factor.has_device
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -82,22 +73,13 @@ class StaffSecondFactorMiddleware:
 
     @staticmethod
     def check(request: HttpRequest) -> HttpResponse | None:
-        current = mode()
-        if current == OFF:
-            return None
         path = request.path_info
         if not path.startswith(GUARDED_PREFIXES) or path.startswith(UNGUARDED):
             return None
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or user.is_verified():
-            return None
-        # Django's is_staff too: anyone the admin lets in. Residents (and volunteers without a staff role)
-        # are never asked.
-        if not (user.is_staff or request_viewer(request).is_staff_member):
-            return None
-        if _has_device(user):
+        step = second_factor.missing(getattr(request, "user", None), request_viewer(request))
+        if step == second_factor.VERIFY:
             return HttpResponseRedirect(_with_next("web:two_factor_verify", request.get_full_path()))
-        if current == REQUIRED:
+        if step == second_factor.ENROL:
             return HttpResponseRedirect(_with_next("web:two_factor_setup", request.get_full_path()))
         return None
 
@@ -135,7 +117,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         token = request.POST.get("token", "").strip()
         if token.isdigit() and len(token) == device.digits and totp.verify(int(token), device.tolerance):
             device.last_t, device.drift = totp.t(), totp.drift  # this code cannot be used again
-            codes = _enrol(user, device)
+            codes = second_factor.enrol(user=user, device=device)
             del request.session[SESSION_KEY]
             django_otp.login(request, device)
             return render(request, "web/two_factor_codes.html", {"codes": codes, "next": next_url})
@@ -145,18 +127,6 @@ def setup(request: HttpRequest) -> HttpResponse:
         "uri": uri, "secret": base64.b32encode(device.bin_key).decode(), "qr_svg": _qr_svg(uri),
         "error": error, "next": next_url, "enrolled": _has_device(user),
     }, status=422 if error else 200)
-
-
-@transaction.atomic
-def _enrol(user, device: TOTPDevice) -> list[str]:
-    """One authenticator and one set of recovery codes per person: enrolling again replaces both."""
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
-    device.save()
-    recovery = StaticDevice.objects.create(user=user, name=_("恢复码"), confirmed=True)
-    codes = [StaticToken.random_token() for _i in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create(StaticToken(device=recovery, token=c) for c in codes)
-    return codes
 
 
 @staff_required
@@ -169,8 +139,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(_with_next("web:two_factor_setup", next_url))
     error = ""
     if request.method == "POST":
-        token = request.POST.get("token", "").strip().lower().replace(" ", "")
-        device, throttled = _check(user, token)
+        device, throttled = second_factor.check(user, request.POST.get("token", ""))
         if device is not None:
             django_otp.login(request, device)
             request.session.cycle_key()  # a new session id for the now verified session
@@ -181,18 +150,65 @@ def verify(request: HttpRequest) -> HttpResponse:
                   status=422 if error else 200)
 
 
-def _check(user, token: str):
-    """The device that accepts ``token`` (a 6-digit code is the authenticator's, anything else a recovery
-    code), and whether django-otp's throttling refused the attempt. Each device counts its own failures
-    and makes the next attempt wait longer each time (OTP_TOTP_THROTTLE_FACTOR, OTP_STATIC_THROTTLE_FACTOR)."""
-    model = TOTPDevice if token.isdigit() and len(token) == 6 else StaticDevice
-    throttled = False
-    for device in model.objects.devices_for_user(user, confirmed=True):
-        allowed, _data = device.verify_is_allowed()
-        if not allowed:
-            throttled = True
-            continue
-        accepted = django_otp.verify_token(user, device.persistent_id, token)
-        if accepted is not None:
-            return accepted, False
-    return None, throttled
+class RecoveryForm(forms.Form):
+    token = pages.OptionalTextField()
+    password = pages.OptionalTextField()
+    action = pages.OptionalTextField()
+
+
+@staff_required
+@sensitive_post_parameters("token", "password")
+@require_http_methods(["GET", "HEAD", "POST"])
+def recovery(request: HttpRequest) -> HttpResponse:
+    """The recovery codes: how many are left; after the person proves it is them again (a current code
+    from the authenticator, or their password), the unused codes, or a new set that replaces every old one.
+
+    Only a verified session gets here (someone holding the password alone must not read the codes that
+    would let them pass the second factor), and it still asks again: a session left open on a shared
+    desk is not the person."""
+    user = request.user
+    next_url = _next_url(request)
+    if not _has_device(user):
+        return redirect(_with_next("web:two_factor_setup", next_url))
+    if not user.is_verified():
+        return redirect(_with_next("web:two_factor_verify", request.get_full_path()))
+    error, status, codes, replaced = "", 200, None, False
+    if request.method == "POST":
+        posted = RecoveryForm(request.POST)
+        posted.is_valid()
+        data = posted.cleaned_data
+        error, status = _reauthenticate(request, data.get("token") or "", data.get("password") or "")
+        if not error:
+            replaced = data.get("action") == "replace"
+            codes = (second_factor.recovery_codes_replace(user=user) if replaced
+                     else second_factor.recovery_codes(user))
+    return render(request, "web/two_factor_recovery.html", {
+        "error": error, "codes": codes, "replaced": replaced, "next": next_url,
+        "remaining": len(second_factor.recovery_codes(user)),
+    }, status=status)
+
+
+def _reauthenticate(request: HttpRequest, token: str, password: str) -> tuple[str, int]:
+    """("", 200) when ``token`` (a current authenticator code, not a recovery code) or ``password`` is the
+    signed-in person's, else the message to show and the page's status. Both are throttled: the code by django-otp, the password
+    by core.throttle, as at login."""
+    user = request.user
+    token = token.strip().replace(" ", "")
+    if token:
+        if not (token.isdigit() and len(token) == 6):
+            return _("请输入验证器上显示的 6 位数字（恢复码不能用来查看恢复码）。"), 422
+        device, throttled = second_factor.check(user, token)
+        if device is not None:
+            return "", 200
+        if throttled:
+            return _("尝试次数过多，请稍后再试。"), 429
+        return _("验证码不正确，请输入验证器上显示的 6 位数字。"), 422
+    if password:
+        try:
+            again = throttle.authenticate(request, username=user.get_username(), password=password)
+        except throttle.TooManyAttempts as exc:
+            return exc.message, 429
+        if again is not None and again.pk == user.pk:
+            return "", 200
+        return _("密码不正确。"), 422
+    return _("请输入验证器上的验证码或您的登录密码。"), 422

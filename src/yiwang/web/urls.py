@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from yiwang.web import accounts, views, workbench
+from yiwang.web.two_factor import recovery as two_factor_recovery
 from yiwang.web.two_factor import setup as two_factor_setup
 from yiwang.web.two_factor import verify as two_factor_verify
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("two-factor/", two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", two_factor_verify, name="two_factor_verify"),
+    path("two-factor/recovery/", two_factor_recovery, name="two_factor_recovery"),
     path("work/", workbench.queue, name="queue"),
     path("login/code/", accounts.code_login, name="code_login"),
     path("signup/", accounts.signup, name="signup"),
