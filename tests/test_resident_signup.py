@@ -6,6 +6,7 @@ The code is read from the outbox, as a demo user reads it with ``yiwang messages
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -265,3 +266,86 @@ def test_a_new_resident_says_where_they_live_and_applies_there(client, world, cl
     user = Resident.objects.get(id_number=ID_NUMBER).user
     case = case_create(viewer=viewer_for(user), matter_code="SENIOR_CARD", **SENIOR_OK).case
     assert case.holder_unit_id == world.units["xfl_sh"].id  # the community's hall, not a fallback
+
+
+# --- the optional password: Django's validators at sign-up, then phone + password at login -----------
+
+@pytest.mark.parametrize(("password", "why"), [
+    ("short1!", "密码太短，至少需要 8 个字符"),  # MinimumLengthValidator
+    ("12345678901", "不能全是数字"),             # NumericPasswordValidator
+    ("password123", "太常见"),                   # CommonPasswordValidator
+    ("13912345678x", "太相似"),                  # UserAttributeSimilarityValidator: the mobile number
+])
+def test_a_weak_password_is_refused_beside_the_field_and_the_code_is_kept(client, world, clock_at, password, why):
+    send(client)
+    code = last_code()
+    answer = sign_up(client, code, password=password)
+    html = answer.content.decode()
+    assert answer.status_code == 422
+    errors = html.split('id="password-errors"', 1)[1].split("</div>", 1)[0]
+    assert why in errors, errors
+    assert not Resident.objects.filter(phone=PHONE).exists()
+    # The code was not spent on a refused form: the same code signs up with a good password.
+    assert sign_up(client, code, password="a-long-Passw0rd").status_code == 302
+
+
+def test_mismatched_passwords_are_refused_beside_the_second(client, world, clock_at):
+    send(client)
+    answer = client.post("/signup/", {"step": "signup", "phone": PHONE, "code": last_code(), "name": "赵小明",
+                                      "id_number": ID_NUMBER, "password": "a-long-Passw0rd",
+                                      "password2": "a-long-Passw0rd!", "region_code": "KG-DZ-XFL"})
+    assert answer.status_code == 422 and "两次输入的密码不一致" in answer.content.decode()
+
+
+def _signed_up(client, password: str = "a-long-Passw0rd"):
+    send(client)
+    assert sign_up(client, last_code(), password=password).status_code == 302
+    client.post("/logout/")
+    return Resident.objects.get(phone=PHONE).user
+
+
+def test_a_resident_logs_in_with_phone_and_password(client, world, clock_at):
+    user = _signed_up(client)
+    page = client.get("/login/").content.decode()
+    assert "手机号码或用户名" in page and "手机验证码登录" in page  # both ways are offered
+    answer = client.post("/login/", {"username": f"+86 {PHONE}", "password": "a-long-Passw0rd", "next": "/me/cases/"})
+    assert answer.status_code == 302 and answer["Location"] == "/me/cases/"
+    assert int(client.session["_auth_user_id"]) == user.pk
+    # The API's session login takes the number too.
+    client.post("/logout/")
+    api = client.post("/api/v1/session", data=json.dumps({"username": PHONE, "password": "a-long-Passw0rd"}),
+                      content_type="application/json")
+    assert api.status_code == 200 and api.json()["username"] == user.username
+
+
+def test_a_wrong_password_by_phone_gets_a_clear_message_and_is_throttled(client, world, clock_at, settings):
+    _signed_up(client)
+    settings.YIWANG_LOGIN_FAILURES_PER_USERNAME = 3
+    for _try in range(3):
+        answer = client.post("/login/", {"username": PHONE, "password": "wrong-Passw0rd"}, REMOTE_ADDR="10.9.0.7")
+        assert answer.status_code == 200 and "用户名或密码不正确" in answer.content.decode()
+        assert "手机验证码登录" in answer.content.decode()
+    # Counted against the account, whichever of its names is typed: the username now waits too.
+    username = Resident.objects.get(phone=PHONE).user.username
+    refused = client.post("/login/", {"username": username, "password": "a-long-Passw0rd"}, REMOTE_ADDR="10.9.0.8")
+    assert refused.status_code == 429 and refused.has_header("Retry-After")
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_number_without_an_account_or_without_a_password_does_not_log_in(client, world, clock_at):
+    answer = client.post("/login/", {"username": PHONE, "password": "a-long-Passw0rd"})
+    assert answer.status_code == 200 and "用户名或密码不正确" in answer.content.decode()
+    _signed_up(client, password="")
+    answer = client.post("/login/", {"username": PHONE, "password": ""})
+    assert answer.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_a_number_shared_by_two_accounts_logs_into_neither(client, world, clock_at):
+    from yiwang.org.services import resident_create, user_create
+
+    _signed_up(client)
+    other = user_create(username="r_other", password="a-long-Passw0rd")
+    resident_create(name="赵小明的家人", phone=PHONE, region=Resident.objects.get(phone=PHONE).region,
+                    id_number="", user=other)
+    answer = client.post("/login/", {"username": PHONE, "password": "a-long-Passw0rd"})
+    assert answer.status_code == 200 and "_auth_user_id" not in client.session

@@ -163,8 +163,13 @@ YIWANG_REPLICA_RETRY_SECONDS = float(os.environ.get("YIWANG_REPLICA_RETRY_SECOND
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every password a person chooses (a resident's at sign-up: web/accounts.py) passes Django's four
+# validators: 8 characters or more, not like the name or the mobile number, not a common one, not digits only.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "zh-hans"

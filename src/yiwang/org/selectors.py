@@ -8,9 +8,11 @@ sees their own cases. A superuser sees everything.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -286,3 +288,18 @@ def region_outlines(*, level: str = "grid") -> list[dict]:
         for code, name, boundary in Region.objects.filter(level=level, boundary__isnull=False)
         .order_by("path").values_list("code", "name", "boundary")
     ]
+
+
+def login_username(typed: str) -> str:
+    """The username a password login is checked (and throttled) against. A resident who signed up has a
+    random username, so their mobile number stands for it: a mainland mobile number that is nobody's
+    username means the one active resident account with that number. Otherwise, or when several
+    accounts share the number, what was typed, which then fails as any wrong login does (the same
+    message: the page does not tell which numbers have accounts)."""
+    typed = (typed or "").strip()
+    number = re.sub(r"[\s\-]", "", typed).removeprefix("+86")
+    if not re.fullmatch(r"1[3-9]\d{9}", number) or get_user_model().objects.filter(username=typed).exists():
+        return typed
+    usernames = list(Resident.objects.filter(phone=number, user__isnull=False, user__is_active=True)
+                     .values_list("user__username", flat=True)[:2])
+    return usernames[0] if len(usernames) == 1 else typed

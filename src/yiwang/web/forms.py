@@ -17,6 +17,7 @@ from yiwang.catalog.formschema import ordered_fields
 from yiwang.core import forms as params
 from yiwang.core import pages, throttle
 from yiwang.core.errors import BadParameter
+from yiwang.org.selectors import login_username
 
 
 @dataclass
@@ -86,7 +87,9 @@ class ThrottledLogin:
     throttled: throttle.TooManyAttempts | None = None
 
     def clean(self):
+        # A resident may type their mobile number instead of their (random) username.
         username = self.cleaned_data.get("username")
+        username = login_username(username) if username is not None else None
         password = self.cleaned_data.get("password")
         if username is not None and password:
             try:
