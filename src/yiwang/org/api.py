@@ -81,7 +81,8 @@ def login(request, payload: LoginIn):
         # Another site's form can post text/plain but not JSON: without this it could log a visitor's
         # browser into the other site's account (login CSRF). API clients need no CSRF token here.
         raise HttpError(415, _("请以 application/json 提交用户名和密码。"))
-    user = throttle.authenticate(request, username=payload.username, password=payload.password)
+    user = throttle.authenticate(request, username=selectors.login_username(payload.username),
+                                 password=payload.password)
     if user is None:
         raise PermissionDenied(_("用户名或密码不正确。"), field="password")
     device = _second_factor(user, payload.otp_token)
