@@ -54,3 +54,79 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 class MatterFAQAdmin(admin.ModelAdmin):
     list_display = ("matter", "question", "published_at")
     search_fields = ("question", "answer")
+
+
+# --- search: synonyms staff keep, and the queries that found nothing (catalog/search.py) ---------
+# Imported here, not at the top: this section was added while the top was being edited by another
+# change; keeping it self-contained keeps the two apart.
+from urllib.parse import urlencode  # noqa: E402
+
+from django.db import transaction  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+from django.utils.translation import gettext_lazy as _  # noqa: E402
+
+from yiwang.catalog.models import SearchMiss, SearchSynonym  # noqa: E402
+from yiwang.catalog.services import search_synonym_delete, search_synonym_save  # noqa: E402
+from yiwang.core import confcache  # noqa: E402
+from yiwang.core.errors import ValidationFailed  # noqa: E402
+from yiwang.core.text import check_text  # noqa: E402
+
+
+class SearchSynonymForm(forms.ModelForm):
+    class Meta:
+        model = SearchSynonym
+        fields = ("phrase", "means", "matter", "active")
+
+    def clean(self):
+        data = super().clean()
+        # The service's own checks, shown on their fields instead of failing the save.
+        for name in ("phrase", "means"):
+            try:
+                check_text(data.get(name) or "", field=name)
+            except ValidationFailed as exc:
+                self.add_error(name, exc.message)
+        if not (data.get("means") or "").strip() and data.get("matter") is None:
+            raise forms.ValidationError({"means": _("请填写对应目录用语或选择事项。")})
+        return data
+
+
+@admin.register(SearchSynonym)
+class SearchSynonymAdmin(admin.ModelAdmin):
+    form = SearchSynonymForm
+    list_display = ("phrase", "means", "matter", "active", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("phrase", "means", "matter__name")
+    autocomplete_fields = ("matter",)
+
+    def save_model(self, request, obj, form, change):
+        search_synonym_save(synonym=obj)
+
+    def delete_model(self, request, obj):
+        search_synonym_delete(synonym=obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            queryset.delete()
+            confcache.bump("catalog.search")
+
+
+@admin.register(SearchMiss)
+class SearchMissAdmin(admin.ModelAdmin):
+    """Read-only: what residents searched for and did not find, to add the synonym it lacked."""
+
+    list_display = ("query", "count", "last_seen", "first_seen", "add_synonym")
+    search_fields = ("query",)
+    ordering = ("-last_seen",)
+    sortable_by = ("query", "count", "last_seen", "first_seen")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("添加同义词"))
+    def add_synonym(self, obj: SearchMiss) -> str:
+        url = reverse("admin:catalog_searchsynonym_add") + "?" + urlencode({"phrase": obj.query})
+        return format_html('<a href="{}">{}</a>', url, _("添加同义词"))

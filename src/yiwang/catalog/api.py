@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
-from yiwang.catalog import selectors
+from yiwang.catalog import selectors, services
 from yiwang.catalog.models import Matter
 
 router = Router(tags=["matters"])
@@ -40,6 +40,8 @@ def _out(m: Matter) -> dict:
 @router.get("/matters", response=list[MatterOut], auth=None, summary="List matters (事项目录)")
 def list_matters(request, kind: str | None = None, level: str | None = None, q: str | None = None):
     matters = selectors.matter_list(kind=kind, level=level, q=q)
+    if q and not matters and not kind and not level:
+        services.search_miss_record(q)  # as the portal's search does: staff see what found nothing
     return [_out(m) for m in matters]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from yiwang.catalog.formschema import Checker, compile_checker
@@ -120,9 +119,14 @@ def matter_list(*, kind: str | None = None, level: str | None = None, q: str | N
     qs = Matter.objects.filter(active=True)
     if kind:
         qs = qs.filter(kind=kind)
-    if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(keywords__icontains=q) | Q(code__iexact=q))
     matters = list(qs.order_by("code"))
+    if q:
+        # The portal's search (catalog/search.py), best first; a matter's exact code finds it too.
+        from yiwang.catalog.search import search
+
+        order = {code: i for i, code in enumerate(search(q, limit=len(matters) + 1))}
+        order.update({m.code: -1 for m in matters if m.code.lower() == q.strip().lower()})
+        matters = sorted((m for m in matters if m.code in order), key=lambda m: order[m.code])
     # JSON containment differs between SQLite and PostgreSQL; the catalogue is small, so filter here.
     if level:
         matters = [m for m in matters if level in m.handling_levels]

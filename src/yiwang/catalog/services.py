@@ -90,3 +90,77 @@ def faq_publish(*, matter_id: int, question: str, answer: str, source_case_id: i
                                    published_at=clock.now(), source_case_id=source_case_id)
     confcache.bump(CATALOGUE)  # the search index includes the questions
     return faq
+
+
+# --- search: the staff's synonyms and the log of queries that found nothing ----------------------
+# Imported here rather than at the top: this section was added while the top was being edited by
+# another change, and keeping it self-contained keeps the two apart.
+from django.db import IntegrityError as _IntegrityError  # noqa: E402
+from django.db.models import F  # noqa: E402
+
+from yiwang.catalog.models import SearchMiss, SearchSynonym  # noqa: E402
+from yiwang.core import text as core_text  # noqa: E402
+from yiwang.core.idnumber import mask_text  # noqa: E402
+
+SEARCH_SYNONYMS = "catalog.search"  # catalog.search.SYNONYMS: the cache of the synonyms
+
+def search_synonym_save(*, synonym: SearchSynonym) -> SearchSynonym:
+    """Save a synonym (admin) and make every process's search index pick it up."""
+    for name in ("phrase", "means"):
+        core_text.check_text(getattr(synonym, name), field=name)
+        setattr(synonym, name, " ".join(getattr(synonym, name).split()))
+    if not synonym.phrase:
+        raise ValidationFailed(_("请填写群众说法。"), field="phrase")
+    if not synonym.means and synonym.matter_id is None:
+        raise ValidationFailed(_("请填写对应目录用语或选择事项。"), field="means")
+    with transaction.atomic():
+        synonym.save()
+        confcache.bump(SEARCH_SYNONYMS)
+    return synonym
+
+
+def search_synonym_delete(*, synonym: SearchSynonym) -> None:
+    with transaction.atomic():
+        synonym.delete()
+        confcache.bump(SEARCH_SYNONYMS)
+
+
+def search_miss_record(query: str) -> SearchMiss | None:
+    """Count a query that found no matter, for staff to add the synonym it lacked. A query holding an
+    ID number or a mobile number is personal data, not a search word: it is not kept (None)."""
+    from yiwang.catalog.search import fold
+
+    compact = "".join((query or "").split()).replace("-", "")  # 138 1234-5678 is a number too
+    if not compact or mask_text(compact) != compact or core_text.holds_control_character(compact):
+        return None
+    text = fold(query)[: SearchMiss._meta.get_field("query").max_length]
+    if not text:
+        return None
+    now = clock.now()
+    with transaction.atomic():
+        if not SearchMiss.objects.filter(query=text).update(count=F("count") + 1, last_seen=now):
+            try:
+                with transaction.atomic():
+                    SearchMiss.objects.create(query=text, last_seen=now)
+            except _IntegrityError:  # another request logged it first
+                SearchMiss.objects.filter(query=text).update(count=F("count") + 1, last_seen=now)
+    return SearchMiss.objects.get(query=text)
+
+
+def search_synonyms_load(rows=None) -> tuple[int, int]:
+    """Add the default synonyms (catalog/synonyms.py) that are not there yet; (added, already there).
+    A staff member's edit of a phrase is never overwritten."""
+    from yiwang.catalog.synonyms import DEFAULT_SYNONYMS
+
+    added = kept = 0
+    with transaction.atomic():
+        codes = dict(Matter.objects.values_list("code", "pk"))
+        for phrase, means, code in DEFAULT_SYNONYMS if rows is None else rows:
+            if SearchSynonym.objects.filter(phrase=phrase).exists():
+                kept += 1
+                continue
+            SearchSynonym.objects.create(phrase=phrase, means=means, matter_id=codes.get(code))
+            added += 1
+        if added:
+            confcache.bump(SEARCH_SYNONYMS)
+    return added, kept

@@ -30,7 +30,7 @@ from yiwang.cases.models import Case, Channel, EscalationRule, Kind
 from yiwang.cases.services import case_act, case_create
 from yiwang.cases.tasks import sweep_deadlines
 from yiwang.catalog.selectors import matter_info
-from yiwang.catalog.services import matter_create
+from yiwang.catalog.services import matter_create, search_synonyms_load
 from yiwang.core import clock, confcache, idnumber
 from yiwang.demo import data
 from yiwang.feedback.models import BAD_REVIEW_MAX, RatingChannel
@@ -394,6 +394,7 @@ class Builder:
             matter_create(kind="consultation", **fields)
         for spec in data.INCIDENTS:
             matter_create(**data.incident_matter_fields(spec))
+        search_synonyms_load()  # the default synonyms residents' words need (catalog/synonyms.py)
 
 
 # --- the history -----------------------------------------------------------------------------

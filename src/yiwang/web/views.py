@@ -23,7 +23,7 @@ from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload, upl
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
-from yiwang.catalog.search import search
+from yiwang.catalog.search import resident_search
 from yiwang.core import clock, forms, pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.feedback.models import TAGS, Rating
@@ -70,7 +70,7 @@ def home(request):
     q = request.GET.get("q", "").strip()
     matters = catalog_selectors.matter_list()
     if q:
-        order = {code: i for i, code in enumerate(search(q))}
+        order = {code: i for i, code in enumerate(resident_search(q))}
         results = sorted((m for m in matters if m.code in order), key=lambda m: order[m.code])
         return render(request, "web/home.html", {"q": q, "results": results})
     by_event: dict[str, list] = defaultdict(list)
