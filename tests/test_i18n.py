@@ -43,15 +43,15 @@ def language(accept: str | None) -> dict:
 
 SUBMISSION_ERRORS = {
     # Accept-Language → (detail, the missing form field's message, the missing material's message)
-    None: ("提交的内容有误，请按提示修改。", "此项为必填项。", "缺少必需的材料：photo。"),
-    "zh-hans": ("提交的内容有误，请按提示修改。", "此项为必填项。", "缺少必需的材料：photo。"),
-    "zh-CN,zh;q=0.9": ("提交的内容有误，请按提示修改。", "此项为必填项。", "缺少必需的材料：photo。"),
-    "zh-hant": ("提交的內容有誤，請按提示修改。", "此項爲必填項。", "缺少必需的材料：photo。"),
-    "zh-TW,zh;q=0.9": ("提交的內容有誤，請按提示修改。", "此項爲必填項。", "缺少必需的材料：photo。"),
+    None: ("提交的内容有误，请按提示修改。", "此项为必填项。", "缺少必需的材料：一寸照片。"),
+    "zh-hans": ("提交的内容有误，请按提示修改。", "此项为必填项。", "缺少必需的材料：一寸照片。"),
+    "zh-CN,zh;q=0.9": ("提交的内容有误，请按提示修改。", "此项为必填项。", "缺少必需的材料：一寸照片。"),
+    "zh-hant": ("提交的內容有誤，請按提示修改。", "此項爲必填項。", "缺少必需的材料：一寸照片。"),
+    "zh-TW,zh;q=0.9": ("提交的內容有誤，請按提示修改。", "此項爲必填項。", "缺少必需的材料：一寸照片。"),
     "en": ("Some of the information submitted is not valid. Please correct it as shown.",
-           "This field is required.", "A required material is missing: photo."),
+           "This field is required.", "A required material is missing: 一寸照片."),
     "en-GB,en;q=0.8": ("Some of the information submitted is not valid. Please correct it as shown.",
-                       "This field is required.", "A required material is missing: photo."),
+                       "This field is required.", "A required material is missing: 一寸照片."),
 }
 
 

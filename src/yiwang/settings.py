@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "yiwang.web.context.viewer",
+                "yiwang.web.context.display",
             ],
         },
     },
@@ -306,9 +307,13 @@ YIWANG_CONFIG_RECHECK_SECONDS = float(os.environ.get("YIWANG_CONFIG_RECHECK_SECO
 YIWANG_BAD_REVIEW_FOLLOW_UP_WORKDAYS = 15
 YIWANG_DEMO_TITLE = _("西咸新区 一网通办")
 
-# Map tiles for Leaflet, e.g. "https://tiles.example.gov.cn/{z}/{x}/{y}.png". Empty: maps draw
-# without a base layer (a closed network), showing only yiwang's own points and outlines.
+# The maps' base layer (yiwang.core.maps; README "Maps"). Any XYZ tile server, e.g.
+# "https://tiles.example.gov.cn/{z}/{x}/{y}.png" ({s}: one of YIWANG_TILE_SUBDOMAINS); else 天地图
+# with a key; else none (a closed network): the grid outlines are the base under yiwang's points.
 YIWANG_TILE_URL = os.environ.get("YIWANG_TILE_URL", "")
+YIWANG_TILE_SUBDOMAINS = os.environ.get("YIWANG_TILE_SUBDOMAINS", "abc")
+YIWANG_TILE_ATTRIBUTION = os.environ.get("YIWANG_TILE_ATTRIBUTION", "")
+YIWANG_TIANDITU_KEY = os.environ.get("YIWANG_TIANDITU_KEY", "")
 
 # Security headers (yiwang.core.security; docs/security.md). Every script and style is a static
 # file: no 'unsafe-inline', no 'unsafe-eval'. Same shape as Django 6.0's SECURE_CSP; the middleware

@@ -16,6 +16,8 @@ from yiwang.parking.api import router as parking_router
 from yiwang.party.api import router as party_router
 from yiwang.patrol.api import router as patrol_router
 from yiwang.stats.api import router as stats_router
+from yiwang.web import care as web_care
+from yiwang.web import maps as web_maps
 from yiwang.web import views as web_views
 from yiwang.web.forms import AdminLoginForm
 
@@ -41,6 +43,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Django's set_language redirects any other method to `next`; the site's form only POSTs.
     path("i18n/setlang/", require_POST(set_language), name="set_language"),
+    path("care/", web_care.toggle, name="care"),
+    path("maps/outlines.json", web_maps.outlines, name="map_outlines"),
     path("dashboard/", include("yiwang.stats.urls")),
     path("grid/", include("yiwang.grid.urls")),
     path("command/", include("yiwang.command.urls")),

@@ -54,15 +54,22 @@ def tile_source(url_template: str) -> str | None:
     parts = urlsplit((url_template or "").replace("{s}", "*"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    return f"{parts.scheme}://{parts.netloc}"
+    host = parts.netloc
+    first, dot, rest = host.partition(".")
+    if "*" in first and first != "*":  # t{s}.tianditu.gov.cn: a CSP wildcard is only a whole leftmost label
+        host = f"*{dot}{rest}"
+    return f"{parts.scheme}://{host}"
 
 
 def site_policy() -> dict[str, list[str]]:
-    """SECURE_CSP with the map tiles' host (YIWANG_TILE_URL) allowed as an image source."""
+    """SECURE_CSP with the map tiles' hosts (core.maps: an XYZ server or 天地图) allowed as image sources."""
+    from yiwang.core.maps import tile_urls
+
     policy = {name: list(sources) for name, sources in getattr(settings, "SECURE_CSP", {}).items()}
-    tiles = tile_source(getattr(settings, "YIWANG_TILE_URL", ""))
-    if tiles and "img-src" in policy:
-        policy["img-src"].append(tiles)
+    for url in tile_urls():
+        tiles = tile_source(url)
+        if tiles and "img-src" in policy and tiles not in policy["img-src"]:
+            policy["img-src"].append(tiles)
     return policy
 
 

@@ -47,8 +47,9 @@ def _check_submission(matter: MatterInfo, form: dict, materials: list[dict]) -> 
         errors.setdefault("materials", []).append(_("每项材料须为含 code 的对象。"))
     else:
         given = {m["code"] for m in materials}
+        names = dict(matter.material_names)  # residents read the material's name, never its code
         for code in sorted(matter.required_materials - given):
-            errors.setdefault("materials", []).append(_("缺少必需的材料：%(code)s。") % {"code": code})
+            errors.setdefault("materials", []).append(_("缺少必需的材料：%(name)s。") % {"name": names.get(code, code)})
         for code in sorted(given - matter.material_codes):
             errors.setdefault("materials", []).append(_("该事项不需要材料 %(code)s。") % {"code": code})
     if errors:

@@ -1,19 +1,37 @@
-// A Leaflet map from a JSON config: {tile_url, center:[lat,lng], zoom, points:[{lat,lng,label,href}], pick:bool}.
+// A Leaflet map from a JSON config: {center:[lat,lng], zoom, points:[{lat,lng,label,href}], outlines, pick:bool}.
+// The base layer is the site's (#map-base, yiwang.core.maps): tiles when configured, else the grid
+// outlines from /maps/outlines.json, so a map in a closed network is never a grey square.
 // With pick, a click (or Enter on the focused map) sets the hidden #lat/#lng inputs and a marker.
+// Maps inside an htmx-swapped panel (the workbench case page) are drawn again after each swap.
 (function () {
-  document.querySelectorAll("[data-map-config]").forEach(function (el) {
+  var baseEl = document.getElementById("map-base");
+  var base = baseEl ? JSON.parse(baseEl.textContent) : [];
+  var outlineStyle = { color: "#57606a", weight: 1, fillOpacity: 0.04 };
+  function named(f, l) { var tip = document.createElement("span"); tip.textContent = f.properties.name; l.bindTooltip(tip); }
+  function baseOutlines(map, fit) {
+    fetch("/maps/outlines.json", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data && data.features && data.features.length) {
+          var layer = L.geoJSON(data, { style: outlineStyle, onEachFeature: named }).addTo(map);
+          layer.bringToBack();
+          if (fit) { map.fitBounds(layer.getBounds()); }
+        }
+      }).catch(function () {});
+  }
+  function draw(root) { root.querySelectorAll("[data-map-config]:not([data-map-ready])").forEach(drawOne); }
+  function drawOne(el) {
+    el.setAttribute("data-map-ready", "");
     var cfg = JSON.parse(document.getElementById(el.dataset.mapConfig).textContent);
     var map = L.map(el, { keyboard: true }).setView(cfg.center, cfg.zoom || 11);
-    if (cfg.tile_url) { L.tileLayer(cfg.tile_url, { maxZoom: 19 }).addTo(map); }
-    if (cfg.outlines && cfg.outlines.length) {  // grid outlines: the map is usable with no tiles at all
+    base.forEach(function (t) {
+      L.tileLayer(t.url, { maxZoom: t.max_zoom || 19, subdomains: t.subdomains || "abc", attribution: t.attribution || "" }).addTo(map);
+    });
+    if (cfg.outlines && cfg.outlines.length) {  // the page's own outlines (the report page's grids)
       var layer = L.geoJSON({ type: "FeatureCollection", features: cfg.outlines }, {
-        style: { color: "#57606a", weight: 1, fillOpacity: 0.04 },
-        onEachFeature: function (f, l) {
-          var tip = document.createElement("span"); tip.textContent = f.properties.name; l.bindTooltip(tip);
-        }
+        style: outlineStyle, onEachFeature: named
       }).addTo(map);
       if (!cfg.points || !cfg.points.length) { map.fitBounds(layer.getBounds()); }
-    }
+    } else if (!base.length) { baseOutlines(map, !(cfg.points && cfg.points.length)); }
     (cfg.points || []).forEach(function (p) {
       var m = L.circleMarker([p.lat, p.lng], { radius: 6, color: p.color || "#b3261e" }).addTo(map);
       if (p.label) {  // as text: labels can be what residents typed
@@ -40,5 +58,7 @@
       };
       lat.addEventListener("change", typed); lng.addEventListener("change", typed);
     }
-  });
+  }
+  draw(document);
+  document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
 })();
