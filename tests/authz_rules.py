@@ -354,6 +354,8 @@ RULES: dict[str, Rule] = {
     "GET web:queue": both(STAFF_PAGE, "the other region's cases must not be in it"),
     "GET web:notifications": both(STAFF_PAGE),
     "POST web:notifications": both(STAFF_PAGE, "marks the caller's units' notifications read"),
+    "GET web:preferences": both(STAFF_PAGE, "the caller's own channels: no object to reach"),
+    "POST web:preferences": both(STAFF_PAGE, "saves the caller's own channels, nobody else's (no id is taken)"),
     "GET web:signup": both(PUBLIC, "a resident signs up with an SMS code, no account needed"),
     "POST web:signup": both(PUBLIC, "an empty form is refused by field, 422, whoever posts it"),
     "GET web:code_login": both(PUBLIC),

@@ -1067,6 +1067,11 @@ def _notifications_read(o, me):
     return Call(body={})
 
 
+@calls("GET web:preferences", "POST web:preferences")
+def _own_preferences(o, me):
+    return Call(body={"phone": "", "email": ""})  # the caller's own: no object of any side
+
+
 @calls("GET open311:service")
 def _open311_service(o, me):
     return Call(params={"code": "INC_PARKING"})

@@ -259,6 +259,12 @@ YIWANG_MESSAGE_LEASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_LEASE_SECOND
 YIWANG_MESSAGE_MAX_ATTEMPTS = int(os.environ.get("YIWANG_MESSAGE_MAX_ATTEMPTS", "8"))
 YIWANG_MESSAGE_RETRY_BASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_BASE_SECONDS", "30"))
 YIWANG_MESSAGE_RETRY_CAP_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_CAP_SECONDS", "3600"))
+# Quiet hours, local time (TIME_ZONE): a non-urgent SMS queued then waits in the outbox until they
+# end. "HH:MM-HH:MM", may span midnight; empty turns them off.
+YIWANG_QUIET_HOURS = os.environ.get("YIWANG_QUIET_HOURS", "22:00-07:00")
+# At most this many people of one unit are sent an SMS or e-mail about one step of a case that has
+# no assignee (cases/services/notifications.py); the unit sees it in the workbench anyway.
+YIWANG_STAFF_MESSAGE_CAP = int(os.environ.get("YIWANG_STAFF_MESSAGE_CAP", "5"))
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "/"

@@ -142,7 +142,7 @@ APPLICATION = _wf(
         Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT),
                public=("comment",)),
         Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment"),
-               moves_to=TO_UNIT),
+               moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
         Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",), moves_to=UP),
         # 上门服务: for residents who cannot travel, the hall sends a clerk at an agreed time.
         Action("schedule_visit", _("安排上门服务"), _s("submitted", "accepted", "supplement"), None,
@@ -170,7 +170,7 @@ CONSULTATION = _wf(
         Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",),
                public=("comment",)),
         Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment"),
-               moves_to=TO_UNIT),
+               moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
         Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",), moves_to=UP),
     ],
     clock_from_submission=True,
@@ -207,7 +207,7 @@ INCIDENT = _wf(
                moves_to=TO_HANDLER, notify=("rework", (HOLDER,))),
         Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR), tells="closed_report"),
         Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment"),
-               moves_to=TO_UNIT),
+               moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
         Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
                _s(OPERATOR, HANDLER), needs=("comment",), moves_to=UP),
         # A duplicate report of a problem already on file is closed into that case (its parent);
@@ -232,7 +232,7 @@ FOLLOW_UP = _wf(
         Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
                needs=("result",), public=("result",), handling="holder", tells="follow_up_result"),
         Action("transfer", _("转办"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER),
-               needs=("unit", "comment"), moves_to=TO_UNIT),
+               needs=("unit", "comment"), moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
     ],
 )
 
@@ -258,7 +258,7 @@ RECTIFICATION = _wf(
         Action("cancel", _("撤销"), _s("open", "in_progress"), "cancelled", _s(LEADER, OPERATOR), needs=("comment",),
                by_supervisor=True),
         Action("transfer", _("转办"), _s("open", "in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
-               needs=("unit", "comment"), moves_to=TO_UNIT),
+               needs=("unit", "comment"), moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
         Action("supervise", _("督办"), _s("open", "in_progress"), None, _s(LEADER, OPERATOR), needs=("comment",),
                by_supervisor=True, notify=("supervise", (HOLDER,))),
     ],
@@ -282,7 +282,7 @@ ASSISTANCE = _wf(
         Action("relapse", _("返贫，恢复帮扶"), _s("monitoring"), "active", _s(SECRETARY, HANDLER), needs=("comment",)),
         Action("end_monitoring", _("结束监测"), _s("monitoring"), "closed", _s(SECRETARY), needs=("result",)),
         Action("transfer", _("转交"), _s("active", "monitoring"), None, _s(SECRETARY), needs=("unit", "comment"),
-               moves_to=TO_UNIT),
+               moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
     ],
     deadline_given=True,
 )

@@ -28,6 +28,29 @@ class Status(models.TextChoices):
     UNKNOWN = "unknown", _("结果不明，待核实")
 
 
+class ChannelPreference(models.Model):
+    """How one staff member wants to hear of each kind of case notification besides the workbench's
+    list (in-app, always on): by SMS, by e-mail, both or neither (docs/messages.md "Staff messages").
+
+    The kinds are the case engine's notification kinds; this app only stores them. A kind not in
+    ``channels`` gets the engine's default for it, so a person who never saved the page is covered."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="channel_preference")
+    # Staff accounts carry no mobile number of their own; the SMS go here.
+    phone = models.CharField(_("手机号"), max_length=11, blank=True)
+    email = models.EmailField(_("电子邮箱"), blank=True)
+    # {kind: ["sms", "email"]}: the channels chosen for that kind, [] for the workbench only.
+    channels = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("通知渠道偏好")
+        verbose_name_plural = _("通知渠道偏好")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.channels}"
+
+
 class Message(models.Model):
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
     # The address the channel sends to: a mobile number (sms), an e-mail address (email); for in-app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
-from yiwang.messages.models import Channel, Message
+from yiwang.messages.models import Channel, ChannelPreference, Message
 
 
 def message_list(*, to: str | None = None, status: str | None = None, limit: int = 50) -> list[Message]:
@@ -26,3 +28,8 @@ def inbox(*, resident_id: int | None = None, user_id: int | None = None) -> Quer
     if user_id is not None:
         return rows.filter(user_id=user_id)
     return rows.none()
+
+
+def preferences_of(user_ids: Iterable[int]) -> dict[int, ChannelPreference]:
+    """The saved channel preferences of these users, by user id (a user without one is missing)."""
+    return {p.user_id: p for p in ChannelPreference.objects.filter(user_id__in=sorted(set(user_ids)))}

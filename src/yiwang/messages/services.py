@@ -17,13 +17,19 @@ from collections import Counter
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from yiwang.core import clock
+from yiwang.core.errors import ValidationFailed
 from yiwang.messages.channels import Channel as MessageChannel
 from yiwang.messages.channels import PermanentError, RetryableError, channel_for
-from yiwang.messages.models import Channel, Message, Status
+from yiwang.messages.models import Channel, ChannelPreference, Message, Status
+from yiwang.org.services import mobile_number
 
 log = logging.getLogger("yiwang.messages")
 
@@ -47,7 +53,7 @@ def quiet() -> Iterator[None]:
 
 
 def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: str = "", resident=None,
-            user=None, not_before: dt.datetime | None = None) -> Message | None:
+            user=None, not_before: dt.datetime | None = None, urgent: bool = True) -> Message | None:
     """Queue one message to one recipient on one channel, in the caller's transaction.
 
     Call it inside the transaction that writes the event the message is about: if that rolls back,
@@ -55,6 +61,7 @@ def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: 
     event, the person and the channel (e.g. "case:12:3:resident:7:sms"); queuing the same key again
     returns the row already queued and queues nothing. An in-app message (``resident`` or ``user``)
     is delivered by being written: it is "sent" at once and the worker never touches it.
+    An SMS that is not ``urgent`` and is queued in the quiet hours waits until they end (quiet_until).
     """
     if _quiet.get():
         return None
@@ -70,6 +77,8 @@ def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: 
     if inapp and not to:
         to = f"resident:{resident.pk}" if resident is not None else f"user:{user.pk}"
     now = clock.now()
+    if channel == Channel.SMS and not urgent:
+        not_before = quiet_until(not_before or now) or not_before
     row = Message(channel=channel, to=to, resident=resident, user=user, subject=subject, text=text,
                   dedupe_key=dedupe_key, idempotency_id=uuid.uuid4().hex,
                   status=Status.SENT if inapp else Status.PENDING, next_attempt_at=not_before or now,
@@ -87,6 +96,24 @@ def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: 
     return row
 
 
+def quiet_until(at: dt.datetime) -> dt.datetime | None:
+    """When the quiet hours (settings.YIWANG_QUIET_HOURS, local time, e.g. "22:00-07:00") that ``at``
+    falls in end, or None outside them. Nobody is woken by a routine SMS; it goes at their end."""
+    window = (settings.YIWANG_QUIET_HOURS or "").strip()
+    if not window:
+        return None
+    start, end = (dt.time.fromisoformat(part.strip()) for part in window.split("-"))
+    local = timezone.localtime(at)
+    moment = local.time()
+    inside = start <= moment < end if start <= end else (moment >= start or moment < end)
+    if not inside:
+        return None
+    ends = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if ends <= local:  # in the evening part of a window that spans midnight: tomorrow morning
+        ends += dt.timedelta(days=1)
+    return ends
+
+
 def deliver_due(*, batch: int = 100) -> Counter:
     """Deliver up to ``batch`` due messages, one at a time; how many were claimed and each outcome.
 
@@ -102,7 +129,7 @@ def deliver_due(*, batch: int = 100) -> Counter:
     # cannot drop repeats: its abandoned rows are left unknown, its attempts fail and are retried.
     idempotent = {name: getattr(channel, "idempotent", False) for name, channel in channels.items()}
     counts.update(_settle_abandoned(idempotent))
-    for _ in range(batch):
+    for _turn in range(batch):
         row = _claim_one(idempotent)
         if row is None:
             break
@@ -263,3 +290,36 @@ def mark_read(*, message_id: int, resident_id: int | None = None, user_id: int |
     else:
         return False
     return bool(rows.update(read_at=clock.now()))
+
+
+# --- staff channel preferences (docs/messages.md "Staff messages") -------------------------------
+
+ADDRESSED = (Channel.SMS, Channel.EMAIL)  # the channels a preference may add; in-app is always on
+
+
+@transaction.atomic
+def preference_save(*, user_id: int, phone: str, email: str, channels: dict[str, list[str]]) -> ChannelPreference:
+    """Store how a staff member wants to hear of each kind (``channels``: kind → chosen channels) and
+    the addresses they go to. A number or address that is not one, or a channel chosen without its
+    address, is refused beside that address's field."""
+    phone, email = (phone or "").strip(), (email or "").strip()
+    if phone:
+        phone = mobile_number(phone, field="phone")
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValidationFailed(_("请填写有效的电子邮箱地址。"), field="email") from None
+    if len(email) > 254:
+        raise ValidationFailed(_("电子邮箱地址太长。"), field="email")
+    chosen = {kind: sorted(set(names)) for kind, names in channels.items()}
+    for names in chosen.values():
+        if not set(names) <= set(ADDRESSED):
+            raise ValueError(f"no channel a preference may choose among {names!r}")
+    if not phone and any(Channel.SMS in names for names in chosen.values()):
+        raise ValidationFailed(_("选择了短信通知，请填写手机号。"), field="phone")
+    if not email and any(Channel.EMAIL in names for names in chosen.values()):
+        raise ValidationFailed(_("选择了邮件通知，请填写电子邮箱。"), field="email")
+    preference, _created = ChannelPreference.objects.update_or_create(
+        user_id=user_id, defaults={"phone": phone, "email": email, "channels": chosen, "updated_at": clock.now()})
+    return preference

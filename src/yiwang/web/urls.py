@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from yiwang.web import accounts, views, workbench
+from yiwang.web.preferences import preferences as staff_preferences
 from yiwang.web.two_factor import recovery as two_factor_recovery
 from yiwang.web.two_factor import setup as two_factor_setup
 from yiwang.web.two_factor import verify as two_factor_verify
@@ -26,6 +27,7 @@ urlpatterns = [
     path("login/code/", accounts.code_login, name="code_login"),
     path("signup/", accounts.signup, name="signup"),
     path("work/notifications/", workbench.notifications, name="notifications"),
+    path("work/preferences/", staff_preferences, name="preferences"),
     path("work/cases/<str:number>/", workbench.work_case, name="work_case"),
     path("work/cases/<str:number>/act/<str:action>/", workbench.work_case_act, name="work_case_act"),
     path("work/cases/<str:number>/reveal-id/", workbench.work_case_reveal_id, name="work_case_reveal_id"),

@@ -5,30 +5,36 @@ written in the transaction of the event that causes them."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from yiwang.cases.models import Case, Notification
 from yiwang.cases.services.timeline import stored
-from yiwang.cases.workflows import FROM_UNIT, HOLDER, SUPERVISOR_UNIT, THE_APPLICANT, Action
-from yiwang.core import clock
+from yiwang.cases.workflows import FROM_UNIT, HOLDER, SUPERVISOR_UNIT, THE_APPLICANT, Action, workflow
+from yiwang.core import clock, idnumber
+from yiwang.messages import selectors as message_selectors
 from yiwang.messages import services as messages
-from yiwang.org.models import Resident
+from yiwang.messages.models import ChannelPreference
+from yiwang.org.models import Resident, Role, Staff
 from yiwang.org.selectors import Viewer, hierarchy
+
+User = get_user_model()
 
 
 def _due(case: Case) -> str:
     return timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else ""
 
 
-def _step(case: Case, kind: str, payload: dict) -> str:
+def _step(case: Case, kind: str, payload: dict, *, label: object = None) -> str:
     comment = payload.get("comment") or ""
     return _("%(action)s：%(number)s %(title)s%(comment)s") % {
-        "action": Notification.Kind(kind).label, "number": case.number, "title": case.title[:60],
+        "action": label or Notification.Kind(kind).label, "number": case.number, "title": case.title[:60],
         "comment": _("（%(c)s）") % {"c": comment[:100]} if comment else "",
     }
 
@@ -51,17 +57,29 @@ MESSAGES: dict[str, Callable[[Case, str, dict], str]] = {
 }
 
 
+def _transferred(case: Case, kind: str, payload: dict) -> str:
+    return _step(case, kind, payload, label=_("转入"))
+
+
+# A transfer brings a case to a unit as a dispatch does (the same kind, so the same preference and
+# the same place in the workbench's list), but its text says how the case came.
+BY_ACTION: dict[str, Callable[[Case, str, dict], str]] = {"transfer": _transferred}
+
+
 def notify_step(case: Case, act: Action, *, from_unit_id: int | None, payload: dict) -> None:
-    """Write the notifications ``act`` declares about ``case``'s latest event; call inside its transaction."""
+    """Write the notifications ``act`` declares about ``case``'s latest event, and queue the SMS and
+    e-mails its staff chose for that kind (tell_staff); call inside its transaction."""
     if act.notify is None:
         return
     kind, audiences = act.notify
-    message = stored(MESSAGES[kind], case, kind, payload)
+    message = stored(BY_ACTION.get(act.name, MESSAGES[kind]), case, kind, payload)
     units = {HOLDER: case.holder_unit_id, SUPERVISOR_UNIT: case.supervisor_unit_id, FROM_UNIT: from_unit_id}
     unit_ids = {units[a] for a in audiences if a in units}
     # The person holding the case hears of it too, wherever they look (their own queue).
     notify(case, kind=kind, message=message, unit_ids=unit_ids,
            user_id=case.assignee_id if HOLDER in audiences else None)
+    tell_staff(case, kind=kind, message=message,
+               units={a: units[a] for a in audiences if a in units and units[a] is not None})
     if THE_APPLICANT in audiences and case.applicant_id:
         tell_resident(case, kind=kind, message=message)
 
@@ -74,6 +92,100 @@ def notify(case: Case, *, kind: str, message: str, unit_ids: set[int | None], us
                      message=message[:300], created_at=now, region_path=case.region_path)
         for u in sorted(u for u in unit_ids if u is not None)
     ])
+
+
+# --- staff messages by SMS and e-mail (docs/messages.md "Staff messages") -------------------------
+
+# The kinds a staff member may also hear of by SMS or e-mail, with the channels they get until they
+# choose (/work/preferences/). 超期 (and the automatic escalation it leads to) and 督办 are someone
+# telling the unit to act now, so they come by SMS; the rest wait in the workbench's list.
+STAFF_DEFAULTS: dict[str, tuple[str, ...]] = {
+    Notification.Kind.DISPATCHED: (),  # also a transfer in (BY_ACTION)
+    Notification.Kind.SUPERVISE: ("sms",),
+    Notification.Kind.WARN: (),
+    Notification.Kind.OVERDUE: ("sms",),
+    Notification.Kind.ESCALATED: ("sms",),
+    Notification.Kind.REWORK: (),
+}
+# An SMS of these kinds is sent even in the quiet hours: the deadline has already passed, and every
+# hour until the morning adds to it. Everything else (督办 included: it asks for work, which nobody
+# does at midnight) waits in the outbox until they end.
+URGENT_KINDS = frozenset({Notification.Kind.OVERDUE, Notification.Kind.ESCALATED})
+# Who of a unit is picked first when more than settings.YIWANG_STAFF_MESSAGE_CAP may act.
+ROLE_RANK = {Role.LEADER: 0, Role.OPERATOR: 1, Role.HANDLER: 2, Role.SECRETARY: 3, Role.CLERK: 4}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def staff_channels(kind: str, preference: ChannelPreference | None) -> tuple[str, ...]:
+    """The channels besides in-app on which a person hears of ``kind``: their choice, else the default."""
+    if preference is not None and kind in preference.channels:
+        return tuple(preference.channels[kind])
+    return STAFF_DEFAULTS.get(kind, ())
+
+
+def _acting_roles(case: Case, *, supervising: bool) -> frozenset[str]:
+    # The roles that may take one of the case's next steps from its unit: the holder's own steps, or
+    # for the supervising unit the steps it takes from above (督办, 验收).
+    return frozenset(role for a in workflow(case.kind).actions.values()
+                     if case.state in a.sources and a.by_supervisor == supervising for role in a.actors)
+
+
+def staff_recipients(case: Case, units: dict[str, int]) -> dict[str, list[int]]:
+    """The users who may be told by SMS or e-mail of ``case``'s step, per audience (audience → its
+    unit): the assignee when the holding unit has one working on it; otherwise the unit's staff whose
+    role may act on the case now, leaders first, then the longest-standing accounts. tell_staff
+    takes the first settings.YIWANG_STAFF_MESSAGE_CAP of each who have an address on a chosen channel."""
+    picked: dict[str, list[int]] = {}
+    for audience, unit_id in units.items():
+        if audience == HOLDER and case.assignee_id:
+            picked[audience] = [case.assignee_id]
+            continue
+        roles = _acting_roles(case, supervising=audience == SUPERVISOR_UNIT)
+        rows = (Staff.objects.filter(unit_id=unit_id, role__in=sorted(roles), user__is_active=True)
+                .values_list("user_id", "role"))
+        rank: dict[int, int] = {}
+        for user_id, role in rows:
+            rank[user_id] = min(rank.get(user_id, len(ROLE_RANK)), ROLE_RANK.get(role, len(ROLE_RANK)))
+        picked[audience] = sorted(rank, key=lambda u: (rank[u], u))
+    return picked
+
+
+def tell_staff(case: Case, *, kind: str, message: str, units: dict[str, int]) -> None:
+    """Queue the SMS and e-mails of ``case``'s latest event to the staff who chose those channels for
+    ``kind`` (in-app is the unit's notification, always written); in the event's transaction, once
+    per event, person and channel whatever retries the request."""
+    if kind not in STAFF_DEFAULTS or not units:
+        return
+    picked = staff_recipients(case, units)
+    everyone = {u for users in picked.values() for u in users}
+    preferences = message_selectors.preferences_of(everyone)
+    emails = dict(User.objects.filter(pk__in=sorted(everyone)).values_list("pk", "email"))
+    # A resident's text in a title leaves yiwang here: ID and phone numbers masked, no control characters.
+    text = _CONTROL.sub(" ", idnumber.mask_text(message))
+    subject = stored(lambda: _("【%(kind)s】%(number)s") % {"kind": Notification.Kind(kind).label,
+                                                          "number": case.number})
+    link = f"{settings.YIWANG_SITE_URL}/work/cases/{case.number}/"
+    done: set[int] = set()
+    for users in picked.values():
+        told = 0
+        for user_id in users:
+            if told >= settings.YIWANG_STAFF_MESSAGE_CAP:
+                break
+            if user_id in done:  # a person in two of the units is told once
+                told += 1
+                continue
+            preference = preferences.get(user_id)
+            addresses = {"sms": preference.phone if preference else "",
+                         "email": (preference.email if preference else "") or emails.get(user_id, "")}
+            chosen = [c for c in staff_channels(kind, preference) if addresses.get(c)]
+            for channel in chosen:
+                messages.enqueue(channel=channel, to=addresses[channel], subject=subject,
+                                 text=text if channel == "sms" else f"{text}\n\n{link}",
+                                 dedupe_key=f"case:{case.pk}:{case.event_count}:staff:{user_id}:{channel}",
+                                 urgent=kind in URGENT_KINDS)
+            if chosen:
+                done.add(user_id)
+                told += 1
 
 
 def tell_resident(case: Case, *, kind: str, message: str) -> None:
