@@ -100,7 +100,7 @@ class Index:
     synonyms: list[Synonym]
     vocabulary: frozenset[str] = frozenset()
     corpus: str = ""
-    by_length: dict[int, list[str]] = field(default_factory=dict)
+    one_off: dict[str, str] = field(default_factory=dict)  # a word with one character masked or dropped → it
     tokenizer: object = None
     _df: dict[str, int] = field(default_factory=dict)
     _by_syllables: dict[tuple[str, ...], str] | None = None
@@ -195,13 +195,15 @@ def _build(entries: list[Entry], synonyms: list[Synonym]) -> Index:
             words.update(cutter.lcut(part, HMM=True))
     words = {w for w in words if len(w) >= 2 and w not in QUESTION_WORDS}
     vocabulary = frozenset(words)
-    by_length: dict[int, list[str]] = defaultdict(list)
-    for w in sorted(vocabulary):
-        if _HAN.fullmatch(w):
-            by_length[len(w)].append(w)
+    one_off: dict[str, str] = {}
+    for w in sorted(vocabulary, reverse=True):  # the first word in order wins a shared key
+        if _HAN.fullmatch(w) and len(w) >= _MIN_TYPO_LEN:
+            for i in range(len(w)):
+                one_off[w[:i] + "?" + w[i + 1:]] = w  # one character replaced
+                one_off[w[:i] + w[i + 1:]] = w  # one character left out
     corpus = "\n".join(f for e in entries for f in e.fields)
     return Index(entries=entries, synonyms=synonyms, vocabulary=vocabulary, corpus=corpus,
-                 by_length=dict(by_length),
+                 one_off=one_off,
                  tokenizer=_tokenizer(words | QUESTION_WORDS))
 
 
@@ -217,16 +219,17 @@ def index() -> Index:
     return built[2]
 
 
-def _within_one_edit(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    short, long_ = sorted((a, b), key=len)
-    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
-    return short[i:] == long_[i + 1:]
+def _one_edit_from(span: str, idx: Index) -> str | None:
+    """The catalogue word (3+ characters) one substitution, insertion or deletion away from ``span``."""
+    found = idx.one_off.get(span)  # span lacks a character of the word
+    for i in range(len(span)):
+        if found:
+            break
+        found = idx.one_off.get(span[:i] + "?" + span[i + 1:])  # one character differs
+        shorter = span[:i] + span[i + 1:]
+        if not found and len(shorter) >= _MIN_TYPO_LEN and shorter in idx.vocabulary:
+            found = shorter  # span has one character too many
+    return found
 
 
 def _holds_known(span: str, idx: Index) -> bool:
@@ -250,8 +253,7 @@ def mend(q: str, idx: Index) -> str:
                 continue
             word = idx.by_syllables.get(_syllables(span))
             if word is None and length >= _MIN_TYPO_LEN:
-                word = next((w for n in (length, length - 1, length + 1) for w in idx.by_length.get(n, ())
-                             if _within_one_edit(span, w)), None)
+                word = _one_edit_from(span, idx)
             if word and word != span:
                 out = out[:i] + word + out[i + length:]
                 i += len(word)
