@@ -81,3 +81,22 @@ def test_the_500_page_is_in_the_readers_language(language, text):
     with translation.override(language):
         page = server_error(RequestFactory().get("/")).content.decode()
     assert text in page and "Server Error (500)" not in page
+
+
+def test_a_traditional_page_shows_stored_catalogue_data_in_traditional(client, world):
+    client.cookies["django_language"] = "zh-hant"
+    page = client.get("/matters/SENIOR_CARD/", HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
+    assert "老年證辦理" in page and "老年证办理" not in page  # the matter's name, as stored
+    assert "身份證" in page
+    del client.cookies["django_language"]
+    simplified = client.get("/matters/SENIOR_CARD/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "老年证办理" in simplified.content.decode()
+
+
+def test_what_a_reader_typed_is_not_converted_and_the_place_name_is_kept():
+    from yiwang.core.script import html_to_traditional
+
+    html = ('<p>西咸新区 老年证</p><input name="q" value="老年证"><textarea name="d">这里发现问题</textarea>'
+            "<option value='办理'>办理</option>")
+    assert html_to_traditional(html) == ('<p>西咸新區 老年證</p><input name="q" value="老年证">'
+                                         '<textarea name="d">这里发现问题</textarea><option value=\'办理\'>辦理</option>')

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "yiwang.core.middleware.TraditionalScriptMiddleware",  # 繁體 pages: stored Simplified text converted too
     "yiwang.core.security.RequestSizeLimitMiddleware",  # before anything reads the body (CSRF does)
     "yiwang.core.security.ControlCharacterMiddleware",  # form fields and queries: core.text's rule, for every page
     "django.middleware.csrf.CsrfViewMiddleware",

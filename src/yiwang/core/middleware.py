@@ -120,3 +120,25 @@ def error_response(request: HttpRequest, error: DomainError) -> HttpResponse:
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return response
+
+
+class TraditionalScriptMiddleware:
+    """A 繁體 (zh-hant) HTML page is converted to Traditional whole (core.script), stored data included.
+
+    Listed after CommonMiddleware so that its Content-Length is computed on the converted page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (getattr(request, "LANGUAGE_CODE", "") == "zh-hant" and not response.streaming
+                and response.get("Content-Type", "").startswith("text/html") and response.content):
+            from yiwang.core.script import html_to_traditional
+
+            charset = response.charset or "utf-8"
+            response.content = html_to_traditional(response.content.decode(charset)).encode(charset)
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        return response
