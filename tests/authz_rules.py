@@ -335,11 +335,14 @@ RULES: dict[str, Rule] = {
         "login quiet quiet quiet quiet quiet quiet quiet quiet done",
         "the applicant withdraws their own application; the page answers every refusal with a message"),
     "GET web:my_cases": both(SIGNED_IN_PAGE, "staff are sent on to their queue"),
+    "GET web:inbox": both(SIGNED_IN_PAGE, "the caller's own in-app messages, no id taken; staff are sent on to "
+                          "their notifications"),
     "GET web:lookup": both(PUBLIC, "查件 by case number and phone, no account needed"),
-    "GET web:report": both(SIGNED_IN_PAGE),
+    "GET web:report": both(PUBLIC, "without an account the form asks for a mobile number and its SMS code"),
     "POST web:report": both(
-        "login done  done  done  done  done  done  done  quiet done",
-        "a resident or staff member reports a problem; an account that is neither gets the form back"),
+        "422   done  done  done  done  done  done  done  422   done",
+        "a resident or staff member reports a problem; anyone else must prove a mobile number by SMS code, "
+        "and without one the form comes back refused beside the number, 422"),
     "GET web:halls": both(PUBLIC),
     "GET web:login": both(PUBLIC),
     "POST web:login": both(PUBLIC),

@@ -566,7 +566,7 @@ def _point(o: Side) -> dict:
        "GET /api/v1/parking/hotspots", "DELETE /api/v1/session",
        "GET api:openapi-json", "GET api:openapi-view", "GET api:api-root", "GET home", "GET patrol:me",
        "GET patrol:check_in", "POST patrol:check_in_finish", "GET ledger:index", "GET ledger:topic_new",
-       "GET ledger:batch_new", "GET parking:hotspots", "GET web:my_cases",
+       "GET ledger:batch_new", "GET parking:hotspots", "GET web:my_cases", "GET web:inbox",
        "GET web:report", "GET web:halls", "GET web:login", "POST web:logout", "GET web:notifications",
        "GET web:signup", "POST web:signup", "GET web:code_login", "POST web:code_login",
        "GET open311:discovery", "GET open311:services", "GET party:index")

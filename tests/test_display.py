@@ -100,3 +100,23 @@ def test_what_a_reader_typed_is_not_converted_and_the_place_name_is_kept():
             "<option value='办理'>办理</option>")
     assert html_to_traditional(html) == ('<p>西咸新區 老年證</p><input name="q" value="老年证">'
                                          '<textarea name="d">这里发现问题</textarea><option value=\'办理\'>辦理</option>')
+
+
+def test_a_form_without_its_csrf_token_gets_a_page_in_chinese(world):
+    from django.test import Client
+
+    answer = Client(enforce_csrf_checks=True).post("/care/", {"on": "1"})
+    assert answer.status_code == 403
+    text = answer.content.decode()
+    assert "页面已过期" in text and "CSRF" not in text and "Forbidden" not in text
+
+
+def test_too_many_files_get_a_400_page_in_chinese(client, world, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    client.force_login(world.users["resident_wang"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = {f"f{i}": SimpleUploadedFile(f"{i}.png", b"x") for i in range(3)}
+    answer = client.post("/report/", files)
+    assert answer.status_code == 400
+    assert "请求有误" in answer.content.decode()

@@ -37,7 +37,7 @@ def test_the_report_page_works_without_map_tiles(wang, settings):
 def test_an_impossible_pin_is_refused_naming_the_location(wang):
     response = wang.post("/report/", {"category": "INC_PARKING", "description": "x", "region_code": "KG-DZ-XFL",
                                       "lat": "123", "lng": "108"})
-    assert response.status_code == 200 and "地图位置无效" in response.content.decode()
+    assert response.status_code == 422 and "地图位置无效" in response.content.decode()
     assert Case.objects.count() == 0
 
 

@@ -40,7 +40,7 @@ def report(client, photo):
 
 def test_a_page_refuses_html_named_jpg(resident, settings):
     response = report(resident, SimpleUploadedFile("photo.jpg", HTML, content_type="image/jpeg"))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "photo.jpg 不是 JPEG 或 PNG" in response.content.decode()
     assert not Case.objects.exists() and not stored_files(settings)
 
@@ -65,7 +65,7 @@ def test_a_real_photo_is_kept_by_its_content_not_its_name(resident, settings):
 def test_a_page_refuses_an_oversized_photo_naming_it(resident, settings):
     big = JPEG + b"\x00" * MAX_UPLOAD_BYTES
     response = report(resident, SimpleUploadedFile("big.jpg", big, content_type="image/jpeg"))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "big.jpg 超过 5 MB" in response.content.decode()
     assert not Case.objects.exists() and not stored_files(settings)
 

@@ -313,6 +313,9 @@ SYSTEM_ACTIONS: dict[str, Action] = {a.name: a for a in (
     _system("flag_duplicate", _("疑似重复上报"), needs=("parent",)),
     # Not a sweep: a staff member saw an ID number in full (cases.services.case_reveal_id).
     _system("reveal_id", _("查看完整证件号")),
+    # A problem reported without an account becomes the resident's once they prove, by a code sent
+    # to it, that they hold the number it was reported from (cases.services.cases_attach_by_phone).
+    _system("attach_applicant", _("归入居民账号"), needs=("applicant",)),
 )}
 
 
@@ -337,6 +340,7 @@ class Inputs:
     assignee: tuple[int, str] | None = None  # (user id, username)
     slot: dt.datetime | None = None
     parent: tuple[int, str] | None = None  # (case id, number): merge's parent, flag_duplicate's original
+    applicant: tuple[int, str] | None = None  # (resident id, name): attach_applicant's resident
     due_at: dt.datetime | None = None  # recompute_due's new deadline
 
 
@@ -434,6 +438,11 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
     if act.resumes_clock and case.suspended_at and case.due_at:
         changes["due_at"] = rules.due_after_suspension(case.due_at, case.suspended_at, at, rules.limits()[1])
         changes["suspended_at"] = None
+    if "applicant" in act.needs and inputs.applicant is not None:
+        # The case keeps the phone it was reported from; the account's name fills a blank one.
+        changes["applicant_id"] = inputs.applicant[0]
+        if not getattr(case, "applicant_name", ""):
+            changes["applicant_name"] = inputs.applicant[1][:50]
     if "due_at" in act.needs and inputs.due_at is not None:
         changes["due_at"] = inputs.due_at
     if "due_at" in changes:

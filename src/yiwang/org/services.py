@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable
+from typing import TypeVar
 
 import shapely
 from django.contrib.auth import get_user_model
@@ -34,6 +35,7 @@ from yiwang.org.models import (
 )
 
 HIERARCHY = "org.hierarchy"
+T = TypeVar("T")
 
 
 @transaction.atomic
@@ -269,12 +271,16 @@ def code_send(*, phone: str, purpose: str, address: str,
     return row
 
 
-def code_check(*, phone: str, purpose: str, code: str) -> None:
+def code_check(*, phone: str, purpose: str, code: str, then: Callable[[], T] | None = None) -> T | None:
     """Accept ``code`` for ``phone`` once, or refuse it (ValidationFailed on field "code").
 
     The latest code for the number and use counts; it is dead once used, after 5 minutes, or after
     5 tries. Each try is committed before the code is compared, so call this outside any transaction
-    that a refusal would roll back."""
+    that a refusal would roll back.
+
+    ``then()``, when given, is what the code is spent on (a problem reported without an account): it
+    runs in the transaction that marks the code used, and its answer is returned. If it refuses, the
+    code stays unused, so the visitor corrects the field named and submits again with the same code."""
     phone = mobile_number(phone)
     typed = (code or "").strip()
     now = clock.now()
@@ -292,8 +298,9 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
         error = invalid
     elif constant_time_compare(row.code_hash, _code_hash(phone, purpose, typed)):
         # Single use even when two tries with the right code race: only one of them marks it.
-        if PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
-            return
+        with transaction.atomic():
+            if PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
+                return then() if then is not None else None
         error = invalid
     else:
         left = CODE_TRIES - PhoneCode.objects.values_list("attempts", flat=True).get(pk=row.pk)
@@ -344,11 +351,19 @@ def signup_check(*, phone: str, name: str, id_number: str, region_code: str = ""
     return phone, name, id_number, region
 
 
-def resident_signup(*, phone: str, code: str, name: str, id_number: str, password: str = "", region_code: str = ""):
+# What follows once a code proved that a resident holds a number, in the same transaction: the case
+# engine attaches the problems reported from that number without an account (the caller passes
+# cases.services.cases_attach_by_phone; org sits below cases and does not import it).
+OnProven = Callable[[Resident, str], object]
+
+
+def resident_signup(*, phone: str, code: str, name: str, id_number: str, password: str = "", region_code: str = "",
+                    on_proven: OnProven | None = None):
     """A resident's own account, proven by a code sent to ``phone``, bound to their real name and ID
     number: a resident already on record with that number (a grid import, a window) gets the account;
     else a new resident in the community they chose. One account per ID number. The new user, whose
-    username is random (a username shows on pages and in logs: not the phone or the ID number)."""
+    username is random (a username shows on pages and in logs: not the phone or the ID number).
+    ``on_proven(resident, phone)`` runs inside the sign-up's transaction."""
     phone, name, id_number, region = signup_check(phone=phone, name=name, id_number=id_number,
                                                   region_code=region_code)
     code_check(phone=phone, purpose=CodePurpose.SIGNUP, code=code)  # commits a wrong try
@@ -364,15 +379,21 @@ def resident_signup(*, phone: str, code: str, name: str, id_number: str, passwor
             resident.save(update_fields=["user"])
             resident_update(resident=resident, phone=phone)
         else:
-            resident_create(name=name, phone=phone, region=region, id_number=id_number, user=user)
+            resident = resident_create(name=name, phone=phone, region=region, id_number=id_number, user=user)
+        if on_proven is not None:
+            on_proven(resident, phone)
     return user
 
 
-def code_login(*, phone: str, code: str):
-    """The resident account ``phone`` belongs to, once the code sent to it for login is accepted."""
+def code_login(*, phone: str, code: str, on_proven: OnProven | None = None):
+    """The resident account ``phone`` belongs to, once the code sent to it for login is accepted;
+    ``on_proven(resident, phone)`` runs in one transaction after the code is accepted."""
     phone = mobile_number(phone)
     code_check(phone=phone, purpose=CodePurpose.LOGIN, code=code)
     user = account_for_phone(phone)
     if user is None:
         raise ValidationFailed(_("该手机号码尚未注册，请先注册。"), field="phone")
+    if on_proven is not None:
+        with transaction.atomic():
+            on_proven(Resident.objects.get(user=user, phone=phone), phone)
     return user

@@ -1,8 +1,10 @@
 """Residents' own accounts by mobile number: sign up, and log in with a one-time SMS code.
 
 The pages are thin: org.services sends and checks the codes (org.services.code_send, code_check)
-and creates the account (resident_signup); a refusal, whichever field it is about, comes back as a
-DomainError and the form is shown again with the message beside that field (core.pages.refused).
+and creates the account (resident_signup); the problems reported from the proven number without an
+account become the resident's in the same transaction (cases.services.cases_attach_by_phone). A
+refusal, whichever field it is about, comes back as a DomainError and the form is shown again with
+the message beside that field (core.pages.refused).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from yiwang.cases import services as case_services
 from yiwang.core import pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.messages import services as outbox
@@ -125,7 +128,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 posted = pages.cleaned(SignupForm(request.POST))
                 user = org_services.resident_signup(phone=posted["phone"], code=posted["code"],
                                                     name=posted["name"], id_number=posted["id_number"],
-                                                    password=posted["password"], region_code=posted["region_code"])
+                                                    password=posted["password"], region_code=posted["region_code"],
+                                                    on_proven=case_services.cases_attach_by_phone)
                 auth.login(request, user, backend=BACKEND)
                 messages.success(request, _("注册成功。以后可用手机号码和密码登录（如设置了密码），也可随时用手机验证码登录。"))
                 return HttpResponseRedirect(_next(request))
@@ -150,7 +154,8 @@ def code_login(request: HttpRequest) -> HttpResponse:
                 values["sent"] = True
             else:
                 posted = pages.cleaned(CodeLoginForm(request.POST))
-                user = org_services.code_login(phone=posted["phone"], code=posted["code"])
+                user = org_services.code_login(phone=posted["phone"], code=posted["code"],
+                                               on_proven=case_services.cases_attach_by_phone)
                 auth.login(request, user, backend=BACKEND)
                 return HttpResponseRedirect(_next(request))
         except DomainError as exc:

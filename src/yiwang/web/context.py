@@ -4,8 +4,12 @@ from yiwang.org.selectors import request_viewer
 
 
 def viewer(request):
-    """`viewer` in every template, built lazily."""
-    return {"viewer": SimpleLazyObject(lambda: request_viewer(request))}
+    """`viewer` in every template, and a resident's unread in-app messages (the header's 消息 badge),
+    each built lazily: a page that shows neither queries nothing."""
+    from yiwang.web.inbox import unread_count
+
+    who = SimpleLazyObject(lambda: request_viewer(request))
+    return {"viewer": who, "unread_messages": SimpleLazyObject(lambda: unread_count(who))}
 
 
 def display(request):

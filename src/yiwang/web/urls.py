@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from yiwang.web import accounts, views, workbench
+from yiwang.web import accounts, inbox, views, workbench
 from yiwang.web.preferences import preferences as staff_preferences
 from yiwang.web.two_factor import recovery as two_factor_recovery
 from yiwang.web.two_factor import setup as two_factor_setup
@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/action/", views.case_resident_action, name="case_action"),
     path("me/cases/", views.my_cases, name="my_cases"),
+    path("me/messages/", inbox.inbox, name="inbox"),
     path("lookup/", views.lookup, name="lookup"),
     path("report/", views.report, name="report"),
     path("halls/", views.halls, name="halls"),

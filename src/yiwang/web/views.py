@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
@@ -26,10 +27,11 @@ from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.search import resident_search
 from yiwang.core import clock, forms, pages, throttle
 from yiwang.core.errors import DomainError
+from yiwang.core.idnumber import mask_phone
 from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
 from yiwang.feedback.services import evaluation_create, may_rate_online
-from yiwang.org.models import Level
+from yiwang.org.models import CodePurpose, Level
 from yiwang.org.selectors import (
     ANONYMOUS,
     communities,
@@ -38,6 +40,8 @@ from yiwang.org.selectors import (
     request_viewer,
     service_halls,
 )
+from yiwang.web.accounts import CodeLoginForm
+from yiwang.web.accounts import _send as send_code
 from yiwang.web.forms import (
     REPORT_FIELDS,
     ApplicationForm,
@@ -240,43 +244,74 @@ def lookup(request):
     return response
 
 
-@login_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
-@sensitive_post_parameters("description", "address")
+@sensitive_post_parameters("description", "address", "phone", "code")
 def report(request):
-    """Report a problem (随手拍): category, description, photo and a map pin; becomes an incident."""
+    """Report a problem (随手拍): category, description, photo and a map pin; becomes an incident.
+
+    A resident or staff member reports as themselves. Anyone else (no account, or an account that is
+    neither) gives a mainland mobile number and the code sent to it (purpose "report"), checked in
+    the request that opens the case (cases.services.case_report_by_phone); they are told of its steps
+    by SMS and find it on /lookup/ with the number, where they are sent once it is stored."""
     viewer = request_viewer(request)
+    by_phone = not (viewer.resident_id or viewer.is_staff_member)
     categories = catalog_selectors.matter_list(kind="incident")
     errors: dict = {}
+    phone = request.POST.get("phone", "").strip()[:20]
+    sent = False
+    status, retry_after = 200, None
     if request.method == "POST":
         try:
-            photos = []
-            upload = request.FILES.get("photo")
-            if upload is not None:
-                content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
-                photos.append({"code": "photo", "name": _("现场照片"),
-                               **attachment_store(upload=upload, content_type=content_type, ext=ext)})
-            posted = pages.cleaned(ReportForm(request.POST), rename=REPORT_FIELDS)
-            created = case_services.case_create(
-                viewer=viewer, matter_code=posted["category"], region_code=posted["region_code"],
-                description=posted["description"], materials=[], attachments=photos, lat=posted["lat"],
-                lng=posted["lng"], address=posted["address"], channel="online",
-                idempotency_key=posted["idempotency_key"],
-            )
+            if by_phone and request.POST.get("step") == "send":
+                phone = send_code(request, CodePurpose.REPORT)
+                sent = True
+            else:
+                created = _submit_report(request, viewer, by_phone=by_phone)
         except DomainError as exc:
-            errors = exc.errors or {"general": [exc.message]}
-            messages.error(request, exc.message)
+            errors = pages.refused(request, exc)
+            status = 429 if exc.status == 429 else 422
+            retry_after = getattr(exc, "retry_after", None)
+            sent = by_phone and request.POST.get("step") != "send"
         else:
-            messages.success(request, _("已上报，编号 %(n)s。我们会尽快处理。") % {"n": created.case.number})
-            return HttpResponseRedirect(reverse("web:case", args=[created.case.number]))
+            if not sent:
+                number = created.case.number
+                if not by_phone:
+                    messages.success(request, _("已上报，编号 %(n)s。我们会尽快处理。") % {"n": number})
+                    return HttpResponseRedirect(reverse("web:case", args=[number]))
+                messages.success(request, _("已上报，编号 %(n)s。处理进展会以短信告知 %(phone)s；凭编号和手机号可随时查件，"
+                                            "用此号码注册或验证码登录后，可在“我的办件”中查看。")
+                                 % {"n": number, "phone": mask_phone(created.case.applicant_phone)})
+                return HttpResponseRedirect(reverse("web:lookup") + "?" + urlencode(
+                    {"number": number, "phone": created.case.applicant_phone}))
     points = [{"lat": r.lat, "lng": r.lng, "label": r.name, "color": "#57606a"}
               for r in _community_points()]
     map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 10, "pick": True,
                   "points": points, "outlines": region_outlines(level="grid")}
-    return render(request, "web/report.html", {
+    response = render(request, "web/report.html", {
         "categories": categories, "communities": communities(), "errors": errors, "map_config": map_config,
-        "idempotency_key": pages.form_key(request),
-    })
+        "idempotency_key": pages.form_key(request), "by_phone": by_phone, "phone": phone, "sent": sent,
+        "next": "",
+    }, status=status)
+    if status == 429 and retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _submit_report(request, viewer, *, by_phone: bool):
+    photos = []
+    upload = request.FILES.get("photo")
+    if upload is not None:
+        content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
+        photos.append({"code": "photo", "name": _("现场照片"),
+                       **attachment_store(upload=upload, content_type=content_type, ext=ext)})
+    posted = pages.cleaned(ReportForm(request.POST), rename=REPORT_FIELDS)
+    fields = {"matter_code": posted["category"], "region_code": posted["region_code"],
+              "description": posted["description"], "attachments": photos, "lat": posted["lat"],
+              "lng": posted["lng"], "address": posted["address"], "idempotency_key": posted["idempotency_key"]}
+    if by_phone:
+        proof = pages.cleaned(CodeLoginForm(request.POST))
+        return case_services.case_report_by_phone(phone=proof["phone"], code=proof["code"], **fields)
+    return case_services.case_create(viewer=viewer, channel="online", **fields)
 
 
 def _community_points():

@@ -21,6 +21,7 @@ from yiwang.cases.services.actions import (
     case_recompute_due,
     case_reveal_id,
     case_system_act,
+    cases_attach_by_phone,
     due_from_timeline,
     escalation_rule_for,
     register_and_dispatch,
@@ -36,13 +37,14 @@ from yiwang.cases.services.intake import (
     case_create,
     case_open_follow_up,
     case_opened,
+    case_report_by_phone,
 )
 from yiwang.cases.services.notifications import notifications_mark_read, notify
 
 __all__ = [
     "CALENDAR", "MAX_TITLE", "RESIDENT_CHANNELS", "CalendarChange", "Created", "auto_key", "calendar_load_year",
     "case_act", "case_auto_escalate", "case_auto_issue", "case_create", "case_flag_duplicate", "case_for_action",
-    "case_mark_warning", "case_open_follow_up", "case_opened", "case_recompute_due", "case_reveal_id",
-    "case_system_act", "due_from_timeline", "escalation_rule_for", "notifications_mark_read", "notify",
+    "case_mark_warning", "case_open_follow_up", "case_opened", "case_recompute_due", "case_report_by_phone",
+    "case_reveal_id", "case_system_act", "cases_attach_by_phone", "due_from_timeline", "escalation_rule_for", "notifications_mark_read", "notify",
     "register_and_dispatch", "suspensions", "workday_set",
 ]

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from yiwang.cases import deadlines, personal, routing, workdays
 from yiwang.cases.models import Case, CaseEvent, EscalationRule, Kind
 from yiwang.cases.selectors import capacity
-from yiwang.cases.services.notifications import notify_step, tell_applicant
+from yiwang.cases.services.notifications import copy_sms_to_inbox, notify_step, tell_applicant
 from yiwang.cases.services.timeline import append, rules_for, snapshot_info, staff_of, stored
 from yiwang.cases.workflows import (
     SYSTEM,
@@ -31,6 +31,7 @@ from yiwang.cases.workflows import (
 from yiwang.catalog.services import faq_publish
 from yiwang.core import clock, idnumber
 from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from yiwang.org.models import Resident
 from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
 
 
@@ -426,3 +427,28 @@ def case_reveal_id(*, viewer: Viewer, case_id: int, field: str, reason: str) -> 
                     capacity=sorted(roles)[0] if roles else "superuser", at=clock.now(), rules=rules_for(case),
                     payload=payload)
     return case, numbers
+
+
+def cases_attach_by_phone(resident: Resident, phone: str) -> list[Case]:
+    """The problems reported from ``phone`` without an account become ``resident``'s, once a code sent
+    to that number proved they hold it (org.services.resident_signup and code_login call this inside
+    their transaction, with the number the code proved). Each case gets an attach_applicant event;
+    the messages its reporter was sent by SMS are added to the resident's in-app inbox.
+
+    Only cases whose reporter proved this number at submission (the opening event's phone_proven)
+    and that have no applicant yet: a number typed by a clerk or an app proves nothing about who
+    holds it, and a case already someone's stays theirs. Returns the cases attached."""
+    if not phone or resident.phone != phone:
+        return []  # only ever the number the caller proved, which is the resident's own
+    ids = list(CaseEvent.objects.filter(
+        seq=1, case__applicant_phone=phone, case__applicant__isnull=True, payload__phone_proven=True,
+    ).values_list("case_id", flat=True).order_by("case_id"))
+    attached: list[Case] = []
+    now = clock.now()
+    for case in Case.objects.select_for_update().select_related("matter_version").filter(
+            pk__in=ids, applicant__isnull=True).order_by("pk"):
+        case = take(case, SYSTEM_ACTIONS["attach_applicant"], Inputs(applicant=(resident.pk, resident.name)),
+                    viewer=None, capacity=SYSTEM, at=now, rules=rules_for(case))
+        copy_sms_to_inbox(case, resident_id=resident.pk)
+        attached.append(case)
+    return attached

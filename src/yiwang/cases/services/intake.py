@@ -24,8 +24,9 @@ from yiwang.catalog.selectors import MatterInfo, matter_info
 from yiwang.core import clock
 from yiwang.core.errors import PermissionDenied, ValidationFailed
 from yiwang.org import geo
-from yiwang.org.models import Resident
-from yiwang.org.selectors import Viewer, hierarchy, units_reachable
+from yiwang.org.models import CodePurpose, Resident
+from yiwang.org.selectors import ANONYMOUS, Viewer, hierarchy, units_reachable
+from yiwang.org.services import code_check, mobile_number
 
 MAX_TITLE = 200
 CHANNELS = frozenset(Channel.values)  # Channel.values builds a new list on every access
@@ -63,14 +64,20 @@ def case_create(
     channel: str = Channel.ONLINE, lat: float | None = None, lng: float | None = None, address: str = "",
     idempotency_key: str | None = None, attachments: list[dict] | None = None, home_visit: bool = False,
     unit_code: str | None = None, supervisor_unit_code: str | None = None, assignee_username: str | None = None,
-    due_at: dt.datetime | None = None, extra: dict | None = None,
+    due_at: dt.datetime | None = None, extra: dict | None = None, proven_phone: str = "",
 ) -> Created:
     """Open a case: an application, a consultation or an incident report, routed to the lowest level
     that can take it; or, by staff, a case given to a named unit (a ledger's rectification item, an
-    assistance pair) with its supervising unit, responsible person and deadline."""
-    if viewer.user_id is None:
+    assistance pair) with its supervising unit, responsible person and deadline.
+
+    ``proven_phone`` is set by case_report_by_phone alone, once a code proved the number: a report
+    by a visitor without an account (``viewer`` is then ANONYMOUS)."""
+    if proven_phone:
+        if viewer.user_id is not None:
+            raise PermissionDenied(_("已登录时请以账号提交。"))
+    elif viewer.user_id is None:
         raise PermissionDenied(_("请先登录。"))
-    if not viewer.is_staff_member and viewer.resident_id is None:
+    elif not viewer.is_staff_member and viewer.resident_id is None:
         raise PermissionDenied(_("只有居民本人或工作人员可以提交。"))
     matter = matter_info(matter_code)
     form = form or {}
@@ -88,7 +95,9 @@ def case_create(
     materials = materials + list(attachments or [])
     if len(title) > MAX_TITLE:
         raise ValidationFailed(_("标题不能超过 %(n)s 个字。") % {"n": MAX_TITLE}, field="title")
-    if applicant is None and not viewer.is_staff_member:
+    if proven_phone:
+        applicant_phone = proven_phone
+    elif applicant is None and not viewer.is_staff_member:
         applicant = Resident.objects.get(pk=viewer.resident_id)
     if applicant is not None:
         applicant_name = applicant_name or applicant.name
@@ -131,7 +140,7 @@ def case_create(
             due_at = timezone.make_aware(due_at)
         if due_at <= now:
             raise ValidationFailed(_("期限须晚于现在。"), field="due_at")
-    key = f"{viewer.user_id}:{idempotency_key}" if idempotency_key else None
+    key = _idempotency_key(viewer, proven_phone, idempotency_key)
     case = Case(
         kind=matter.kind, matter_id=matter.id, matter_version_id=matter.version_id,
         title=title or matter.name, description=description, form_data=form, materials=materials,
@@ -156,14 +165,19 @@ def case_create(
         payload.update({k: v for k, v in extra.items() if k not in payload})
     if home_visit:
         payload["home_visit"] = True
+    if proven_phone:
+        # What cases_attach_by_phone looks for: this number was proven by the reporter, not typed by
+        # a clerk or an app (the holder of a number typed by others must not get the case).
+        payload["phone_proven"] = True
     if off_grid:
         # Outside every grid: kept in the nearest community's queue, flagged for the operator.
         payload["off_grid"] = {"community": located.region.code, "distance_km": located.distance_km}
     if case.due_at:
         payload["due_at"] = case.due_at.isoformat()
     try:
-        insert_opened(case, actor_id=viewer.user_id, actor_name=viewer.username, payload=payload, at=now,
-                       uploads=claimed_uploads)
+        insert_opened(case, actor_id=viewer.user_id,
+                      actor_name=stored(_, "无账号反映人") if proven_phone else viewer.username,
+                      payload=payload, at=now, uploads=claimed_uploads)
     except IntegrityError:
         if key is None:
             raise
@@ -173,6 +187,44 @@ def case_create(
         return Created(existing, replayed=True)
     transaction.on_commit(lambda: case_opened.send(sender=Case, case_id=case.pk, kind=case.kind))
     return Created(case, replayed=False)
+
+
+def _idempotency_key(viewer: Viewer, proven_phone: str, given: str | None) -> str | None:
+    if not given:
+        return None
+    return f"phone:{proven_phone}:{given}" if proven_phone else f"{viewer.user_id}:{given}"
+
+
+def case_report_by_phone(
+    *, phone: str, code: str, matter_code: str, region_code: str | None = None, description: str = "",
+    lat: float | None = None, lng: float | None = None, address: str = "", attachments: list[dict] | None = None,
+    idempotency_key: str | None = None,
+) -> Created:
+    """A problem reported by a visitor without an account (随手拍), who proves the mobile number they
+    give with the code sent to it for reporting (org.services.code_send, purpose "report").
+
+    The code is checked here, and spent in the transaction that opens the case: a case refused for
+    another field leaves the code valid for the corrected form. The case keeps the number, so the
+    reporter is told of its steps by SMS, finds it on /lookup/, and gets it in their account when
+    they later sign up or log in with that number (cases_attach_by_phone). The same form posted
+    again (its idempotency key) answers the case it made, without a second code."""
+    phone = mobile_number(phone)
+    if not (code or "").strip():
+        raise ValidationFailed(_("请填写短信验证码。"), field="code")
+    if matter_info(matter_code).kind != Kind.INCIDENT:
+        raise ValidationFailed(_("没有账号时只能反映问题；办事请先登录。"), field="matter_code")
+    key = _idempotency_key(ANONYMOUS, phone, idempotency_key)
+    if key is not None:
+        existing = Case.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return Created(existing, replayed=True)
+
+    def report() -> Created:
+        return case_create(viewer=ANONYMOUS, matter_code=matter_code, region_code=region_code,
+                           description=description, lat=lat, lng=lng, address=address, attachments=attachments,
+                           channel=Channel.ONLINE, idempotency_key=idempotency_key, proven_phone=phone)
+
+    return code_check(phone=phone, purpose=CodePurpose.REPORT, code=code, then=report)
 
 
 # A resident opens their own case online; an Open311 client (an app with a key) files on its user's behalf

@@ -20,7 +20,7 @@ from yiwang.cases.workflows import FROM_UNIT, HOLDER, SUPERVISOR_UNIT, THE_APPLI
 from yiwang.core import clock, idnumber
 from yiwang.messages import selectors as message_selectors
 from yiwang.messages import services as messages
-from yiwang.messages.models import ChannelPreference
+from yiwang.messages.models import ChannelPreference, Message
 from yiwang.org.models import Resident, Role, Staff
 from yiwang.org.selectors import Viewer, hierarchy
 
@@ -200,6 +200,21 @@ def notifications_mark_read(*, viewer: Viewer, ids: list[int] | None = None) -> 
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=clock.now())
+
+
+def copy_sms_to_inbox(case: Case, *, resident_id: int) -> int:
+    """The applicant's messages about ``case`` sent by SMS before it had a resident (a report without
+    an account), added to that resident's in-app messages, oldest first, under the dedupe keys
+    tell_applicant would have used: a case attached twice does not copy them twice. Returns how many."""
+    copied = 0
+    sent = Message.objects.filter(channel="sms", to=case.applicant_phone,
+                                  dedupe_key__startswith=f"case:{case.pk}:", dedupe_key__endswith=":applicant:sms")
+    for row in sent.order_by("created_at", "pk"):
+        key = row.dedupe_key.removesuffix(":sms") + ":inapp"
+        if messages.enqueue(channel="inapp", resident=Resident(pk=resident_id), text=row.text, subject=case.number,
+                            dedupe_key=key) is not None:
+            copied += 1
+    return copied
 
 
 # --- the applicant's messages --------------------------------------------------------------------
