@@ -50,11 +50,13 @@ def test_the_owners_right_phone_is_never_counted(client, case):
     for _ in range(20):
         answer = look(client, case.number, PHONE)
         assert answer.status_code == 200 and "已提交" in answer.content.decode()
+        assert case.number in answer.content.decode()
 
 
 def test_one_address_trying_many_numbers_is_slowed(client, case):
     for serial in range(30):
-        assert look(client, f"YW20260101{serial:08d}", PHONE).status_code == 200
+        answer = look(client, f"YW20260101{serial:08d}", PHONE)
+        assert answer.status_code == 200 and "没有找到编号与手机号都相符的办件" in answer.content.decode()
     assert look(client, case.number, PHONE).status_code == 429
     # Another address is not affected.
     assert look(client, case.number, PHONE, address="10.4.0.1").status_code == 200

@@ -20,3 +20,5 @@ def test_a_client_without_gzip_gets_the_plain_file(settings, tmp_path, db):
     call_command("collectstatic", interactive=False, verbosity=0)
     response = Client().get("/static/web/site.css")
     assert response.status_code == 200 and not response.has_header("Content-Encoding")
+    served = b"".join(response.streaming_content)
+    assert served == (tmp_path / "static" / "web" / "site.css").read_bytes() and served.startswith(b"/*")

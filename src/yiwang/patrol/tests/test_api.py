@@ -100,10 +100,14 @@ def test_a_team_with_too_few_members_is_a_422_naming_team_size(api, patrol, froz
 
 
 def test_unknown_ids_are_404(api, patrol, frozen):
-    assert api("get", "/patrol/teams/999/shifts?start=2026-06-01&end=2026-06-02", "admin").status_code == 404
-    assert api("post", "/patrol/logs", "xfl_member1", {"shift_id": 999, "lat": 34.4, "lng": 108.7}).status_code == 404
-    assert api("get", "/patrol/logs/999", "admin").status_code == 404
-    assert api("post", "/patrol/logs/999/check-ins", "admin", {"lat": 34.4, "lng": 108.7}).status_code == 404
+    for answer in (
+        api("get", "/patrol/teams/999/shifts?start=2026-06-01&end=2026-06-02", "admin"),
+        api("post", "/patrol/logs", "xfl_member1", {"shift_id": 999, "lat": 34.4, "lng": 108.7}),
+        api("get", "/patrol/logs/999", "admin"),
+        api("post", "/patrol/logs/999/check-ins", "admin", {"lat": 34.4, "lng": 108.7}),
+    ):
+        assert answer.status_code == 404 and answer.json()["code"] == "not_found", answer.content
+    assert not PatrolLog.objects.exists()
 
 
 def test_a_patrol_walked_and_a_finding_reported_through_the_api(api, patrol, world, frozen, settings, tmp_path):
