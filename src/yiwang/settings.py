@@ -218,6 +218,12 @@ YIWANG_SITE_URL = os.environ.get("YIWANG_SITE_URL", "http://127.0.0.1:8000").rst
 # or the dotted path of another backend class (the tests name theirs).
 YIWANG_SMS_BACKEND = os.environ.get("YIWANG_SMS_BACKEND", "")
 YIWANG_SMS_FILE = os.environ.get("YIWANG_SMS_FILE", str(VAR_DIR / "messages" / "sms.jsonl"))
+# The sender signature every SMS shows first (docs/messages.md): the file channel writes it before the
+# text; a provider adds its approved one (YIWANG_SMS_SIGN_NAME, by default this without 【】). It counts
+# towards the 70-character SMS, so Message.segments includes it.
+YIWANG_SMS_SIGNATURE = os.environ.get("YIWANG_SMS_SIGNATURE", "【西咸新区政务服务】")
+# A resident who has not rated a closed case is reminded once, this many days after the closing message.
+YIWANG_RATING_REMINDER_DAYS = int(os.environ.get("YIWANG_RATING_REMINDER_DAYS", "3"))
 # The SMS provider (docs/sms.md): "aliyun", "tencent", or empty for the file channel above. Each sends one
 # approved template whose single variable carries the whole text; the signature (短信签名) is shared.
 YIWANG_SMS_PROVIDER = os.environ.get("YIWANG_SMS_PROVIDER", "")

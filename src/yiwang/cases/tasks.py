@@ -16,6 +16,7 @@ from yiwang.cases.services import (
     case_mark_warning,
     escalation_rule_for,
 )
+from yiwang.cases.services.notifications import remind_to_rate
 from yiwang.core import clock
 
 log = logging.getLogger("yiwang.sweep")
@@ -45,6 +46,10 @@ def sweep_deadlines() -> dict:
                 counts["escalated"] += case_auto_escalate(case=case, rule=rule)
     if any(counts.values()):
         log.info("deadline sweep: %(red)s overdue, %(yellow)s due soon, %(escalated)s escalated", counts)
+    # The same minute's pass reminds applicants, once, of a closed case they have not rated.
+    reminded = remind_to_rate(now)
+    if reminded:
+        log.info("deadline sweep: %s applicants reminded to rate", reminded)
     return counts
 
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from yiwang.core import clock
+from yiwang.messages import texts
 
 
 class DeliveryError(Exception):
@@ -79,7 +80,9 @@ class FileSms:
                 if f'"{idempotency_id}"' in line and json.loads(line).get("id") == idempotency_id:
                     return idempotency_id  # sent before by a worker that died before recording it
             f.seek(0, os.SEEK_END)
-            f.write(json.dumps({"id": idempotency_id, "to": to, "text": text,
+            # As the handset shows it: the signature first (a provider adds its own, docs/messages.md).
+            signed = texts.signature() + text
+            f.write(json.dumps({"id": idempotency_id, "to": to, "text": signed, "segments": texts.segments(text),
                                 "at": timezone.localtime(clock.now()).isoformat(timespec="seconds")}, ensure_ascii=False) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -90,12 +93,26 @@ SMS_BACKENDS = {"file": FileSms}
 
 
 class SmsChannel:
+    """Hands an SMS to its backend. A text longer than one SMS goes as one long (concatenated) SMS
+    where the backend can send one (both providers and the file channel; the default), else as
+    numbered parts "(1/3)…" that each fit one SMS with the signature (``concatenates = False``),
+    each part with its own idempotency id derived from the message's."""
+
     def __init__(self, backend: SmsBackend):
         self.backend = backend
         self.idempotent = bool(getattr(backend, "idempotent", False))
+        self.concatenates = bool(getattr(backend, "concatenates", True))
 
     def send(self, *, to: str, subject: str, text: str, idempotency_id: str) -> str:
-        return self.backend.send(to, text, idempotency_id=idempotency_id)
+        if self.concatenates:
+            return self.backend.send(to, text, idempotency_id=idempotency_id)
+        parts = texts.split(text)
+        if len(parts) == 1:
+            return self.backend.send(to, text, idempotency_id=idempotency_id)
+        # A retry after a failed part sends every part again: an idempotent backend drops the ones it
+        # had, any other may repeat a part (never the whole message twice by itself: see "After a crash").
+        ids = [self.backend.send(to, part, idempotency_id=f"{idempotency_id}-{i}") for i, part in enumerate(parts, 1)]
+        return ",".join(ids)
 
 
 class EmailChannel:

@@ -5,6 +5,7 @@ worker delivers it afterwards (services.deliver_due). The row is also the record
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -105,8 +106,9 @@ class MessageTemplate(models.Model):
     """The text a resident is sent at one event (docs/messages.md "Templates"): per event, optionally
     per matter (which overrides the general one), language and channel ("" = every channel).
 
-    The text names variables as ``{case_number}`` from the event's fixed set (yiwang.messages.templates);
-    a row that names anything else, or would not render, is refused on save (clean)."""
+    The text names variables as ``{case_number}`` from one fixed set (yiwang.messages.texts); a row
+    that names anything else, or would not render, is refused by clean() and by save() itself, so
+    neither the admin nor a script or the shell can store a broken one."""
 
     event = models.CharField(_("事件"), max_length=40)
     matter = models.ForeignKey("catalog.Matter", models.CASCADE, null=True, blank=True, related_name="+",
@@ -131,3 +133,20 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event}/{self.matter_id or '*'}/{self.language}/{self.channel or '*'}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Checked here too, not only in forms: a template saved from a script must render as well.
+        self.full_clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from yiwang.messages import texts
+
+        if self.event not in texts.DEFAULTS:
+            raise ValidationError({"event": _("没有名为“%(event)s”的消息事件；可用的有：%(known)s。")
+                                   % {"event": self.event, "known": ", ".join(texts.DEFAULTS)}})
+        self.language = (self.language or "").lower()
+        if self.language not in {code for code, _name in settings.LANGUAGES}:
+            raise ValidationError({"language": _("不支持的语言“%(language)s”。") % {"language": self.language}})
+        texts.check(self.text)
+

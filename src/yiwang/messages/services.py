@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.core import clock
 from yiwang.core.errors import ValidationFailed
+from yiwang.messages import texts
 from yiwang.messages.channels import Channel as MessageChannel
 from yiwang.messages.channels import PermanentError, RetryableError, channel_for
 from yiwang.messages.models import Channel, ChannelPreference, Message, Status
@@ -83,6 +84,8 @@ def enqueue(*, channel: str, text: str, dedupe_key: str, to: str = "", subject: 
                   dedupe_key=dedupe_key, idempotency_id=uuid.uuid4().hex,
                   status=Status.SENT if inapp else Status.PENDING, next_attempt_at=not_before or now,
                   sent_at=now if inapp else None, created_at=now)
+    if channel == Channel.SMS:
+        row.segments = texts.segments(text)  # what the resident receives and the provider bills
     try:
         # A savepoint only (or a transaction of its own when the caller has none): a duplicate key
         # rolls back this insert, not the caller's work.

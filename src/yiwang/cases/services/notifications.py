@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -20,6 +21,7 @@ from yiwang.cases.workflows import FROM_UNIT, HOLDER, SUPERVISOR_UNIT, THE_APPLI
 from yiwang.core import clock, idnumber
 from yiwang.messages import selectors as message_selectors
 from yiwang.messages import services as messages
+from yiwang.messages import texts
 from yiwang.messages.models import ChannelPreference, Message
 from yiwang.org.models import Resident, Role, Staff
 from yiwang.org.selectors import Viewer, hierarchy
@@ -262,10 +264,148 @@ def tell_applicant(case: Case, act: Action, *, payload: dict) -> None:
     event, person and channel, whatever retries the request)."""
     if not act.tells or not (case.applicant_phone or case.applicant_id):
         return
-    text = stored(lambda: APPLICANT_MESSAGES[act.tells](_facts(case, payload)))
+    facts = _facts(case, payload)
     key = f"case:{case.pk}:{case.event_count}:applicant"
     if case.applicant_phone:
-        messages.enqueue(channel="sms", to=case.applicant_phone, text=text, dedupe_key=f"{key}:sms")
+        messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms",
+                         text=applicant_text(case, act.tells, payload, facts=facts, channel="sms"))
     if case.applicant_id:
-        messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), text=text,
-                         subject=case.number, dedupe_key=f"{key}:inapp")
+        messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), subject=case.number,
+                         text=applicant_text(case, act.tells, payload, facts=facts, channel="inapp"),
+                         dedupe_key=f"{key}:inapp")
+
+
+# --- the applicant's messages from templates (yiwang.messages.texts, docs/messages.md "Templates") -
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
+_SENTENCE_END = "。.！!；;，, "
+
+
+def applicant_text(case: Case, event: str, payload: dict, *, facts: dict | None = None, channel: str) -> str:
+    """The text the applicant of ``case`` is sent on ``channel`` at ``event``: the admin's template for
+    the event (the matter's own first) or the built-in one, in the site's language."""
+    def render() -> str:
+        values = applicant_variables(case, payload, facts=facts)
+        if event not in texts.DEFAULTS:  # an event without a template yet: its text is composed here
+            return APPLICANT_MESSAGES[event](facts if facts is not None else _facts(case, payload))
+        return texts.render(event, values, channel=channel, matter_id=case.matter_id)
+
+    return stored(render)
+
+
+def applicant_variables(case: Case, payload: dict, *, facts: dict | None = None) -> dict[str, str]:
+    """The values of texts.VARIABLES for ``case``'s latest event: only what the resident may read
+    (the public replies, the decision, the result), ID numbers masked, no control characters."""
+    f = facts if facts is not None else _facts(case, payload)
+    names = _material_names(case)
+    reason = _plain(str(f.get("reason") or ""), names)
+    missing = _missing(payload, f, names, reason)
+    decision = str(f.get("decision") or "")
+    decision_reason = _plain(str(f.get("decision_reason") or ""), names).rstrip(_SENTENCE_END)
+    if decision and decision_reason:
+        decision = _("%(decision)s（理由：%(reason)s）") % {"decision": decision, "reason": decision_reason}
+    values = {
+        "case_number": f.get("number", case.number), "matter": f.get("matter", ""), "unit": f.get("unit", ""),
+        "due_date": f.get("due", ""), "slot": f.get("slot", ""), "reason": reason, "missing": missing,
+        "decision": decision, "result": f.get("result", ""), "result_sentence": f.get("result_sentence", ""),
+        "how_to_get": _how_to_get(case, f), "link": f.get("link", ""), "answer_link": f.get("answer_link", ""),
+    }
+    # What staff or a reporter typed leaves yiwang here: ID and mobile numbers masked, no control characters.
+    typed = ("matter", "reason", "missing", "decision", "result", "result_sentence", "how_to_get")
+    return {k: _CONTROL_CHARS.sub(" ", idnumber.mask_text(str(v or ""))) if k in typed else str(v or "")
+            for k, v in values.items()}
+
+
+def _material_names(case: Case) -> dict[str, str]:
+    """The case's matter's materials as it was applied under, code → the name residents read."""
+    snapshot = case.matter_version.snapshot if case.matter_version_id else {}
+    return {str(m.get("code")): str(m.get("name") or m.get("code")) for m in snapshot.get("materials") or []
+            if isinstance(m, dict) and m.get("code")}
+
+
+def _plain(text: str, names: dict[str, str]) -> str:
+    """``text`` with the matter's material codes (id_card) written as the materials' names (身份证)."""
+    for code, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(code)}(?![A-Za-z0-9_])", name, text)
+    return text
+
+
+def _missing(payload: dict, facts: dict, names: dict[str, str], reason: str) -> str:
+    """补正: what is missing, each material once by its name, in the matter's order, and the clerk's
+    explanation after it where it says more than the names; the explanation alone where the request
+    names no material of the matter."""
+    asked: list[str] = []
+    for item in payload.get("missing") or []:
+        code = item.get("code") if isinstance(item, dict) else item
+        name = item.get("name") if isinstance(item, dict) else None
+        asked.append(names.get(str(code)) or str(name or ""))
+    # Named in the explanation, by code (already replaced) or by the full name.
+    asked += [name for name in names.values() if name in reason]
+    order = list(names.values())
+    listed = sorted({n for n in asked if n}, key=lambda n: (order.index(n) if n in order else len(order), n))
+    if not listed:
+        return reason.rstrip(_SENTENCE_END) or str(facts.get("missing") or "")
+    rest = reason
+    for name in listed:
+        rest = rest.replace(name, "")
+    text = "、".join(listed)
+    if re.sub(r"[\s,，、;；.。:：]", "", rest):
+        text += _("（%(reason)s）") % {"reason": reason.rstrip(_SENTENCE_END)}
+    return text[:300]
+
+
+def _how_to_get(case: Case, facts: dict) -> str:
+    """How the applicant gets the result, one sentence: as the 办结 step recorded it, else, for a
+    granted application, where the matter says it is handled; empty when neither is known."""
+    delivery = str(facts.get("delivery") or "")
+    if delivery:
+        return delivery
+    if case.decision != "approved" or not case.matter_version_id:
+        return ""
+    where = str(case.matter_version.snapshot.get("where") or "").strip()
+    return _("可到%(where)s领取结果。") % {"where": where} if where else ""
+
+
+# --- one reminder to rate ------------------------------------------------------------------------
+
+# The closings that invite the applicant to rate (the 办结 and 结案 messages carry the link).
+RATING_INVITED = {"application", "incident"}
+# A reminder is a nudge, not news: it goes in the daytime (local hours), never at night.
+REMINDER_HOURS = range(9, 20)
+# Cases closed longer ago than the reminder's day plus this are left alone: a worker that was down
+# for weeks, or the day this was deployed, must not remind residents of last year's cases.
+REMINDER_WINDOW = dt.timedelta(days=7)
+
+
+def remind_to_rate(now: dt.datetime | None = None) -> int:
+    """Remind the applicant once, settings.YIWANG_RATING_REMINDER_DAYS after a closing that invited a
+    rating, if the case is still not rated: an SMS and an in-app message, each queued under a key of
+    its own, so a second sweep (or two at once) queues nothing. How many cases were reminded."""
+    now = now or clock.now()
+    if timezone.localtime(now).hour not in REMINDER_HOURS:
+        return 0
+    until = now - dt.timedelta(days=settings.YIWANG_RATING_REMINDER_DAYS)
+    # The evaluation is the feedback app's (above this one): named by its relation, not imported.
+    due = (Case.objects.filter(kind__in=sorted(RATING_INVITED), state="closed", closed_at__lte=until,
+                               closed_at__gt=until - REMINDER_WINDOW, evaluation__isnull=True)
+           .exclude(applicant_phone="", applicant__isnull=True)
+           .select_related("matter_version").order_by("closed_at", "pk"))
+    reminded = 0
+    for case in due.iterator(chunk_size=200):
+        key = f"case:{case.pk}:rating_reminder:applicant"
+        sent = set(Message.objects.filter(dedupe_key__startswith=f"case:{case.pk}:")
+                   .values_list("dedupe_key", flat=True))
+        if any(k.startswith(key) for k in sent):
+            continue  # reminded already
+        if not any(k.endswith((":applicant:sms", ":applicant:inapp")) for k in sent):
+            continue  # closed quietly (history, a replay): never invited, so never reminded
+        with transaction.atomic():
+            if case.applicant_phone:
+                messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms",
+                                 text=applicant_text(case, "rating_reminder", {}, channel="sms"))
+            if case.applicant_id:
+                messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), subject=case.number,
+                                 text=applicant_text(case, "rating_reminder", {}, channel="inapp"),
+                                 dedupe_key=f"{key}:inapp")
+        reminded += 1
+    return reminded

@@ -46,3 +46,12 @@ def mainland_number(to: str) -> str | None:
     """The 11 digits of a mainland mobile number written with or without +86/0086, else None."""
     match = _MAINLAND.match(re.sub(r"[\s-]", "", to))
     return match.group(1) if match else None
+
+
+def sign_name() -> str:
+    """The approved signature (短信签名) sent as SignName: YIWANG_SMS_SIGN_NAME, else the signature
+    the messages show (YIWANG_SMS_SIGNATURE) without its brackets; the provider adds the 【】."""
+    name = setting("YIWANG_SMS_SIGN_NAME") or setting("YIWANG_SMS_SIGNATURE").strip().strip("【】[]").strip()
+    if not name:
+        raise ImproperlyConfigured("YIWANG_SMS_SIGN_NAME is not set (docs/sms.md)")
+    return name

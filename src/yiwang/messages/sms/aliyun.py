@@ -16,7 +16,7 @@ from alibabacloud_tea_openapi import utils_models as openapi_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from darabonba.runtime import RuntimeOptions
 
-from ._common import mainland_number, required, setting, split_endpoint, timeout_seconds
+from ._common import mainland_number, required, setting, sign_name, split_endpoint, timeout_seconds
 from .errors import PermanentSendError, RetryableSendError
 
 DEFAULT_ENDPOINT = "dysmsapi.aliyuncs.com"
@@ -55,7 +55,7 @@ class AliyunSmsConfig:
         return cls(
             access_key_id=required("YIWANG_SMS_ALIYUN_ACCESS_KEY_ID"),
             access_key_secret=required("YIWANG_SMS_ALIYUN_ACCESS_KEY_SECRET"),
-            sign_name=required("YIWANG_SMS_SIGN_NAME"),
+            sign_name=sign_name(),
             template_code=required("YIWANG_SMS_ALIYUN_TEMPLATE_CODE"),
             template_param=setting("YIWANG_SMS_ALIYUN_TEMPLATE_PARAM", "content"),
             region=setting("YIWANG_SMS_ALIYUN_REGION", "cn-hangzhou"),

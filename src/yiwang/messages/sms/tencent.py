@@ -16,7 +16,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models as sms_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-from ._common import mainland_number, required, setting, split_endpoint, timeout_seconds
+from ._common import mainland_number, required, setting, sign_name, split_endpoint, timeout_seconds
 from .errors import PermanentSendError, RetryableSendError
 
 DEFAULT_ENDPOINT = "sms.tencentcloudapi.com"
@@ -51,7 +51,7 @@ class TencentSmsConfig:
             secret_id=required("YIWANG_SMS_TENCENT_SECRET_ID"),
             secret_key=required("YIWANG_SMS_TENCENT_SECRET_KEY"),
             sdk_app_id=required("YIWANG_SMS_TENCENT_SDK_APP_ID"),
-            sign_name=required("YIWANG_SMS_SIGN_NAME"),
+            sign_name=sign_name(),
             template_id=required("YIWANG_SMS_TENCENT_TEMPLATE_ID"),
             region=setting("YIWANG_SMS_TENCENT_REGION", "ap-guangzhou"),
             endpoint=setting("YIWANG_SMS_TENCENT_ENDPOINT", DEFAULT_ENDPOINT),

@@ -50,7 +50,8 @@ def test_the_same_event_person_and_channel_queue_one_message(db):
     assert Message.objects.count() == 2 and other.pk != first.pk
 
 
-def test_an_sms_goes_to_the_file_once_and_is_recorded(db, sms_file):
+def test_an_sms_goes_to_the_file_once_and_is_recorded(db, sms_file, settings):
+    settings.YIWANG_SMS_SIGNATURE = "【西咸新区政务服务】"
     message = sms()
     with clock.frozen_at(T0):
         counts = services.deliver_due()
@@ -58,7 +59,9 @@ def test_an_sms_goes_to_the_file_once_and_is_recorded(db, sms_file):
     message.refresh_from_db()
     assert message.status == Status.SENT and message.sent_at == T0 and message.attempts == 1
     assert message.provider_id == message.idempotency_id and message.claimed_until is None
-    assert [(m["to"], m["text"]) for m in lines(sms_file)] == [(PHONE, "您的验证码是 123456")]
+    # The file holds what the handset shows: the signature first.
+    assert [(m["to"], m["text"], m["segments"]) for m in lines(sms_file)] == [
+        (PHONE, "【西咸新区政务服务】您的验证码是 123456", 1)]
     assert services.deliver_due()["claimed"] == 0
     assert len(lines(sms_file)) == 1
 

@@ -26,7 +26,8 @@ def _row(m: Message) -> dict:
             "time": timezone.localtime(m.sent_at or m.created_at).isoformat(timespec="seconds"),
             "status": m.status, "created_at": timezone.localtime(m.created_at).isoformat(timespec="seconds"),
             "sent_at": timezone.localtime(m.sent_at).isoformat(timespec="seconds") if m.sent_at else None,
-            "attempts": m.attempts, "last_error": m.last_error, "provider_id": m.provider_id}
+            "attempts": m.attempts, "last_error": m.last_error, "provider_id": m.provider_id,
+            "segments": m.segments}
 
 
 class Command(BaseCommand):
