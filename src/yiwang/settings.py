@@ -6,6 +6,7 @@ by the reads that may be stale (core/db.py, docs/SCALING.md).
 """
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -268,7 +269,10 @@ YIWANG_MESSAGE_RETRY_BASE_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_B
 YIWANG_MESSAGE_RETRY_CAP_SECONDS = float(os.environ.get("YIWANG_MESSAGE_RETRY_CAP_SECONDS", "3600"))
 # Quiet hours, local time (TIME_ZONE): a non-urgent SMS queued then waits in the outbox until they
 # end. "HH:MM-HH:MM", may span midnight; empty turns them off.
-YIWANG_QUIET_HOURS = os.environ.get("YIWANG_QUIET_HOURS", "22:00-07:00")
+YIWANG_QUIET_HOURS = os.environ.get("YIWANG_QUIET_HOURS", "22:00-07:00").strip()
+if YIWANG_QUIET_HOURS and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", YIWANG_QUIET_HOURS):
+    # Refused as the settings load, not at the first SMS: a bad value would fail every step that tells staff.
+    raise ValueError(f"YIWANG_QUIET_HOURS is {YIWANG_QUIET_HOURS!r}: use HH:MM-HH:MM (e.g. 22:00-07:00) or empty")
 # At most this many people of one unit are sent an SMS or e-mail about one step of a case that has
 # no assignee (cases/services/notifications.py); the unit sees it in the workbench anyway.
 YIWANG_STAFF_MESSAGE_CAP = int(os.environ.get("YIWANG_STAFF_MESSAGE_CAP", "5"))
