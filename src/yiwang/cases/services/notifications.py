@@ -267,7 +267,8 @@ def tell_applicant(case: Case, act: Action, *, payload: dict) -> None:
     facts = _facts(case, payload)
     key = f"case:{case.pk}:{case.event_count}:applicant"
     if case.applicant_phone:
-        messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms",
+        # Not urgent: a step taken at night (a sweep's) reaches the phone when the quiet hours end.
+        messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms", urgent=False,
                          text=applicant_text(case, act.tells, payload, facts=facts, channel="sms"))
     if case.applicant_id:
         messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), subject=case.number,
@@ -401,7 +402,7 @@ def remind_to_rate(now: dt.datetime | None = None) -> int:
             continue  # closed quietly (history, a replay): never invited, so never reminded
         with transaction.atomic():
             if case.applicant_phone:
-                messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms",
+                messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms", urgent=False,
                                  text=applicant_text(case, "rating_reminder", {}, channel="sms"))
             if case.applicant_id:
                 messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), subject=case.number,

@@ -300,3 +300,15 @@ def test_a_template_can_reword_the_reminder(world):
         assert remind_to_rate() == 1
     assert [m.text for m in reminders(case) if m.channel == "sms"] == \
         [f"请为{case.number}打分：http://127.0.0.1:8000/cases/{case.number}/"]
+
+
+def test_a_step_taken_in_the_quiet_hours_reaches_the_phone_when_they_end(world, settings):
+    settings.YIWANG_QUIET_HOURS = "22:00-07:00"
+    night = MONDAY.replace(hour=23)
+    with clock.frozen_at(night):
+        case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+        act(world, "clerk_xfl", case, "accept")
+    sms = Message.objects.get(dedupe_key__startswith=f"case:{case.pk}:", channel="sms")
+    inapp = Message.objects.get(dedupe_key__startswith=f"case:{case.pk}:", channel="inapp")
+    assert sms.next_attempt_at == (night + dt.timedelta(days=1)).replace(hour=7)
+    assert inapp.status == "sent"  # in yiwang at once; only the phone waits
