@@ -1623,6 +1623,7 @@ EMPTY_IN_WORLD: set[str] = {
     "command.DispatchSettings", "core.AccessLog", "django_tasks_database.DBTaskResult", "grid.Building",
     "grid.GridAssignment", "grid.Organisation", "parking.TaggedPlace", "patrol.Finding",
     "otp_totp.TOTPDevice", "otp_static.StaticDevice",  # django-otp's devices: nobody in the world has enrolled
+    "org.OidcLink",  # 统一身份认证 links: nobody in the world logs in through a provider (tests/test_oidc_links.py)
 }
 
 

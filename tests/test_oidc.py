@@ -86,8 +86,10 @@ class Provider:
         self.port = _free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         config = tmp / f"provider-{self.port}.json"
+        home = redirect_uri.removesuffix("oidc/callback/")  # RP-initiated logout comes back to the home page
         config.write_text(json.dumps({"port": self.port, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                      "redirect_uri": redirect_uri, "scopes": SCOPES, "accounts": ACCOUNTS}))
+                                      "redirect_uri": redirect_uri, "post_logout_redirect_uri": home,
+                                      "scopes": SCOPES, "accounts": ACCOUNTS}))
         self.log = tmp / f"provider-{self.port}.log"
         self.process = subprocess.Popen(["node", "provider.mjs", str(config)], cwd=PROVIDER_DIR,
                                         stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
@@ -375,3 +377,92 @@ def test_a_password_login_does_not_reach_the_provider(oidc, client, people, monk
     started = time.monotonic()
     answer = client.post("/login/?code=x&state=y", {"username": "resident_wang", "password": "pw-wang"})
     assert answer.status_code == 302 and time.monotonic() - started < 10
+
+
+# --- RP-initiated logout ------------------------------------------------------------------------------
+
+def _csrf(browser: requests.Session, site: str) -> str:
+    page = browser.get(f"{site}/me/cases/", timeout=20)
+    return page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+
+
+def _provider_asks_to_log_in(browser: requests.Session, site: str) -> bool:
+    """Start another 统一身份认证 login in this browser: does the provider ask for the login again (its
+    session is gone), or send the browser straight back to yiwang (it still knows the person)?"""
+    answer = browser.get(f"{site}/oidc/authenticate/?next=/me/cases/", allow_redirects=False, timeout=20)
+    answer = _follow(browser, answer, stop_at=f"{site}/oidc/callback/")
+    if hasattr(answer, "next_target"):
+        return False
+    return _Form(answer.text).fields.get("prompt") == "login"
+
+
+def test_logging_out_ends_the_providers_session_too(oidc, site, people, provider):
+    browser, _page = _login(site, "sub-wang")
+    assert _logged_in_user_id(browser, site) == people["wang"].pk
+    answer = browser.post(f"{site}/logout/", data={"csrfmiddlewaretoken": _csrf(browser, site)},
+                          headers={"Referer": f"{site}/me/cases/"}, allow_redirects=False, timeout=20)
+    assert answer.status_code == 302
+    target = urlsplit(answer.headers["Location"])
+    assert f"{target.scheme}://{target.netloc}" == provider.issuer  # on to the provider's end_session_endpoint
+    query = parse_qs(target.query)
+    assert query["client_id"] == [CLIENT_ID] and query["post_logout_redirect_uri"] == [f"{site}/"]
+    assert _logged_in_user_id(browser, site) is None  # yiwang's session is over before the provider answers
+    # The provider asks "sign out?" (node-oidc-provider's confirmation form); yes, and it sends us home.
+    confirm = browser.get(answer.headers["Location"], allow_redirects=False, timeout=20)
+    form = _Form(confirm.text)
+    assert confirm.status_code == 200 and "xsrf" in form.fields, confirm.text[:1000]
+    done = browser.post(urljoin(confirm.url, form.action), data={**form.fields, "logout": "yes"},
+                        allow_redirects=False, timeout=20)
+    assert done.status_code in (302, 303) and done.headers["Location"] == f"{site}/", done.text[:500]
+    assert _provider_asks_to_log_in(browser, site)
+
+
+def test_without_logging_out_the_provider_still_knows_the_person(oidc, site, people):
+    # The control for the test above: the provider's own session is what lets a second login skip the form.
+    browser, _page = _login(site, "sub-wang")
+    assert not _provider_asks_to_log_in(browser, site)
+
+
+def test_a_password_session_logs_out_of_yiwang_alone(oidc, site, people):
+    browser = requests.Session()
+    page = browser.get(f"{site}/login/", timeout=20)
+    token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    browser.post(f"{site}/login/", data={"csrfmiddlewaretoken": token, "username": "resident_wang",
+                                         "password": "pw-wang"}, headers={"Referer": f"{site}/login/"}, timeout=20)
+    assert _logged_in_user_id(browser, site) == people["wang"].pk
+    answer = browser.post(f"{site}/logout/", data={"csrfmiddlewaretoken": _csrf(browser, site)},
+                          headers={"Referer": f"{site}/me/cases/"}, allow_redirects=False, timeout=20)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert _logged_in_user_id(browser, site) is None
+
+
+def test_a_provider_without_end_session_endpoint_logs_out_of_yiwang_alone(oidc, site, people, monkeypatch):
+    from yiwang.org import oidc as org_oidc
+
+    browser, _page = _login(site, "sub-wang")
+    document = {k: v for k, v in org_oidc._document().items() if k != "end_session_endpoint"}
+    monkeypatch.setattr(org_oidc, "_document", lambda: document)
+    answer = browser.post(f"{site}/logout/", data={"csrfmiddlewaretoken": _csrf(browser, site)},
+                          headers={"Referer": f"{site}/me/cases/"}, allow_redirects=False, timeout=20)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert _logged_in_user_id(browser, site) is None
+
+
+# --- linking staff: the command and the admin -----------------------------------------------------------
+
+def test_yiwang_oidc_link_lets_a_staff_member_log_in_by_subject(oidc, site, people):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("oidc", "link", "clerk_xfl", "--sub", "sub-clerk", stdout=out)
+    assert "linked clerk_xfl to sub-clerk" in out.getvalue()
+    browser, page = _login(site, "sub-clerk", next_url="/work/")
+    assert page.url == f"{site}/work/" and _logged_in_user_id(browser, site) == people["clerk"].pk
+    out = StringIO()
+    call_command("oidc", "list", stdout=out)
+    assert out.getvalue().startswith(f"clerk_xfl\t{oidc.YIWANG_OIDC_ISSUER}\tsub-clerk\t20")  # last login shown
+    call_command("oidc", "unlink", "clerk_xfl", "--sub", "sub-clerk", stdout=StringIO())
+    browser, page = _login(site, "sub-clerk", next_url="/work/")
+    _refused(page, site, "cn_id_number")  # no link, and no ID number claim: not a way in any more

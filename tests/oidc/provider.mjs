@@ -3,7 +3,8 @@
 //
 //   node provider.mjs CONFIG.json
 //
-// CONFIG: {"port", "client_id", "client_secret", "redirect_uri", "scopes": {scope: [claim, …]},
+// CONFIG: {"port", "client_id", "client_secret", "redirect_uri", "post_logout_redirect_uri",
+//          "scopes": {scope: [claim, …]},
 //          "accounts": {login: {claim: value, …}}}. A login's name is its `sub`.
 // Prints "ready <issuer>" on stdout once it listens. The signing key is a fresh RSA key each start
 // (RS256, published at /jwks), so the relying party can only trust the ID token through the JWKS.
@@ -23,6 +24,8 @@ const provider = new Provider(issuer, {
     client_id: config.client_id,
     client_secret: config.client_secret,
     redirect_uris: [config.redirect_uri],
+    // Where the provider sends the browser back after RP-initiated logout (yiwang's home page).
+    post_logout_redirect_uris: config.post_logout_redirect_uri ? [config.post_logout_redirect_uri] : [],
     grant_types: ['authorization_code'],
     response_types: ['code'],
     id_token_signed_response_alg: 'RS256',

@@ -1,10 +1,14 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from yiwang.core import confcache
-from yiwang.org.models import ApiToken, Region, Resident, Staff, Unit
+from yiwang.core.errors import DomainError
+from yiwang.org import oidc
+from yiwang.org.models import ApiToken, OidcLink, Region, Resident, Staff, Unit
 from yiwang.org.services import HIERARCHY
 
 
@@ -68,3 +72,48 @@ class ResidentAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "user", "name", "created_at", "revoked_at")
     readonly_fields = ("prefix", "key_hash", "created_at")
+
+
+class OidcLinkForm(forms.ModelForm):
+    """A new link, checked as ``yiwang oidc link`` checks it (org.oidc.link_check)."""
+
+    class Meta:
+        model = OidcLink
+        fields = ("user", "issuer", "subject")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "issuer" in self.fields:
+            self.fields["issuer"].initial = settings.YIWANG_OIDC_ISSUER
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and data.get("user") is not None:
+            try:
+                data["subject"], data["issuer"] = oidc.link_check(
+                    user=data["user"], subject=data.get("subject", ""), issuer_url=data.get("issuer"))
+            except DomainError as exc:
+                field = exc.field if exc.field in self.fields else None
+                self.add_error(field, exc.message)
+        return data
+
+
+@admin.register(OidcLink)
+class OidcLinkAdmin(admin.ModelAdmin):
+    """统一身份认证 links: which account a provider's subject logs in as. A staff account is linked here
+    or with ``yiwang oidc link``; a link is made or deleted, never edited into someone else's."""
+
+    form = OidcLinkForm
+    list_display = ("user", "subject", "issuer", "created_at", "last_login_at")
+    search_fields = ("user__username", "subject")
+    autocomplete_fields = ("user",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "issuer", "subject", "created_at", "last_login_at") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        link = oidc.link_create(user=obj.user, subject=obj.subject, issuer_url=obj.issuer)
+        obj.pk, obj.created_at, obj.issuer, obj.subject = link.pk, link.created_at, link.issuer, link.subject
+        obj._state.adding = False

@@ -27,6 +27,7 @@ import re
 import threading
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -42,7 +43,8 @@ from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from yiwang.core import clock, idnumber
+from yiwang.core import clock, idnumber, text
+from yiwang.core.errors import Conflict, NotFound, ValidationFailed
 from yiwang.org import services
 from yiwang.org.models import Level, OidcLink, Region, Resident
 
@@ -61,6 +63,7 @@ _discovery: dict[str, tuple[float | None, dict]] = {}
 _discovery_lock = threading.Lock()
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+SESSION_ISSUER = "yiwang_oidc_issuer"  # set on a session 统一身份认证 opened: its logout ends the provider's too
 
 
 class Refused(Exception):
@@ -75,7 +78,8 @@ def issuer() -> str:
     return settings.YIWANG_OIDC_ISSUER
 
 
-def _discover(name: str) -> str:
+def _document() -> dict:
+    """The issuer's discovery document, fetched at most once an hour."""
     iss = issuer()
     with _discovery_lock:
         fetched_at, document = _discovery.get(iss, (None, {}))
@@ -87,9 +91,13 @@ def _discover(name: str) -> str:
                 # OpenID Connect Discovery 4.3: the document must name the issuer it was fetched from.
                 raise SuspiciousOperation(f"discovery names issuer {document.get('issuer')!r}, not {iss!r}")
             _discovery[iss] = (time.monotonic(), document)
-    value = document.get(_DISCOVERED[name])
+    return document
+
+
+def _discover(name: str) -> str:
+    value = _document().get(_DISCOVERED[name])
     if not value:
-        raise ImproperlyConfigured(f"the OpenID provider {iss} publishes no {_DISCOVERED[name]}")
+        raise ImproperlyConfigured(f"the OpenID provider {issuer()} publishes no {_DISCOVERED[name]}")
     return value
 
 
@@ -149,12 +157,56 @@ def _new_resident_region() -> Region:
 
 # --- links -------------------------------------------------------------------------------------------
 
+def _clean_link(subject: str, issuer_url: str | None) -> tuple[str, str]:
+    subject = (subject or "").strip()
+    if not subject or len(subject) > 255 or text.holds_control_character(subject):
+        raise ValidationFailed(_("身份标识（sub）不能为空，至多 255 个字符，且不能含控制字符。"), field="subject")
+    iss = (issuer_url or issuer() or "").strip().rstrip("/")
+    if not iss:
+        raise ValidationFailed(_("未配置统一身份认证（YIWANG_OIDC_ISSUER），请指定身份提供方的 issuer。"), field="issuer")
+    if not iss.startswith(("https://", "http://")) or len(iss) > 255:
+        raise ValidationFailed(_("身份提供方的 issuer 应是 https:// 开头的网址。"), field="issuer")
+    return subject, iss
+
+
+def link_check(*, user, subject: str, issuer_url: str | None = None, lock: bool = False) -> tuple[str, str]:
+    """The subject and issuer a link of ``user`` would have, cleaned, or the refusal (a DomainError
+    naming the field): what ``link_create`` and the admin's form both ask."""
+    subject, iss = _clean_link(subject, issuer_url)
+    if not user.is_active:
+        raise ValidationFailed(_("账号 %(u)s 已停用。") % {"u": user.get_username()}, field="user")
+    rows = OidcLink.objects.select_for_update() if lock else OidcLink.objects
+    taken = rows.filter(issuer=iss, subject=subject).select_related("user").first()
+    if taken is not None:
+        raise Conflict(_("该身份标识已绑定账号 %(u)s；请先解除绑定。") % {"u": taken.user.get_username()},
+                       field="subject")
+    return subject, iss
+
+
 @transaction.atomic
 def link_create(*, user, subject: str, issuer_url: str | None = None) -> OidcLink:
-    """Let ``user`` log in as the provider's ``subject``: how a staff account without a resident record
-    is connected to the province's identity (e.g. from ``yiwang shell``)."""
-    return OidcLink.objects.create(user=user, issuer=issuer_url or issuer(), subject=subject,
-                                   created_at=clock.now())
+    """Let ``user`` log in as the provider's ``subject`` (its stable ``sub``): how a staff account is
+    connected to the province's identity (``yiwang oidc link``, the admin). A subject logs in as one
+    account only: one already linked is refused, naming the account, never moved silently."""
+    subject, iss = link_check(user=user, subject=subject, issuer_url=issuer_url, lock=True)
+    link = OidcLink.objects.create(user=user, issuer=iss, subject=subject, created_at=clock.now())
+    log.info("oidc: subject %s of %s linked to user %s", subject, iss, user.pk)
+    return link
+
+
+@transaction.atomic
+def link_delete(*, user, subject: str, issuer_url: str | None = None) -> None:
+    """Stop ``subject`` from logging in as ``user``; sessions already open stay until they log out."""
+    subject, iss = _clean_link(subject, issuer_url)
+    deleted, _rows = OidcLink.objects.filter(user=user, issuer=iss, subject=subject).delete()
+    if not deleted:
+        raise NotFound(_("账号 %(u)s 没有绑定这个身份标识。") % {"u": user.get_username()}, field="subject")
+    log.info("oidc: subject %s of %s unlinked from user %s", subject, iss, user.pk)
+
+
+def links(*, user=None) -> list[OidcLink]:
+    rows = OidcLink.objects.select_related("user").order_by("user__username", "issuer", "subject")
+    return list(rows.filter(user=user) if user is not None else rows)
 
 
 def _username(iss: str, sub: str) -> str:
@@ -296,6 +348,12 @@ class _Start(OIDCAuthenticationRequestView):
 class _Callback(OIDCAuthenticationCallbackView):
     get_settings = staticmethod(_setting)
 
+    def login_success(self):
+        response = super().login_success()
+        # After auth.login, which may flush the session: logging out later also ends the provider's.
+        self.request.session[SESSION_ISSUER] = issuer()
+        return response
+
     @property
     def failure_url(self) -> str:
         return reverse("web:login")
@@ -313,6 +371,26 @@ class _Callback(OIDCAuthenticationCallbackView):
         else:
             refuse(request, _("身份提供方没有完成登录。"))
         return super().get(request)
+
+
+def end_session_url(request: HttpRequest) -> str | None:
+    """Where to send a browser logging out of a session that 统一身份认证 opened, so that the provider's
+    session ends too (OpenID Connect RP-Initiated Logout 1.0): the provider's ``end_session_endpoint``
+    with this client and the site's home as ``post_logout_redirect_uri`` (register it at the provider).
+    None, and the logout is yiwang's alone, for any other session, when the provider advertises no such
+    endpoint or cannot be reached. Call it before the session is flushed."""
+    if not enabled() or request.session.get(SESSION_ISSUER) != issuer():
+        return None
+    try:
+        endpoint = _document().get("end_session_endpoint")
+    except (requests.RequestException, SuspiciousOperation, ValueError) as exc:
+        log.warning("oidc logout: discovery failed, the provider's session stays: %s: %s", type(exc).__name__, exc)
+        return None
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        return None
+    query = urlencode({"client_id": settings.OIDC_RP_CLIENT_ID,
+                       "post_logout_redirect_uri": request.build_absolute_uri("/")})
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
 def start(request: HttpRequest) -> HttpResponse:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import auth, messages
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -25,6 +26,7 @@ from yiwang.cases import services as case_services
 from yiwang.core import pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.messages import services as outbox
+from yiwang.org import oidc
 from yiwang.org import services as org_services
 from yiwang.org.models import CodePurpose
 from yiwang.org.selectors import communities
@@ -163,3 +165,15 @@ def code_login(request: HttpRequest) -> HttpResponse:
             errors = pages.refused(request, exc)
             values["sent"] = request.POST.get("step") != "send"
     return _answer(request, "web/code_login.html", values, errors, error)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; a session that 统一身份认证 opened goes on to the provider, which ends its own
+    session and sends the browser back to the home page (org.oidc.end_session_url)."""
+
+    next_page = "/"
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        provider = oidc.end_session_url(request)  # read before the session is flushed
+        response = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(provider) if provider else response

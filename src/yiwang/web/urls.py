@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from yiwang.web import accounts, inbox, views, workbench
@@ -20,7 +19,7 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("halls/", views.halls, name="halls"),
     path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path("logout/", accounts.LogoutView.as_view(), name="logout"),
     path("two-factor/", two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", two_factor_verify, name="two_factor_verify"),
     path("two-factor/recovery/", two_factor_recovery, name="two_factor_recovery"),
