@@ -5,13 +5,20 @@ quiet hours in the outbox."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
 
-from yiwang.cases.models import Case, Notification
-from yiwang.cases.services import case_act, case_create, case_mark_warning, register_and_dispatch
+from yiwang.cases.models import Case, EscalationRule, Notification
+from yiwang.cases.services import (
+    case_act,
+    case_auto_escalate,
+    case_create,
+    case_mark_warning,
+    register_and_dispatch,
+)
 from yiwang.cases.services.notifications import tell_staff
 from yiwang.cases.workflows import HOLDER
 from yiwang.core import clock
@@ -20,6 +27,7 @@ from yiwang.messages import services as messages
 from yiwang.messages.models import ChannelPreference, Message, Status
 from yiwang.org.models import Role
 from yiwang.org.services import staff_grant, user_create
+from yiwang.testing import SENIOR_OK
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Monday (a working day) at 23:00, inside the quiet hours 22:00–07:00.
@@ -44,12 +52,17 @@ def report(world) -> Case:
                        title="路口乱停车", channel="online").case
 
 
+def sms_lines(settings) -> list[dict]:
+    with open(settings.YIWANG_SMS_FILE, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
 def staff_sms(to: str | None = None) -> list[Message]:
     rows = Message.objects.filter(dedupe_key__contains=":staff:", channel="sms").order_by("pk")
     return list(rows.filter(to=to) if to else rows)
 
 
-def test_a_dispatch_at_23_00_queues_an_sms_that_waits_until_07_00(world):
+def test_a_dispatch_at_23_00_queues_an_sms_that_waits_until_07_00(world, settings):
     prefer(world, "handler_en", phone=PHONE_EN, dispatched=["sms"])
     with clock.frozen_at(NIGHT):
         case = register_and_dispatch(viewer=world.viewer("operator_kg"), case_id=report(world).pk)
@@ -58,14 +71,16 @@ def test_a_dispatch_at_23_00_queues_an_sms_that_waits_until_07_00(world):
     assert case.number in sms.text and "路口乱停车" in sms.text
     assert sms.next_attempt_at == MORNING and sms.status == Status.PENDING
     with clock.frozen_at(NIGHT + dt.timedelta(hours=7, minutes=59)):  # 06:59
-        messages.deliver_due()  # the reporter's own SMS (已派遣) goes; the staff one waits
+        messages.deliver_due()
     sms.refresh_from_db()
     assert sms.status == Status.PENDING and sms.attempts == 0
     with clock.frozen_at(MORNING):
-        assert messages.deliver_due()["sent"] == 1
+        messages.deliver_due()
         assert messages.deliver_due()["claimed"] == 0  # sent once, never again
     sms.refresh_from_db()
-    assert sms.status == Status.SENT and sms.sent_at == MORNING
+    assert sms.status == Status.SENT and sms.sent_at == MORNING and sms.attempts == 1
+    assert [(line["id"], line["at"]) for line in sms_lines(settings) if line["to"] == PHONE_EN] == [
+        (sms.idempotency_id, MORNING.isoformat())]
     # The unit's list in the workbench has it too, as always.
     assert Notification.objects.filter(case=case, unit=world.units["dz_en"], kind="dispatched").exists()
 
@@ -91,6 +106,36 @@ def test_a_red_warning_goes_at_once_in_the_night_and_a_yellow_one_waits(world):
         messages.deliver_due()
     yellow.refresh_from_db()
     assert yellow.status == Status.SENT
+
+
+def test_the_supervising_centre_hears_of_red_warnings_and_escalation_at_once_by_default(world):
+    prefer(world, "handler_en", phone=PHONE_EN)  # numbers only: the defaults (超期, 超期上报 by SMS)
+    prefer(world, "operator_kg", phone=PHONE_OP)
+    case = register_and_dispatch(viewer=world.viewer("operator_kg"), case_id=report(world).pk)
+    due = timezone_local(case.due_at)
+    with clock.frozen_at(due + dt.timedelta(minutes=30)):  # 00:29, quiet hours
+        assert case_mark_warning(case=case, level=2)
+    assert {(m.to, m.next_attempt_at) for m in staff_sms()} == {
+        (PHONE_EN, due + dt.timedelta(minutes=30)), (PHONE_OP, due + dt.timedelta(minutes=30))}
+    rule = EscalationRule.objects.create(name="超期一小时上报", after_hours=1)
+    at = due + dt.timedelta(hours=2)  # 01:59
+    with clock.frozen_at(at):
+        assert case_auto_escalate(case=Case.objects.get(pk=case.pk), rule=rule)
+    escalated = [m for m in staff_sms() if "上报" in m.text]
+    # The unit it left and the supervising centre; both at once, in the night.
+    assert {m.to for m in escalated} == {PHONE_EN, PHONE_OP} and {m.next_attempt_at for m in escalated} == {at}
+
+
+def test_a_transferred_application_tells_the_receiving_hall(world):
+    prefer(world, "clerk_dz", phone="13900000017", dispatched=["sms"])
+    prefer(world, "clerk_xfl", phone="13900000018", dispatched=["sms"])
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    assert case.holder_unit_id == world.units["xfl_sh"].pk
+    with clock.frozen_at(NIGHT):
+        case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="transfer", version=case.version,
+                 unit_code="KG-DZ-SH", comment="应由街道办理")
+    [sms] = staff_sms()
+    assert sms.to == "13900000017" and sms.text.startswith("转入") and sms.next_attempt_at == MORNING
 
 
 def timezone_local(at: dt.datetime) -> dt.datetime:
