@@ -110,3 +110,37 @@ def timezone_morning(moment: dt.datetime) -> dt.datetime:
     from django.utils import timezone
 
     return timezone.localtime(moment).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+def test_an_administrator_words_the_acceptance_for_one_matter(new_page, world, shot):
+    """At a desktop: a template naming an unknown variable is refused beside its text; the corrected
+    one is what the next applicant for that matter is sent."""
+    page = new_page()
+    page.goto("/admin/login/")
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_label("密码").fill("pw-admin")
+    with page.expect_navigation():
+        page.get_by_role("button", name="登录").click()
+    page.goto("/admin/messaging/messagetemplate/add/")
+    page.get_by_label("事件").select_option("accepted")
+    page.locator(".field-matter .select2-selection").click()  # the admin's autocomplete
+    page.locator(".select2-search__field").fill("老年证")
+    page.locator(".select2-results__option", has_text="老年证办理").click()
+    page.get_by_label("渠道").select_option("sms")
+    page.get_by_label("内容").fill("老年证申请{case_no}已受理，{unit}承诺{due_date}前办结。")
+    page.get_by_role("button", name="保存", exact=True).click()
+    error = page.locator(".field-text .errorlist")
+    expect(error).to_contain_text("{case_no}")
+    shot("template-refused", page)
+    page.get_by_label("内容").fill("老年证申请{case_number}已受理，{unit}承诺{due_date}前办结。")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator(".messagelist")).to_be_visible()
+    shot("template-saved", page)
+
+    from yiwang.cases.services import case_create
+    from yiwang.testing import SENIOR_OK
+
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="accept", version=case.version)
+    line, = sms_lines(world.residents["wang"].phone)
+    assert f"老年证申请{case.number}已受理，" in line
