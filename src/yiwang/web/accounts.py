@@ -139,6 +139,10 @@ def signup(request: HttpRequest) -> HttpResponse:
             error = exc
             errors = pages.refused(request, exc)
             values["sent"] = request.POST.get("step") != "send"
+            if values["sent"] and "code" not in errors:
+                # A refusal of another field leaves the code unspent: kept in the form, so that a phone user
+                # need not go back to the SMS for it. The ID number is typed again: it is never shown in full.
+                values["code"] = request.POST.get("code", "").strip()[:6]
     return _answer(request, "web/signup.html", values, errors, error)
 
 

@@ -123,8 +123,11 @@ def setup(request: HttpRequest) -> HttpResponse:
             return render(request, "web/two_factor_codes.html", {"codes": codes, "next": next_url})
         error = _("验证码不正确，请输入验证器上显示的 6 位数字。")
     uri = device.config_url
+    secret = base64.b32encode(device.bin_key).decode()
     return render(request, "web/two_factor_setup.html", {
-        "uri": uri, "secret": base64.b32encode(device.bin_key).decode(), "qr_svg": _qr_svg(uri),
+        "uri": uri, "secret": secret, "qr_svg": _qr_svg(uri),
+        # In fours, as authenticator apps accept it typed: 32 letters in one run are easy to mistype.
+        "secret_groups": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
         "error": error, "next": next_url, "enrolled": _has_device(user),
     }, status=422 if error else 200)
 
