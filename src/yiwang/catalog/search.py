@@ -45,6 +45,7 @@ _QUESTION_WORDS = """
 要求 需要什么 规定 有 是 在 去 到 给 把 和 与 及 或 还 都 也 就 又 再 该 应该 得到 网上 线上 现在 今年 时候
 """
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+MAX_QUERY = 50  # characters of the folded query that are searched
 _MIN_TYPO_LEN = 3  # edit distance 1 only for words this long: 2-character words differ by one too often
 _SYNONYM_WEIGHT = 0.6
 _SYNONYM_MATTER_BONUS = 6.0
@@ -55,6 +56,11 @@ _FIELD_WEIGHTS = (4.0, 3.0, 1.0, 0.7)
 def fold(text: str) -> str:
     """Simplified, lower-case, no spaces or punctuation that people leave out."""
     return re.sub(r"[\s()（）/·、,，.。?？!！:：;；\"'“”‘’]+", "", _t2s.convert(text or "")).lower()
+
+
+def _folded(query: str) -> str:
+    # A resident's question is short; a page of text would only cost time (mending is quadratic).
+    return fold((query or "")[:4 * MAX_QUERY])[:MAX_QUERY]
 
 
 def _pinyin(text: str, initials: bool = False) -> str:
@@ -267,7 +273,7 @@ def mend(q: str, idx: Index) -> str:
 def terms(query: str) -> list[tuple[str, float]]:
     """The words of ``query`` that say what is wanted, each with its weight, synonyms' words added."""
     idx = index()
-    return _terms(mend(fold(query), idx), idx)
+    return _terms(mend(_folded(query), idx), idx)
 
 
 def _terms(q: str, idx: Index) -> list[tuple[str, float]]:
@@ -288,7 +294,7 @@ def _terms(q: str, idx: Index) -> list[tuple[str, float]]:
 
 def _scores(query: str) -> dict[str, float]:
     idx = index()
-    q = mend(fold(query), idx)
+    q = mend(_folded(query), idx)
     n = max(len(idx.entries), 1)
     scores: dict[str, float] = defaultdict(float)
     for word, weight in _terms(q, idx):
@@ -323,7 +329,7 @@ def _pinyin_search(q: str) -> list[tuple[float, str]]:
 
 def search(query: str, *, limit: int = 20) -> list[str]:
     """Matter codes, best first; [] when nothing matches. Reads only (no log: see ``resident_search``)."""
-    q = fold(query)
+    q = _folded(query)
     if not q:
         return []
     idx = index()

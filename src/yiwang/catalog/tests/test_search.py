@@ -192,3 +192,15 @@ def test_the_default_synonyms_load_once_and_keep_staff_edits(catalogue):
     added, kept = search_synonyms_load()
     assert added == 0 and kept == SearchSynonym.objects.count()
     assert SearchSynonym.objects.get(phrase="合疗").means == "新农合"
+
+
+@pytest.mark.parametrize("query", ["老" * 5000, "😀合疗😀", "=1+1", "\u200b老年证", "a" * 3000, "<script>老年证</script>",
+                                   "610402199001011234"])
+def test_hostile_queries_answer_quickly_and_never_fail(catalogue, client, query):
+    import time
+
+    started = time.perf_counter()
+    search(query)
+    assert time.perf_counter() - started < 3.0  # uncapped, 5,000 characters took far longer
+    assert client.get("/", {"q": query}).status_code == 200
+    assert client.get("/api/v1/matters", {"q": query}).status_code == 200
