@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
         if action == "load":
             added, kept = search_synonyms_load()
-            self.stdout.write(f"{added} synonyms added, {kept} already there (left as staff keep them)")
+            self.stdout.write(f"{added} synonyms added, {kept} already there (kept as they are)")
             return
         for s in SearchSynonym.objects.select_related("matter").order_by("phrase"):
             target = f" → {s.matter.code}" if s.matter_id else ""
