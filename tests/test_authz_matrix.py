@@ -1624,6 +1624,7 @@ EMPTY_IN_WORLD: set[str] = {
     "grid.GridAssignment", "grid.Organisation", "parking.TaggedPlace", "patrol.Finding",
     "otp_totp.TOTPDevice", "otp_static.StaticDevice",  # django-otp's devices: nobody in the world has enrolled
     "org.OidcLink",  # 统一身份认证 links: nobody in the world logs in through a provider (tests/test_oidc_links.py)
+    "messaging.ChannelPreference",  # nobody in the world has set /work/preferences/ (test_staff_messages.py)
 }
 
 

@@ -5,8 +5,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from yiwang.core import idnumber
 from yiwang.messages import texts
-from yiwang.messages.models import Message, MessageTemplate
+from yiwang.messages.models import ChannelPreference, Message, MessageTemplate
 
 
 @admin.register(Message)
@@ -85,3 +86,23 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return texts.segments(texts.fill(obj.text, texts.SAMPLE))
         except (KeyError, ValueError, IndexError):
             return "—"
+
+
+@admin.register(ChannelPreference)
+class ChannelPreferenceAdmin(admin.ModelAdmin):
+    """Who asked for SMS or e-mail and where to (why someone got no SMS: no number, or the kind not
+    ticked). Read only: each staff member sets their own at /work/preferences/, which checks the
+    number and the address; an edit here would bypass that."""
+
+    list_display = ("user", "masked_phone", "email", "channels", "updated_at")
+    search_fields = ("user__username", "phone", "email")
+
+    @admin.display(description=_("手机号"))
+    def masked_phone(self, obj: ChannelPreference) -> str:
+        return idnumber.mask_phone(obj.phone) if obj.phone else ""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

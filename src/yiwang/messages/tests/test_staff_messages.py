@@ -331,3 +331,10 @@ def test_a_resident_and_a_visitor_cannot_reach_the_page(world, client):
     assert client.get(PAGE).status_code == 403
     assert client.post(PAGE, {"phone": "13800000001", "overdue.sms": "1"}).status_code == 403
     assert not ChannelPreference.objects.exists()
+
+
+def test_the_admin_lists_who_asked_for_what_with_the_number_masked(world, client):
+    prefer(world, "handler_en", phone=PHONE_EN, overdue=["sms"])
+    client.force_login(world.users["admin"])
+    page = client.get("/admin/messaging/channelpreference/")
+    assert page.status_code == 200 and "handler_en" in page.text and PHONE_EN not in page.text
