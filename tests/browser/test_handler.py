@@ -69,6 +69,7 @@ def test_clerk_accepts_and_handler_claims_decides_and_closes(new_page, page, wor
     act(handler, "作出决定", case.number, "decide")
     expect(state_badge(handler)).to_have_text("已决定")
     shot("handler-decided", handler)
+    handler.get_by_label("方式").select_option("pickup")  # how the result reaches the applicant
     act(handler, "办结", case.number, "close")
     expect(state_badge(handler)).to_have_text("已办结")
     assert handler.evaluate("() => window.__sameDocument") is True

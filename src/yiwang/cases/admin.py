@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from yiwang.cases.models import Case, CaseEvent, EscalationRule, Notification, Workday
+from yiwang.cases.models import CannedReply, Case, CaseEvent, EscalationRule, Notification, Workday
 from yiwang.cases.services import workday_set
 from yiwang.core.idnumber import mask_data, mask_text
 
@@ -103,3 +103,14 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """常用回复: what the workbench offers to start a reply from, per matter (or every matter) and action."""
+
+    list_display = ("title", "action", "matter", "active")
+    list_filter = ("action", "active")
+    search_fields = ("title", "text", "matter__name")
+    list_select_related = ("matter",)
+    raw_id_fields = ("matter",)

@@ -133,6 +133,19 @@ class CasePage(Schema):
     next_cursor: str | None
 
 
+class DeliveryIn(Input):
+    """结果送达方式: pickup (自取) names a service hall's code, post (邮寄) a tracking number, electronic
+    (电子证照) the licence's reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["pickup", "post", "electronic"]
+    hall: str = Field("", max_length=40)
+    tracking: str = Field("", max_length=40)
+    carrier: str = Field("", max_length=30)
+    reference: str = Field("", max_length=100)
+
+
 class ActionIn(Input):
     version: int = Field(..., description="the case version you saw; a stale one gets 409")
     comment: str = Field("", max_length=2000)
@@ -142,6 +155,15 @@ class ActionIn(Input):
     assignee: str | None = Field(None, max_length=150, description="username of a colleague (schedule_visit)")
     slot: dt.datetime | None = Field(None, description="home-visit time (schedule_visit)")
     parent_number: str | None = Field(None, max_length=40, description="the case a duplicate is merged into (merge)")
+    reply: str = Field("", max_length=2000, description="to the resident: shown on their case page, /lookup/, "
+                       "Open311 and in their messages; required by reject, request_supplement, and decide 不予")
+    note: str = Field("", max_length=2000, description="to colleagues only; required by transfer, escalate, "
+                      "supervise. An older `comment` is taken as the reply or the note as the action declares")
+    missing: list[str] = Field(default_factory=list, max_length=50,
+                               description="request_supplement: codes of the matter's materials asked for")
+    materials: list[Material] = Field(default_factory=list, max_length=50,
+                                      description="resubmit: exactly the materials the supplement asked for")
+    delivery: DeliveryIn | None = Field(None, description="close: how the result reaches the applicant")
 
 
 class CaseFilterIn(Input):
@@ -288,7 +310,11 @@ def act_on_case(request, number: str, action: str, payload: ActionIn):
     services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
                       comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
                       decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot,
-                      parent_number=payload.parent_number)
+                      parent_number=payload.parent_number, reply=payload.reply, note=payload.note,
+                      missing=payload.missing or None,
+                      materials=[m.model_dump(exclude_defaults=True) | {"code": m.code} for m in payload.materials]
+                      or None,
+                      delivery=payload.delivery.model_dump() if payload.delivery else None)
     return case_detail(request, selectors.case_get(viewer=viewer, number=number))
 
 

@@ -131,6 +131,80 @@ def public_timeline(case: Case) -> list[CaseEvent]:
     return out
 
 
+def supplement_asked(case: Case) -> list[dict]:
+    """The materials ({code, name}) the latest 补正 request of ``case`` asked for: what a resubmission
+    must bring, no more, no less. Empty when it asked for none (a supplement of words only)."""
+    payload = (CaseEvent.objects.filter(case_id=case.pk, action="request_supplement").order_by("-seq")
+               .values_list("payload", flat=True).first()) or {}
+    return [m for m in payload.get("missing") or [] if isinstance(m, dict) and m.get("code")]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished application came to, read from its timeline: the decision (准予/不予) with its
+    reason, and how the result is delivered (workflows.DELIVERY)."""
+
+    decision: str = ""
+    reason: str = ""
+    delivery: dict | None = None
+
+    @property
+    def decision_label(self) -> str:
+        return {"approved": _("准予"), "denied": _("不予")}.get(self.decision, "")
+
+    @property
+    def delivery_label(self) -> str:
+        from yiwang.cases.workflows import DELIVERY
+
+        return str(DELIVERY.get((self.delivery or {}).get("method"), ""))
+
+
+def case_outcome(events: list[CaseEvent]) -> Outcome | None:
+    """The decision and delivery of a case from its (public or full) timeline; None before 作出决定."""
+    decide = next((e for e in reversed(events) if e.action == "decide"), None)
+    if decide is None:
+        return None
+    close = next((e for e in reversed(events) if e.action == "close" and e.seq > decide.seq), None)
+    return Outcome(decision=decide.payload.get("decision", ""),
+                   reason=decide.payload.get("reply") or decide.payload.get("comment") or "",
+                   delivery=close.payload.get("delivery") if close is not None else None)
+
+
+def latest_resubmission(case: Case, events: list[CaseEvent]) -> CaseEvent | None:
+    """The applicant's latest 补正提交, while the clerk has not yet acted on it: what changed."""
+    last = next((e for e in reversed(events) if e.action == "resubmit"), None)
+    if last is None or case.state != "accepted":
+        return None
+    later = [e for e in events if e.seq > last.seq and e.action not in ("claim", "reveal_id", "warn")]
+    return None if later else last
+
+
+def canned_replies(case: Case, actions: list[str]) -> dict[str, list]:
+    """常用回复 offered for each of ``actions`` on ``case``: its matter's own, then those for every matter."""
+    from yiwang.cases.models import CannedReply
+
+    out: dict[str, list] = {}
+    rows = CannedReply.objects.filter(Q(matter_id=case.matter_id) | Q(matter__isnull=True), action__in=actions,
+                                      active=True).order_by("matter_id", "title")
+    for row in rows:
+        out.setdefault(row.action, []).append(row)
+    for replies in out.values():
+        replies.sort(key=lambda r: (r.matter_id is None, r.title))
+    return out
+
+
+def canned_reply_text(case: Case, action: str, reply_id: int) -> str:
+    """The text of a canned reply chosen for ``action`` on ``case``; refused when it is another matter's
+    or another action's (a guessed id)."""
+    from yiwang.cases.models import CannedReply
+
+    row = CannedReply.objects.filter(Q(matter_id=case.matter_id) | Q(matter__isnull=True), pk=reply_id,
+                                     action=action, active=True).first()
+    if row is None:
+        raise ValidationFailed(_("没有这条常用回复。"), field="canned")
+    return row.text
+
+
 def capacity(viewer: Viewer, case: Case, act: Action) -> str | None:
     """In which capacity ``viewer`` may take ``act`` on ``case`` (whatever its state), or None.
 

@@ -54,7 +54,14 @@ class Action:
     sources: frozenset[str]
     target: str | None
     actors: frozenset[str]
-    needs: tuple[str, ...] = ()  # inputs the action must be given: unit, comment, result, decision
+    # Inputs the action must be given: unit, result, decision, and the staff member's text — a reply to
+    # the resident ("reply") where the action must explain itself to them, an internal note ("note")
+    # where it must explain itself to colleagues. "comment" is the older single box, still declared by
+    # actions not yet split (public where ``public`` names it).
+    needs: tuple[str, ...] = ()
+    # Inputs the action offers without requiring them: the materials a supplement asks for ("missing"),
+    # the materials a resubmission brings ("materials"), how the result is delivered ("delivery").
+    asks: tuple[str, ...] = ()
     starts_clock: bool = False  # acceptance/registration: the time limit runs from here
     stops_clock: bool = False  # waiting on the applicant: the time limit is suspended
     resumes_clock: bool = False
@@ -63,8 +70,10 @@ class Action:
     # region contains the case, may take it.
     by_supervisor: bool = False
     # The texts of its event that residents may read (the case page, /lookup/, the API as the
-    # applicant, Open311): what the applicant must be told. Everything else a staff member writes —
-    # a transfer's or an escalation's reason, a 督办 remark, a rework order — stays with staff.
+    # applicant, Open311): what the applicant must be told. A staff member's reply ("reply") is public
+    # on every action and their note ("note") on none (public_payload); "comment" is public only where
+    # named here, as it was when the event was written — the timeline is hash-chained, so old events
+    # are read by the rule they were written under. Everything else stays with staff.
     public: tuple[str, ...] = ()
     moves_to: str = STAYS
     # The unit recorded as handling the case: "holder" (the unit that holds it when acting),
@@ -128,29 +137,37 @@ APPLICATION = _wf(
         Action("claim", _("认领"), _APP_OPEN, None, _s(CLERK, HANDLER), assignee="actor"),
         Action("accept", _("受理"), _s("submitted"), "accepted", _s(CLERK, HANDLER), starts_clock=True,
                handling="holder", tells="accepted"),
-        Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("comment",),
+        Action("reject", _("不予受理"), _s("submitted"), "rejected", _s(CLERK, HANDLER), needs=("reply",),
                public=("comment",), tells="rejected"),
-        # 一次性告知: the applicant is told everything missing at once; the clock stops meanwhile
-        # (the waiting time is the applicant's, not the unit's).
+        # 一次性告知: the applicant is told everything missing at once — which of the matter's materials
+        # ("missing", kept on the event) and why; the clock stops meanwhile (the waiting time is the
+        # applicant's, not the unit's).
         Action("request_supplement", _("要求补正"), _s("accepted"), "supplement", _s(CLERK, HANDLER),
-               needs=("comment",), stops_clock=True, public=("comment",), tells="supplement"),
+               needs=("reply",), asks=("missing",), stops_clock=True, public=("comment", "missing"),
+               tells="supplement"),
+        # The applicant brings exactly what was asked for: each a new version of its material entry,
+        # the old one kept for staff.
         Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True,
-               public=("comment",)),
+               asks=("materials",), public=("comment", "resubmitted")),
+        # 不予 must say why (the reply); 准予 may.
         Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",),
                public=("decision",), handling="holder"),
-        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER), tells="closed"),
+        # 办结 says how the result reaches the applicant: 自取 at a hall, 邮寄 with a tracking number, or
+        # 电子证照 with its reference (DELIVERY).
+        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER), asks=("delivery",),
+               public=("delivery",), tells="closed"),
         Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT),
                public=("comment",)),
-        Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "comment"),
+        Action("transfer", _("转办"), _APP_OPEN, None, _s(CLERK, HANDLER, OPERATOR), needs=("unit", "note"),
                moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
-        Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("comment",), moves_to=UP),
+        Action("escalate", _("上报"), _APP_OPEN, None, _s(CLERK, HANDLER), needs=("note",), moves_to=UP),
         # 上门服务: for residents who cannot travel, the hall sends a clerk at an agreed time.
         Action("schedule_visit", _("安排上门服务"), _s("submitted", "accepted", "supplement"), None,
                _s(CLERK, HANDLER), needs=("assignee", "slot"), only_if="home_visit", public=("slot",),
                assignee="input", tells="visit"),
         Action("record_visit", _("记录上门结果"), _s("submitted", "accepted", "supplement", "decided"), None,
                _s(CLERK, HANDLER), needs=("result",), only_if="home_visit", public=("result",)),
-        Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("comment",), by_supervisor=True,
+        Action("supervise", _("督办"), _APP_OPEN, None, _s(LEADER), needs=("note",), by_supervisor=True,
                notify=("supervise", (HOLDER,))),
     ],
 )
@@ -167,11 +184,11 @@ CONSULTATION = _wf(
         # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
         Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER),
                side_effect="publish_faq"),
-        Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("comment",),
+        Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("reply",),
                public=("comment",)),
-        Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "comment"),
+        Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "note"),
                moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
-        Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("comment",), moves_to=UP),
+        Action("escalate", _("上报"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("note",), moves_to=UP),
     ],
     clock_from_submission=True,
 )
@@ -342,6 +359,11 @@ class Inputs:
     parent: tuple[int, str] | None = None  # (case id, number): merge's parent, flag_duplicate's original
     applicant: tuple[int, str] | None = None  # (resident id, name): attach_applicant's resident
     due_at: dt.datetime | None = None  # recompute_due's new deadline
+    reply: str = ""  # to the resident: public wherever the event is shown
+    note: str = ""  # to colleagues: never shown to residents
+    missing: tuple[tuple[str, str], ...] = ()  # (code, name) of the materials a supplement asks for
+    materials: tuple[dict, ...] = ()  # resubmitted material entries, checked and resolved (cases.attachments)
+    delivery: dict | None = None  # how the result is delivered, checked and resolved (DELIVERY)
 
 
 @dataclass(frozen=True)
@@ -422,6 +444,13 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
     # the decision taken, nor store a value `decide` would have refused.
     if inputs.decision and "decision" in act.needs:
         changes["decision"] = derived["decision"] = inputs.decision
+    if inputs.missing and "missing" in act.asks:
+        derived["missing"] = [{"code": code, "name": name} for code, name in inputs.missing]
+    if inputs.materials and "materials" in act.asks:
+        changes["materials"] = resubmitted_materials(case.materials, inputs.materials, at)
+        derived["resubmitted"] = [{"code": m["code"], "name": m.get("name", "")} for m in inputs.materials]
+    if inputs.delivery and "delivery" in act.asks:
+        derived["delivery"] = dict(inputs.delivery)
     # Any step may report a result (a close with its outcome); the case shows the latest.
     if inputs.result:
         changes["result"] = derived["result"] = inputs.result
@@ -464,6 +493,24 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
     return Step(to_state, to_unit, changes, derived)
 
 
+def resubmitted_materials(current: list, new: tuple[dict, ...], at: dt.datetime) -> list[dict]:
+    """A case's material entries after a resubmission: each new entry a next version of its code, the
+    entries it replaces kept (staff still see them) and marked superseded. Indexes of kept entries do
+    not move: the workbench links each file by its position."""
+    codes = {m["code"] for m in new}
+    out = [dict(m, superseded=True) if isinstance(m, dict) and m.get("code") in codes and not m.get("superseded")
+           else m for m in current]
+    for entry in new:
+        version = 1 + sum(1 for m in out if isinstance(m, dict) and m.get("code") == entry["code"])
+        out.append({**entry, "version": version, "resubmitted_at": at.isoformat()})
+    return out
+
+
+# How a decided application's result reaches the applicant (结果送达方式), with what each must name.
+PICKUP, POST, ELECTRONIC = "pickup", "post", "electronic"
+DELIVERY: dict[str, object] = {PICKUP: _("窗口自取"), POST: _("邮寄"), ELECTRONIC: _("电子证照")}
+
+
 def workflow(kind: str) -> Workflow:
     return WORKFLOWS[kind]
 
@@ -479,7 +526,8 @@ def public_payload(kind: str, action: str, payload: dict) -> dict:
         keys: tuple[str, ...] = SUBMIT_PUBLIC
     else:
         declared = WORKFLOWS[kind].actions.get(action) if kind in WORKFLOWS else None
-        keys = declared.public if declared else ()
+        # A staff member's reply is for the resident on every action they take; system actions write none.
+        keys = (*declared.public, "reply") if declared else ()
     return {k: payload[k] for k in keys if k in payload}
 
 

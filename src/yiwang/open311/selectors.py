@@ -167,19 +167,22 @@ def _moment(params, name: str) -> dt.datetime | None:
 
 def _requests(regions: list[RegionInfo], using: str = "default") -> QuerySet[Case]:
     last_event = CaseEvent.objects.filter(case=OuterRef("pk"), seq=OuterRef("event_count")).values("at")[:1]
+    # The latest reply staff wrote to the resident: the only staff words a public request carries.
+    last_reply = (CaseEvent.objects.filter(case=OuterRef("pk"), payload__has_key="reply").order_by("-seq")
+                  .values("payload__reply")[:1])
     return (Case.objects.using(using)
             .filter(scope_q(public_viewer(regions), holder_field=None, resident_field=None), kind=Kind.INCIDENT)
             .select_related("matter", "holder_unit", "handling_unit", "parent", "region")
-            .annotate(updated_at=Subquery(last_event)))
+            .annotate(updated_at=Subquery(last_event), last_reply=Subquery(last_reply)))
 
 
 def _status_notes(case: Case) -> str:
     label = str(workflow(case.kind).states.get(case.state, case.state))
     if case.state == "merged" and case.parent_id:
         return _("已合并到 %(number)s，请查看该编号的进展。") % {"number": case.parent.number}
-    if case.result:
-        return f"{label}：{mask_text(case.result)}"
-    return label
+    # Staff's words reach a public request only as a reply; internal notes never do.
+    words = [mask_text(str(text)) for text in (case.result, getattr(case, "last_reply", None) or "") if text]
+    return f"{label}：{'；'.join(words)}" if words else label
 
 
 def _service_notice(case: Case) -> str:

@@ -123,6 +123,35 @@ class CaseActionForm(forms.Form):
     assignee = pages.OptionalTextField()
     slot = pages.OptionalTextField()
     parent_number = pages.OptionalTextField()
+    # The resident's reply and the colleagues' note; a canned reply (常用回复) fills an empty reply.
+    reply = pages.TextField()
+    note = pages.TextField()
+    canned = pages.OptionalTextField()
+    missing = forms.MultipleChoiceField(required=False)  # 要求补正: the materials asked for (codes)
+    seen = forms.MultipleChoiceField(required=False)  # 补正 at the window: the originals seen (codes)
+    delivery_method = pages.OptionalTextField()
+    delivery_hall = pages.OptionalTextField()
+    delivery_tracking = pages.OptionalTextField()
+    delivery_carrier = pages.OptionalTextField()
+    delivery_reference = pages.OptionalTextField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Material codes are checked by the engine against the matter's list, by name.
+        for name in ("missing", "seen"):
+            self.fields[name].valid_value = lambda value: True
+
+    def clean_canned(self) -> int | None:
+        return params.optional_integer(self.cleaned_data["canned"], "canned", maximum=params.MAX_BIGINT)
+
+    def delivery(self) -> dict | None:
+        """How the result is delivered, as the engine takes it; None when no method was chosen."""
+        data = self.cleaned_data
+        if not data["delivery_method"]:
+            return None
+        return {"method": data["delivery_method"], "hall": data["delivery_hall"] or "",
+                "tracking": data["delivery_tracking"] or "", "carrier": data["delivery_carrier"] or "",
+                "reference": data["delivery_reference"] or ""}
 
     # Longer is cut, not refused: the panel's boxes are notes, and the engine bounds what it stores.
     def clean_comment(self) -> str:

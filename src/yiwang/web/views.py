@@ -154,7 +154,7 @@ def _case_context(request, case: Case, viewer) -> dict:
     supplement_note = ""
     if case.state == "supplement":
         asked = [e for e in timeline if e.action == "request_supplement"]
-        supplement_note = asked[-1].payload.get("comment", "") if asked else ""
+        supplement_note = (asked[-1].payload.get("reply") or asked[-1].payload.get("comment", "")) if asked else ""
     return {
         "case": case, "state_label": wf.states.get(case.state, case.state),
         "timeline": [(e, action_label(e.action)) for e in timeline],
@@ -164,6 +164,11 @@ def _case_context(request, case: Case, viewer) -> dict:
         "ratings": list(reversed(Rating.choices)), "tags": TAGS["online"],
         "overdue": deadlines.missed_deadline(case),
         "parent": case_selectors.parent_progress(case),
+        # 补正 online: exactly the materials asked for; and the decision with how the result is delivered.
+        "may_resubmit": case.state == "supplement" and any(
+            a.name == "resubmit" for a in case_selectors.allowed_actions(viewer, case)),
+        "asked": case_selectors.supplement_asked(case) if case.state == "supplement" else [],
+        "outcome": case_selectors.case_outcome(timeline),
     }
 
 
@@ -187,7 +192,9 @@ def case_resident_action(request, number: str):
             evaluation_create(viewer=viewer, case_id=case.pk, rating=posted["rating"], comment=posted["comment"],
                               tags=posted["tags"])
             messages.success(request, _("感谢您的评价。"))
-        elif action in ("resubmit", "withdraw"):
+        elif action == "resubmit":
+            return _resubmit(request, viewer, case, posted)
+        elif action == "withdraw":
             case_services.case_act(viewer=viewer, case_id=case.pk, action=action,
                                    version=forms.integer(posted["version"], "version"))
             messages.success(request, _("已提交。"))
@@ -196,6 +203,24 @@ def case_resident_action(request, number: str):
     except DomainError as exc:
         messages.error(request, exc.message)
     return HttpResponseRedirect(reverse("web:case", args=[number]))
+
+
+def _resubmit(request, viewer, case: Case, posted: dict):
+    """补正提交 from the case page: a file for each material asked for (m_<code>) and the applicant's
+    words, in one transaction; a refusal answers the page again with its reason and status."""
+    try:
+        with transaction.atomic():  # a refused resubmission leaves no unclaimed upload behind
+            materials = [{"code": key[2:], "upload": upload_create(viewer=viewer, upload=upload,
+                                                                   field="materials").token}
+                         for key, upload in request.FILES.items() if key.startswith("m_")]
+            case_services.case_act(viewer=viewer, case_id=case.pk, action="resubmit",
+                                   version=forms.integer(posted["version"], "version"), comment=posted["comment"],
+                                   materials=materials)
+    except DomainError as exc:
+        context = {**_case_context(request, case, viewer), "supplement_errors": [exc.message]}
+        return render(request, "web/case.html", context, status=exc.status)
+    messages.success(request, _("补正材料已提交，办理时限恢复计算。"))
+    return HttpResponseRedirect(reverse("web:case", args=[case.number]))
 
 
 @login_required(login_url="web:login")
@@ -237,7 +262,8 @@ def lookup(request):
                 throttle.release(reserved)
     context = {"number": number, "phone": phone, "error": error}
     if case is not None:
-        context.update(_case_context(request, case, viewer=ANONYMOUS))
+        # public_view: a tracking number or licence reference shows its last characters only.
+        context.update(_case_context(request, case, viewer=ANONYMOUS), public_view=True)
     response = render(request, "web/lookup.html", context, status=status)
     if status == 429:
         response["Retry-After"] = str(retry_after)

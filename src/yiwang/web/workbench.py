@@ -23,11 +23,11 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
 from yiwang.core import clock, forms, idnumber, pages
-from yiwang.core.errors import DomainError
+from yiwang.core.errors import DomainError, ValidationFailed
 from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
-from yiwang.org.selectors import hierarchy, request_viewer, units_reachable
+from yiwang.org.selectors import hierarchy, request_viewer, service_halls, units_reachable
 from yiwang.web.forms import CaseActionForm, RevealForm, fields_for
 
 TABS = [
@@ -139,6 +139,36 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "id_fields": [(f, personal.field_label(case, f), [idnumber.mask(n) for n in numbers])
                       for f, numbers in personal.id_fields(case).items()],
         "may_reveal": personal.may_reveal(viewer, case),
+        **_texts_context(case, actions),
+    }
+
+
+def _texts_context(case: Case, actions: list) -> dict:
+    """What the action forms offer beyond the declared inputs: a reply to the resident and a note for
+    colleagues on every action (with the 常用回复 for it), the matter's materials a 补正 may ask for,
+    the halls a result may be collected at; and what the clerk must see: the applicant's resubmission
+    (new since they last acted), the decision and its delivery."""
+    events = case_selectors.case_timeline(case)
+    canned = case_selectors.canned_replies(case, [a.name for a in actions])
+    texts = {}
+    for a in actions:
+        # An action not yet split keeps its single box, labelled by who will read it.
+        single = "comment" in a.needs
+        public = "comment" in a.public
+        texts[a.name] = {
+            "comment": ("public" if public else "internal") if single else "",
+            "reply": not (single and public), "reply_required": "reply" in a.needs,
+            "note": not (single and not public), "note_required": "note" in a.needs,
+            "canned": canned.get(a.name, []),
+        }
+    resubmission = case_selectors.latest_resubmission(case, events)
+    halls = [h for h, _d in service_halls()] if any("delivery" in a.asks for a in actions) else []
+    return {
+        "action_texts": texts, "catalogue_materials": case.matter_version.snapshot.get("materials") or [],
+        "asked": case_selectors.supplement_asked(case) if case.state == "supplement" else [],
+        "resubmission": resubmission,
+        "new_codes": [m.get("code") for m in resubmission.payload.get("resubmitted") or []] if resubmission else [],
+        "outcome": case_selectors.case_outcome(events), "halls": halls,
     }
 
 
@@ -157,11 +187,23 @@ def work_case_act(request, number: str, action: str):
     case = pages.found(case_selectors.case_get, viewer=viewer, number=number)
     error = ""
     try:
-        data = pages.cleaned(CaseActionForm(request.POST))
+        form = CaseActionForm(request.POST)
+        data = pages.cleaned(form)
+        reply = data["reply"]
+        if not reply.strip() and data["canned"] is not None:  # chosen without JavaScript to fill the box
+            reply = case_selectors.canned_reply_text(case, action, data["canned"])
+        delivery = form.delivery()
+        declared = workflow(case.kind).actions.get(action)
+        if delivery is None and declared is not None and "delivery" in declared.asks:
+            # The engine takes a close without one from older callers (the importer, scripts); a
+            # person closing an application here says how the applicant gets the result.
+            raise ValidationFailed(_("请选择结果送达方式。"), field="delivery.method")
         case_services.case_act(
             viewer=viewer, case_id=case.pk, action=action, version=data["version"], comment=data["comment"],
             unit_code=data["unit_code"], result=data["result"], decision=data["decision"],
             assignee_username=data["assignee"], slot=data["slot"], parent_number=data["parent_number"],
+            reply=reply, note=data["note"], missing=data["missing"] or None, delivery=delivery,
+            materials=[{"code": code, "original_seen": True} for code in data["seen"]] or None,
         )
     except DomainError as exc:
         error = exc.message

@@ -6,18 +6,26 @@ event, runs the action's declared side effect and writes the notifications it de
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.cases import deadlines, personal, routing, workdays
-from yiwang.cases.models import Case, CaseEvent, EscalationRule, Kind
+from yiwang.cases.attachments import materials_from_caller
+from yiwang.cases.models import Case, CaseEvent, Channel, EscalationRule, Kind, Upload
 from yiwang.cases.selectors import capacity
 from yiwang.cases.services.notifications import copy_sms_to_inbox, notify_step, tell_applicant
 from yiwang.cases.services.timeline import append, rules_for, snapshot_info, staff_of, stored
 from yiwang.cases.workflows import (
+    APPLICANT,
+    DELIVERY,
+    ELECTRONIC,
+    PICKUP,
+    POST,
     SYSTEM,
     SYSTEM_ACTIONS,
     Action,
@@ -45,6 +53,10 @@ def take(case: Case, act: Action, inputs: Inputs, *, viewer: Viewer | None, capa
     event_payload: dict = {"capacity": capacity} if capacity else {}
     if inputs.comment:
         event_payload["comment"] = inputs.comment
+    if inputs.reply:
+        event_payload["reply"] = inputs.reply
+    if inputs.note:
+        event_payload["note"] = inputs.note
     for key, value in (payload or {}).items():
         event_payload.setdefault(key, value)
     actor = (viewer.user_id, viewer.username) if viewer else (None, SYSTEM)
@@ -120,8 +132,13 @@ def case_act(
     *, viewer: Viewer, case_id: int, action: str, version: int, comment: str = "", unit_code: str | None = None,
     result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
     parent_number: str | None = None, extra: dict | None = None,
+    reply: str = "", note: str = "", missing: list[str] | None = None, materials: list[dict] | None = None,
+    delivery: dict | None = None,
 ) -> Case:
-    """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins."""
+    """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins.
+
+    ``reply`` is what the resident reads, ``note`` what only staff read; ``comment`` (the older single
+    box) is taken as one or the other by the action's declaration (_replies_and_materials)."""
     with transaction.atomic():
         case = case_for_action(viewer, case_id)
         wf, act = _action_for(case, action)
@@ -140,8 +157,13 @@ def case_act(
         inputs = _inputs(case, act, viewer=viewer, comment=comment, unit_code=unit_code, result=result,
                          decision=decision, assignee_username=assignee_username, slot=slot,
                          parent_number=parent_number, may_reach=may_reach)
-        return take(case, act, inputs, viewer=viewer, capacity=capacity, at=clock.now(), rules=rules_for(case),
+        inputs, claimed = _replies_and_materials(case, act, inputs, viewer=viewer, capacity=capacity, reply=reply,
+                                                 note=note, missing=missing, materials=materials, delivery=delivery)
+        case = take(case, act, inputs, viewer=viewer, capacity=capacity, at=clock.now(), rules=rules_for(case),
                     payload=extra)
+        if claimed and Upload.objects.filter(pk__in=claimed, case__isnull=True).update(case_id=case.pk) != len(claimed):
+            raise Conflict(_("上传的文件已被其他办件引用，请重新上传。"), field="materials")
+        return case
 
 
 def _action_for(case: Case, action: str) -> tuple[Workflow, Action]:
@@ -221,6 +243,133 @@ def _merge_parent(viewer: Viewer, case: Case, number: str | None) -> Case:
     return Case.objects.select_for_update().get(pk=parent.pk)
 
 
+# --- a staff member's words, the materials of a supplement, the result's delivery ------------
+
+MAX_TEXT = 2000
+TRACKING_RE = re.compile(r"[A-Za-z0-9-]{6,40}")
+REFERENCE_RE = re.compile(r"[A-Za-z0-9_./:-]{4,100}")
+
+
+def _replies_and_materials(case: Case, act: Action, inputs: Inputs, *, viewer: Viewer | None, capacity: str | None,
+                           reply: str = "", note: str = "", missing: list[str] | None = None,
+                           materials: list[dict] | None = None,
+                           delivery: dict | None = None) -> tuple[Inputs, list[int]]:
+    """The second half of a step's inputs, checked and resolved: the reply to the resident and the
+    internal note, the materials a supplement asks for, the materials a resubmission brings (and the
+    uploads it claims), and how the result is delivered. Returns the inputs and the Upload ids."""
+    reply, note, comment = (reply or "").strip(), (note or "").strip(), inputs.comment
+    if capacity == APPLICANT:
+        # The applicant writes no reply and no note: their own words are the event's comment.
+        if reply or note:
+            raise ValidationFailed(_("申请人的说明请填写在说明栏中。"), field="comment")
+        if "reply" in act.needs and not comment:
+            raise ValidationFailed(_("请填写说明。"), field="comment")
+    else:
+        if comment and {"reply", "note"} & set(act.needs):
+            # The older single box (the API's comment, an app's call) on an action that asks for a reply
+            # or a note: a reply where its comment was public before they were split, else a note.
+            # Elsewhere a comment stays what it was (public where the action declares it).
+            if "comment" in act.public:
+                reply = reply or comment
+            else:
+                note = note or comment
+            comment = ""
+        if "reply" in act.needs and not reply:
+            raise ValidationFailed(_("请填写给群众的答复。"), field="reply")
+        if "note" in act.needs and not note:
+            raise ValidationFailed(_("请填写内部意见或理由（仅工作人员可见）。"), field="note")
+        # 不予 is a refusal: the applicant is owed its reason (行政许可法 Art. 38).
+        if "decision" in act.needs and inputs.decision == "denied" and not reply:
+            raise ValidationFailed(_("不予决定须写明理由。"), field="reply")
+    for name, text in (("reply", reply), ("note", note)):
+        if len(text) > MAX_TEXT:
+            raise ValidationFailed(_("不能超过 %(n)s 个字。") % {"n": MAX_TEXT}, field=name)
+    found_missing = _missing(case, act, missing)
+    entries, claimed = _resubmitted(case, act, materials, viewer=viewer, capacity=capacity)
+    found_delivery = None
+    if delivery:
+        if "delivery" not in act.asks:
+            raise ValidationFailed(_("“%(action)s”不登记送达方式。") % {"action": act.label}, field="delivery.method")
+        found_delivery = _delivery(delivery)
+    return replace(inputs, comment=comment, reply=reply, note=note, missing=found_missing, materials=entries,
+                   delivery=found_delivery), claimed
+
+
+def _missing(case: Case, act: Action, missing: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """(code, name) of the materials a supplement asks for: the matter's own, each once."""
+    if not missing:
+        return ()
+    if "missing" not in act.asks:
+        raise ValidationFailed(_("“%(action)s”不要求补正材料。") % {"action": act.label}, field="missing")
+    info = snapshot_info(case)
+    codes = list(dict.fromkeys(str(code) for code in missing))
+    for code in codes:
+        if code not in info.material_codes:
+            raise ValidationFailed(_("该事项没有这一材料：%(code)s。") % {"code": code[:40]}, field="missing")
+    return tuple((code, info.material_name(code)) for code in codes)
+
+
+def _resubmitted(case: Case, act: Action, materials: list[dict] | None, *, viewer: Viewer | None,
+                 capacity: str | None) -> tuple[tuple[dict, ...], list[int]]:
+    """The material entries a resubmission brings: exactly those the supplement asked for, each with a
+    file of the caller's own (or, from a window clerk, the original seen), and the uploads it claims."""
+    if "materials" not in act.asks:
+        if materials:
+            raise ValidationFailed(_("“%(action)s”不提交材料。") % {"action": act.label}, field="materials")
+        return (), []
+    from yiwang.cases.selectors import supplement_asked
+
+    asked = {m["code"]: m["name"] for m in supplement_asked(case)}
+    given = list(materials or [])
+    codes = [str(m.get("code", "")) for m in given]
+    for code in codes:
+        if code not in asked:
+            raise ValidationFailed(_("没有要求补正这一材料：%(code)s。") % {"code": code[:40]}, field="materials")
+    if len(set(codes)) != len(codes):
+        raise ValidationFailed(_("每种材料只能提交一份。"), field="materials")
+    lacking = [name for code, name in asked.items() if code not in codes]
+    if lacking:
+        raise ValidationFailed(_("请提交要求补正的材料：%(names)s。") % {"names": "、".join(lacking)},
+                               field="materials")
+    if not given:
+        return (), []
+    # A clerk taking the supplement at the window may attest the original; nobody else may.
+    channel = Channel.HALL if capacity == "clerk" else case.channel
+    entries, claimed = materials_from_caller(viewer=viewer, matter=snapshot_info(case), materials=given,
+                                             channel=channel)
+    for entry in entries:
+        if not entry.get("reference"):
+            raise ValidationFailed(_("请上传“%(name)s”的文件。") % {"name": entry["name"]}, field="materials")
+    return tuple(entries), claimed
+
+
+def _delivery(given: dict) -> dict:
+    """How the result is delivered, as the event keeps it: 自取 names the hall with its address and
+    hours (copied: the hall may move later), 邮寄 the tracking number, 电子证照 its reference."""
+    from yiwang.org.models import Unit, UnitKind
+
+    method = str(given.get("method") or "")
+    if method not in DELIVERY:
+        raise ValidationFailed(_("请选择结果送达方式。"), field="delivery.method")
+    if method == PICKUP:
+        hall = Unit.objects.filter(code=str(given.get("hall") or "")[:40], kind=UnitKind.SERVICE_HALL,
+                                   active=True).first()
+        if hall is None:
+            raise ValidationFailed(_("请选择领取结果的便民服务中心/站。"), field="delivery.hall")
+        return {"method": PICKUP, "hall": hall.name, "hall_code": hall.code, "address": hall.address,
+                "hours": hall.hours, "phone": hall.phone}
+    if method == POST:
+        tracking = str(given.get("tracking") or "").strip()
+        if not TRACKING_RE.fullmatch(tracking):
+            raise ValidationFailed(_("请填写邮件的运单号（6 到 40 位字母、数字或连字符）。"), field="delivery.tracking")
+        carrier = str(given.get("carrier") or "").strip()[:30]
+        return {"method": POST, "tracking": tracking, "carrier": carrier}
+    reference = str(given.get("reference") or "").strip()
+    if not REFERENCE_RE.fullmatch(reference):
+        raise ValidationFailed(_("请填写电子证照编号（4 到 100 位字母、数字或 - _ . / :）。"), field="delivery.reference")
+    return {"method": ELECTRONIC, "reference": reference}
+
+
 # --- the system's steps ----------------------------------------------------------------------
 
 
@@ -241,7 +390,7 @@ def case_system_act(*, case_id: int, action: str, unit_code: str | None = None, 
             raise NotFound(_("没有找到该案件。"), field="case_id")
         wf, act = _action_for(case, action)
         _check_state(case, wf, act)
-        if set(act.needs) - {"unit", "comment"} or act.assignee == "actor":
+        if set(act.needs) - {"unit", "comment", "note"} or act.assignee == "actor":
             raise ValidationFailed(_("“%(action)s”须由工作人员办理，系统不能自动执行。") % {"action": act.label},
                                    field="action")
         holder = hierarchy().units.get(case.holder_unit_id)
@@ -253,6 +402,7 @@ def case_system_act(*, case_id: int, action: str, unit_code: str | None = None, 
 
         inputs = _inputs(case, act, viewer=None, comment=comment, unit_code=unit_code, result="", decision="",
                          assignee_username=None, slot=None, parent_number=None, may_reach=may_reach)
+        inputs, _claimed = _replies_and_materials(case, act, inputs, viewer=None, capacity=SYSTEM)
         return take(case, act, inputs, viewer=None, capacity=SYSTEM, at=clock.now(), rules=rules_for(case),
                     payload=payload)
 

@@ -34,7 +34,8 @@ def _due(case: Case) -> str:
 
 
 def _step(case: Case, kind: str, payload: dict, *, label: object = None) -> str:
-    comment = payload.get("comment") or ""
+    # Staff read staff's words: the internal note, or the older single box.
+    comment = payload.get("note") or payload.get("comment") or ""
     return _("%(action)s：%(number)s %(title)s%(comment)s") % {
         "action": label or Notification.Kind(kind).label, "number": case.number, "title": case.title[:60],
         "comment": _("（%(c)s）") % {"c": comment[:100]} if comment else "",
@@ -229,7 +230,13 @@ def _facts(case: Case, payload: dict) -> dict:
     return {
         "number": case.number, "matter": case.title[:40], "unit": unit.name if unit else "",
         "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d") if case.due_at else "",
-        "reason": (payload.get("comment") or "")[:200], "result": (payload.get("result") or case.result or "")[:200],
+        # Only the reply reaches the resident; "comment" where an older caller's box was public.
+        "reason": (payload.get("reply") or payload.get("comment") or "")[:200],
+        "reply": (payload.get("reply") or "")[:200],
+        "missing": "、".join(m.get("name") or m.get("code", "") for m in payload.get("missing") or [])[:200],
+        "delivery": _delivery_sentence(payload.get("delivery")),
+        "decision_reason": _decision_reason(case),
+        "result": (payload.get("result") or case.result or "")[:200],
         "decision": _(DECISIONS[case.decision]) if case.decision in DECISIONS else "",
         "link": f"{settings.YIWANG_SITE_URL}/cases/{case.number}/",
         # The result as a sentence of its own, whatever punctuation the clerk ended it with.
@@ -238,6 +245,31 @@ def _facts(case: Case, payload: dict) -> dict:
         "slot": timezone.localtime(dt.datetime.fromisoformat(payload["slot"])).strftime("%m-%d %H:%M")
         if payload.get("slot") else "",
     }
+
+
+def _delivery_sentence(delivery: dict | None) -> str:
+    """How the applicant gets the result, as one sentence of a message (workflows.DELIVERY)."""
+    method = (delivery or {}).get("method")
+    if method == "pickup":
+        return _("请于%(hours)s到%(hall)s（%(address)s）领取。") % {
+            "hours": delivery.get("hours") or _("办公时间"), "hall": delivery.get("hall", ""),
+            "address": delivery.get("address") or "—"}
+    if method == "post":
+        return _("结果已邮寄，运单号%(tracking)s。") % {"tracking": delivery.get("tracking", "")}
+    if method == "electronic":
+        return _("已发放电子证照，编号%(reference)s。") % {"reference": delivery.get("reference", "")}
+    return ""
+
+
+def _decision_reason(case: Case) -> str:
+    """The reason given with the decision (作出决定's reply), for the 办结 message."""
+    if not case.decision:
+        return ""
+    from yiwang.cases.models import CaseEvent
+
+    payload = (CaseEvent.objects.filter(case_id=case.pk, action="decide").order_by("-seq")
+               .values_list("payload", flat=True).first()) or {}
+    return (payload.get("reply") or "")[:200]
 
 
 # Each message says what happened, what it means for the resident and what to do next; a staff
