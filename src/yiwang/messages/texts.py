@@ -15,6 +15,7 @@ variables' values; this module only picks the template and fills it in.
 from __future__ import annotations
 
 import math
+import re
 import string
 
 from django.conf import settings
@@ -76,6 +77,8 @@ SAMPLE: dict[str, str] = {
 }
 
 _FORMATTER = string.Formatter()
+# Line breaks are allowed (an in-app message may have paragraphs); nothing else invisible.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x0c\x0e-\x1f\x7f]")
 
 
 def event_choices() -> list[tuple[str, str]]:
@@ -103,6 +106,8 @@ def check(text: str) -> None:
             raise ValidationError({"text": _("变量 {%(name)s} 后面不能带格式或转换（“:”或“!”）。") % {"name": name}})
     if not text.strip():
         raise ValidationError({"text": _("模板内容不能为空。")})
+    if _CONTROL.search(text):
+        raise ValidationError({"text": _("模板中有不可见的控制字符（常见于从其他软件粘贴的文字），请删除后再保存。")})
 
 
 def fill(text: str, values: dict[str, str]) -> str:

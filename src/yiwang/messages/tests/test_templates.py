@@ -65,11 +65,15 @@ def test_a_template_naming_an_unknown_variable_is_refused_with_its_name(text, na
 
 
 @pytest.mark.parametrize("text", ["编号{case_number", "编号 case_number}", "{case_number:>99999}",
-                                  "{case_number!r}", "   "])
+                                  "{case_number!r}", "   ", "编号\x00{case_number}", "已受理\x1b[31m"])
 def test_a_template_that_would_not_render_is_refused(text):
     with pytest.raises(ValidationError) as refused:
         texts.check(text)
     assert list(refused.value.message_dict) == ["text"]
+
+
+def test_line_breaks_are_allowed_in_a_template():
+    texts.check("已受理。\r\n编号：{case_number}")
 
 
 def test_every_default_passes_its_own_check_and_renders_with_every_variable_empty():
