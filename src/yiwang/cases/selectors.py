@@ -166,7 +166,7 @@ def case_outcome(events: list[CaseEvent]) -> Outcome | None:
         return None
     close = next((e for e in reversed(events) if e.action == "close" and e.seq > decide.seq), None)
     return Outcome(decision=decide.payload.get("decision", ""),
-                   reason=decide.payload.get("reply") or decide.payload.get("comment") or "",
+                   reason=decide.payload.get("reply") or decide.payload.get("result") or "",
                    delivery=close.payload.get("delivery") if close is not None else None)
 
 

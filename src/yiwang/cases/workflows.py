@@ -149,9 +149,9 @@ APPLICATION = _wf(
         # the old one kept for staff.
         Action("resubmit", _("补正提交"), _s("supplement"), "accepted", _s(APPLICANT, CLERK), resumes_clock=True,
                asks=("materials",), public=("comment", "resubmitted")),
-        # 不予 must say why (the reply); 准予 may.
+        # 不予 must say why (the reply, or the decision's result, which the case page shows anyway); 准予 may.
         Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",),
-               public=("decision",), handling="holder"),
+               public=("decision", "result"), handling="holder"),
         # 办结 says how the result reaches the applicant: 自取 at a hall, 邮寄 with a tracking number, or
         # 电子证照 with its reference (DELIVERY).
         Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER), asks=("delivery",),

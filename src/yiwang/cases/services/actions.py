@@ -278,8 +278,9 @@ def _replies_and_materials(case: Case, act: Action, inputs: Inputs, *, viewer: V
             raise ValidationFailed(_("请填写给群众的答复。"), field="reply")
         if "note" in act.needs and not note:
             raise ValidationFailed(_("请填写内部意见或理由（仅工作人员可见）。"), field="note")
-        # 不予 is a refusal: the applicant is owed its reason (行政许可法 Art. 38).
-        if "decision" in act.needs and inputs.decision == "denied" and not reply:
+        # 不予 is a refusal: the applicant is owed its reason (行政许可法 Art. 38), as the reply or as the
+        # decision's result (both public).
+        if "decision" in act.needs and inputs.decision == "denied" and not reply and not inputs.result:
             raise ValidationFailed(_("不予决定须写明理由。"), field="reply")
     for name, text in (("reply", reply), ("note", note)):
         if len(text) > MAX_TEXT:

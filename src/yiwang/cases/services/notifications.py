@@ -269,7 +269,7 @@ def _decision_reason(case: Case) -> str:
 
     payload = (CaseEvent.objects.filter(case_id=case.pk, action="decide").order_by("-seq")
                .values_list("payload", flat=True).first()) or {}
-    return (payload.get("reply") or "")[:200]
+    return (payload.get("reply") or payload.get("result") or "")[:200]
 
 
 # Each message says what happened, what it means for the resident and what to do next; a staff

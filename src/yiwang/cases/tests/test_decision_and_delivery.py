@@ -83,3 +83,10 @@ def test_before_a_decision_there_is_no_outcome_and_a_grant_may_go_without_reason
     case = act(world, "handler_xfl", case, "decide", decision="approved")
     outcome = case_outcome(public_timeline(case))
     assert (outcome.decision_label, outcome.reason, outcome.delivery) == ("准予", "", None)
+
+
+def test_a_refusal_may_give_its_reason_as_the_decisions_result(world):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    case = act(world, "handler_xfl", case, "accept")
+    case = act(world, "handler_xfl", case, "decide", decision="denied", result="经评定不符合条件，不予批准")
+    assert case_outcome(public_timeline(case)).reason == "经评定不符合条件，不予批准"

@@ -121,3 +121,24 @@ def test_a_supplement_of_words_only_is_answered_with_words(world):
         act(world, "resident_wang", case, "resubmit", materials=[{"code": "photo", "upload": upload(world)}])
     case = act(world, "resident_wang", case, "resubmit", comment="因行动不便")
     assert case.state == "accepted"
+
+
+def test_through_the_api_the_clerk_asks_and_the_applicant_answers_with_uploaded_files(world, api):
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    case = act(world, "clerk_xfl", case, "accept")
+    # A resident's token cannot ask; a clerk of a neighbouring community cannot even see the case.
+    body = {"version": case.version, "reply": "请补交照片", "missing": ["photo"]}
+    assert api("post", f"/cases/{case.number}/actions/request_supplement", "resident_wang", body).status_code == 403
+    assert api("post", f"/cases/{case.number}/actions/request_supplement", "clerk_spd", body).status_code == 404
+    asked = api("post", f"/cases/{case.number}/actions/request_supplement", "clerk_xfl", body)
+    assert asked.status_code == 200 and asked.json()["state"] == "supplement"
+
+    token = upload(world)
+    wrong = api("post", f"/cases/{case.number}/actions/resubmit", "resident_wang",
+                {"version": asked.json()["version"], "materials": [{"code": "photo", "upload": token, "reference": "x"}]})
+    assert wrong.status_code == 422 and "materials" in str(wrong.json()["errors"])
+    done = api("post", f"/cases/{case.number}/actions/resubmit", "resident_wang",
+               {"version": asked.json()["version"], "comment": "已补", "materials": [{"code": "photo", "upload": token}]})
+    assert done.status_code == 200 and done.json()["state"] == "accepted"
+    resubmitted = done.json()["timeline"][-1]["payload"]
+    assert resubmitted["resubmitted"] == [{"code": "photo", "name": "一寸照片"}] and "note" not in resubmitted
