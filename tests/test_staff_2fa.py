@@ -298,3 +298,42 @@ def test_recovery_codes_are_not_shown_for_a_wrong_password_a_recovery_code_or_an
 def test_a_resident_has_no_recovery_codes_page(client, world, required):
     _login(client, "resident_wang", "pw-wang")
     assert client.get("/two-factor/recovery/").status_code == 403
+
+
+# --- the portal's pages where a staff session has staff powers ------------------------------------------
+
+def _resident_case(world):
+    from yiwang.cases.services import case_create
+
+    return case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", region_code="KG-DZ-XFL",
+                       **SENIOR_OK).case
+
+
+def test_an_unverified_staff_session_reads_no_case_and_applies_for_nobody(client, world, required, settings):
+    case = _resident_case(world)  # a resident's case in the clerk's community: readable by the clerk
+    _login(client, "clerk_xfl")
+    for path in (f"/cases/{case.number}/", f"/cases/{case.number}/photos/1/0/", "/matters/SENIOR_CARD/apply/"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and answer["Location"].startswith("/two-factor/"), path
+    posted = client.post("/matters/SENIOR_CARD/apply/", {"f_birth_date": "1950-01-01", "applicant_name": "=1+1",
+                                                          "applicant_phone": "13800000009", "seen_id_card": "on"})
+    assert posted.status_code == 302 and posted["Location"].startswith("/two-factor/")
+    assert Case.objects.count() == 1
+    # Through the API, by the number or a guessed one, the same refusal and nothing of the case.
+    for path in (f"/api/v1/cases/{case.number}", "/api/v1/cases/KG-0000-000001", "/api/v1/units"):
+        answer = client.get(path)
+        _second_factor_refused(answer)
+        assert case.number not in answer.content.decode() and "王" not in answer.content.decode()
+    # The public pages are not guarded: a guide reads the same for anyone.
+    assert client.get("/matters/SENIOR_CARD/").status_code == 200
+    # The control: with the second factor off, this very session reads the case (it is in the clerk's scope).
+    settings.YIWANG_STAFF_2FA = "off"
+    assert client.get(f"/cases/{case.number}/").status_code == 200
+    assert client.get(f"/api/v1/cases/{case.number}").status_code == 200
+
+
+def test_a_resident_uses_the_same_pages_unasked(client, world, required):
+    case = _resident_case(world)
+    _login(client, "resident_wang", "pw-wang")
+    assert client.get(f"/cases/{case.number}/").status_code == 200
+    assert client.get("/matters/SENIOR_CARD/apply/").status_code == 200

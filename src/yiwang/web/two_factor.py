@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -34,8 +35,12 @@ from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
 
 # Where staff work: the workbench, the leaders' dashboard, the command centre, the apps' staff pages and the admin.
+# Also the portal's pages where a staff session acts with staff powers: a case page (a staff member reads any
+# case in their scope there, not only their own) and a matter's application form (a window clerk applies on
+# a resident's behalf, 代办, and attests the originals seen). Residents there are never asked.
 GUARDED_PREFIXES = ("/work/", "/dashboard/", "/command/", "/ledger/", "/party/", "/patrol/", "/parking/", "/grid/",
-                    "/admin/")
+                    "/admin/", "/cases/")
+GUARDED_PAGES = re.compile(r"/matters/[^/]+/apply/")
 # The admin's own login and logout stay reachable, so that one can log in (then be asked) or leave.
 UNGUARDED = ("/admin/login/", "/admin/logout/")
 SESSION_KEY = "yiwang_totp_enrol_key"  # the secret being enrolled, until a first code confirms it
@@ -74,7 +79,7 @@ class StaffSecondFactorMiddleware:
     @staticmethod
     def check(request: HttpRequest) -> HttpResponse | None:
         path = request.path_info
-        if not path.startswith(GUARDED_PREFIXES) or path.startswith(UNGUARDED):
+        if not (path.startswith(GUARDED_PREFIXES) or GUARDED_PAGES.match(path)) or path.startswith(UNGUARDED):
             return None
         step = second_factor.missing(getattr(request, "user", None), request_viewer(request))
         if step == second_factor.VERIFY:
