@@ -353,6 +353,7 @@ RULES: dict[str, Rule] = {
     "GET web:two_factor_verify": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
     "POST web:two_factor_verify": both(STAFF_PAGE, "a wrong code answers 422 with a message"),
     "GET web:two_factor_recovery": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
+    "GET web:matter_document": both(PUBLIC, "a guide's blank form or sample: public, as the guide is"),
     "POST web:two_factor_recovery": both(STAFF_PAGE, "a wrong or missing code or password answers 422 with the form again"),
     "POST web:logout": both(PUBLIC),
     # --- the workbench -----------------------------------------------------------------------------
@@ -381,6 +382,16 @@ RULES: dict[str, Rule] = {
     "GET stats:cases_export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     "GET stats:incidents": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     # --- grid pages ----------------------------------------------------------------------------------
+    # 常见问题 drafts: edited and published by the clerks and handlers who answer consultations, on the
+    # consultations they may see (web/faq.py).
+    "GET web:faq_list": both("login 403   ok    ok    403   403   403   403   403   ok",
+                             "clerks and handlers: the drafts of the consultations they see"),
+    "GET web:faq_edit": rule("login 403   ok    ok    403   403   403   403   403   ok",
+                             "login 403   404   404   403   403   403   403   403   ok"),
+    "POST web:faq_edit": rule(
+        "login 403   done  done  403   403   403   403   403   done",
+        "login 403   404   404   403   403   403   403   403   done",
+        "a draft of a consultation the clerk or handler may see; anyone else's reads as unknown"),
     "GET grid:index": both(STAFF_PAGE, "the other region's grids must not be in it"),
     "GET grid:detail": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     "POST grid:detail": rule(

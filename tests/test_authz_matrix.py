@@ -641,6 +641,46 @@ def _case(o, me):
 
 
 @calls("GET web:work_material")
+@calls("GET web:matter_document")
+def _matter_document(o, me):
+    from yiwang.catalog.models import Matter, MatterDocument
+    from yiwang.catalog.services import document_store
+
+    doc = MatterDocument.objects.filter(matter__code="SENIOR_CARD").first() or document_store(
+        matter=Matter.objects.get(code="SENIOR_CARD"), title="老年证申请表", data=b"%PDF-1.4\n%%EOF\n",
+        filename="form.pdf")
+    return Call(params={"code": "SENIOR_CARD", "document_id": doc.pk})
+
+
+def _faq_draft(o):
+    """A side's FAQ draft, drafted from its application (the draft's scope is its source case's)."""
+    from yiwang.catalog.models import MatterFAQ
+    from yiwang.core import clock
+
+    return MatterFAQ.objects.get_or_create(source_case_id=o.app.pk, defaults={
+        "matter_id": o.app.matter_id, "question": f"{MARK[o.name]} 怎么办理？", "answer": "带身份证到窗口。",
+        "created_at": clock.now()})[0]
+
+
+@calls("GET web:faq_list")
+def _faq_list(o, me):
+    for side in (o, me):
+        _faq_draft(side)
+    return Call()
+
+
+@calls("GET web:faq_edit")
+def _faq_edit(o, me):
+    return Call(params={"faq_id": _faq_draft(o).pk})
+
+
+@calls("POST web:faq_edit")
+def _faq_save(o, me):
+    faq = _faq_draft(o)
+    return Call(params={"faq_id": faq.pk}, body={"question": "办理老年证要带什么？", "answer": "身份证和照片。",
+                                                 "do": "save"}, watch=[faq])
+
+
 def _material(o, me):
     return Call(params={"number": o.app.number, "index": 0})
 

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from yiwang.catalog.models import Matter, MatterVersion
+from yiwang.catalog.models import Matter, MatterFAQ, MatterVersion
 from yiwang.core.idnumber import mask_text
 from yiwang.org.models import Region, Resident, Unit
 
@@ -131,6 +131,11 @@ class Case(models.Model):
     def number(self) -> str:
         """办件编号: "YW" + local submission date + the id; derived, so intake writes nothing extra."""
         return self.format_number(self.created_at, self.id)
+
+    @property
+    def faq_draftable(self) -> bool:
+        """A consultation not yet turned into an FAQ entry (draft or published): it gives one only."""
+        return self.kind == "consultation" and not MatterFAQ.objects.filter(source_case_id=self.pk).exists()
 
     @staticmethod
     def format_number(created_at: dt.datetime, pk: int, zone: dt.tzinfo | None = None) -> str:

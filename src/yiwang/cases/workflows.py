@@ -181,9 +181,10 @@ CONSULTATION = _wf(
         Action("claim", _("认领"), _s("submitted"), None, _s(CLERK, HANDLER), assignee="actor"),
         Action("answer", _("答复"), _s("submitted"), "answered", _s(CLERK, HANDLER), needs=("result",),
                public=("result",), handling="holder", tells="answered"),
-        # A good answer helps the next resident: the unit publishes it to the matter's FAQ.
-        Action("publish_faq", _("发布到常见问题"), _s("answered"), None, _s(CLERK, HANDLER),
-               side_effect="publish_faq"),
+        # A good answer helps the next resident: it becomes a draft for the matter's FAQ, which staff edit
+        # (personal details out) and publish on /work/faq/. Once per consultation.
+        Action("publish_faq", _("转为常见问题"), _s("answered"), None, _s(CLERK, HANDLER),
+               side_effect="publish_faq", only_if="faq_draftable"),
         Action("close", _("关闭"), _s("submitted"), "closed", _s(CLERK, HANDLER, APPLICANT), needs=("reply",),
                public=("comment",)),
         Action("transfer", _("转办"), _s("submitted"), None, _s(CLERK, HANDLER), needs=("unit", "note"),

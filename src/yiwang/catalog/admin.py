@@ -2,12 +2,16 @@ from django import forms
 from django.contrib import admin
 
 from yiwang.catalog.autorules import validate_rule
-from yiwang.catalog.models import Matter, MatterFAQ, MatterVersion, RoutingRule
-from yiwang.catalog.services import matter_publish, routing_rule_delete, routing_rule_save
+from yiwang.catalog.models import Delivery, Matter, MatterDocument, MatterFAQ, MatterVersion, RoutingRule
+from yiwang.catalog.services import document_store, matter_publish, routing_rule_delete, routing_rule_save
+from yiwang.core.errors import DomainError
 
 
 class MatterForm(forms.ModelForm):
     # No Meta: ModelAdmin builds the form for Matter with the admin's own field list.
+    delivery = forms.MultipleChoiceField(label=Matter._meta.get_field("delivery").verbose_name,
+                                         choices=Delivery.choices, required=False,
+                                         widget=forms.CheckboxSelectMultiple)
 
     def clean_auto_rule(self):
         # The same check matter_publish makes, shown on the field instead of failing the save.
@@ -18,16 +22,66 @@ class MatterForm(forms.ModelForm):
         return rule
 
 
+class MatterDocumentForm(forms.ModelForm):
+    """A blank form or sample uploaded by staff: checked and stored by catalog.services.document_store."""
+
+    class Meta:
+        model = MatterDocument
+        fields = ("kind", "title", "file", "position")
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None and hasattr(upload, "read") and not getattr(upload, "_committed", False):
+            from yiwang.catalog.services import document_kind
+            content = upload.read()
+            upload.seek(0)
+            try:
+                document_kind(content, upload.name)
+            except DomainError as exc:
+                raise forms.ValidationError({"file": exc.message}) from None
+        return data
+
+
+class MatterDocumentInline(admin.TabularInline):
+    model = MatterDocument
+    form = MatterDocumentForm
+    extra = 1
+    readonly_fields = ("filename", "content_type", "size")
+
+
 @admin.register(Matter)
 class MatterAdmin(admin.ModelAdmin):
     form = MatterForm
-    list_display = ("code", "name", "kind", "time_limit", "time_unit", "is_instant", "active")
-    list_filter = ("kind", "is_instant", "active")
+    inlines = [MatterDocumentInline]
+    list_display = ("code", "name", "kind", "resident_can_apply", "visits", "time_limit", "time_unit", "is_instant",
+                    "active")
+    list_filter = ("kind", "resident_can_apply", "is_instant", "active")
     search_fields = ("code", "name", "keywords")
 
     def save_model(self, request, obj, form, change):
         # Publishing freezes a new version; cases already opened keep the version they had.
         matter_publish(matter=obj)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not MatterDocument:
+            return super().save_formset(request, form, formset, change)
+        for f in formset.deleted_forms:
+            if f.instance.pk:
+                f.instance.delete()
+        for f in formset.forms:
+            if not f.has_changed() or f in formset.deleted_forms or not f.cleaned_data:
+                continue
+            upload = f.cleaned_data.get("file")
+            instance = f.instance if f.instance.pk else None
+            if upload is not None and not getattr(upload, "_committed", False):
+                document_store(matter=form.instance, title=f.cleaned_data["title"], data=upload.read(),
+                               filename=upload.name, kind=f.cleaned_data["kind"],
+                               position=f.cleaned_data.get("position") or 0, document=instance)
+            elif instance is not None:
+                instance.title, instance.kind = f.cleaned_data["title"], f.cleaned_data["kind"]
+                instance.position = f.cleaned_data.get("position") or 0
+                instance.save(update_fields=["title", "kind", "position"])
 
 
 @admin.register(MatterVersion)
@@ -52,7 +106,9 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 @admin.register(MatterFAQ)
 class MatterFAQAdmin(admin.ModelAdmin):
-    list_display = ("matter", "question", "published_at")
+    # Drafts are edited and published on the workbench (/work/faq/), which refuses personal details.
+    list_display = ("matter", "question", "published_at", "published_by")
+    list_filter = (("published_at", admin.EmptyFieldListFilter),)
     search_fields = ("question", "answer")
 
 

@@ -29,6 +29,10 @@ class MatterDetail(MatterOut):
     where: str
     fees: str
     legal_basis: str
+    visits: int
+    delivery: list[str]
+    consult_phone: str
+    complaint_phone: str
 
 
 def _out(m: Matter) -> dict:
@@ -39,7 +43,7 @@ def _out(m: Matter) -> dict:
 
 @router.get("/matters", response=list[MatterOut], auth=None, summary="List matters (事项目录)")
 def list_matters(request, kind: str | None = None, level: str | None = None, q: str | None = None):
-    matters = selectors.matter_list(kind=kind, level=level, q=q)
+    matters = selectors.matter_list(kind=kind, level=level, q=q, residents=True)
     if q and not matters and not kind and not level:
         services.search_miss_record(q)  # as the portal's search does: staff see what found nothing
     return [_out(m) for m in matters]
@@ -47,4 +51,4 @@ def list_matters(request, kind: str | None = None, level: str | None = None, q: 
 
 @router.get("/matters/{code}", response=MatterDetail, auth=None, summary="One matter with its guide (办事指南)")
 def get_matter(request, code: str):
-    return _out(selectors.matter_get(code))
+    return _out(selectors.matter_get(code, residents=True))

@@ -14,6 +14,19 @@ class MatterKind(models.TextChoices):
     ASSISTANCE = "assistance", _("帮扶类别")
 
 
+class Delivery(models.TextChoices):
+    """How a decided application's result reaches the applicant (结果送达方式)."""
+
+    PICKUP = "pickup", _("窗口自取")
+    POST = "post", _("免费邮寄")
+    ELECTRONIC = "electronic", _("电子证照")
+
+
+# Kinds a unit opens for itself and nobody applies for: a rectification item comes from a ledger, an
+# assistance pair from a party branch. Their matters can never be offered to residents.
+INTERNAL_KINDS = frozenset({"rectification", "assistance"})
+
+
 class TimeUnit(models.TextChoices):
     WORKDAYS = "workdays", _("工作日")
     HOURS = "hours", _("小时")
@@ -52,6 +65,17 @@ class Matter(models.Model):
     # (catalog/autorules.py); {} for none.
     auto_rule = models.JSONField(_("自动办理规则"), default=dict, blank=True)
     active = models.BooleanField(_("启用"), default=True)
+    # Whether a resident may open a case in it (apply, ask, report) on the portal, the API or Open311.
+    # Staff open the others for a unit; case intake refuses a resident the rest (cases.services.intake).
+    resident_can_apply = models.BooleanField(
+        _("面向群众"), default=True, help_text=_("群众可在网上申请、咨询或上报；整改事项、帮扶类别只能由工作人员立项。")
+    )
+    # The 办事指南 a resident reads before going: how often they must come, how the result reaches them,
+    # whom to ask and whom to complain to (国务院办公厅《政务服务事项办事指南》要素).
+    visits = models.PositiveSmallIntegerField(_("到现场次数"), default=1, help_text=_("0 即最多跑零次，全程网办"))
+    delivery = models.JSONField(_("结果送达方式"), default=list, blank=True)
+    consult_phone = models.CharField(_("咨询电话"), max_length=60, blank=True)
+    complaint_phone = models.CharField(_("监督投诉电话"), max_length=60, blank=True)
     current_version = models.ForeignKey(
         "MatterVersion", models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )
@@ -102,21 +126,54 @@ class RoutingRule(models.Model):
 
 
 class MatterFAQ(models.Model):
-    """A published answer to a question residents asked about a matter (常见问题)."""
+    """An answer to a question residents asked about a matter (常见问题). A consultation's answer
+    becomes a draft; staff edit out what is personal and publish it (published_at set)."""
 
     matter = models.ForeignKey(Matter, models.CASCADE, related_name="faqs")
     question = models.TextField(_("问题"))
     answer = models.TextField(_("答复"))
-    published_at = models.DateTimeField()
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    published_by = models.CharField(_("发布人"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), null=True, blank=True)
+    # One entry per consultation: the constraint, not a check before the insert, is what stops a
+    # double click from drafting (and so publishing) the same answer twice.
     source_case_id = models.BigIntegerField(null=True, blank=True, help_text=_("据以发布的咨询件"))
 
     class Meta:
         verbose_name = _("常见问题")
         verbose_name_plural = _("常见问题")
-        ordering = ["-published_at"]
+        ordering = ["-published_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["source_case_id"], name="faq_one_per_case")]
 
     def __str__(self) -> str:
         return self.question[:40]
+
+
+class MatterDocument(models.Model):
+    """A blank form or a filled-in sample (空白表格/填写样表) residents download from the guide.
+    Stored under the media storage by a random name; the name the resident sees is ``filename``."""
+
+    class Kind(models.TextChoices):
+        BLANK = "blank", _("空白表格")
+        SAMPLE = "sample", _("填写样表")
+
+    matter = models.ForeignKey(Matter, models.CASCADE, related_name="documents", verbose_name=_("事项"))
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.BLANK)
+    title = models.CharField(_("名称"), max_length=100)
+    file = models.FileField(_("文件"), upload_to="catalog/documents/", max_length=200)
+    filename = models.CharField(_("下载文件名"), max_length=150, editable=False)
+    content_type = models.CharField(max_length=100, editable=False)
+    size = models.PositiveIntegerField(default=0, editable=False)
+    position = models.PositiveSmallIntegerField(_("排序"), default=0)
+    uploaded_at = models.DateTimeField(null=True, editable=False)
+
+    class Meta:
+        verbose_name = _("表格下载")
+        verbose_name_plural = _("表格下载")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class SearchSynonym(models.Model):

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from yiwang.catalog.formschema import Checker, compile_checker
-from yiwang.catalog.models import Matter, RoutingRule
+from yiwang.catalog.models import INTERNAL_KINDS, Matter, MatterDocument, MatterFAQ, RoutingRule
 from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import NotFound
+from yiwang.org.models import Unit
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class MatterInfo:
     material_codes: frozenset[str]
     check_form: Checker
     material_names: tuple[tuple[str, str], ...] = ()  # (code, name) in the catalogue's order
+    resident_can_apply: bool = True
 
     def material_name(self, code: str) -> str:
         return next((name for c, name in self.material_names if c == code), code)
@@ -58,6 +60,8 @@ def info_from_snapshot(matter_id: int, version_id: int, snap: dict) -> MatterInf
         material_codes=frozenset(m["code"] for m in materials),
         check_form=compile_checker(snap.get("form_schema") or {}),
         material_names=tuple((m["code"], m.get("name") or m["code"]) for m in materials),
+        # Versions frozen before the field existed: internal exactly when their kind is.
+        resident_can_apply=snap.get("resident_can_apply", snap["kind"] not in INTERNAL_KINDS),
     )
 
 
@@ -115,8 +119,12 @@ def routing_rules() -> list[RuleInfo]:
     return rule_cache.get()
 
 
-def matter_list(*, kind: str | None = None, level: str | None = None, q: str | None = None) -> list[Matter]:
+def matter_list(*, kind: str | None = None, level: str | None = None, q: str | None = None,
+                residents: bool = False) -> list[Matter]:
+    """Active matters; with ``residents``, only those a resident may open a case in (the portal, the API)."""
     qs = Matter.objects.filter(active=True)
+    if residents:
+        qs = qs.filter(resident_can_apply=True)
     if kind:
         qs = qs.filter(kind=kind)
     matters = list(qs.order_by("code"))
@@ -133,8 +141,12 @@ def matter_list(*, kind: str | None = None, level: str | None = None, q: str | N
     return matters
 
 
-def matter_get(code: str) -> Matter:
-    matter = Matter.objects.filter(code=code, active=True).first()
+def matter_get(code: str, *, residents: bool = False) -> Matter:
+    """The active matter; with ``residents``, a matter staff keep for themselves is not found."""
+    qs = Matter.objects.filter(code=code, active=True)
+    if residents:
+        qs = qs.filter(resident_can_apply=True)
+    matter = qs.first()
     if matter is None:
         raise NotFound(_("没有编码为 %(code)s 的在办事项。") % {"code": code}, field="code")
     return matter
@@ -144,6 +156,47 @@ def matters_handled_at(*, unit_kind: str, level: str) -> list[MatterInfo]:
     """Matters a unit of this kind at this level handles (what a service hall can do for you)."""
     return sorted(
         (m for m in matter_cache.get().by_code.values()
-         if m.responsible_unit_kind == unit_kind and level in m.handling_levels and m.kind != "incident"),
+         if m.responsible_unit_kind == unit_kind and level in m.handling_levels and m.kind != "incident"
+         and m.resident_can_apply),
         key=lambda m: m.code,
     )
+
+
+def document_get(*, matter_code: str, document_id: int) -> MatterDocument:
+    doc = (MatterDocument.objects.select_related("matter")
+           .filter(pk=document_id, matter__code=matter_code, matter__active=True, matter__resident_can_apply=True)
+           .first())
+    if doc is None:
+        raise NotFound(_("没有这份表格。"), field="document")
+    return doc
+
+
+def faqs_published(matter: Matter) -> list[MatterFAQ]:
+    """The matter's FAQ as residents read it on the guide: published entries only, newest first."""
+    return list(matter.faqs.filter(published_at__isnull=False).order_by("-published_at", "-id"))
+
+
+def documents_of(matter: Matter) -> list[MatterDocument]:
+    return list(matter.documents.all())
+
+
+LEVEL_ORDER = ("community", "town", "city", "area")
+
+
+def halls_for(matter: Matter, *, region_path: str | None = None, limit: int = 12) -> list[Unit]:
+    """Where the matter is handled, with the address, hours and phone a guide gives (办理地点/时间).
+
+    For a resident whose region is known: the units over their region that can take it, nearest level
+    first (where routing would send them). Otherwise the units of the highest level that handles it:
+    the fewest places, each one serving every community below it.
+    """
+    levels = [lv for lv in LEVEL_ORDER if lv in (matter.handling_levels or [])]
+    if not levels:
+        return []
+    units = (Unit.objects.filter(kind=matter.responsible_unit_kind, active=True, region__level__in=levels)
+             .select_related("region").order_by("region__path", "code"))
+    if region_path:
+        mine = [u for u in units if region_path.startswith(u.region_path)]
+        if mine:
+            return sorted(mine, key=lambda u: -len(u.region_path))[:limit]
+    return [u for u in units if u.region.level == levels[-1]][:limit]

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import re
+import uuid
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.catalog.autorules import validate_rule
 from yiwang.catalog.formschema import validate_schema, with_field_order
-from yiwang.catalog.models import Matter, MatterFAQ, MatterKind, MatterVersion, RoutingRule, TimeUnit
-from yiwang.core import clock, confcache
-from yiwang.core.errors import ValidationFailed
+from yiwang.catalog.models import (
+    INTERNAL_KINDS,
+    Delivery,
+    Matter,
+    MatterDocument,
+    MatterFAQ,
+    MatterKind,
+    MatterVersion,
+    RoutingRule,
+    TimeUnit,
+)
+from yiwang.core import clock, confcache, idnumber
+from yiwang.core.errors import NotFound, ValidationFailed
+from yiwang.core.text import check_text
 from yiwang.org.models import Level, UnitKind
 
 CATALOGUE = "catalog.matters"
@@ -19,7 +35,7 @@ SNAPSHOT_FIELDS = (
     "code", "name", "kind", "life_event", "handling_levels", "responsible_unit_kind", "dispatch_unit_kind",
     "duplicate_metres", "duplicate_hours", "time_limit",
     "time_unit", "statutory_limit", "is_instant", "materials", "form_schema", "guide", "where", "fees",
-    "legal_basis", "auto_rule",
+    "legal_basis", "auto_rule", "resident_can_apply", "visits", "delivery", "consult_phone", "complaint_phone",
 )
 
 
@@ -46,6 +62,13 @@ def _validate(matter: Matter) -> None:
         raise ValidationFailed(problems[0], errors={"auto_rule": problems})
     if matter.auto_rule and matter.kind != MatterKind.APPLICATION:
         raise ValidationFailed(_("只有政务服务事项可以自动办理。"), field="auto_rule")
+    if matter.resident_can_apply and matter.kind in INTERNAL_KINDS:
+        raise ValidationFailed(_("整改事项和帮扶类别由工作人员立项，不能面向群众。"), field="resident_can_apply")
+    if not isinstance(matter.delivery, list) or any(d not in Delivery.values for d in matter.delivery):
+        raise ValidationFailed(_("结果送达方式须为 %(choices)s 中的一个或多个。")
+                               % {"choices": "、".join(Delivery.values)}, field="delivery")
+    if matter.visits > 10:
+        raise ValidationFailed(_("到现场次数不超过 10 次。"), field="visits")
 
 
 @transaction.atomic
@@ -65,6 +88,8 @@ def matter_publish(*, matter: Matter) -> Matter:
 
 @transaction.atomic
 def matter_create(**fields) -> Matter:
+    # Unless told, a matter faces residents exactly when its kind is one residents open cases in.
+    fields.setdefault("resident_can_apply", fields.get("kind") not in INTERNAL_KINDS)
     return matter_publish(matter=Matter(**fields))
 
 
@@ -81,15 +106,166 @@ def routing_rule_delete(*, rule: RoutingRule) -> None:
     confcache.bump(ROUTING)
 
 
-@transaction.atomic
-def faq_publish(*, matter_id: int, question: str, answer: str, source_case_id: int | None = None) -> MatterFAQ:
+MAX_QUESTION = 2000
+MAX_ANSWER = 5000
+
+
+def _faq_text(question: str, answer: str) -> tuple[str, str]:
     question, answer = question.strip(), answer.strip()
+    if not question:
+        raise ValidationFailed(_("问题不能为空。"), field="question")
+    if not answer:
+        raise ValidationFailed(_("答复不能为空。"), field="answer")
+    if len(question) > MAX_QUESTION:
+        raise ValidationFailed(_("问题不能超过 %(n)s 个字。") % {"n": MAX_QUESTION}, field="question")
+    if len(answer) > MAX_ANSWER:
+        raise ValidationFailed(_("答复不能超过 %(n)s 个字。") % {"n": MAX_ANSWER}, field="answer")
+    check_text(question, field="question")
+    check_text(answer, field="answer")
+    return question, answer
+
+
+# A draft holds the resident's numbers masked (faq_draft): what is left of them still points at a person.
+_MASKED = re.compile(r"\d{4}\*{6,13}[\dXx]{2}|1[3-9]\d\*{4}\d{4}")
+
+
+def faq_personal_details(text: str) -> list[str]:
+    """What in a FAQ text names a person, masked for display: ID numbers and mobile numbers, whole or
+    as a draft masks them."""
+    found = [idnumber.mask(n) for n in idnumber.find_in_text(text)]
+    found += [idnumber.mask_phone(p) for p in idnumber.find_phones(text)]
+    return list(dict.fromkeys(found + _MASKED.findall(text or "")))
+
+
+@transaction.atomic
+def faq_draft(*, matter_id: int, question: str, answer: str, source_case_id: int | None = None) -> MatterFAQ:
+    """A consultation's question and answer as an unpublished draft, for staff to edit out what is
+    personal before anyone else reads it. A consultation gives one entry: asking again is refused."""
+    # Masked at once: the FAQ table never holds a resident's whole ID or phone number, even as a draft.
+    question = idnumber.mask_text(question.strip())[:MAX_QUESTION]
+    answer = idnumber.mask_text(answer.strip())[:MAX_ANSWER]
     if not question or not answer:
         raise ValidationFailed(_("问题和答复都不能为空。"), field="answer")
-    faq = MatterFAQ.objects.create(matter_id=matter_id, question=question[:2000], answer=answer[:5000],
-                                   published_at=clock.now(), source_case_id=source_case_id)
+    if source_case_id is not None and MatterFAQ.objects.filter(source_case_id=source_case_id).exists():
+        raise ValidationFailed(_("该咨询已转为常见问题，不能重复发布；请到“常见问题”页编辑。"), field="action")
+    try:
+        with transaction.atomic():
+            return MatterFAQ.objects.create(matter_id=matter_id, question=question, answer=answer,
+                                            source_case_id=source_case_id, created_at=clock.now())
+    except IntegrityError:
+        # The same consultation drafted by a concurrent click that committed first.
+        raise ValidationFailed(_("该咨询已转为常见问题，不能重复发布；请到“常见问题”页编辑。"),
+                               field="action") from None
+
+
+@transaction.atomic
+def faq_publish(*, faq_id: int, question: str, answer: str, published_by: str) -> MatterFAQ:
+    """Publish a draft as staff edited it. A second publication (a double click, two clerks) is refused:
+    the row is locked, so of two concurrent requests the second sees the first's publication."""
+    question, answer = _faq_text(question, answer)
+    # Published, it is read by everyone and searched: nobody's ID number or mobile number goes with it.
+    for field, text in (("question", question), ("answer", answer)):
+        found = faq_personal_details(text)
+        if found:
+            raise ValidationFailed(_("仍含个人信息(%(found)s)，请删去后再发布。") % {"found": "、".join(found)},
+                                   field=field)
+    faq = MatterFAQ.objects.select_for_update().filter(pk=faq_id).first()
+    if faq is None:
+        raise NotFound(_("没有这条常见问题。"), field="faq")
+    if faq.published_at is not None:
+        raise ValidationFailed(_("这条常见问题已于 %(at)s 发布，不能重复发布。")
+                               % {"at": timezone.localtime(faq.published_at).strftime("%Y-%m-%d %H:%M")}, field="faq")
+    faq.question, faq.answer = question, answer
+    faq.published_at, faq.published_by = clock.now(), published_by[:150]
+    faq.save(update_fields=["question", "answer", "published_at", "published_by"])
     confcache.bump(CATALOGUE)  # the search index includes the questions
     return faq
+
+
+@transaction.atomic
+def faq_save_draft(*, faq_id: int, question: str, answer: str) -> MatterFAQ:
+    """Keep staff's edits of a draft without publishing it."""
+    question, answer = _faq_text(question, answer)
+    faq = MatterFAQ.objects.select_for_update().filter(pk=faq_id).first()
+    if faq is None:
+        raise NotFound(_("没有这条常见问题。"), field="faq")
+    if faq.published_at is not None:
+        raise ValidationFailed(_("这条常见问题已发布，请在管理后台修改。"), field="faq")
+    faq.question, faq.answer = question, answer
+    faq.save(update_fields=["question", "answer"])
+    return faq
+
+
+@transaction.atomic
+def faq_discard(*, faq_id: int) -> None:
+    """Drop a draft that should not be published; the consultation keeps its place (no second draft)."""
+    faq = MatterFAQ.objects.select_for_update().filter(pk=faq_id, published_at__isnull=True).first()
+    if faq is None:
+        raise NotFound(_("没有这条待发布的常见问题。"), field="faq")
+    faq.delete()
+
+
+# --- blank forms and samples (表格下载) ----------------------------------------------------------
+
+# What a guide offers for download, recognised by content rather than by the name it was uploaded under.
+# Word and Excel files since 2007 are zip containers: the first entry names which of the two it is.
+DOCUMENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "doc": "application/msword",
+    "xls": "application/vnd.ms-excel",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+}
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound-file header of .doc and .xls
+
+
+def document_kind(data: bytes, filename: str) -> str:
+    """The extension of a form file by its content (and, for the two formats that share one
+    container, by the name it came with); refuses anything else."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"PK\x03\x04"):
+        if b"word/" in data[:4096] or (ext == "docx" and b"[Content_Types].xml" in data[:4096]):
+            return "docx"
+        if b"xl/" in data[:4096] or (ext == "xlsx" and b"[Content_Types].xml" in data[:4096]):
+            return "xlsx"
+    if data.startswith(_OLE) and ext in ("doc", "xls"):
+        return ext
+    raise ValidationFailed(_("表格须为 PDF、Word、Excel、JPEG 或 PNG 文件。"), field="file")
+
+
+@transaction.atomic
+def document_store(*, matter: Matter, title: str, data: bytes, filename: str, kind: str = MatterDocument.Kind.BLANK,
+                   position: int = 0, document: MatterDocument | None = None) -> MatterDocument:
+    """Store a blank form or sample for ``matter``'s guide (new, or replacing ``document``'s file)."""
+    title = title.strip()
+    if not title or len(title) > 100:
+        raise ValidationFailed(_("名称不能为空，且不超过 100 个字。"), field="title")
+    check_text(title, field="title")
+    if kind not in MatterDocument.Kind.values:
+        raise ValidationFailed(_("未知的表格类型。"), field="kind")
+    if not data:
+        raise ValidationFailed(_("请选择文件。"), field="file")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed(_("文件不能超过 10 MB。"), field="file")
+    ext = document_kind(data, filename)
+    doc = document or MatterDocument(matter=matter)
+    doc.matter, doc.title, doc.kind, doc.position = matter, title, kind, position
+    # The resident downloads it under the title, not under whatever the uploader's file was called.
+    doc.filename = re.sub(r'[\\/:*?"<>|]', "_", title) + "." + ext
+    doc.content_type, doc.size, doc.uploaded_at = DOCUMENT_TYPES[ext], len(data), clock.now()
+    doc.file.save(f"{uuid.uuid4().hex}.{ext}", ContentFile(data), save=False)
+    doc.save()
+    return doc
+
 
 
 # --- search: the staff's synonyms and the log of queries that found nothing ----------------------

@@ -105,3 +105,8 @@ def birth_date(number: str) -> dt.date | None:
         return dt.datetime.strptime(number[6:14], "%Y%m%d").date() if len(number) == 18 else None
     except ValueError:
         return None
+
+
+def find_phones(text: str) -> list[str]:
+    """The mainland mobile numbers in ``text``, in order, each once: what ``mask_text`` masks as phones."""
+    return list(dict.fromkeys(m.group() for m in _MOBILE.finditer(text or "")))

@@ -506,6 +506,72 @@ CONSULTATIONS: tuple[dict, ...] = (
 )
 
 
+# --- what a 办事指南 must also say -------------------------------------------------------------
+# Phones: the unit's own line for questions, and the hotlines residents complain to (12345 政务服务便民
+# 热线 for every matter; 12393 医保, 12329 公积金, 12333 人社, 12349 民政, 12389 公安 where they apply).
+HALL_PHONE = "029-33185000(新区政务服务中心)"
+PICKUP, POST, ELECTRONIC = "pickup", "post", "electronic"
+COMPLAINT = "12345"
+
+GUIDE_EXTRAS: dict[str, dict] = {
+    # visits: 到现场次数 (0 = 最多跑零次: applied for online, result sent or paid out)
+    "SENIOR_CARD": dict(visits=1, delivery=[PICKUP, POST], consult_phone="029-33185012(老年证窗口)"),
+    "ELDERLY_ALLOWANCE": dict(visits=0, delivery=[ELECTRONIC], consult_phone="12349"),
+    "PENSION_ENROL": dict(visits=0, delivery=[ELECTRONIC], consult_phone="12333"),
+    "PENSION_CLAIM": dict(visits=1, delivery=[PICKUP, ELECTRONIC], consult_phone="12333"),
+    "MEDICAL_REIMBURSE": dict(visits=1, delivery=[ELECTRONIC], consult_phone="12393",
+                              complaint_phone="12345；医保基金监管举报 029-33186393"),
+    "CHRONIC_DISEASE": dict(visits=1, delivery=[ELECTRONIC, POST], consult_phone="12393"),
+    "MEDICAL_TRANSFER": dict(visits=0, delivery=[ELECTRONIC], consult_phone="12393"),
+    "HOUSING_FUND_WITHDRAW": dict(visits=0, delivery=[ELECTRONIC], consult_phone="12329"),
+    "HOUSING_FUND_LOAN": dict(visits=2, delivery=[PICKUP], consult_phone="12329"),
+    "BIRTH_REGISTER": dict(visits=0, delivery=[ELECTRONIC], consult_phone="029-33185021(卫生健康窗口)"),
+    "ONLY_CHILD_CERT": dict(visits=1, delivery=[PICKUP, POST], consult_phone="029-33185021(卫生健康窗口)"),
+    "EMPLOYMENT_REGISTER": dict(visits=0, delivery=[ELECTRONIC], consult_phone="12333"),
+    "UNEMPLOYMENT_REGISTER": dict(visits=0, delivery=[ELECTRONIC], consult_phone="12333"),
+    "SUBSISTENCE": dict(visits=1, delivery=[PICKUP], consult_phone="12349"),
+    "TEMPORARY_RELIEF": dict(visits=1, delivery=[PICKUP], consult_phone="12349"),
+    "EXTREME_POVERTY": dict(visits=1, delivery=[PICKUP], consult_phone="12349"),
+    "DISABILITY_CARD": dict(visits=2, delivery=[PICKUP, POST], consult_phone="029-33185035(残联窗口)"),
+    "RESIDENCE_PERMIT": dict(visits=1, delivery=[PICKUP, POST], consult_phone="029-33196110(户政咨询)",
+                             complaint_phone="12345；公安举报 12389"),
+    "ID_CARD_RENEW": dict(visits=1, delivery=[PICKUP, POST], consult_phone="029-33196110(户政咨询)",
+                          complaint_phone="12345；公安举报 12389"),
+    "ASK_MEDICAL": dict(visits=0, consult_phone="12393"),
+    "ASK_HOUSING_FUND": dict(visits=0, consult_phone="12329"),
+    "ASK_ASSISTANCE": dict(visits=0, consult_phone="12349"),
+    "ASK_PENSION": dict(visits=0, consult_phone="12333"),
+}
+
+
+def _with_guide(matter: dict) -> dict:
+    extras = GUIDE_EXTRAS[matter["code"]]
+    return {"consult_phone": HALL_PHONE, "complaint_phone": COMPLAINT, "resident_can_apply": True,
+            **matter, **extras}
+
+
+APPLICATIONS = tuple(_with_guide(m) for m in APPLICATIONS)
+CONSULTATIONS = tuple(_with_guide(m) for m in CONSULTATIONS)
+
+# Blank forms and filled-in samples residents download from a guide (demo/guides.py writes them as
+# Word files): (matter code, kind, title, the form's extra rows beyond the applicant's own).
+DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("SENIOR_CARD", "blank", "老年证申请表", ("出生日期", "申请原因", "领取方式(自取/邮寄)", "邮寄地址")),
+    ("SENIOR_CARD", "sample", "老年证申请表(填写样例)", ("出生日期", "申请原因", "领取方式(自取/邮寄)", "邮寄地址")),
+    ("ELDERLY_ALLOWANCE", "blank", "高龄老人生活保健补贴申请表", ("出生日期", "发放银行", "银行账号")),
+    ("PENSION_ENROL", "blank", "城乡居民基本养老保险参保登记表", ("缴费档次(元/年)", "户籍性质")),
+    ("MEDICAL_REIMBURSE", "blank", "城乡居民医保零星报销申请表", ("就诊医院", "住院日期", "医疗总费用(元)",
+                                                          "社会保障卡号")),
+    ("SUBSISTENCE", "blank", "最低生活保障申请书", ("共同生活家庭成员人数", "家庭月收入(元)", "申请理由")),
+    ("SUBSISTENCE", "blank", "家庭经济状况核对授权书", ("授权人(家庭成员逐一签字)",)),
+    ("TEMPORARY_RELIEF", "blank", "临时救助申请审批表", ("困难原因", "申请金额(元)")),
+    ("DISABILITY_CARD", "blank", "残疾人证申请表", ("残疾类别", "评定医院")),
+    ("RESIDENCE_PERMIT", "blank", "居住证申领登记表", ("居住事由", "居住地址", "来西咸居住日期")),
+    ("ID_CARD_RENEW", "blank", "居民身份证申领登记表", ("换领/补领原因", "领取方式(自取/邮寄)", "邮寄地址")),
+    ("HOUSING_FUND_WITHDRAW", "blank", "住房公积金提取申请表", ("提取原因", "提取金额(元)", "收款银行账号")),
+)
+
+
 @dataclass(frozen=True)
 class IncidentSpec:
     """An incident category: the matter fields, and whom the command centre dispatches it to."""
@@ -556,6 +622,7 @@ def incident_matter_fields(spec: IncidentSpec) -> dict:
         statutory_limit=max(spec.time_limit, 5) if spec.time_unit == "workdays" else 5,
         guide="拍照定位上报，新城综合执法指挥中心立案后派遣责任单位处置，处置结果经核查后结案。",
         where="随手拍、12345热线、网格员上报", keywords=spec.keywords,
+        resident_can_apply=True, visits=0, consult_phone="12345", complaint_phone="12345",
     )
 
 

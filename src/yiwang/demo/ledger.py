@@ -80,7 +80,8 @@ def _ensure_matters() -> None:
     for fields in MATTERS:
         if not Matter.objects.filter(code=fields["code"]).exists():
             matter_create(kind="rectification", handling_levels=["community", "town", "city"],
-                          responsible_unit_kind=UnitKind.OFFICE, time_unit="workdays", **fields)
+                          responsible_unit_kind=UnitKind.OFFICE, time_unit="workdays",
+                          resident_can_apply=False, **fields)  # opened from a ledger by staff, never applied for
 
 
 def _at(day: dt.date, rng: random.Random, first_hour: int = 9, last_hour: int = 17) -> dt.datetime:

@@ -32,7 +32,7 @@ from yiwang.cases.tasks import sweep_deadlines
 from yiwang.catalog.selectors import matter_info
 from yiwang.catalog.services import matter_create, search_synonyms_load
 from yiwang.core import clock, confcache, idnumber
-from yiwang.demo import data
+from yiwang.demo import data, guides
 from yiwang.feedback.models import BAD_REVIEW_MAX, RatingChannel
 from yiwang.feedback.services import evaluation_create
 from yiwang.messages import services as messages
@@ -395,6 +395,7 @@ class Builder:
         for spec in data.INCIDENTS:
             matter_create(**data.incident_matter_fields(spec))
         search_synonyms_load()  # the default synonyms residents' words need (catalog/synonyms.py)
+        guides.documents_create()  # the guides' blank forms and samples to download
 
 
 # --- the history -----------------------------------------------------------------------------

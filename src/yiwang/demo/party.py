@@ -43,7 +43,8 @@ SURNAMES = "程程程程张王李刘高赵"
 GIVEN = ("建军", "卫东", "秀兰", "保平", "玉兰", "永刚", "红", "小龙", "晓东", "桂英", "海涛", "敏", "文博", "婷",
          "长安", "振华", "丽", "国强", "燕", "宏伟")
 ASSISTANCE = dict(code="ASSIST_POVERTY", name="一对一帮扶", kind="assistance", handling_levels=["community"],
-                  responsible_unit_kind=UnitKind.PARTY_BRANCH, time_limit=0)
+                  responsible_unit_kind=UnitKind.PARTY_BRANCH, time_limit=0,
+                  resident_can_apply=False)  # a branch pairs a member with a household: nobody applies
 START_DAYS_AGO = 520  # 程濛濛's pair began about a year and a half ago
 
 

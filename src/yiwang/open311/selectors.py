@@ -75,7 +75,10 @@ def exposed_matters() -> QuerySet[Matter]:
     Not applications or consultations: GeoReport's requests are public, and an application's text
     is personal (a reimbursement, a subsistence claim); its materials cannot travel in a report.
     """
-    return Matter.objects.filter(active=True, kind=MatterKind.INCIDENT, current_version__isnull=False)
+    # An Open311 key may report as a staff account, so the catalogue's own flag is checked here too:
+    # a category kept for staff (a camera's, a patrol's) is not a public service.
+    return Matter.objects.filter(active=True, kind=MatterKind.INCIDENT, resident_can_apply=True,
+                                 current_version__isnull=False)
 
 
 def _service(matter: Matter) -> dict:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -25,13 +25,14 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.search import resident_search
+from yiwang.catalog.models import Delivery
 from yiwang.core import clock, forms, pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_phone
 from yiwang.feedback.models import TAGS, Rating
 from yiwang.feedback.selectors import evaluation_for_case
 from yiwang.feedback.services import evaluation_create, may_rate_online
-from yiwang.org.models import CodePurpose, Level
+from yiwang.org.models import CodePurpose, Level, Resident
 from yiwang.org.selectors import (
     ANONYMOUS,
     communities,
@@ -72,7 +73,7 @@ class LoginView(auth_views.LoginView):
 @require_safe
 def home(request):
     q = request.GET.get("q", "").strip()
-    matters = catalog_selectors.matter_list()
+    matters = catalog_selectors.matter_list(residents=True)
     if q:
         order = {code: i for i, code in enumerate(resident_search(q))}
         results = sorted((m for m in matters if m.code in order), key=lambda m: order[m.code])
@@ -90,16 +91,38 @@ def home(request):
 
 @require_safe
 def matter_guide(request, code: str):
-    matter = pages.found(catalog_selectors.matter_get, code)
+    matter = pages.found(catalog_selectors.matter_get, code, residents=True)
     levels = [Level(lv).label for lv in matter.handling_levels]
-    return render(request, "web/guide.html", {"matter": matter, "levels": levels})
+    viewer = request_viewer(request)
+    home_path = None
+    if viewer.resident_id:
+        home_path = Resident.objects.filter(pk=viewer.resident_id).values_list("region__path", flat=True).first()
+    deliveries = [Delivery(d).label for d in matter.delivery if d in Delivery.values]
+    return render(request, "web/guide.html", {
+        "matter": matter, "levels": levels, "deliveries": deliveries, "own_halls": bool(home_path),
+        "halls": catalog_selectors.halls_for(matter, region_path=home_path),
+        "faqs": catalog_selectors.faqs_published(matter), "documents": catalog_selectors.documents_of(matter),
+    })
+
+
+@require_safe
+def matter_document(request, code: str, document_id: int):
+    """A blank form or sample from a guide, as a download under its title, never rendered inline."""
+    doc = catalog_selectors.document_get(matter_code=code, document_id=document_id)
+    try:
+        handle = doc.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("表格文件已不存在，请联系办理单位。")) from None
+    response = FileResponse(handle, as_attachment=True, filename=doc.filename, content_type=doc.content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @login_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
 @sensitive_post_parameters()  # a form may ask for an ID number (format id-number): not in error reports
 def apply(request, code: str):
-    matter = pages.found(catalog_selectors.matter_get, code)
+    matter = pages.found(catalog_selectors.matter_get, code, residents=True)
     viewer = request_viewer(request)
     on_behalf = bool(viewer.memberships)  # a window clerk applying for a resident (代办)
     errors: dict = {}

@@ -36,7 +36,7 @@ from yiwang.cases.workflows import (
     transition,
     workflow,
 )
-from yiwang.catalog.services import faq_publish
+from yiwang.catalog.services import faq_draft
 from yiwang.core import clock, idnumber
 from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from yiwang.org.models import Resident
@@ -79,9 +79,11 @@ def take(case: Case, act: Action, inputs: Inputs, *, viewer: Viewer | None, capa
 
 
 def _publish_faq(case: Case, viewer: Viewer | None, inputs: Inputs, at: dt.datetime) -> dict:
-    # A good answer helps the next resident: it becomes a question on the matter's FAQ.
-    faq = faq_publish(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
-                      source_case_id=case.pk)
+    # A good answer helps the next resident, but the resident's words may name them (an ID number, a
+    # phone, an address): they become a draft that staff edit before anyone reads it (web/faq.py).
+    # A consultation gives one draft; a second click is refused and the step rolls back.
+    faq = faq_draft(matter_id=case.matter_id, question=case.description or case.title, answer=case.result,
+                    source_case_id=case.pk)
     return {"faq": faq.pk}
 
 

@@ -80,6 +80,11 @@ def case_create(
     elif not viewer.is_staff_member and viewer.resident_id is None:
         raise PermissionDenied(_("只有居民本人或工作人员可以提交。"))
     matter = matter_info(matter_code)
+    if not viewer.is_staff_member and not matter.resident_can_apply:
+        # Internal matters (a ledger's rectification, an assistance pair) are opened by staff for a
+        # unit; offered to nobody else, whatever the entry point (portal, API, Open311, a guessed code).
+        raise PermissionDenied(_("%(name)s 由工作人员立项，不受理群众申请。") % {"name": matter.name},
+                               field="matter_code")
     form = form or {}
     materials = materials or []
     _check_submission(matter, form, materials)
