@@ -613,6 +613,16 @@ def _language(o, me):
     return Call(body={"language": "en", "next": "/"})
 
 
+@calls("POST care")
+def _care(o, me):
+    return Call(body={"on": "1", "next": "/"})
+
+
+@calls("GET map_outlines")
+def _map_outlines(o, me):
+    return Call()  # no object: the same outlines on every side
+
+
 @calls("GET /api/v1/matters/{code}", "GET web:guide", "GET web:apply")
 def _matter(o, me):
     return Call(params={"code": "SENIOR_CARD"})
