@@ -406,14 +406,18 @@ RATING_INVITED = {"application", "incident"}
 # A reminder is a nudge, not news: it goes in the daytime (local hours), never at night.
 REMINDER_HOURS = range(9, 20)
 # Cases closed longer ago than the reminder's day plus this are left alone: a worker that was down
-# for weeks, or the day this was deployed, must not remind residents of last year's cases.
-REMINDER_WINDOW = dt.timedelta(days=7)
+# for weeks, or the day this was deployed, must not remind residents of old cases. Two days cover
+# the night (a case that became due at 20:00 is reminded at 09:00) and keep the sweep's look small.
+REMINDER_WINDOW = dt.timedelta(days=2)
 
 
-def remind_to_rate(now: dt.datetime | None = None) -> int:
+def remind_to_rate(now: dt.datetime | None = None, *, chunk: int = 500) -> int:
     """Remind the applicant once, settings.YIWANG_RATING_REMINDER_DAYS after a closing that invited a
     rating, if the case is still not rated: an SMS and an in-app message, each queued under a key of
-    its own, so a second sweep (or two at once) queues nothing. How many cases were reminded."""
+    its own, so a second sweep (or two at once) queues nothing. How many cases were reminded.
+
+    Run every minute by the deadline sweep: it reads the candidates, then their outbox rows by exact
+    dedupe key (the unique index), a few queries per chunk of cases whatever their number."""
     now = now or clock.now()
     if timezone.localtime(now).hour not in REMINDER_HOURS:
         return 0
@@ -422,23 +426,48 @@ def remind_to_rate(now: dt.datetime | None = None) -> int:
     due = (Case.objects.filter(kind__in=sorted(RATING_INVITED), state="closed", closed_at__lte=until,
                                closed_at__gt=until - REMINDER_WINDOW, evaluation__isnull=True)
            .exclude(applicant_phone="", applicant__isnull=True)
-           .select_related("matter_version").order_by("closed_at", "pk"))
+           .order_by("closed_at", "pk").values_list("pk", "event_count"))
+    rows = list(due)
     reminded = 0
-    for case in due.iterator(chunk_size=200):
-        key = f"case:{case.pk}:rating_reminder:applicant"
-        sent = set(Message.objects.filter(dedupe_key__startswith=f"case:{case.pk}:")
-                   .values_list("dedupe_key", flat=True))
-        if any(k.startswith(key) for k in sent):
-            continue  # reminded already
-        if not any(k.endswith((":applicant:sms", ":applicant:inapp")) for k in sent):
-            continue  # closed quietly (history, a replay): never invited, so never reminded
-        with transaction.atomic():
-            if case.applicant_phone:
-                messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms", urgent=False,
-                                 text=applicant_text(case, "rating_reminder", {}, channel="sms"))
-            if case.applicant_id:
-                messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), subject=case.number,
-                                 text=applicant_text(case, "rating_reminder", {}, channel="inapp"),
-                                 dedupe_key=f"{key}:inapp")
-        reminded += 1
+    for start in range(0, len(rows), chunk):
+        part = dict(rows[start:start + chunk])
+        reminder = {pk: f"case:{pk}:rating_reminder:applicant" for pk in part}
+        done = _existing([f"{key}:{ch}" for key in reminder.values() for ch in ("sms", "inapp")])
+        todo = [pk for pk in part if not ({f"{reminder[pk]}:sms", f"{reminder[pk]}:inapp"} & done)]
+        # Told of its closing? The closing message carries the event's number, the case's last.
+        closing = {pk: f"case:{pk}:{part[pk]}:applicant" for pk in todo}
+        told = _existing([f"{key}:{ch}" for key in closing.values() for ch in ("sms", "inapp")])
+        invited = [pk for pk in todo if {f"{closing[pk]}:sms", f"{closing[pk]}:inapp"} & told]
+        invited += _told_of_an_earlier_closing([pk for pk in todo if pk not in invited])
+        for case in Case.objects.filter(pk__in=invited).select_related("matter_version").order_by("closed_at", "pk"):
+            key = reminder[case.pk]
+            with transaction.atomic():
+                if case.applicant_phone:
+                    messages.enqueue(channel="sms", to=case.applicant_phone, dedupe_key=f"{key}:sms", urgent=False,
+                                     text=applicant_text(case, "rating_reminder", {}, channel="sms"))
+                if case.applicant_id:
+                    messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id),
+                                     subject=case.number, dedupe_key=f"{key}:inapp",
+                                     text=applicant_text(case, "rating_reminder", {}, channel="inapp"))
+            reminded += 1
     return reminded
+
+
+def _existing(keys: list[str]) -> set[str]:
+    return set(Message.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)) if keys else set()
+
+
+def _told_of_an_earlier_closing(case_ids: list[int]) -> list[int]:
+    """Of cases whose last event is not their closing (a step that tells nobody came after it), or
+    that were closed quietly (history, the demo's past), those whose applicant was told of the
+    closing: its event's message looked up by the event's number."""
+    if not case_ids:
+        return []
+    from yiwang.cases.models import CaseEvent
+
+    last: dict[int, int] = {}
+    for case_id, seq in CaseEvent.objects.filter(case_id__in=case_ids, to_state="closed").values_list("case_id", "seq"):
+        last[case_id] = max(seq, last.get(case_id, 0))
+    keys = {case_id: f"case:{case_id}:{seq}:applicant" for case_id, seq in last.items()}
+    told = _existing([f"{key}:{ch}" for key in keys.values() for ch in ("sms", "inapp")])
+    return [case_id for case_id, key in keys.items() if {f"{key}:sms", f"{key}:inapp"} & told]

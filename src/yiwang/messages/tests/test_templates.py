@@ -337,3 +337,15 @@ def test_a_step_taken_in_the_quiet_hours_reaches_the_phone_when_they_end(world, 
     inapp = Message.objects.get(dedupe_key__startswith=f"case:{case.pk}:", channel="inapp")
     assert sms.next_attempt_at == (night + dt.timedelta(days=1)).replace(hour=7)
     assert inapp.status == "sent"  # in yiwang at once; only the phone waits
+
+
+def test_a_step_after_the_closing_does_not_hide_that_it_invited_a_rating(world):
+    from django.db.models import F
+
+    first, second = closed_application(world), closed_application(world)
+    # As if a step that tells nobody came after the closing: its message is no longer the last event's.
+    Case.objects.filter(pk=second.pk).update(event_count=F("event_count") + 1)
+    with clock.frozen_at(MONDAY + dt.timedelta(days=3, hours=1)):
+        assert remind_to_rate(chunk=1) == 2
+        assert remind_to_rate(chunk=1) == 0
+    assert len(reminders(first)) == len(reminders(second)) == 2
