@@ -163,7 +163,7 @@ def wipe() -> None:
 # transaction: a grid's basic data, patrol teams and their nights, ledgers, party groups, parking.
 # The seeds live here, not in the apps, so no production app imports the demo.
 APP_SEEDS = ("yiwang.demo.grid", "yiwang.demo.patrol", "yiwang.demo.party", "yiwang.demo.ledger",
-             "yiwang.demo.parking", "yiwang.demo.open311",
+             "yiwang.demo.parking", "yiwang.demo.open311", "yiwang.demo.replies",
              "yiwang.demo.command")  # last: it trains the dispatch model on every closed incident
 
 
@@ -722,7 +722,8 @@ class History:
             case = self.act(case, self.staff(holder, Role.HANDLER), "decide", decision="approved",
                             result=rng.choice(data.APPROVE_RESULTS))
             t = self.at(self.later(t, 1, 5))
-            case = self.act(case, self.staff(holder, Role.CLERK, Role.HANDLER), "close")
+            case = self.act(case, self.staff(holder, Role.CLERK, Role.HANDLER), "close",
+                            delivery=self.delivery(case, holder))
             self.out.outcomes["application_closed"] += 1
             return case
         roll = rng.random()
@@ -761,9 +762,18 @@ class History:
         case = self.act(case, self.staff(holder, Role.HANDLER), "decide", decision="denied" if denied else "approved",
                         result=rng.choice(data.DENY_RESULTS if denied else data.APPROVE_RESULTS))
         t = self.at(self.later(t, 5, 90))
-        case = self.act(case, self.staff(holder, Role.CLERK, Role.HANDLER), "close")
+        case = self.act(case, self.staff(holder, Role.CLERK, Role.HANDLER), "close",
+                        delivery=self.delivery(case, holder))
         self.out.outcomes["application_closed"] += 1
         return case
+
+    def delivery(self, case: Case, holder: int) -> dict:
+        """How the result reaches the applicant: collected at the hall that holds it, else posted
+        (a tracking number made from the case, so the random history is unchanged)."""
+        unit = self.unit_by_id[holder]
+        if unit.kind == UnitKind.SERVICE_HALL:
+            return {"method": "pickup", "hall": unit.code}
+        return {"method": "post", "tracking": f"SF{case.pk:010d}", "carrier": "中国邮政EMS"}
 
     def consultation(self, case: Case, plan: Plan) -> Case:
         rng = self.rng
