@@ -106,6 +106,7 @@ def test_a_clerk_on_the_portal_cannot_apply_for_an_internal_matter_either(client
 def test_a_resident_reporting_a_problem_under_an_internal_category_is_refused(resident, world):
     response = resident.post("/report/", {"category": "RECT_GRASSROOTS", "description": "楼道灯坏了",
                                           "region_code": "KG-DZ-XFL", "address": "", "idempotency_key": "r1"})
+    assert response.status_code == 422
     assert "由工作人员立项" in response.content.decode()
     assert Case.objects.count() == 0
 
