@@ -1674,6 +1674,7 @@ EMPTY_IN_WORLD: set[str] = {
     "grid.GridAssignment", "grid.Organisation", "parking.TaggedPlace", "patrol.Finding",
     "otp_totp.TOTPDevice", "otp_static.StaticDevice",  # django-otp's devices: nobody in the world has enrolled
     "org.OidcLink",  # 统一身份认证 links: nobody in the world logs in through a provider (tests/test_oidc_links.py)
+    "catalog.SearchSynonym", "catalog.SearchMiss",  # no synonym or logged search in the world (catalog/tests/test_search.py)
     "messaging.ChannelPreference",  # nobody in the world has set /work/preferences/ (test_staff_messages.py)
 }
 
