@@ -143,7 +143,9 @@ class Index:
 
 def _load_matters() -> list[Entry]:
     questions: dict[str, list[str]] = defaultdict(list)
-    for code, question in MatterFAQ.objects.filter(matter__active=True).values_list("matter__code", "question"):
+    # Published entries only: a draft still holds the resident's own words until staff edit it (web/faq.py).
+    published = MatterFAQ.objects.filter(matter__active=True, published_at__isnull=False)
+    for code, question in published.values_list("matter__code", "question"):
         questions[code].append(question)
     entries = []
     rows = Matter.objects.filter(active=True).values_list("code", "name", "keywords", "guide", "materials")

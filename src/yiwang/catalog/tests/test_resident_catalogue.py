@@ -230,6 +230,17 @@ def test_staff_edit_and_publish_once_and_the_guide_shows_it_escaped(client, worl
     assert "&lt;script&gt;alert(1)&lt;/script&gt; =1+1" in guide and "<script>alert(1)" not in guide
 
 
+def test_only_a_published_entry_makes_its_matter_findable_by_its_words(world):
+    from yiwang.catalog.search import search
+
+    case = _answered(world, question="我家门口那棵歪脖子槐树下的王二麻子问合疗")
+    case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="publish_faq", version=case.version)
+    faq = MatterFAQ.objects.get(source_case_id=case.pk)
+    assert "ASK_MEDICAL" not in search("歪脖子槐树")
+    faq_publish(faq_id=faq.pk, question="歪脖子槐树下能报销合疗吗？", answer="能。", published_by="clerk_xfl")
+    assert search("歪脖子槐树")[:1] == ["ASK_MEDICAL"]
+
+
 def test_a_control_character_in_an_edit_is_refused_beside_the_field(client, world):
     _case, faq = _drafted(world)
     _login(client, "clerk_xfl")
