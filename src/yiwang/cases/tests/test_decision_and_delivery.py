@@ -90,3 +90,14 @@ def test_a_refusal_may_give_its_reason_as_the_decisions_result(world):
     case = act(world, "handler_xfl", case, "accept")
     case = act(world, "handler_xfl", case, "decide", decision="denied", result="经评定不符合条件，不予批准")
     assert case_outcome(public_timeline(case)).reason == "经评定不符合条件，不予批准"
+
+
+def test_the_closing_message_tells_the_applicant_how_to_get_the_result_and_never_a_note(world, decided):
+    from yiwang.messages.models import Message
+
+    case = act(world, "clerk_xfl", decided, "close", delivery={"method": "post", "tracking": "SF1234567890"},
+               note="内部：邮费已报销")
+    texts = list(Message.objects.filter(dedupe_key__startswith=f"case:{case.pk}:{case.event_count}:")
+                 .values_list("text", flat=True))
+    assert texts and all("SF1234567890" in t and "不予" in t for t in texts), texts
+    assert not any("邮费" in t or "内部复核" in t for t in Message.objects.values_list("text", flat=True))
