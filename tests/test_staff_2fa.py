@@ -119,6 +119,12 @@ def test_a_superuser_is_asked_too_and_the_admin_shows_who_enrolled(client, world
     assert "已启用二次验证" in html
     assert html.count('alt="True"') == 1  # clerk_xfl; every other staff member has not enrolled
     assert 'alt="False"' in html
+    # The user list shows it too, for accounts without a membership (the superuser) as well.
+    users = client.get("/admin/auth/user/?o=1").content.decode()
+    assert "已启用二次验证" in users
+    rows = {row.split("</a>")[0].rsplit(">", 1)[-1]: row for row in users.split('<tr')[2:]}
+    assert rows["admin"].count('alt="True"') == 3  # is_staff, is_superuser, and enrolled
+    assert 'alt="False"' in rows["leader_kg"]
 
 
 def test_a_resident_is_never_asked(client, world, required):

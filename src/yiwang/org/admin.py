@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -42,6 +44,26 @@ class UnitAdmin(admin.ModelAdmin):
         obj.region_path = obj.region.path
         super().save_model(request, obj, form, change)
         confcache.bump(HIERARCHY)
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    """Django's user admin with who has enrolled a second factor: superusers and Django is_staff accounts
+    too, which the Staff list (memberships only) does not show."""
+
+    list_display = (*auth_admin.UserAdmin.list_display, "is_superuser", "second_factor")
+
+    def get_queryset(self, request):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(enrolled=Exists(enrolled))
+
+    @admin.display(boolean=True, description=_("已启用二次验证"), ordering="enrolled")
+    def second_factor(self, obj) -> bool:
+        return obj.enrolled
 
 
 @admin.register(Staff)
