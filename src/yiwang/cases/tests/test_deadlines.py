@@ -122,7 +122,7 @@ def test_past_the_deadline_a_case_waiting_on_the_resident_is_not_overdue_anywher
         assert api("get", "/indicators", "admin").json()["overdue_open"] == 1
         client.force_login(world.users["admin"])
         page = client.get("/dashboard/cases/", {"open": "1"})
-        assert {c.number: badge for c, _label, badge in page.context["rows"]} == {
+        assert {c.number: badge for c, _label, badge, _rating in page.context["rows"]} == {
             running.number: True, waiting.number: False}
 
         # The API: the field on every case and the filter.
