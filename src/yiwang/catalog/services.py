@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-import uuid
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -262,7 +262,13 @@ def document_store(*, matter: Matter, title: str, data: bytes, filename: str, ki
     # The resident downloads it under the title, not under whatever the uploader's file was called.
     doc.filename = re.sub(r'[\\/:*?"<>|]', "_", title) + "." + ext
     doc.content_type, doc.size, doc.uploaded_at = DOCUMENT_TYPES[ext], len(data), clock.now()
-    doc.file.save(f"{uuid.uuid4().hex}.{ext}", ContentFile(data), save=False)
+    # Named by content, as material files are: the same form uploaded again (or the demo loaded again)
+    # is stored once.
+    name = f"{MatterDocument.file.field.upload_to}{hashlib.sha256(data).hexdigest()}.{ext}"
+    if doc.file.storage.exists(name):
+        doc.file.name = name
+    else:
+        doc.file.save(name.rsplit("/", 1)[-1], ContentFile(data), save=False)
     doc.save()
     return doc
 

@@ -406,6 +406,14 @@ def test_a_hostile_title_is_refused_or_kept_out_of_the_file_name(world, media):
     assert "/" not in doc.filename and '"' not in doc.filename and doc.filename.endswith(".docx")
 
 
+def test_the_same_form_uploaded_twice_is_stored_once(world, media):
+    matter = Matter.objects.get(code="SENIOR_CARD")
+    first = document_store(matter=matter, title="老年证申请表", data=_docx(), filename="a.docx")
+    second = document_store(matter=matter, title="老年证申请表(新)", data=_docx(), filename="b.docx")
+    assert first.file.name == second.file.name
+    assert len(list((media / "catalog" / "documents").iterdir())) == 1
+
+
 def test_a_bad_delivery_or_visit_count_is_refused_naming_the_field(world):
     matter = Matter.objects.get(code="SENIOR_CARD")
     matter.delivery = ["drone"]
