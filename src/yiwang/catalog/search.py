@@ -172,7 +172,8 @@ def _load_synonyms() -> list[Synonym]:
 
 matters_cache: ConfigCache[list[Entry]] = ConfigCache("catalog.matters", _load_matters)
 synonyms_cache: ConfigCache[list[Synonym]] = ConfigCache(SYNONYMS, _load_synonyms)
-_built: tuple[int, int, Index] | None = None
+# The lists the index was built from, kept (not their ids: a freed list's id can be reused by the next).
+_built: tuple[list[Entry], list[Synonym], Index] | None = None
 _lock = threading.Lock()
 
 
@@ -219,11 +220,11 @@ def index() -> Index:
     global _built
     entries, synonyms = matters_cache.get(), synonyms_cache.get()
     built = _built
-    if built is None or built[0] != id(entries) or built[1] != id(synonyms):
+    if built is None or built[0] is not entries or built[1] is not synonyms:
         with _lock:
             built = _built
-            if built is None or built[0] != id(entries) or built[1] != id(synonyms):
-                built = _built = (id(entries), id(synonyms), _build(entries, synonyms))
+            if built is None or built[0] is not entries or built[1] is not synonyms:
+                built = _built = (entries, synonyms, _build(entries, synonyms))
     return built[2]
 
 

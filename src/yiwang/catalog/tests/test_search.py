@@ -44,6 +44,14 @@ def test_a_published_answer_is_found_by_its_question(world):
     clerk = world.viewer("clerk_xfl")
     ask = case_act(viewer=clerk, case_id=ask.pk, action="answer", version=ask.version, result="持医保卡到定点医院直接结算。")
     case_act(viewer=clerk, case_id=ask.pk, action="publish_faq", version=ask.version)
+    # A draft is not searched: staff have yet to edit out what is personal.
+    from yiwang.catalog.services import faq_publish
+    from yiwang.core import confcache
+
+    confcache.bump("catalog.matters")
+    assert "ASK_MEDICAL" not in search("慢性病")
+    draft = world.matters["ask"].faqs.get()
+    faq_publish(faq_id=draft.pk, question="门诊慢性病怎么报销？", answer=draft.answer, published_by="clerk_xfl")
     assert search("慢性病")[0] == "ASK_MEDICAL"
     assert world.matters["ask"].faqs.get().answer == "持医保卡到定点医院直接结算。"
 
@@ -204,3 +212,16 @@ def test_hostile_queries_answer_quickly_and_never_fail(catalogue, client, query)
     assert time.perf_counter() - started < 3.0  # uncapped, 5,000 characters took far longer
     assert client.get("/", {"q": query}).status_code == 200
     assert client.get("/api/v1/matters", {"q": query}).status_code == 200
+
+
+def test_hostile_synonym_text_is_stored_and_shown_as_text(catalogue, admin_client):
+    from yiwang.catalog.models import SearchSynonym
+
+    r = admin_client.post("/admin/catalog/searchsynonym/add/",
+                          {"phrase": "=1+1 <b>宅基地</b>", "means": "=cmd|' /C calc'!A0 610402199001011234", "active": "on"})
+    assert r.status_code == 302
+    synonym = SearchSynonym.objects.get(phrase__contains="宅基地")  # the default list is there too
+    assert synonym.phrase == "=1+1 <b>宅基地</b>"
+    page = admin_client.get("/admin/catalog/searchsynonym/").content.decode()
+    assert "=1+1 &lt;b&gt;宅基地&lt;/b&gt;" in page and "<b>宅基地</b>" not in page
+    assert search("=1+1 <b>宅基地</b>") == []  # its words name no matter: found nothing, and no error
