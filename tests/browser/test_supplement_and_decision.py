@@ -51,6 +51,7 @@ def test_a_supplement_online_then_a_decision_and_its_delivery(new_page, world, l
     form.get_by_label("一寸照片").check()
     form.get_by_label("常用回复").select_option(label="照片不合格")
     expect(form.locator("textarea[name=reply]")).to_have_value(CANNED)
+    form.get_by_text("答复群众或内部备注（可选）").click()  # optional words are folded away
     form.locator("textarea[name=note]").fill("内部：原照片疑似翻拍")
     shot("clerk-asks-for-a-supplement", clerk)
     act(clerk, case.number, "request_supplement", "要求补正")

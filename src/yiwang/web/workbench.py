@@ -161,6 +161,10 @@ def _texts_context(case: Case, actions: list) -> dict:
             "note": not (single and not public), "note_required": "note" in a.needs,
             "canned": canned.get(a.name, []),
         }
+        # What the step must or usually says shows open; optional words fold away (a claim needs none).
+        texts[a.name]["reply_open"] = bool(texts[a.name]["reply"] and (
+            "reply" in a.needs or "decision" in a.needs or texts[a.name]["canned"]))
+        texts[a.name]["note_open"] = bool(texts[a.name]["note"] and "note" in a.needs)
     resubmission = case_selectors.latest_resubmission(case, events)
     halls = [h for h, _d in service_halls()] if any("delivery" in a.asks for a in actions) else []
     return {
