@@ -24,8 +24,8 @@ from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload, upl
 from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
-from yiwang.catalog.search import resident_search
 from yiwang.catalog.models import Delivery
+from yiwang.catalog.search import resident_search
 from yiwang.core import clock, forms, pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_phone
