@@ -1676,6 +1676,7 @@ EMPTY_IN_WORLD: set[str] = {
     "org.OidcLink",  # 统一身份认证 links: nobody in the world logs in through a provider (tests/test_oidc_links.py)
     "catalog.SearchSynonym", "catalog.SearchMiss",  # no synonym or logged search in the world (catalog/tests/test_search.py)
     "messaging.ChannelPreference",  # nobody in the world has set /work/preferences/ (test_staff_messages.py)
+    "cases.CannedReply",  # no 常用回复 in the world (cases/tests/test_replies_and_notes.py)
 }
 
 

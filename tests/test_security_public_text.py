@@ -98,13 +98,15 @@ def test_open311_and_the_reporters_page_show_the_result_not_the_rework_order(cli
 
 def test_every_action_that_writes_text_declares_whether_residents_may_read_it():
     """A new action with a comment or result must decide: public texts are listed, the rest stay staff-only.
-    This pins today's decisions so that changing one is deliberate."""
+    This pins today's decisions so that changing one is deliberate. (A staff member's reply is public and
+    their note internal on every action, whatever is listed: cases/tests/test_replies_and_notes.py.)"""
     from yiwang.cases.workflows import WORKFLOWS
 
     public = {(wf.kind, a.name): a.public for wf in WORKFLOWS.values() for a in wf.actions.values() if a.public}
     assert public == {
-        ("application", "reject"): ("comment",), ("application", "request_supplement"): ("comment",),
-        ("application", "resubmit"): ("comment",), ("application", "decide"): ("decision",),
+        ("application", "reject"): ("comment",), ("application", "request_supplement"): ("comment", "missing"),
+        ("application", "resubmit"): ("comment", "resubmitted"), ("application", "decide"): ("decision", "result"),
+        ("application", "close"): ("delivery",),
         ("application", "withdraw"): ("comment",), ("application", "schedule_visit"): ("slot",),
         ("application", "record_visit"): ("result",), ("consultation", "answer"): ("result",),
         ("consultation", "close"): ("comment",), ("incident", "dismiss"): ("comment",),
