@@ -466,3 +466,14 @@ def test_yiwang_oidc_link_lets_a_staff_member_log_in_by_subject(oidc, site, peop
     call_command("oidc", "unlink", "clerk_xfl", "--sub", "sub-clerk", stdout=StringIO())
     browser, page = _login(site, "sub-clerk", next_url="/work/")
     _refused(page, site, "cn_id_number")  # no link, and no ID number claim: not a way in any more
+
+
+def test_a_staff_member_logged_in_by_the_provider_is_still_asked_for_the_second_factor(oidc, site, people):
+    from yiwang.org import oidc as org_oidc
+
+    oidc.YIWANG_STAFF_2FA = "required"
+    org_oidc.link_create(user=people["clerk"], subject="sub-clerk")
+    browser, page = _login(site, "sub-clerk", next_url="/work/")
+    assert _logged_in_user_id(browser, site) == people["clerk"].pk
+    assert page.url.startswith(f"{site}/two-factor/?next=/work/"), page.url  # enrol first, as after a password
+    assert browser.get(f"{site}/api/v1/me", timeout=20).json()["code"] == "second_factor_required"
