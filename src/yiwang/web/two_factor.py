@@ -46,10 +46,6 @@ UNGUARDED = ("/admin/login/", "/admin/logout/")
 SESSION_KEY = "yiwang_totp_enrol_key"  # the secret being enrolled, until a first code confirms it
 
 
-mode = second_factor.mode
-_has_device = second_factor.has_device
-
-
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
@@ -108,7 +104,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     then the recovery codes, shown this once."""
     user = request.user
     next_url = _next_url(request)
-    if _has_device(user) and not user.is_verified():
+    if second_factor.has_device(user) and not user.is_verified():
         # Someone holding only the password must not add a device of their own.
         return redirect(_with_next("web:two_factor_verify", next_url))
     key = request.session.get(SESSION_KEY)
@@ -133,7 +129,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         "uri": uri, "secret": secret, "qr_svg": _qr_svg(uri),
         # In fours, as authenticator apps accept it typed: 32 letters in one run are easy to mistype.
         "secret_groups": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
-        "error": error, "next": next_url, "enrolled": _has_device(user),
+        "error": error, "next": next_url, "enrolled": second_factor.has_device(user),
     }, status=422 if error else 200)
 
 
@@ -143,7 +139,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     """After the password: a code from the authenticator, or one of the recovery codes (each once)."""
     user = request.user
     next_url = _next_url(request)
-    if not _has_device(user):
+    if not second_factor.has_device(user):
         return redirect(_with_next("web:two_factor_setup", next_url))
     error = ""
     if request.method == "POST":
@@ -176,7 +172,7 @@ def recovery(request: HttpRequest) -> HttpResponse:
     desk is not the person."""
     user = request.user
     next_url = _next_url(request)
-    if not _has_device(user):
+    if not second_factor.has_device(user):
         return redirect(_with_next("web:two_factor_setup", next_url))
     if not user.is_verified():
         return redirect(_with_next("web:two_factor_verify", request.get_full_path()))
