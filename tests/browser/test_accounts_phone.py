@@ -1,4 +1,5 @@
-"""On a 390 px phone: the account pages a resident and a clerk must be able to finish with a thumb.
+"""On a 390 px phone (and, for the resident, at desktop width too): the account pages a resident and a
+clerk must be able to finish with a thumb.
 
 A resident signs up with a password (a weak one refused beside the field), logs out, logs in with the
 phone number and the password (a wrong one told so); a clerk enrols an authenticator, verifies with a
@@ -38,8 +39,9 @@ def fits_a_phone(page) -> None:
     assert not small, f"{page.url}: too small to tap: {small}"
 
 
-def test_a_resident_signs_up_with_a_password_and_logs_in_with_the_phone_number(new_page, world, shot):
-    page = new_page(**PHONE_SIZE)
+@pytest.mark.parametrize("size", [PHONE_SIZE, {}], ids=["phone", "desktop"])
+def test_a_resident_signs_up_with_a_password_and_logs_in_with_the_phone_number(new_page, world, shot, size):
+    page = new_page(**size)
     page.goto("/signup/")
     fits_a_phone(page)
     page.get_by_label("手机号码").fill(PHONE)
