@@ -3,7 +3,14 @@ from django.contrib import admin
 
 from yiwang.catalog.autorules import validate_rule
 from yiwang.catalog.models import Delivery, Matter, MatterDocument, MatterFAQ, MatterVersion, RoutingRule
-from yiwang.catalog.services import document_store, matter_publish, routing_rule_delete, routing_rule_save
+from yiwang.catalog.services import (
+    MAX_DOCUMENT_BYTES,
+    document_check,
+    document_store,
+    matter_publish,
+    routing_rule_delete,
+    routing_rule_save,
+)
 from yiwang.core.errors import DomainError
 
 
@@ -30,16 +37,19 @@ class MatterDocumentForm(forms.ModelForm):
         fields = ("kind", "title", "file", "position")
 
     def clean(self):
+        # document_store's checks, shown beside the field instead of failing the save.
         data = super().clean()
         upload = data.get("file")
-        if upload is not None and hasattr(upload, "read") and not getattr(upload, "_committed", False):
-            from yiwang.catalog.services import document_kind
-            content = upload.read()
-            upload.seek(0)
-            try:
-                document_kind(content, upload.name)
-            except DomainError as exc:
-                raise forms.ValidationError({"file": exc.message}) from None
+        if upload is None or not hasattr(upload, "read") or getattr(upload, "_committed", False):
+            return data  # no new file: the stored one stays
+        # Read at most one byte past the limit, so a huge upload is refused without holding it all.
+        content = upload.read(MAX_DOCUMENT_BYTES + 1)
+        upload.seek(0)
+        try:
+            document_check(title=(data.get("title") or "").strip(), kind=data.get("kind") or "", data=content,
+                           filename=upload.name)
+        except DomainError as exc:
+            raise forms.ValidationError({exc.field or "file": exc.message}) from None
         return data
 
 
@@ -66,22 +76,33 @@ class MatterAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not MatterDocument:
             return super().save_formset(request, form, formset, change)
+        # Files go through document_store (checked by content, named by hash), not the formset's save;
+        # the admin's history reads what changed from these three lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for f in formset.deleted_forms:
             if f.instance.pk:
                 f.instance.delete()
+                formset.deleted_objects.append(f.instance)
         for f in formset.forms:
             if not f.has_changed() or f in formset.deleted_forms or not f.cleaned_data:
                 continue
             upload = f.cleaned_data.get("file")
             instance = f.instance if f.instance.pk else None
             if upload is not None and not getattr(upload, "_committed", False):
-                document_store(matter=form.instance, title=f.cleaned_data["title"], data=upload.read(),
-                               filename=upload.name, kind=f.cleaned_data["kind"],
-                               position=f.cleaned_data.get("position") or 0, document=instance)
+                doc = document_store(matter=form.instance, title=f.cleaned_data["title"], data=upload.read(),
+                                     filename=upload.name, kind=f.cleaned_data["kind"],
+                                     position=f.cleaned_data.get("position") or 0, document=instance)
             elif instance is not None:
-                instance.title, instance.kind = f.cleaned_data["title"], f.cleaned_data["kind"]
-                instance.position = f.cleaned_data.get("position") or 0
-                instance.save(update_fields=["title", "kind", "position"])
+                doc = instance
+                doc.title, doc.kind = f.cleaned_data["title"], f.cleaned_data["kind"]
+                doc.position = f.cleaned_data.get("position") or 0
+                doc.save(update_fields=["title", "kind", "position"])
+            else:
+                continue
+            if instance is None:
+                formset.new_objects.append(doc)
+            else:
+                formset.changed_objects.append((doc, f.changed_data))
 
 
 @admin.register(MatterVersion)

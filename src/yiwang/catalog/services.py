@@ -242,11 +242,8 @@ def document_kind(data: bytes, filename: str) -> str:
     raise ValidationFailed(_("表格须为 PDF、Word、Excel、JPEG 或 PNG 文件。"), field="file")
 
 
-@transaction.atomic
-def document_store(*, matter: Matter, title: str, data: bytes, filename: str, kind: str = MatterDocument.Kind.BLANK,
-                   position: int = 0, document: MatterDocument | None = None) -> MatterDocument:
-    """Store a blank form or sample for ``matter``'s guide (new, or replacing ``document``'s file)."""
-    title = title.strip()
+def document_check(*, title: str, kind: str, data: bytes, filename: str) -> str:
+    """The refusals document_store makes (the admin shows them beside the field); returns the extension."""
     if not title or len(title) > 100:
         raise ValidationFailed(_("名称不能为空，且不超过 100 个字。"), field="title")
     check_text(title, field="title")
@@ -256,7 +253,15 @@ def document_store(*, matter: Matter, title: str, data: bytes, filename: str, ki
         raise ValidationFailed(_("请选择文件。"), field="file")
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ValidationFailed(_("文件不能超过 10 MB。"), field="file")
-    ext = document_kind(data, filename)
+    return document_kind(data, filename)
+
+
+@transaction.atomic
+def document_store(*, matter: Matter, title: str, data: bytes, filename: str, kind: str = MatterDocument.Kind.BLANK,
+                   position: int = 0, document: MatterDocument | None = None) -> MatterDocument:
+    """Store a blank form or sample for ``matter``'s guide (new, or replacing ``document``'s file)."""
+    title = title.strip()
+    ext = document_check(title=title, kind=kind, data=data, filename=filename)
     doc = document or MatterDocument(matter=matter)
     doc.matter, doc.title, doc.kind, doc.position = matter, title, kind, position
     # The resident downloads it under the title, not under whatever the uploader's file was called.

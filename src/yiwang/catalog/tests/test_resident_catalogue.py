@@ -3,6 +3,7 @@ every entry point; a consultation's answer reaches the FAQ only as staff edit an
 guide says where, when, whom to call, how often to come, how the result arrives, and offers its forms."""
 
 import io
+import re
 import threading
 import zipfile
 
@@ -87,6 +88,14 @@ def test_the_home_page_lists_no_internal_matter(client, world):
     assert "老年证办理" in body
     for name in ("基层党组织整改", "一对一帮扶"):
         assert name not in body
+
+
+@pytest.mark.parametrize("query", ["整改", "帮扶", "基层党组织", "RECT_GRASSROOTS"])
+def test_searching_the_portal_or_the_api_never_finds_an_internal_matter(client, api, world, query):
+    body = client.get("/", {"q": query}).content.decode()
+    assert "基层党组织整改" not in body and "一对一帮扶" not in body
+    codes = {m["code"] for m in api("get", f"/matters?q={query}").json()}
+    assert not codes & set(INTERNAL)
 
 
 @pytest.mark.parametrize("code", INTERNAL)
@@ -412,6 +421,39 @@ def test_the_same_form_uploaded_twice_is_stored_once(world, media):
     second = document_store(matter=matter, title="老年证申请表(新)", data=_docx(), filename="b.docx")
     assert first.file.name == second.file.name
     assert len(list((media / "catalog" / "documents").iterdir())) == 1
+
+
+def _admin_post(client, matter, upload):
+    form = client.get(f"/admin/catalog/matter/{matter.pk}/change/").context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()  # as the page shows it (a JSON field's text)
+        if value is None or value is False:
+            continue
+        data[name] = "on" if value is True else value
+    data.update({"documents-TOTAL_FORMS": "1", "documents-INITIAL_FORMS": "0", "documents-MIN_NUM_FORMS": "0",
+                 "documents-MAX_NUM_FORMS": "1000", "documents-0-kind": "blank", "documents-0-title": "老年证申请表",
+                 "documents-0-position": "0", "documents-0-matter": str(matter.pk), "documents-0-file": upload})
+    return client.post(f"/admin/catalog/matter/{matter.pk}/change/", data)
+
+
+def test_staff_upload_a_form_in_the_admin_and_a_disguised_page_is_refused(client, world, media):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from yiwang.catalog.models import MatterDocument
+
+    _login(client, "admin")
+    matter = Matter.objects.get(code="SENIOR_CARD")
+    html = SimpleUploadedFile("form.pdf", b"<html><script>alert(1)</script></html>", content_type="application/pdf")
+    response = _admin_post(client, matter, html)
+    assert response.status_code == 200 and "表格须为 PDF" in response.content.decode()
+    assert not MatterDocument.objects.exists()
+    docx = SimpleUploadedFile("whatever.bin", _docx(), content_type="application/octet-stream")
+    response = _admin_post(client, matter, docx)
+    assert response.status_code == 302, [m for m in re.findall(r"errorlist[^>]*>(.*?)</ul>", response.content.decode(), re.S)]
+    doc = MatterDocument.objects.get()
+    assert doc.filename == "老年证申请表.docx" and doc.content_type.endswith("wordprocessingml.document")
+    assert client.get(f"/matters/SENIOR_CARD/forms/{doc.pk}/").status_code == 200
 
 
 def test_a_bad_delivery_or_visit_count_is_refused_naming_the_field(world):
