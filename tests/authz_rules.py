@@ -324,8 +324,6 @@ RULES: dict[str, Rule] = {
     "POST set_language": both(PUBLIC),
     "POST care": both(PUBLIC, "长辈版 on or off: a display cookie of the visitor's own, back to a page of this site"),
     "GET map_outlines": both(PUBLIC, "the grid outlines under maps without tiles: drawn on the public report page anyway"),
-    "POST care": both(PUBLIC, "长辈版 on or off: a display cookie of the visitor's own, back to a page of this site"),
-    "GET map_outlines": both(PUBLIC, "the grid outlines under maps without tiles: drawn on the public report page anyway"),
     "GET web:guide": both(PUBLIC),
     "GET web:apply": both(SIGNED_IN_PAGE),
     "POST web:apply": both(
