@@ -53,7 +53,7 @@ def test_a_missing_required_material_and_form_field_are_named(api):
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert "form.birth_date" in errors
-    assert any("photo" in m for m in errors["materials"])
+    assert any("一寸照片" in m for m in errors["materials"])  # by its name, not its code
     assert Case.objects.count() == 0
 
 
