@@ -82,7 +82,8 @@ def test_a_new_number_signs_up_applies_and_hears_back(new_page, world, shot, tmp
     assert inapp == 2
 
     page.reload()
-    expect(page.get_by_text("请补充户口簿首页", exact=True)).to_be_visible()
+    # What is missing, shown where the resident supplies it (需要补正) and as the clerk's reply in the timeline.
+    expect(page.get_by_text("请补充户口簿首页").first).to_be_visible()
     no_sideways_scroll(page)
     expect(page.get_by_role("button", name=re.compile("退出 赵新民"))).to_be_visible()  # their name, not the username
     shot("case-waiting-for-supplement", page)
