@@ -39,6 +39,7 @@ from yiwang.cases.workflows import (
 from yiwang.catalog.services import faq_draft
 from yiwang.core import clock, idnumber
 from yiwang.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from yiwang.core.text import check_text
 from yiwang.org.models import Resident
 from yiwang.org.selectors import Viewer, hierarchy, scope_q, units_reachable
 
@@ -195,6 +196,10 @@ def _inputs(case: Case, act: Action, *, viewer: Viewer | None, comment: str, uni
     """Check what an action needs and resolve it to ids: the caller's half of a step."""
     comment = (comment or "").strip()
     result = (result or "").strip()
+    # Pages refuse control characters in middleware; the API, the CLI and callers in code meet it here
+    # (PostgreSQL refuses a NUL in text outright: a 500 otherwise).
+    check_text(comment, field="comment")
+    check_text(result, field="result")
     if "comment" in act.needs and not comment:
         raise ValidationFailed(_("请填写意见或理由。"), field="comment")
     if "result" in act.needs and not result:
@@ -260,6 +265,8 @@ def _replies_and_materials(case: Case, act: Action, inputs: Inputs, *, viewer: V
     internal note, the materials a supplement asks for, the materials a resubmission brings (and the
     uploads it claims), and how the result is delivered. Returns the inputs and the Upload ids."""
     reply, note, comment = (reply or "").strip(), (note or "").strip(), inputs.comment
+    check_text(reply, field="reply")
+    check_text(note, field="note")
     if capacity == APPLICANT:
         # The applicant writes no reply and no note: their own words are the event's comment.
         if reply or note:

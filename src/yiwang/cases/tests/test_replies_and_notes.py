@@ -135,3 +135,20 @@ def test_a_canned_reply_for_an_unknown_action_is_refused_by_the_admin_form(world
     with pytest.raises(ValidationError):
         CannedReply(matter=world.matters["senior"], action="dispatch", title="x", text="y").clean()
     CannedReply(matter=world.matters["senior"], action="reject", title="x", text="y").clean()
+
+
+@pytest.mark.parametrize("field", ["comment", "reply", "note", "result"])
+def test_a_control_character_in_any_staff_text_is_refused_by_the_service(world, case, field):
+    """The pages' middleware refuses it first; the API, the CLI and code reach the service with it, and
+    PostgreSQL refuses a NUL in text outright (a 500, and on SQLite a stored invisible character)."""
+    case = act(world, "clerk_xfl", case, "accept")
+    action = {"comment": "transfer", "reply": "request_supplement", "note": "transfer", "result": "decide"}[field]
+    inputs = {"comment": {"comment": "转\x00办", "unit_code": "KG-DZ-SH"},
+              "reply": {"reply": "请补\x00充", "missing": ["photo"]},
+              "note": {"note": "内部\x1b备注", "unit_code": "KG-DZ-SH"},
+              "result": {"decision": "approved", "result": "准\x00予"}}[field]
+    who = "handler_xfl" if field == "result" else "clerk_xfl"
+    with pytest.raises(ValidationFailed) as refused:
+        act(world, who, case, action, **inputs)
+    assert refused.value.field.startswith(field) or field in str(refused.value.errors or refused.value.field)
+    assert Case.objects.get(pk=case.pk).version == case.version
