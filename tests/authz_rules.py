@@ -324,6 +324,11 @@ RULES: dict[str, Rule] = {
     "POST set_language": both(PUBLIC),
     "POST care": both(PUBLIC, "长辈版 on or off: a display cookie of the visitor's own, back to a page of this site"),
     "GET map_outlines": both(PUBLIC, "the grid outlines under maps without tiles: drawn on the public report page anyway"),
+    # 公开数据 and the public map (docs/public-figures.md): counts, rates and rounded points of every region
+    "GET web:public_figures": both(PUBLIC, "published figures: counts and rates of every region, no case"),
+    "GET web:public_map": both(PUBLIC, "incidents at their ~100 m cell's centre, category and state only"),
+    "GET /api/v1/public/figures": both(PUBLIC, "as the public figures page"),
+    "GET /api/v1/public/incidents": both(PUBLIC, "as the public map page"),
     "GET web:guide": both(PUBLIC),
     "GET web:apply": both(SIGNED_IN_PAGE),
     "POST web:apply": both(
@@ -374,6 +379,11 @@ RULES: dict[str, Rule] = {
         "login 403   done  403   403   403   done  403   403   done",
         "login 403   404   404   404   404   404   404   403   422",
         "as POST /api/v1/cases/{number}/reveal-id"),
+    "POST web:work_case_public": rule(
+        "login 403   403   done  done  done  403   403   403   done",
+        "login 403   403   404   404   404   403   403   403   done",
+        "the public map's moderation: operators, handlers and leaders who see the incident; a clerk, a grid "
+        "worker or a secretary has no say (403), whatever side the incident lies on"),
     "GET web:work_material": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     # --- dashboards --------------------------------------------------------------------------------
     "GET stats:dashboard": rule(STAFF_PAGE, PAGE_ELSEWHERE, "?region= outside the caller's scope reads as unknown"),

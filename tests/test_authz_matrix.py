@@ -623,6 +623,23 @@ def _map_outlines(o, me):
     return Call()  # no object: the same outlines on every side
 
 
+@calls("GET web:public_figures", "GET /api/v1/public/figures")
+def _public_figures(o, me):
+    # public: the figures of every region, by design (published figures); counts and rates, no one's data.
+    return Call(public=True)
+
+
+@calls("GET web:public_map", "GET /api/v1/public/incidents")
+def _public_map(o, me):
+    # public: every side's open incidents, by design, at a rounded point with category and state only.
+    return Call(public=True)
+
+
+@calls("POST web:work_case_public")
+def _public_moderation(o, me):
+    return Call(params={"number": o.inc.number}, body={"hidden": "1", "text": ""}, watch=[o.inc])
+
+
 @calls("GET /api/v1/matters/{code}", "GET web:guide", "GET web:apply")
 def _matter(o, me):
     return Call(params={"code": "SENIOR_CARD"})
@@ -1677,6 +1694,8 @@ EMPTY_IN_WORLD: set[str] = {
     "catalog.SearchSynonym", "catalog.SearchMiss",  # no synonym or logged search in the world (catalog/tests/test_search.py)
     "messaging.ChannelPreference",  # nobody in the world has set /work/preferences/ (test_staff_messages.py)
     "cases.CannedReply",  # no 常用回复 in the world (cases/tests/test_replies_and_notes.py)
+    # nobody in the world has moderated the public map (open311/tests/test_public_map.py)
+    "open311.PublicText", "open311.PublicTextLog",
 }
 
 

@@ -225,6 +225,8 @@ YIWANG_SMS_FILE = os.environ.get("YIWANG_SMS_FILE", str(VAR_DIR / "messages" / "
 YIWANG_SMS_SIGNATURE = os.environ.get("YIWANG_SMS_SIGNATURE", "【西咸新区政务服务】")
 # A resident who has not rated a closed case is reminded once, this many days after the closing message.
 YIWANG_RATING_REMINDER_DAYS = int(os.environ.get("YIWANG_RATING_REMINDER_DAYS", "3"))
+# The public map of incidents shows open reports and those closed within this many days.
+YIWANG_PUBLIC_MAP_CLOSED_DAYS = int(os.environ.get("YIWANG_PUBLIC_MAP_CLOSED_DAYS", "30"))
 # The SMS provider (docs/sms.md): "aliyun", "tencent", or empty for the file channel above. Each sends one
 # approved template whose single variable carries the whole text; the signature (短信签名) is shared.
 YIWANG_SMS_PROVIDER = os.environ.get("YIWANG_SMS_PROVIDER", "")

@@ -19,6 +19,7 @@ from yiwang.stats.api import router as stats_router
 from yiwang.web import care as web_care
 from yiwang.web import maps as web_maps
 from yiwang.web import views as web_views
+from yiwang.web.api_public import router as public_router
 from yiwang.web.forms import AdminLoginForm
 
 api.add_router("/", org_router)
@@ -32,6 +33,7 @@ api.add_router("/", ledger_router)
 api.add_router("/", party_router)
 api.add_router("/", parking_router)
 api.add_router("/", stats_router)
+api.add_router("/", public_router)
 
 admin.site.login_form = AdminLoginForm  # throttled like every password check (core.throttle)
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from yiwang.open311.models import ApiKey, Submission
+from yiwang.open311 import services
+from yiwang.open311.models import ApiKey, PublicText, PublicTextLog, Submission
+from yiwang.org.selectors import viewer_for
 
 
 @admin.register(ApiKey)
@@ -27,4 +29,42 @@ class SubmissionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PublicText)
+class PublicTextAdmin(admin.ModelAdmin):
+    """The public map's moderation, as on the workbench case page: every save goes through
+    ``public_text_set``, so it is checked and logged the same way."""
+
+    list_display = ("case", "hidden", "text", "updated_by", "updated_at")
+    list_filter = ("hidden",)
+    raw_id_fields = ("case",)
+    fields = ("case", "hidden", "text", "updated_by", "updated_at")
+    readonly_fields = ("updated_by", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "case") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        saved = services.public_text_set(viewer=viewer_for(request.user), number=obj.case.number,
+                                         hidden=obj.hidden, text=obj.text)
+        obj.pk, obj.updated_at, obj.updated_by_id, obj.text = saved.pk, saved.updated_at, saved.updated_by_id, saved.text
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # unhiding is a logged change; a deleted row would leave the log without its subject
+
+
+@admin.register(PublicTextLog)
+class PublicTextLogAdmin(admin.ModelAdmin):
+    list_display = ("case", "actor", "at", "hidden_before", "hidden_after", "text_before", "text_after")
+    readonly_fields = [f.name for f in PublicTextLog._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

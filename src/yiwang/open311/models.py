@@ -61,3 +61,44 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class PublicText(models.Model):
+    """How a report shows on the public map (docs/public-figures.md): hidden, or with the words staff
+    approved for publication. A report without a row shows its category and state only, never what
+    the reporter typed: approving a text is a person's decision, logged in ``PublicTextLog``."""
+
+    case = models.OneToOneField(Case, models.CASCADE, related_name="public_text")
+    hidden = models.BooleanField(_("不在公开地图显示"), default=False)
+    text = models.CharField(_("公开说明"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("修改时间"))
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                   verbose_name=_("修改人"))
+
+    class Meta:
+        verbose_name = _("公开地图文字")
+        verbose_name_plural = _("公开地图文字")
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {'hidden' if self.hidden else self.text[:30]}"
+
+
+class PublicTextLog(models.Model):
+    """One moderation of a report's public text: who, when, and the state before and after."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("操作人"))
+    at = models.DateTimeField(_("时间"))
+    hidden_before = models.BooleanField(_("修改前隐藏"))
+    hidden_after = models.BooleanField(_("修改后隐藏"))
+    text_before = models.CharField(_("修改前文字"), max_length=200, blank=True)
+    text_after = models.CharField(_("修改后文字"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("公开地图审核记录")
+        verbose_name_plural = _("公开地图审核记录")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["case", "at"], name="open311_pubtextlog_case_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} @ {self.at:%Y-%m-%d %H:%M}"

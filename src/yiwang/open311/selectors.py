@@ -12,8 +12,10 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -27,7 +29,7 @@ from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.core.idnumber import mask_text
 from yiwang.open311.attributes import attributes_of
-from yiwang.open311.models import ApiKey, Submission
+from yiwang.open311.models import ApiKey, PublicText, PublicTextLog, Submission
 from yiwang.org.selectors import Membership, RegionInfo, Viewer, hierarchy, scope_q
 
 # GeoReport v2: without dates the search covers the last 90 days, and no search spans more.
@@ -286,3 +288,59 @@ def api_key_for(key: str) -> ApiKey | None:
 
 def api_key_list() -> list[ApiKey]:
     return list(ApiKey.objects.select_related("user").order_by("name", "-created_at"))
+
+
+# --- the public map (docs/public-figures.md) -------------------------------------------------------
+
+# Locations are published as the centre of a cell of this many degrees (about 111 m north-south and
+# 92 m east-west at Xixian's 34° N), never as reported: every report in a cell shows at the same
+# point, so a pin names a block, not a door.
+MAP_CELL_DEGREES = 0.001
+MAP_LIMIT = 2000
+# Not published: a duplicate folded into another report, and one dismissed as not a problem.
+MAP_HIDDEN_STATES = ("merged", "dismissed")
+
+
+def cell_centre(value: float, cell: float = MAP_CELL_DEGREES) -> float:
+    """The centre of the cell ``value`` falls in (cells are aligned on multiples of ``cell``)."""
+    index = int((Decimal(str(value)) / Decimal(str(cell))).to_integral_value(rounding=ROUND_FLOOR))
+    return float((Decimal(index) + Decimal("0.5")) * Decimal(str(cell)))
+
+
+def public_map_incidents(*, closed_days: int | None = None, limit: int = MAP_LIMIT) -> dict:
+    """Open and recently closed reports as a GeoJSON FeatureCollection: category, state, day, the
+    cell's centre and, only if staff approved one, a public text. Never a name, phone, address,
+    description or case number."""
+    days = closed_days if closed_days is not None else settings.YIWANG_PUBLIC_MAP_CLOSED_DAYS
+    since = clock.now() - dt.timedelta(days=days)
+    rows = (Case.objects.using(stale_ok())
+            .filter(kind=Kind.INCIDENT, matter__in=exposed_matters(), lat__isnull=False, lng__isnull=False)
+            .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=since))
+            .exclude(state__in=MAP_HIDDEN_STATES).exclude(public_text__hidden=True)
+            .order_by("-created_at", "-id")
+            .values_list("kind", "state", "closed_at", "created_at", "lat", "lng", "matter__code", "matter__name",
+                         "public_text__text")[:limit])
+    features = []
+    for kind, state, closed_at, created_at, lat, lng, code, name, text in rows:
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(cell_centre(lng), 4), round(cell_centre(lat), 4)]},
+            "properties": {
+                "category": code, "category_name": name, "state": state,
+                "state_label": str(workflow(kind).states.get(state, state)),
+                "status": "closed" if closed_at else "open",
+                "reported_on": timezone.localdate(created_at).isoformat(),
+                # Approved by staff, and still masked: an approval is a person's, and people miss things.
+                "text": mask_text(text) if text else None,
+            },
+        })
+    return {"type": "FeatureCollection", "cell_degrees": MAP_CELL_DEGREES, "closed_days": days,
+            "features": features}
+
+
+def public_text_of(case: Case) -> PublicText | None:
+    return PublicText.objects.filter(case=case).first()
+
+
+def public_text_log(case: Case, limit: int = 20) -> list[PublicTextLog]:
+    return list(PublicTextLog.objects.filter(case=case).select_related("actor").order_by("-at", "-id")[:limit])

@@ -19,16 +19,18 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
-from yiwang.cases.models import Channel
+from yiwang.cases.models import Case, Channel, Kind
 from yiwang.cases.services import case_create
 from yiwang.core import clock
-from yiwang.core.errors import NotFound, ValidationFailed
+from yiwang.core.errors import NotFound, PermissionDenied, ValidationFailed
+from yiwang.core.idnumber import mask_text
+from yiwang.core.text import check_text
 from yiwang.open311 import selectors
 from yiwang.open311.attributes import ATTRIBUTE_RE, form_from_attributes
-from yiwang.open311.models import ApiKey, Submission
+from yiwang.open311.models import ApiKey, PublicText, PublicTextLog, Submission
 from yiwang.org import geo
 from yiwang.org.models import Resident, Role, Staff, Unit, UnitKind
-from yiwang.org.selectors import RegionInfo, hierarchy, viewer_for
+from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q, viewer_for
 from yiwang.org.services import staff_grant, user_create
 
 MAX_DESCRIPTION = 4000  # GeoReport v2: description "may not exceed 4,000 characters"
@@ -267,3 +269,56 @@ def _idempotency_key(api_key: ApiKey, report: Report) -> str:
     content = {k: v for k, v in report.__dict__.items() if k not in ("email", "first_name", "last_name", "phone")}
     digest = hashlib.sha256(json.dumps([api_key.pk, content], sort_keys=True, ensure_ascii=False).encode())
     return "o311:" + digest.hexdigest()[:56]
+
+
+# --- the public map's moderation (docs/public-figures.md) -----------------------------------------
+
+MODERATOR_ROLES = frozenset({Role.OPERATOR, Role.LEADER, Role.HANDLER})
+PUBLIC_TEXT_MAX = 200
+
+
+def can_moderate(viewer: Viewer) -> bool:
+    """Command-centre operators, leaders and handlers; whose reports is ``moderated_case``'s to say."""
+    return viewer.is_superuser or bool(viewer.roles & MODERATOR_ROLES)
+
+
+def moderated_case(*, viewer: Viewer, number: str) -> Case:
+    """The incident ``number`` if ``viewer`` may moderate it: staff with a moderating role who see it by
+    region or holding unit (never as its reporter). NotFound otherwise, as for an unknown number."""
+    if not can_moderate(viewer):
+        raise PermissionDenied(_("只有指挥员、承办人或领导可以审核公开地图上的内容。"))
+    parsed = Case.parse_number(number)
+    case = None
+    if parsed is not None:
+        case = (Case.objects.filter(scope_q(viewer, resident_field=None), pk=parsed[1], kind=Kind.INCIDENT)
+                .select_related("matter").first())
+    if case is None or case.number != number.strip().upper():
+        raise NotFound(_("没有找到该事件，或您无权审核。"), field="number")
+    return case
+
+
+@transaction.atomic
+def public_text_set(*, viewer: Viewer, number: str, hidden: bool, text: str) -> PublicText:
+    """Hide a report from the public map or set the words it shows there, logging before and after.
+
+    An ID number or a mobile number in the text is refused rather than masked: the moderator approves
+    exactly what is published.
+    """
+    case = moderated_case(viewer=viewer, number=number)
+    text = (text or "").strip()
+    check_text(text, field="text")
+    if len(text) > PUBLIC_TEXT_MAX:
+        raise ValidationFailed(_("公开说明最多 %(n)s 个字。") % {"n": PUBLIC_TEXT_MAX}, field="text")
+    if mask_text(text) != text:
+        raise ValidationFailed(_("公开说明不能含有身份证号或手机号。"), field="text")
+    current = PublicText.objects.select_for_update().filter(case=case).first()
+    before_hidden, before_text = (current.hidden, current.text) if current else (False, "")
+    now = clock.now()
+    if current is None:
+        current = PublicText(case=case)
+    current.hidden, current.text, current.updated_at, current.updated_by_id = hidden, text, now, viewer.user_id
+    current.save()
+    if (before_hidden, before_text) != (hidden, text):
+        PublicTextLog.objects.create(case=case, actor_id=viewer.user_id, at=now, hidden_before=before_hidden,
+                                     hidden_after=hidden, text_before=before_text, text_after=text)
+    return current

@@ -301,17 +301,25 @@ def weekly_trend(*, viewer: Viewer, region_code: str | None, weeks: int = 12) ->
     place = dashboard_region(viewer=viewer, region_code=region_code)
     this_monday = clock.today() - dt.timedelta(days=clock.today().weekday())
     mondays = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
-    qs = CaseDayTally.objects.using(stale_ok()).filter(scope_q(viewer, holder_field=None, resident_field=None),
-                                                       day__gte=mondays[0])
-    if place.region is not None:
-        qs = qs.filter(region_path__startswith=place.region.path)
     submitted: Counter[dt.date] = Counter()
     closed: Counter[dt.date] = Counter()
-    for row in qs.values("day").annotate(s=Sum("submitted"), c=Sum("closed")).order_by():
-        monday = row["day"] - dt.timedelta(days=row["day"].weekday())
-        submitted[monday] += row["s"]
-        closed[monday] += row["c"]
+    for day, s, c in day_counts(viewer=viewer, region=place.region, since=mondays[0]):
+        monday = day - dt.timedelta(days=day.weekday())
+        submitted[monday] += s
+        closed[monday] += c
     return [{"week": iso_week(m), "monday": m, "submitted": submitted[m], "closed": closed[m]} for m in mondays]
+
+
+def day_counts(*, viewer: Viewer, region: RegionInfo | None,
+               since: dt.date) -> list[tuple[dt.date, int, int]]:
+    """(local day, submitted, closed) from ``since`` on, summed from the day tallies of the cases located
+    in the viewer's regions (or one region): the weekly trend and the public monthly figures."""
+    qs = CaseDayTally.objects.using(stale_ok()).filter(scope_q(viewer, holder_field=None, resident_field=None),
+                                                       day__gte=since)
+    if region is not None:
+        qs = qs.filter(region_path__startswith=region.path)
+    return [(row["day"], row["s"], row["c"])
+            for row in qs.values("day").annotate(s=Sum("submitted"), c=Sum("closed")).order_by("day")]
 
 
 def overdue_cases(*, viewer: Viewer, region_code: str | None, limit: int = 20) -> list[Case]:

@@ -276,3 +276,10 @@ def _whole(raw: str | None, name: str, *, default: int) -> int:
         return params.integer(raw, name, default=default)
     except BadParameter as exc:
         raise forms.ValidationError(exc.message, code="invalid") from None
+
+
+class PublicTextForm(forms.Form):
+    """The public map's moderation of one report (open311.services.public_text_set checks the text)."""
+
+    hidden = forms.BooleanField(required=False)
+    text = pages.TextField()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from yiwang.web import accounts, faq, inbox, views, workbench
+from yiwang.web import accounts, faq, inbox, public, views, workbench
 from yiwang.web.preferences import preferences as staff_preferences
 from yiwang.web.two_factor import recovery as two_factor_recovery
 from yiwang.web.two_factor import setup as two_factor_setup
@@ -9,6 +9,8 @@ from yiwang.web.two_factor import verify as two_factor_verify
 app_name = "web"
 
 urlpatterns = [
+    path("open/", public.figures_page, name="public_figures"),
+    path("open/map/", public.map_page, name="public_map"),
     path("matters/<str:code>/", views.matter_guide, name="guide"),
     path("matters/<str:code>/apply/", views.apply, name="apply"),
     path("matters/<str:code>/forms/<int:document_id>/", views.matter_document, name="matter_document"),
@@ -32,6 +34,7 @@ urlpatterns = [
     path("work/cases/<str:number>/", workbench.work_case, name="work_case"),
     path("work/cases/<str:number>/act/<str:action>/", workbench.work_case_act, name="work_case_act"),
     path("work/cases/<str:number>/reveal-id/", workbench.work_case_reveal_id, name="work_case_reveal_id"),
+    path("work/cases/<str:number>/public/", public.moderate, name="work_case_public"),
     path("work/cases/<str:number>/materials/<int:index>/", workbench.work_material, name="work_material"),
     path("work/faq/", faq.faq_list, name="faq_list"),
     path("work/faq/<int:faq_id>/", faq.faq_edit, name="faq_edit"),

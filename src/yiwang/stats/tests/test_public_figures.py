@@ -1,0 +1,187 @@
+"""Public figures (/open/, /api/v1/public/figures): every figure is the dashboard's for the same scope,
+served without login, and no personal data typed anywhere into a case reaches a public page or answer."""
+
+import datetime as dt
+import json
+import zoneinfo
+
+import pytest
+
+from yiwang.cases.models import Case
+from yiwang.cases.services import case_act, case_create
+from yiwang.command.services import register_and_dispatch
+from yiwang.core import clock
+from yiwang.feedback.services import evaluation_create
+from yiwang.stats import public
+from yiwang.stats.incidents import incident_indicators
+from yiwang.stats.selectors import FigureFilters, figure_cases, indicators, region_breakdown, weekly_trend
+from yiwang.testing import SENIOR_OK
+
+pytestmark = pytest.mark.django_db
+TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+OCTOBER = dt.datetime(2026, 10, 12, 9, 0, tzinfo=TZ)  # a working Monday
+NOVEMBER = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)  # a working Monday
+TODAY = dt.datetime(2026, 12, 7, 10, 0, tzinfo=TZ)
+
+# Planted in every free-text field a case has: none may reach a public page or answer.
+ID_NUMBER = "110101199003077777"
+PHONE = "13912345678"
+NAME = "欧阳秘密"
+HOSTILE = f"{NAME} {ID_NUMBER} {PHONE} =1+1"
+SECRETS = (ID_NUMBER, PHONE, NAME, "=1+1", "1391234", "110101")
+
+
+def act(world, who, case, action, **kw):
+    case = Case.objects.get(pk=case.pk)
+    return case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **kw)
+
+
+def application(world, *, region="KG-DZ-XFL", close=True, rating=None):
+    wang = world.viewer("resident_wang")
+    case = case_create(viewer=world.viewer("clerk_xfl"), matter_code="SENIOR_CARD", region_code=region, title=HOSTILE,
+                       description=HOSTILE, address=HOSTILE, applicant=world.residents["wang"], channel="hall",
+                       applicant_name=NAME, applicant_phone=PHONE,
+                       form={"birth_date": "1950-01-01", "reason": HOSTILE}, materials=SENIOR_OK["materials"]).case
+    case = act(world, "clerk_xfl" if region == "KG-DZ-XFL" else "clerk_dz", case, "accept", reply=HOSTILE,
+               note=HOSTILE)
+    if close:
+        act(world, "handler_xfl", case, "decide", decision="approved", note=HOSTILE, result=HOSTILE)
+        case = act(world, "handler_xfl", case, "close", reply=HOSTILE)
+        if rating:
+            evaluation_create(viewer=wang, case_id=case.pk, rating=rating, comment=HOSTILE)
+    return case
+
+
+def incident(world, *, lat=34.405, lng=108.705, rework=False, close=True):
+    case = case_create(viewer=world.viewer("gridder_xfl"), matter_code="INC_PARKING", lat=lat, lng=lng,
+                       title=HOSTILE, description=HOSTILE, address=HOSTILE, channel="grid").case
+    case = register_and_dispatch(viewer=world.viewer("operator_kg"), case_id=case.pk, version=case.version)
+    act(world, "handler_en", case, "acknowledge")
+    act(world, "handler_en", case, "handle", result=HOSTILE, reply=HOSTILE)
+    if rework:
+        act(world, "operator_kg", case, "rework", comment=HOSTILE)
+        act(world, "handler_en", case, "acknowledge")
+        act(world, "handler_en", case, "handle", result=HOSTILE)
+    if close:
+        act(world, "operator_kg", case, "verify", note=HOSTILE)
+        act(world, "operator_kg", case, "close", reply=HOSTILE)
+    return case
+
+
+@pytest.fixture
+def busy(world):
+    """Cases in two months, several regions and units, rated, reworked, with personal data everywhere."""
+    with clock.frozen_at(OCTOBER):
+        application(world, rating=5)
+        application(world, rating=1)
+        incident(world, rework=True)
+    with clock.frozen_at(NOVEMBER):
+        application(world, rating=4)
+        application(world, close=False)
+        application(world, region="KG-DZ-CJC", close=False)
+        incident(world)
+        incident(world, rework=True, lat=34.4051, lng=108.7051)
+        incident(world, close=False, lng=108.745)
+    with clock.frozen_at(NOVEMBER + dt.timedelta(days=12)):  # late: past the 5 working days
+        application(world, rating=2)
+    return world
+
+
+def test_each_region_s_figures_equal_the_dashboard_s(busy):
+    admin = busy.viewer("admin")
+    with clock.frozen_at(TODAY):
+        for code in (None, "XX", "KG", "KG-DZ", "KG-DZ-XFL", "KG-DZ-CJC", "QH"):
+            published = public.public_figures(region_code=code)
+            total = region_breakdown(viewer=admin, region_code=code or "XX")["total"]
+            dashboard = indicators(viewer=admin, region_code=code)
+            figures = published["figures"]
+            assert figures["received"] == total["cases"] == dashboard["cases"], code
+            assert figures["closed"] == total["closed"] == dashboard["closed"], code
+            assert figures["on_time_rate"] == total["on_time_rate"] == dashboard["on_time_rate"], code
+            assert figures["satisfaction_rate"] == total["satisfaction_rate"] == dashboard["satisfaction_rate"], code
+            assert figures["community_share"] == total["community_share"] == dashboard["community_share"], code
+            assert figures["ratings"] == dashboard["ratings"] and figures["bad_reviews"] == dashboard["bad_reviews"]
+            for child in published["children"]:
+                theirs = region_breakdown(viewer=admin, region_code=child["region"]["code"])["total"]
+                assert (child["received"], child["closed"], child["on_time_rate"], child["satisfaction_rate"]) == (
+                    theirs["cases"], theirs["closed"], theirs["on_time_rate"], theirs["satisfaction_rate"])
+        # A leader sees the same figure for their own region as the public does.
+        leader = region_breakdown(viewer=busy.viewer("leader_kg"), region_code="KG")["total"]
+        assert public.public_figures(region_code="KG")["figures"]["on_time_rate"] == leader["on_time_rate"]
+        # 9 cases, and the follow-ups (整改) the two bad reviews opened.
+        assert public.public_figures(region_code="XX")["figures"]["received"] == 12
+        assert public.public_figures(region_code="KG-DZ")["figures"]["satisfaction_rate"] == "50.000"
+
+
+def test_each_unit_s_figures_equal_the_dashboard_s(busy):
+    with clock.frozen_at(TODAY):
+        rows = {r["unit"]: r for r in indicators(viewer=busy.viewer("admin"))["by_unit"]}
+        assert {"KG-DZ-XFL-SH", "KG-DZ-EN"} <= set(rows)
+        for code, row in rows.items():
+            figures = public.public_figures(unit_code=code)["figures"]
+            assert figures["received"] == row["open"] + row["closed"]
+            assert (figures["closed"], figures["on_time_rate"], figures["satisfaction_rate"]) == (
+                row["closed"], row["on_time_rate"], row["satisfaction_rate"])
+        # The unit's rework rate for a month is the incident dashboard's.
+        november = public.public_figures(unit_code="KG-DZ-EN", month="2026-11")["month"]
+        start, end = dt.datetime(2026, 11, 1, tzinfo=TZ), dt.datetime(2026, 12, 1, tzinfo=TZ)
+        theirs = incident_indicators(viewer=busy.viewer("admin"), start=start, end=end)
+        assert november["rework_rate"] == next(u["rework_rate"] for u in theirs["by_unit"] if u["code"] == "KG-DZ-EN")
+        assert november["rework_rate"] == "33.333"  # one of November's three handled incidents
+
+
+def test_a_month_s_figures_equal_the_dashboard_s(busy):
+    admin = busy.viewer("admin")
+    with clock.frozen_at(TODAY):
+        for code in ("XX", "KG-DZ-XFL", "KG-DZ-CJC"):
+            published = public.public_figures(region_code=code, month="2026-11")
+            months = {m["month"]: m for m in published["months"]}
+            for first, last in ((dt.date(2026, 10, 1), dt.date(2026, 11, 1)), (dt.date(2026, 11, 1), dt.date(2026, 12, 1))):
+                start = dt.datetime.combine(first, dt.time.min, TZ)
+                end = dt.datetime.combine(last, dt.time.min, TZ)
+                cases = figure_cases(viewer=admin, filters=FigureFilters(region_code=code))
+                received = cases.filter(created_at__gte=start, created_at__lt=end).count()
+                closed = cases.filter(closed_at__gte=start, closed_at__lt=end).count()
+                assert (months[first.strftime("%Y-%m")]["received"], months[first.strftime("%Y-%m")]["closed"]) == (
+                    received, closed), (code, first)
+            rework = incident_indicators(viewer=admin, start=dt.datetime(2026, 11, 1, tzinfo=TZ),
+                                         end=dt.datetime(2026, 12, 1, tzinfo=TZ),
+                                         region=None if code == "XX" else public._region(code))["total"]
+            assert published["month"]["rework_rate"] == rework["rework_rate"]
+        # The weekly trend and the months are the same day tallies, summed differently.
+        weeks = weekly_trend(viewer=admin, region_code="XX", weeks=3)  # from 2026-11-23 (W48) to W50
+        assert weeks[0]["submitted"] == 6  # the week of 23 November: all of November's cases
+        assert public.public_figures(region_code="XX", month="2026-11")["months"][-1]["received"] == 6
+
+
+def test_the_api_answers_without_login_and_refuses_bad_input_with_4xx(busy, client):
+    with clock.frozen_at(TODAY):
+        answer = client.get("/api/v1/public/figures", {"region": "KG-DZ", "month": "2026-11"})
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["region"]["code"] == "KG-DZ" and body["figures"]["received"] == 12
+        assert [c["region"]["code"] for c in body["children"]] == ["KG-DZ-CJC", "KG-DZ-XFL"]
+        assert "checkpoint" in body
+        for params, status in [({"region": "NOPE"}, 404), ({"region": "KG-DZ-XFL-G1"}, 404), ({"unit": "NOPE"}, 404),
+                               ({"month": "2026-13"}, 422), ({"month": "=1+1"}, 422), ({"month": "2099-01"}, 422),
+                               ({"region": "\x00"}, 422)]:
+            assert client.get("/api/v1/public/figures", params).status_code == status, params
+        schema = client.get("/api/v1/openapi.json").json()
+        assert "/api/v1/public/figures" in schema["paths"] and "/api/v1/public/incidents" in schema["paths"]
+
+
+def test_no_personal_data_on_any_public_page_or_answer(busy, client):
+    with clock.frozen_at(TODAY):
+        urls = ["/open/", "/open/map/", "/api/v1/public/incidents", "/api/v1/public/figures"]
+        for code in ("XX", "KG", "KG-DZ", "KG-DZ-XFL", "KG-DZ-CJC"):
+            urls += [f"/open/?region={code}", f"/api/v1/public/figures?region={code}&month=2026-10"]
+        for code in ("KG-DZ-XFL-SH", "KG-DZ-EN", "KG-CC"):
+            urls += [f"/open/?unit={code}", f"/api/v1/public/figures?unit={code}"]
+        for url in urls:
+            answer = client.get(url)
+            assert answer.status_code == 200, url
+            text = answer.content.decode()
+            if url.startswith("/api/"):
+                text = json.dumps(answer.json(), ensure_ascii=False)
+            for secret in SECRETS:
+                assert secret not in text, (url, secret)
