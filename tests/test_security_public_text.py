@@ -110,6 +110,10 @@ def test_every_action_that_writes_text_declares_whether_residents_may_read_it():
         ("application", "withdraw"): ("comment",), ("application", "schedule_visit"): ("slot",),
         ("application", "record_visit"): ("result",), ("consultation", "answer"): ("result",),
         ("consultation", "close"): ("comment",), ("incident", "dismiss"): ("comment",),
-        ("incident", "handle"): ("result",), ("incident", "merge"): ("parent",),
+        # The handling's after photos are the reporter's to judge "已解决吗？" by; the reporter's own words
+        # (已解决, 未解决, reopening) are theirs to read back.
+        ("incident", "handle"): ("result", "photos"), ("incident", "merge"): ("parent",),
+        ("incident", "confirm"): ("comment",), ("incident", "not_resolved"): ("comment",),
+        ("incident", "reopen"): ("comment",),
         ("follow_up", "report_back"): ("result",),
     }

@@ -49,6 +49,96 @@ def sniff_upload(upload, *, allowed: tuple = DOCUMENTS, field: str = "materials"
     raise ValidationFailed(_("文件 %(name)s 不是 %(types)s。") % {"name": upload.name, "types": types}, field=field)
 
 
+# Photos of a report and of each handling or verification step (事件 处置/核查 evidence).
+MAX_PHOTOS = 9
+# Pixels a photo may hold: a phone's 50-megapixel shot passes; beyond it Pillow would spend the
+# memory of a decompression bomb. Stored photos are scaled down to PHOTO_EDGE on their long side.
+MAX_PHOTO_PIXELS = 60_000_000
+PHOTO_EDGE = 2560
+THUMBNAIL_EDGE = 320
+
+
+def photos_store(uploads: list, *, field: str = "photos", name: str = "") -> list[dict]:
+    """Re-encode up to MAX_PHOTOS uploaded photos and store each with a thumbnail; the entries a case
+    or a step keeps (the shape of ``attachment_store``, plus ``thumbnail``, ``width``, ``height``).
+
+    Only pixels survive: each photo is decoded and written anew as a JPEG, so EXIF (the phone's GPS
+    position, its serial number, the time), comments, colour profiles and anything hidden after the
+    image data are gone. The place of a report is the case's lat/lng, never the file's. A 10th photo,
+    a file that is not a JPEG or PNG, one that does not decode and one with too many pixels are
+    refused by name, beside ``field``.
+    """
+    uploads = [u for u in uploads if u is not None]
+    if len(uploads) > MAX_PHOTOS:
+        raise ValidationFailed(_("最多上传 %(n)s 张照片，您选择了 %(given)s 张。") % {"n": MAX_PHOTOS, "given": len(uploads)},
+                               field=field)
+    return [_photo_store(upload, field=field, name=name) for upload in uploads]
+
+
+def _photo_store(upload, *, field: str, name: str) -> dict:
+    import io
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    sniff_upload(upload, allowed=PHOTOS, field=field)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns at MAX_IMAGE_PIXELS and raises at twice that; both are refusals here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload) as image:
+                if image.width * image.height > MAX_PHOTO_PIXELS:
+                    raise Image.DecompressionBombError
+                image.draft("RGB", (PHOTO_EDGE, PHOTO_EDGE))  # a JPEG decodes at the size it is kept at
+                image = ImageOps.exif_transpose(image)  # upright as taken, before the orientation tag goes
+                image.thumbnail((PHOTO_EDGE, PHOTO_EDGE))
+                pixels = _flatten(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationFailed(_("照片 %(name)s 像素过多，请缩小后再上传。") % {"name": upload.name}, field=field) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ValidationFailed(_("照片 %(name)s 已损坏或不是有效的图片。") % {"name": upload.name}, field=field) from None
+    finally:
+        upload.seek(0)
+    # A new image from the decoded pixels alone: nothing of the file's info dictionary can follow it.
+    clean = Image.frombytes("RGB", pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=85, optimize=True)
+    data = out.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    path = _save(f"materials/{digest[:2]}/{digest}.jpg", data)
+    clean.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
+    small = io.BytesIO()
+    clean.save(small, "JPEG", quality=80)
+    thumbnail = _save(f"materials/{digest[:2]}/{digest}.thumb.jpg", small.getvalue())
+    return {"code": "photo", "name": name, "reference": path, "sha256": digest, "size": len(data),
+            "content_type": "image/jpeg", "filename": (upload.name or "photo")[:200], "thumbnail": thumbnail,
+            "width": pixels.width, "height": pixels.height}
+
+
+def _flatten(image):
+    """RGB pixels; a transparent PNG is laid on white (a JPEG has no transparency)."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        image = image.convert("RGBA")
+        base = Image.new("RGB", image.size, "white")
+        base.paste(image, mask=image.getchannel("A"))
+        return base
+    return image.convert("RGB")
+
+
+def _save(path: str, data: bytes) -> str:
+    if not default_storage.exists(path):
+        path = default_storage.save(path, ContentFile(data))
+    return path
+
+
+def is_photo(entry: dict) -> bool:
+    """A material entry that is a stored photo (a report's, a step's), as opposed to a document."""
+    return bool(entry.get("reference", "").startswith("materials/")
+                and entry.get("content_type", "").startswith("image/"))
+
+
 def attachment_store(*, upload, content_type: str, ext: str) -> dict:
     """Store an uploaded file (already sniffed) and return the reference kept on the case."""
     data = upload.read()

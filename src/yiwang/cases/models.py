@@ -133,6 +133,21 @@ class Case(models.Model):
         return self.format_number(self.created_at, self.id)
 
     @property
+    def reporter_reachable(self) -> bool:
+        """Someone can be asked "已解决吗？" about this incident: a resident account or a phone given.
+        A grid worker's or a camera's report has neither (workflows: close vs ask_confirmation)."""
+        return bool(self.applicant_id or self.applicant_phone)
+
+    @property
+    def reporter_may_reopen(self) -> bool:
+        """A closed incident (not a dismissed or merged one) within REOPEN_DAYS of its closing."""
+        from yiwang.cases.workflows import REOPEN_DAYS
+        from yiwang.core import clock
+
+        return (self.state == "closed" and self.closed_at is not None and self.reporter_reachable
+                and clock.now() - self.closed_at <= dt.timedelta(days=REOPEN_DAYS))
+
+    @property
     def faq_draftable(self) -> bool:
         """A consultation not yet turned into an FAQ entry (draft or published): it gives one only."""
         return self.kind == "consultation" and not MatterFAQ.objects.filter(source_case_id=self.pk).exists()

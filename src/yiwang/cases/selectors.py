@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from yiwang.cases import deadlines, search
 from yiwang.cases.models import Case, CaseEvent, Notification
-from yiwang.cases.workflows import APPLICANT, LEADER, Action, public_payload, workflow
+from yiwang.cases.workflows import APPLICANT, LEADER, Action, applies, public_payload, workflow
 from yiwang.catalog.selectors import matter_cache
 from yiwang.core import clock
 from yiwang.core.errors import NotFound, ValidationFailed
@@ -231,7 +231,7 @@ def allowed_actions(viewer: Viewer, case: Case) -> list[Action]:
     wf = workflow(case.kind)
     out = []
     for act in wf.actions.values():
-        if case.state not in act.sources or (act.only_if and not getattr(case, act.only_if)):
+        if case.state not in act.sources or not applies(act, case) or act.system:
             continue
         if act.name == "claim" and case.assignee_id == viewer.user_id:
             continue

@@ -108,3 +108,15 @@ def apply_auto_rules(*, resident_ids: list[int] | None = None, chunk: int = 2000
 @task()
 def apply_auto_rules_task() -> dict:
     return apply_auto_rules()
+
+
+def sweep_confirmations() -> int:
+    """已解决吗？ left unanswered past its working days: closed, marked unconfirmed (how many)."""
+    from yiwang.cases.services.confirmation import sweep_confirmations as sweep
+
+    return sweep()
+
+
+@task()
+def sweep_confirmations_task() -> int:
+    return sweep_confirmations()

@@ -66,6 +66,9 @@ class Action:
     stops_clock: bool = False  # waiting on the applicant: the time limit is suspended
     resumes_clock: bool = False
     only_if: str = ""  # a boolean field of the case that must be true, e.g. home_visit
+    unless: str = ""  # a boolean field of the case that must be false (the other branch of an only_if)
+    # It takes up to attachments.MAX_PHOTOS photos as evidence (事件 处置/核查: before and after).
+    evidence: bool = False
     # 督办 comes from above, not from the holder: the supervising unit's staff, or a leader whose
     # region contains the case, may take it.
     by_supervisor: bool = False
@@ -197,13 +200,13 @@ CONSULTATION = _wf(
 # 事件: GB/T 30428's closed loop — 信息采集 → 案卷建立(register) → 任务派遣(dispatch) →
 # 任务处理(acknowledge, handle) → 处理反馈 → 核查结案(verify, close). Rework sends a badly handled
 # case back to the unit that handled it, which must acknowledge it again.
-_INC_OPEN = _s("reported", "registered", "dispatched", "acknowledged", "handled", "verified")
+_INC_OPEN = _s("reported", "registered", "dispatched", "acknowledged", "handled", "verified", "confirming")
 INCIDENT = _wf(
     "incident", _("事件"), "reported",
     {
         "reported": _("已上报"), "registered": _("已立案"), "dispatched": _("已派遣"),
         "acknowledged": _("已签收"), "handled": _("已处置"), "verified": _("已核查"),
-        "closed": _("已结案"), "dismissed": _("不予立案"), "merged": _("已合并"),
+        "confirming": _("待群众确认"), "closed": _("已结案"), "dismissed": _("不予立案"), "merged": _("已合并"),
     },
     ["closed", "dismissed", "merged"],
     [
@@ -218,12 +221,35 @@ INCIDENT = _wf(
                notify=("dispatched", (HOLDER,)), tells="dispatched"),
         Action("acknowledge", _("签收"), _s("dispatched"), "acknowledged", _s(HANDLER, OPERATOR)),
         # The handled case goes back to the supervising centre for 核查.
+        # The handling unit's after photos are public: the reporter judges "已解决吗？" by them.
         Action("handle", _("处置完成"), _s("acknowledged"), "handled", _s(HANDLER, OPERATOR), needs=("result",),
-               public=("result",), handling="holder", moves_to=TO_SUPERVISOR, tells="handled"),
-        Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR)),
+               public=("result", "photos"), handling="holder", moves_to=TO_SUPERVISOR, tells="handled",
+               evidence=True),
+        Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR), evidence=True),
         Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",),
-               moves_to=TO_HANDLER, notify=("rework", (HOLDER,))),
-        Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR), tells="closed_report"),
+               moves_to=TO_HANDLER, notify=("rework", (HOLDER,)), evidence=True),
+        # 结案 asks the reporter first, when there is one to ask (a resident account or a phone given);
+        # a report nobody can answer for (a grid worker's, a camera's) is closed by the centre at once.
+        Action("close", _("结案"), _s("verified"), "closed", _s(OPERATOR), unless="reporter_reachable",
+               tells="closed_report"),
+        # The wait for the answer is the reporter's, not the units': the clock stops until they answer.
+        Action("ask_confirmation", _("结案前请群众确认"), _s("verified"), "confirming", _s(OPERATOR),
+               only_if="reporter_reachable", stops_clock=True, tells="confirm_request"),
+        Action("confirm", _("已解决，同意结案"), _s("confirming"), "closed", _s(APPLICANT), resumes_clock=True,
+               public=("comment",), tells="closed_report"),
+        # "Not solved" is rework ordered by the reporter: back to the unit that handled it.
+        Action("not_resolved", _("未解决，退回重办"), _s("confirming"), "dispatched", _s(APPLICANT),
+               resumes_clock=True, moves_to=TO_HANDLER, public=("comment",),
+               notify=("rework", (HOLDER, SUPERVISOR_UNIT))),
+        # No answer within CONFIRMATION_WORKING_DAYS: closed, marked unconfirmed (never counted as
+        # satisfied); taken by the worker's sweep alone.
+        Action("close_unconfirmed", _("逾期未确认，自动结案"), _s("confirming"), "closed", _s(SYSTEM),
+               resumes_clock=True, tells="closed_unconfirmed", system=True),
+        # Within REOPEN_DAYS of closing the reporter may say it came back; the handling unit gets it
+        # again with a new time limit, and it counts as rework (stats' rework rate).
+        Action("reopen", _("问题未解决，申请重办"), _s("closed"), "dispatched", _s(APPLICANT), needs=("comment",),
+               only_if="reporter_may_reopen", starts_clock=True, moves_to=TO_HANDLER, public=("comment",),
+               notify=("rework", (HOLDER, SUPERVISOR_UNIT))),
         Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment"),
                moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
         Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
@@ -236,6 +262,11 @@ INCIDENT = _wf(
                _s(OPERATOR, LEADER), needs=("comment",), by_supervisor=True, notify=("supervise", (HOLDER,))),
     ],
 )
+
+# The reporter's answer to "已解决吗？" is awaited this many working days (the sweep then closes the
+# incident unconfirmed); a closed incident may be reopened by its reporter this many days after closing.
+CONFIRMATION_WORKING_DAYS = 3
+REOPEN_DAYS = 7
 
 # 差评整改/回访: the national 好差评 rule — the unit calls the rater back, verifies and rectifies,
 # and reports the outcome to the rater within 15 working days.
@@ -345,6 +376,12 @@ def find_action(kind: str, name: str) -> Action | None:
 
 
 # --- the one transition ---------------------------------------------------------------------
+
+
+def applies(act: Action, case) -> bool:
+    """Whether the case's own facts admit ``act`` (its ``only_if`` and ``unless``), whatever its state."""
+    return ((not act.only_if or bool(getattr(case, act.only_if)))
+            and (not act.unless or not getattr(case, act.unless)))
 
 
 @dataclass(frozen=True)
@@ -495,6 +532,8 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
 
 
 def resubmitted_materials(current: list, new: tuple[dict, ...], at: dt.datetime) -> list[dict]:
+    elif wf is not None and case.state in wf.closed and to_state not in wf.closed:
+        changes["closed_at"] = None  # reopened: open again until it closes anew
     """A case's material entries after a resubmission: each new entry a next version of its code, the
     entries it replaces kept (staff still see them) and marked superseded. Indexes of kept entries do
     not move: the workbench links each file by its position."""

@@ -21,6 +21,7 @@ from yiwang.catalog.models import Matter
 from yiwang.catalog.services import matter_create
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
+from yiwang.demo.incidents import close_incident
 from yiwang.open311.models import ApiKey
 from yiwang.open311.services import Report, api_key_create, request_submit
 from yiwang.org.models import Region, Role, Staff, UnitKind
@@ -137,7 +138,10 @@ def _work(case: Case, steps: int, start: dt.datetime, rng: random.Random) -> boo
             kwargs["result"] = "已到场处置完毕，现场已恢复正常。"
         try:
             with clock.frozen_at(moment):
-                case_act(viewer=viewer, case_id=case.pk, action=step, version=case.version, **kwargs)
+                if step == "close":  # asking the reporter first when there is one (demo.incidents)
+                    close_incident(viewer=viewer, case_id=case.pk)
+                else:
+                    case_act(viewer=viewer, case_id=case.pk, action=step, version=case.version, **kwargs)
         except DomainError:
             return False
     return steps >= 6

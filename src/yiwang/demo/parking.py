@@ -21,6 +21,7 @@ from yiwang.catalog.models import Matter
 from yiwang.catalog.services import matter_create
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
+from yiwang.demo.incidents import close_incident
 from yiwang.org.models import Level, Region, Role, Staff, UnitKind
 from yiwang.org.selectors import Viewer, viewer_for
 from yiwang.parking import services
@@ -303,7 +304,7 @@ class Demo:
                 return
             with clock.frozen_at(t):
                 case = case_act(viewer=operator, case_id=case.pk, action="verify", version=case.version)
-                case_act(viewer=operator, case_id=case.pk, action="close", version=case.version)
+                close_incident(viewer=operator, case_id=case.pk)
             self.made["closed"] += 1
 
     def step(self, t: dt.datetime, low_minutes: int, high_minutes: int) -> dt.datetime | None:

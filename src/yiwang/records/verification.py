@@ -88,7 +88,10 @@ def _check_case(case: Case, timeline: list[CaseEvent]) -> str | None:
         return f"timeline ends in {last.to_state!r} but the case is {case.state!r}"
     if last.to_unit_id != case.holder_unit_id:
         return "timeline ends at another unit than the case's holder"
-    closed_at = next((e.at for e in timeline if e.to_state in workflow(case.kind).closed), None)
+    # The moment of the last closing; none while a reopened incident is open again.
+    closed = workflow(case.kind).closed
+    closed_at = next((e.at for e in reversed(timeline) if e.to_state in closed and e.from_state not in closed),
+                     None) if last.to_state in closed else None
     if closed_at != case.closed_at:
         return f"closed at {closed_at} by the timeline but {case.closed_at} on the case"
     dues = [e.payload["due_at"] for e in timeline if e.payload.get("due_at")]

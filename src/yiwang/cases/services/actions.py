@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.cases import deadlines, personal, routing, workdays
-from yiwang.cases.attachments import materials_from_caller
+from yiwang.cases.attachments import materials_from_caller, photos_store
 from yiwang.cases.models import Case, CaseEvent, Channel, EscalationRule, Kind, Upload
 from yiwang.cases.selectors import capacity
 from yiwang.cases.services.notifications import copy_sms_to_inbox, notify_step, tell_applicant
@@ -33,6 +33,7 @@ from yiwang.cases.workflows import (
     Inputs,
     Rules,
     Workflow,
+    applies,
     transition,
     workflow,
 )
@@ -136,7 +137,7 @@ def case_act(
     result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
     parent_number: str | None = None, extra: dict | None = None,
     reply: str = "", note: str = "", missing: list[str] | None = None, materials: list[dict] | None = None,
-    delivery: dict | None = None,
+    delivery: dict | None = None, photos: list | None = None,
 ) -> Case:
     """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins.
 
@@ -145,6 +146,8 @@ def case_act(
     with transaction.atomic():
         case = case_for_action(viewer, case_id)
         wf, act = _action_for(case, action)
+        if act.system:  # the engine's own step (a sweep's): offered to nobody, superusers included
+            raise IllegalTransition(_("“%(action)s”由系统自动执行。") % {"action": act.label}, field="action")
         if case.version != version:
             raise Conflict(
                 _("该案件已被他人更新(版本 %(theirs)s，您看到的是 %(yours)s)，请刷新后重试。")
@@ -160,6 +163,12 @@ def case_act(
         inputs = _inputs(case, act, viewer=viewer, comment=comment, unit_code=unit_code, result=result,
                          decision=decision, assignee_username=assignee_username, slot=slot,
                          parent_number=parent_number, may_reach=may_reach)
+        photos = [p for p in photos or [] if p is not None]
+        if photos:
+            # Evidence (处置/核查 before and after): re-encoded, stored, kept on the step's event.
+            if not act.evidence:
+                raise ValidationFailed(_("“%(action)s”不能附照片。") % {"action": act.label}, field="photos")
+            extra = {**(extra or {}), "photos": photos_store(photos, field="photos", name=stored(str, act.label))}
         inputs, claimed = _replies_and_materials(case, act, inputs, viewer=viewer, capacity=capacity, reply=reply,
                                                  note=note, missing=missing, materials=materials, delivery=delivery)
         case = take(case, act, inputs, viewer=viewer, capacity=capacity, at=clock.now(), rules=rules_for(case),
@@ -180,7 +189,7 @@ def _action_for(case: Case, action: str) -> tuple[Workflow, Action]:
 
 
 def _check_state(case: Case, wf: Workflow, act: Action) -> None:
-    if act.only_if and not getattr(case, act.only_if):
+    if not applies(act, case):
         raise IllegalTransition(_("该案件不适用“%(action)s”。") % {"action": act.label}, field="action")
     if case.state not in act.sources:
         raise IllegalTransition(

@@ -287,7 +287,16 @@ APPLICANT_MESSAGES: dict[str, Callable[[dict], str]] = {
     "handled": lambda f: _("您反映的问题（%(number)s）已处置：%(result)s") % f,
     "closed_report": lambda f: _("您反映的问题（%(number)s）已结案，欢迎评价处理结果：%(link)s") % f,
     "follow_up_result": lambda f: _("您的差评（%(number)s）已回访整改，结果：%(result)s") % f,
+    "confirm_request": lambda f: _("您反映的问题（%(number)s）已处置完毕，已解决吗？请在3个工作日内答复：%(answer_link)s") % f,
+    "closed_unconfirmed": lambda f: _("您反映的问题（%(number)s）3个工作日未收到答复，已结案。如仍未解决，7天内可申请重办：%(answer_link)s") % f,
 }
+
+
+def _answer_link(case: Case) -> str:
+    """The reporter's page for "已解决吗？" that needs no sign-in (cases.services.confirmation)."""
+    from yiwang.cases.services.confirmation import confirmation_token
+
+    return f"{settings.YIWANG_SITE_URL}/cases/{case.number}/answer/{confirmation_token(case)}/"
 
 
 def tell_applicant(case: Case, act: Action, *, payload: dict) -> None:
@@ -297,6 +306,8 @@ def tell_applicant(case: Case, act: Action, *, payload: dict) -> None:
     if not act.tells or not (case.applicant_phone or case.applicant_id):
         return
     facts = _facts(case, payload)
+    if act.tells in ("confirm_request", "closed_unconfirmed"):
+        facts["answer_link"] = _answer_link(case)
     key = f"case:{case.pk}:{case.event_count}:applicant"
     if case.applicant_phone:
         # Not urgent: a step taken at night (a sweep's) reaches the phone when the quiet hours end.
@@ -306,6 +317,7 @@ def tell_applicant(case: Case, act: Action, *, payload: dict) -> None:
         messages.enqueue(channel="inapp", resident=Resident(pk=case.applicant_id), subject=case.number,
                          text=applicant_text(case, act.tells, payload, facts=facts, channel="inapp"),
                          dedupe_key=f"{key}:inapp")
+
 
 
 # --- the applicant's messages from templates (yiwang.messages.texts, docs/messages.md "Templates") -

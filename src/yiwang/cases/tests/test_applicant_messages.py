@@ -10,6 +10,7 @@ import pytest
 
 from yiwang.cases.models import Case
 from yiwang.cases.services import case_act, case_create, register_and_dispatch
+from yiwang.cases.services.confirmation import incident_answer
 from yiwang.cases.workflows import WORKFLOWS
 from yiwang.core import clock
 from yiwang.core.errors import DomainError
@@ -91,11 +92,13 @@ def test_a_reporter_is_told_of_dispatch_handling_and_closing(world):
     act(world, "handler_en", case, "acknowledge")
     act(world, "handler_en", case, "handle", result="已劝离车辆")
     act(world, "operator_kg", case, "verify")
-    act(world, "operator_kg", case, "close")
+    act(world, "operator_kg", case, "ask_confirmation")  # 结案 asks the reporter first
+    incident_answer(case_id=case.pk, answer="yes", viewer=world.viewer("resident_wang"))
 
-    dispatched, handled, closed = sms(case)
+    dispatched, handled, asked, closed = sms(case)
     assert case.number in dispatched and world.units["dz_en"].name in dispatched
-    assert "已劝离车辆" in handled and f"/cases/{case.number}/" in closed
+    assert "已劝离车辆" in handled and "已解决吗？" in asked and f"/cases/{case.number}/answer/" in asked
+    assert f"/cases/{case.number}/" in closed
 
 
 def test_history_written_quietly_tells_no_one(world):

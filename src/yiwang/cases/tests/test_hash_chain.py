@@ -55,7 +55,10 @@ PATHS = {
         ("handler_en", "acknowledge", {}),
         ("handler_en", "handle", {"result": "已拖离"}),
         ("operator_kg", "verify", {}),
-        ("operator_kg", "close", {}),
+        # The reporter is asked before 结案, answers, and may reopen it.
+        ("operator_kg", "ask_confirmation", {}),
+        ("resident_wang", "confirm", {}),
+        ("resident_wang", "reopen", {"comment": "又停回来了"}),
     ]),
     "consultation": ("ASK_MEDICAL", [
         ("clerk_xfl", "transfer", {"unit_code": "KG-DZ-SH", "comment": "街道办理"}),

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 from yiwang.cases.chain import verify_events
 from yiwang.cases.models import Case, CaseEvent, Channel, Kind
 from yiwang.cases.services import case_act, case_create
-from yiwang.cases.workflows import APPLICANT, WORKFLOWS, Action, workflow
+from yiwang.cases.workflows import APPLICANT, WORKFLOWS, Action, applies, workflow
 from yiwang.core.errors import Conflict, DomainError
 from yiwang.feedback.models import BAD_REVIEW_MAX, OFFLINE_CHANNELS, Evaluation
 from yiwang.feedback.services import RATABLE_KINDS, RATER_CHANNELS, evaluation_create
@@ -102,7 +102,7 @@ def _is_legal(viewer: Viewer, case: Case, action: str, version: int, *, comment:
     act = workflow(case.kind).actions.get(action)
     if act is None or version != case.version or case.state not in act.sources:
         return False
-    if act.only_if and not getattr(case, act.only_if):
+    if not applies(act, case) or act.system:
         return False
     if action == "claim" and case.assignee_id == viewer.user_id:
         return False  # already theirs
@@ -243,7 +243,7 @@ class CaseMachine(RuleBasedStateMachine):
         """A correct attempt: an action the state offers, by someone entitled to it, with its inputs."""
         wf = workflow(case.kind)
         offered = sorted(a.name for a in wf.actions.values()
-                         if case.state in a.sources and wanted(a) and not (a.only_if and not getattr(case, a.only_if)))
+                         if case.state in a.sources and wanted(a) and applies(a, case) and not a.system)
         if not offered:
             return
         act = wf.actions[data.draw(st.sampled_from(offered), label="action")]
@@ -288,7 +288,7 @@ class CaseMachine(RuleBasedStateMachine):
             assert after.holder_unit_id == hierarchy().unit_by_code[inputs["unit_code"]]
         elif action == "escalate":
             assert after.holder_unit_id != case.holder_unit_id
-        elif action not in ("handle", "rework"):
+        elif not act.moves_to:  # an action that declares no move (handle, rework, not_resolved do)
             assert after.holder_unit_id == case.holder_unit_id
         self.known[case.pk] = (case.kind, after.state)
 

@@ -20,10 +20,11 @@ def report(world, *, at=T0, matter="INC_PARKING", description="车堵门", lat=3
 
 
 def close(world, case, at):
-    """The command centre's closed loop (GB/T 30428): register … close, by the units that hold it."""
+    """The command centre's closed loop (GB/T 30428): register … close, by the units that hold it; 结案
+    after the reporter answers "已解决吗？"."""
     steps = [("operator_kg", "register", {}), ("operator_kg", "dispatch", {"unit_code": "KG-DZ-EN"}),
              ("handler_en", "acknowledge", {}), ("handler_en", "handle", {"result": "已劝离，联系人 13900001111"}),
-             ("operator_kg", "verify", {}), ("operator_kg", "close", {})]
+             ("operator_kg", "verify", {}), ("operator_kg", "ask_confirmation", {}), ("resident_wang", "confirm", {})]
     for i, (user, action, kwargs) in enumerate(steps):
         with clock.frozen_at(at + dt.timedelta(hours=i)):
             case = case_act(viewer=world.viewer(user), case_id=case.pk, action=action, version=case.version, **kwargs)
@@ -61,7 +62,7 @@ def test_a_closed_request_says_what_was_done_by_whom_and_by_when(o311, world, no
     assert row["status_notes"] == "已结案：已劝离，联系人 139****1111"
     assert row["agency_responsible"] == "底张街道综合执法队"  # the unit that handled it
     assert row["expected_datetime"] == timezone.localtime(case.due_at).isoformat(timespec="seconds")
-    assert row["updated_datetime"] == "2026-06-15T15:30:00+08:00"  # the close, five hours after registering
+    assert row["updated_datetime"] == "2026-06-15T16:30:00+08:00"  # the reporter's 已解决, six hours after registering
 
 
 def test_a_request_in_xml(o311, world, now):

@@ -5,7 +5,14 @@ import threading
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from yiwang.cases.tasks import apply_auto_rules, apply_auto_rules_task, sweep_deadlines, sweep_deadlines_task
+from yiwang.cases.tasks import (
+    apply_auto_rules,
+    apply_auto_rules_task,
+    sweep_confirmations,
+    sweep_confirmations_task,
+    sweep_deadlines,
+    sweep_deadlines_task,
+)
 from yiwang.core import clock
 from yiwang.core.tasks import purge_idempotency_records, purge_idempotency_records_task
 from yiwang.messages.services import deliver_due
@@ -29,6 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(f"idempotency: {purge_idempotency_records()} stored answers purged")
             delivered = deliver_due(batch=10_000)
             self.stdout.write(f"messages: {delivered['sent']} sent, {delivered['failed']} failed, "
+            self.stdout.write(f"confirmations: {sweep_confirmations()} closed unconfirmed")
                               f"{delivered['dead']} given up, {delivered['unknown']} unknown")
             return
         stop = threading.Event()
@@ -45,6 +53,7 @@ class Command(BaseCommand):
                 stop.wait(interval)
 
         threading.Thread(target=schedule, daemon=True, name="sweep-scheduler").start()
+                sweep_confirmations_task.enqueue()
         # The outbox polls every second in its own thread: a login code cannot wait for the sweep's minute.
         start_delivery(stop)
         try:
