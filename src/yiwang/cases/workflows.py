@@ -522,6 +522,8 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
     if wf is not None and to_state in wf.closed and case.state not in wf.closed:
         changes["closed_at"] = at
         changes["warning_level"] = 0
+    elif wf is not None and case.state in wf.closed and to_state not in wf.closed:
+        changes["closed_at"] = None  # reopened: open again until it closes anew
     if to_unit != holder:
         changes["holder_unit_id"] = to_unit
         changes["assignee_id"] = None
@@ -532,8 +534,6 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
 
 
 def resubmitted_materials(current: list, new: tuple[dict, ...], at: dt.datetime) -> list[dict]:
-    elif wf is not None and case.state in wf.closed and to_state not in wf.closed:
-        changes["closed_at"] = None  # reopened: open again until it closes anew
     """A case's material entries after a resubmission: each new entry a next version of its code, the
     entries it replaces kept (staff still see them) and marked superseded. Indexes of kept entries do
     not move: the workbench links each file by its position."""

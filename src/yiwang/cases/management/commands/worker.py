@@ -31,12 +31,12 @@ class Command(BaseCommand):
             counts = sweep_deadlines()
             self.stdout.write(f"sweep: {counts['red']} marked overdue, {counts['yellow']} marked due soon, "
                               f"{counts['escalated']} escalated")
+            self.stdout.write(f"confirmations: {sweep_confirmations()} closed unconfirmed")
             issued = apply_auto_rules()
             self.stdout.write(f"auto rules: {issued['issued']} issued")
             self.stdout.write(f"idempotency: {purge_idempotency_records()} stored answers purged")
             delivered = deliver_due(batch=10_000)
             self.stdout.write(f"messages: {delivered['sent']} sent, {delivered['failed']} failed, "
-            self.stdout.write(f"confirmations: {sweep_confirmations()} closed unconfirmed")
                               f"{delivered['dead']} given up, {delivered['unknown']} unknown")
             return
         stop = threading.Event()
@@ -45,6 +45,7 @@ class Command(BaseCommand):
             last_day = None
             while not stop.is_set():
                 sweep_deadlines_task.enqueue()
+                sweep_confirmations_task.enqueue()
                 purge_idempotency_records_task.enqueue()
                 # 免申即享 once a day: birthdays and other dated conditions change overnight.
                 if clock.today() != last_day:
@@ -53,7 +54,6 @@ class Command(BaseCommand):
                 stop.wait(interval)
 
         threading.Thread(target=schedule, daemon=True, name="sweep-scheduler").start()
-                sweep_confirmations_task.enqueue()
         # The outbox polls every second in its own thread: a login code cannot wait for the sweep's minute.
         start_delivery(stop)
         try:
