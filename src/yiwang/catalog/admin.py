@@ -7,6 +7,7 @@ from yiwang.catalog.services import (
     MAX_DOCUMENT_BYTES,
     document_check,
     document_store,
+    faq_personal_details,
     matter_publish,
     routing_rule_delete,
     routing_rule_save,
@@ -125,12 +126,27 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         routing_rule_delete(rule=obj)
 
 
+class MatterFAQForm(forms.ModelForm):
+    """An administrator's correction of an entry: the same refusals as publishing on /work/faq/."""
+
+    def clean(self):
+        data = super().clean()
+        for field in ("question", "answer"):
+            found = faq_personal_details(data.get(field) or "")
+            if found:
+                self.add_error(field, "、".join(found))
+        return data
+
+
 @admin.register(MatterFAQ)
 class MatterFAQAdmin(admin.ModelAdmin):
-    # Drafts are edited and published on the workbench (/work/faq/), which refuses personal details.
+    # Drafts are edited and published on the workbench (/work/faq/), which refuses personal details;
+    # here an administrator corrects or removes an entry, and cannot publish one past those checks.
+    form = MatterFAQForm
     list_display = ("matter", "question", "published_at", "published_by")
     list_filter = (("published_at", admin.EmptyFieldListFilter),)
     search_fields = ("question", "answer")
+    readonly_fields = ("published_at", "published_by", "created_at", "source_case_id")
 
 
 # --- search: synonyms staff keep, and the queries that found nothing (catalog/search.py) ---------

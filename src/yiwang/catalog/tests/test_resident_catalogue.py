@@ -456,6 +456,22 @@ def test_staff_upload_a_form_in_the_admin_and_a_disguised_page_is_refused(client
     assert client.get(f"/matters/SENIOR_CARD/forms/{doc.pk}/").status_code == 200
 
 
+def test_an_administrator_cannot_put_personal_details_into_an_entry_or_publish_one(client, world):
+    _case, faq = _drafted(world)
+    _login(client, "admin")
+    response = client.post(f"/admin/catalog/matterfaq/{faq.pk}/change/", {
+        "matter": faq.matter_id, "question": "13800000001 的问题", "answer": "答复",
+        "published_at_0": "2026-01-01", "published_at_1": "10:00:00"})
+    assert response.status_code == 200 and "138****0001" in response.content.decode()
+    faq.refresh_from_db()
+    assert faq.published_at is None and "13800000001" not in faq.question
+    response = client.post(f"/admin/catalog/matterfaq/{faq.pk}/change/", {
+        "matter": faq.matter_id, "question": "合疗怎么报销？", "answer": "出院直接结算。"})
+    assert response.status_code == 302
+    faq.refresh_from_db()
+    assert faq.question == "合疗怎么报销？" and faq.published_at is None
+
+
 def test_a_bad_delivery_or_visit_count_is_refused_naming_the_field(world):
     matter = Matter.objects.get(code="SENIOR_CARD")
     matter.delivery = ["drone"]
