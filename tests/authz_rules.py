@@ -341,6 +341,13 @@ RULES: dict[str, Rule] = {
         "login done  quiet quiet quiet quiet quiet quiet quiet done",
         "login quiet quiet quiet quiet quiet quiet quiet quiet done",
         "the applicant withdraws their own application; the page answers every refusal with a message"),
+    "GET web:case_photo": rule(
+        "login 404   ok    ok    ok    ok    ok    ok    404   ok", OPEN_PAGE_ELSEWHERE,
+        "an incident's photo, to whoever sees the case (the reporter: the public ones); the resident of "
+        "this side did not report this incident"),
+    "GET web:case_answer": both(PUBLIC, "已解决吗？ from the SMS link: its signed token, not a session, is the key"),
+    "POST web:case_answer": both(PUBLIC, "the reporter's answer through the link; refused for the incident's state"),
+    "GET web:case_answer_photo": both(PUBLIC, "the public photos of the incident the SMS link was made for"),
     "GET web:my_cases": both(SIGNED_IN_PAGE, "staff are sent on to their queue"),
     "GET web:inbox": both(SIGNED_IN_PAGE, "the caller's own in-app messages, no id taken; staff are sent on to "
                           "their notifications"),

@@ -131,7 +131,7 @@ def _make_cases(w, side: str, o: dict) -> None:
     incident, and a report flagged as its likely duplicate."""
     from django.core.files.base import ContentFile
 
-    from yiwang.cases.attachments import upload_create
+    from yiwang.cases.attachments import photos_store, upload_create
     from yiwang.cases.services import case_create
     from yiwang.command.services import flag_duplicate
     from yiwang.feedback.services import evaluation_create
@@ -150,8 +150,10 @@ def _make_cases(w, side: str, o: dict) -> None:
     evaluation_create(viewer=w.viewer(a["resident"]), case_id=o["app_rated"].pk, rating=5)
     lat, lng = POINT[side]
     for key, title in (("inc", "路口乱停车"), ("inc_dup", "路口有车乱停")):
+        # The incident carries a photo of the scene (served by web:case_photo to those who see it).
+        photos = photos_store([ContentFile(_jpeg(side), name="scene.jpg")]) if key == "inc" else []
         o[key] = case_create(viewer=w.viewer(a["reporter"]), matter_code="INC_PARKING", lat=lat, lng=lng, title=title,
-                             description=f"{title}，请尽快处理。", channel="grid").case
+                             description=f"{title}，请尽快处理。", channel="grid", attachments=photos).case
     flag_duplicate(case_id=o["inc_dup"].pk)
     for key in ("app", "app_closed", "app_rated", "inc", "inc_dup"):
         o[key].refresh_from_db()
@@ -159,6 +161,17 @@ def _make_cases(w, side: str, o: dict) -> None:
     # Uploaded by the side's resident, cited by no case yet.
     o["upload"] = upload_create(viewer=w.viewer(a["resident"]), upload=ContentFile(PNG + b"2" + side.encode(),
                                                                                    name="photo.png"))
+
+
+def _jpeg(side: str) -> bytes:
+    """A photo that decodes (photos are re-encoded), its own per side: files are stored by content."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (SIDES.index(side) * 60, 90, 90)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def _make_grid(w, side: str, o: dict) -> None:
@@ -710,6 +723,30 @@ def _faq_save(o, me):
 
 def _material(o, me):
     return Call(params={"number": o.app.number, "index": 0})
+
+
+@calls("GET web:case_photo")
+def _case_photo(o, me):
+    return Call(params={"number": o.inc.number, "seq": 1, "index": 0})
+
+
+def _answer_token(o) -> str:
+    from yiwang.cases.services.confirmation import confirmation_token
+
+    return confirmation_token(o.inc)
+
+
+@calls("GET web:case_answer", "POST web:case_answer")
+def _case_answer(o, me):
+    # The SMS link's signed token is the key, whoever holds it; the incident is not waiting for an
+    # answer, so the answer is refused for its state (409) and nothing changes.
+    return Call(params={"number": o.inc.number, "token": _answer_token(o)}, body={"action": "confirm"},
+                watch=[o.inc], public=True)
+
+
+@calls("GET web:case_answer_photo")
+def _case_answer_photo(o, me):
+    return Call(params={"number": o.inc.number, "token": _answer_token(o), "seq": 1, "index": 0}, public=True)
 
 
 @calls("POST /api/v1/cases/{number}/actions/{action}", "POST web:work_case_act")

@@ -6,7 +6,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from yiwang.cases.models import Case
 from yiwang.org.models import Region, Unit
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+def _real_jpeg() -> bytes:
+    # A photo that decodes: reports keep only re-encoded pixels (cases.attachments.photos_store).
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "gray").save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _real_jpeg()
 
 
 @pytest.fixture

@@ -12,7 +12,19 @@ from yiwang.cases.models import Case
 from yiwang.core.security import FileSizeLimitUploadHandler
 
 HTML = b"<!doctype html><script>alert(document.cookie)</script>"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 100
+
+def _real_jpeg() -> bytes:
+    # A photo that decodes: reports keep only re-encoded pixels (cases.attachments.photos_store).
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "gray").save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _real_jpeg()
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
 
 

@@ -12,7 +12,19 @@ from yiwang.cases.models import Case
 pytestmark = pytest.mark.browser
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+def _real_jpeg() -> bytes:
+    # A photo that decodes: reports keep only re-encoded pixels (cases.attachments.photos_store).
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "gray").save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _real_jpeg()
 
 
 def act(page, number: str, action: str, label: str, **fields):

@@ -22,6 +22,11 @@ class ReportForm(forms.Form):
     photo = forms.FileField(required=False, allow_empty_file=True)  # the service sniffs and refuses it
     idempotency_key = pages.OptionalTextField()
 
+    def __init__(self, data=None, files=None, **kwargs) -> None:
+        super().__init__(data, files, **kwargs)
+        # Up to 9 photos from one <input multiple>: the service counts, sniffs and re-encodes them.
+        self.photos = files.getlist("photos") if files is not None else []
+
     def clean_photo(self):
         return self.cleaned_data["photo"] or None
 

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.attachments import PHOTOS, attachment_store, photos_store, sniff_upload
 from yiwang.cases.models import Channel, Kind
 from yiwang.cases.services import Created, case_create
 from yiwang.catalog.selectors import matter_info
@@ -321,9 +321,10 @@ def may_report(viewer: Viewer) -> bool:
 @transaction.atomic
 def grid_report(
     *, viewer: Viewer, grid: Region, matter_code: str, description: str, lat: object = None, lng: object = None,
-    address: str = "", photo=None, idempotency_key: str | None = None,
+    address: str = "", photo=None, idempotency_key: str | None = None, photos: list | None = None,
 ) -> Created:
-    """A grid worker reports an incident (channel "grid"), placed by its point, else in the grid."""
+    """A grid worker reports an incident (channel "grid"), placed by its point, else in the grid,
+    with up to attachments.MAX_PHOTOS photos (``photos``, or one ``photo``), re-encoded."""
     if not may_report(viewer):
         raise PermissionDenied(_("只有网格员可以在这里上报事件。"))
     _incident_matter(matter_code, "category")
@@ -332,7 +333,7 @@ def grid_report(
     located = None
     if lat not in (None, "") or lng not in (None, ""):
         located = geo.check_point(lat, lng)
-    attachments = [_photo(photo, field_name="photo", name=_stored(_("现场照片")))] if photo is not None else []
+    attachments = photos_store([*(photos or []), photo], field="photos", name=_stored(_("现场照片")))
     return case_create(
         viewer=viewer, matter_code=matter_code, description=description[:5000], channel=Channel.GRID,
         # Without a point the report stays in the grid it was made from.

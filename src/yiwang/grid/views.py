@@ -55,11 +55,12 @@ def detail(request, code: str):
     errors: dict = {}
     if request.method == "POST":
         try:
-            data = pages.cleaned(ReportForm(request.POST, request.FILES))
+            form = ReportForm(request.POST, request.FILES)
+            data = pages.cleaned(form)
             created = services.grid_report(
                 viewer=viewer, grid=grid, matter_code=data["category"], description=data["description"],
                 lat=data["lat"], lng=data["lng"], address=data["address"], photo=data["photo"],
-                idempotency_key=data["idempotency_key"],
+                photos=form.photos, idempotency_key=data["idempotency_key"],
             )
         except DomainError as exc:
             errors = pages.refused(request, exc)  # the form again, the message beside the field (200, as ever)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from yiwang.web import accounts, faq, inbox, public, views, workbench
+from yiwang.web import accounts, evidence, faq, inbox, public, views, workbench
 from yiwang.web.preferences import preferences as staff_preferences
 from yiwang.web.two_factor import recovery as two_factor_recovery
 from yiwang.web.two_factor import setup as two_factor_setup
@@ -16,6 +16,10 @@ urlpatterns = [
     path("matters/<str:code>/forms/<int:document_id>/", views.matter_document, name="matter_document"),
     path("cases/<str:number>/", views.case_page, name="case"),
     path("cases/<str:number>/action/", views.case_resident_action, name="case_action"),
+    path("cases/<str:number>/photos/<int:seq>/<int:index>/", evidence.case_photo, name="case_photo"),
+    path("cases/<str:number>/answer/<str:token>/", evidence.case_answer, name="case_answer"),
+    path("cases/<str:number>/answer/<str:token>/photos/<int:seq>/<int:index>/", evidence.case_answer_photo,
+         name="case_answer_photo"),
     path("me/cases/", views.my_cases, name="my_cases"),
     path("me/messages/", inbox.inbox, name="inbox"),
     path("lookup/", views.lookup, name="lookup"),

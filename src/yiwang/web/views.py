@@ -20,8 +20,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from yiwang.cases import deadlines
 from yiwang.cases import selectors as case_selectors
 from yiwang.cases import services as case_services
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload, upload_create
+from yiwang.cases.attachments import photos_store, upload_create
 from yiwang.cases.models import Case
+from yiwang.cases.services.confirmation import incident_answer
 from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.models import Delivery
@@ -43,6 +44,7 @@ from yiwang.org.selectors import (
 )
 from yiwang.web.accounts import CodeLoginForm
 from yiwang.web.accounts import _send as send_code
+from yiwang.web.evidence import RESIDENT_ANSWERS, evidence_context
 from yiwang.web.forms import (
     REPORT_FIELDS,
     ApplicationForm,
@@ -173,6 +175,11 @@ def _case_context(request, case: Case, viewer) -> dict:
     """What the resident-facing case page and /lookup/ show: the public timeline only."""
     wf = workflow(case.kind)
     timeline = case_selectors.public_timeline(case)
+    actions = case_selectors.allowed_actions(viewer, case) if viewer.user_id else []
+    # An incident's point and photos (the public ones), and the reporter's 已解决吗？ (web/evidence.py).
+    answers = {a.name for a in actions}
+    evidence = ({**evidence_context(case, staff=False), "may_answer": "confirm" in answers,
+                 "may_reopen": "reopen" in answers} if viewer.user_id else {})
     evaluation = evaluation_for_case(case.pk)
     supplement_note = ""
     if case.state == "supplement":
@@ -181,7 +188,7 @@ def _case_context(request, case: Case, viewer) -> dict:
     return {
         "case": case, "state_label": wf.states.get(case.state, case.state),
         "timeline": [(e, action_label(e.action)) for e in timeline],
-        "actions": case_selectors.allowed_actions(viewer, case) if viewer.user_id else [],
+        "actions": actions, **evidence,
         "evaluation": evaluation, "supplement_note": supplement_note,
         "can_rate": evaluation is None and may_rate_online(viewer, case),
         "ratings": list(reversed(Rating.choices)), "tags": TAGS["online"],
@@ -215,6 +222,10 @@ def case_resident_action(request, number: str):
             evaluation_create(viewer=viewer, case_id=case.pk, rating=posted["rating"], comment=posted["comment"],
                               tags=posted["tags"])
             messages.success(request, _("感谢您的评价。"))
+        elif action in RESIDENT_ANSWERS:  # 已解决吗？ 是 / 否, or reopening within 7 days
+            incident_answer(case_id=case.pk, answer=RESIDENT_ANSWERS[action], comment=posted["comment"],
+                            viewer=viewer)
+            messages.success(request, _("感谢您的答复。"))
         elif action == "resubmit":
             return _resubmit(request, viewer, case, posted)
         elif action == "withdraw":
@@ -347,12 +358,9 @@ def report(request):
 
 
 def _submit_report(request, viewer, *, by_phone: bool):
-    photos = []
-    upload = request.FILES.get("photo")
-    if upload is not None:
-        content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
-        photos.append({"code": "photo", "name": _("现场照片"),
-                       **attachment_store(upload=upload, content_type=content_type, ext=ext)})
+    # Up to attachments.MAX_PHOTOS, re-encoded so only their pixels are kept, each with a thumbnail.
+    photos = photos_store(request.FILES.getlist("photos") + request.FILES.getlist("photo"), field="photos",
+                          name=_("现场照片"))
     posted = pages.cleaned(ReportForm(request.POST), rename=REPORT_FIELDS)
     fields = {"matter_code": posted["category"], "region_code": posted["region_code"],
               "description": posted["description"], "attachments": photos, "lat": posted["lat"],

@@ -28,6 +28,7 @@ from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, service_halls, units_reachable
+from yiwang.web.evidence import evidence_context
 from yiwang.web.forms import CaseActionForm, RevealForm, fields_for
 
 TABS = [
@@ -140,6 +141,7 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
                       for f, numbers in personal.id_fields(case).items()],
         "may_reveal": personal.may_reveal(viewer, case),
         **_texts_context(case, actions),
+        **evidence_context(case, staff=True),  # an incident's map and its photos, before and after
     }
 
 
@@ -206,6 +208,7 @@ def work_case_act(request, number: str, action: str):
             viewer=viewer, case_id=case.pk, action=action, version=data["version"], comment=data["comment"],
             unit_code=data["unit_code"], result=data["result"], decision=data["decision"],
             assignee_username=data["assignee"], slot=data["slot"], parent_number=data["parent_number"],
+            photos=request.FILES.getlist("photos"),
             reply=reply, note=data["note"], missing=data["missing"] or None, delivery=delivery,
             materials=[{"code": code, "original_seen": True} for code in data["seen"]] or None,
         )

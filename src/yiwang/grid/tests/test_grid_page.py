@@ -10,7 +10,19 @@ from yiwang.grid.models import Household
 from yiwang.grid.selectors import grid_counts, my_grids
 from yiwang.org.models import Region
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+def _real_jpeg() -> bytes:
+    # A photo that decodes: reports keep only re-encoded pixels (cases.attachments.photos_store).
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "gray").save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _real_jpeg()
 
 
 def login(client, username):

@@ -18,10 +18,14 @@
         }
       }).catch(function () {});
   }
-  function draw(root) { root.querySelectorAll("[data-map-config]:not([data-map-ready])").forEach(drawOne); }
+  function draw(root) {
+    root.querySelectorAll("[data-map-config]:not([data-map-ready]), [data-map-json]:not([data-map-ready])").forEach(drawOne);
+  }
   function drawOne(el) {
     el.setAttribute("data-map-ready", "");
-    var cfg = JSON.parse(document.getElementById(el.dataset.mapConfig).textContent);
+    // Inside an htmx-swapped panel the config rides on the element itself (data-map-json): htmx
+    // re-inserts the panel's <script> tags, so a json_script next to it is not there to read yet.
+    var cfg = JSON.parse(el.dataset.mapJson || document.getElementById(el.dataset.mapConfig).textContent);
     var map = L.map(el, { keyboard: true }).setView(cfg.center, cfg.zoom || 11);
     base.forEach(function (t) {
       L.tileLayer(t.url, { maxZoom: t.max_zoom || 19, subdomains: t.subdomains || "abc", attribution: t.attribution || "" }).addTo(map);
