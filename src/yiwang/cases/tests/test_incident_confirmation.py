@@ -126,7 +126,7 @@ def test_nobody_but_the_reporter_may_answer(world, client):
     assert Case.objects.get(pk=case.pk).state == "confirming"
 
 
-def test_silence_for_three_working_days_closes_it_unconfirmed(world):
+def test_silence_for_three_working_days_closes_it_unconfirmed(world, client):
     friday = MONDAY + dt.timedelta(days=4)
     with clock.frozen_at(friday):
         case = act(world, "operator_kg", verified(world), "ask_confirmation")
@@ -144,6 +144,10 @@ def test_silence_for_three_working_days_closes_it_unconfirmed(world):
     figures = incident_indicators(viewer=world.viewer("operator_kg"), start=friday - dt.timedelta(days=1),
                                   end=friday + dt.timedelta(days=1))["total"]
     assert (figures["closed"], figures["confirmed"], figures["unconfirmed"]) == (1, 0, 1)
+    client.force_login(world.users["operator_kg"])
+    with clock.frozen_at(friday + dt.timedelta(days=6)):
+        page = client.get("/dashboard/incidents/?days=30").content.decode()
+    assert '<span data-figure="unconfirmed"><b>1</b>逾期未确认结案' in page
     from yiwang.feedback.models import Evaluation
 
     assert not Evaluation.objects.filter(case=case).exists()  # silence is no rating, least of all a good one
