@@ -430,3 +430,11 @@ OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False  # nothing of the provider
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 if OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.append("yiwang.org.oidc.Backend")
+
+# Retention of personal data (个人信息保护法 Art. 19), in days after a case's closing, per kind; None
+# keeps a kind for ever. `yiwang worker` erases what is past it (cases.retention, docs/retention.md).
+YIWANG_RETENTION = {
+    "reporter_contact": int(os.environ.get("YIWANG_RETENTION_CONTACT_DAYS", 3 * 365)),
+    "id_number": int(os.environ.get("YIWANG_RETENTION_ID_NUMBER_DAYS", 3 * 365)),
+    "documents": int(os.environ.get("YIWANG_RETENTION_DOCUMENTS_DAYS", 3 * 365)),
+}

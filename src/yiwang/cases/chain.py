@@ -12,14 +12,61 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 
 GENESIS = "0" * 64
+
+# Payload keys that carry what a resident gave (their words, their name, their files, where a result is
+# delivered). A new event holding any of them is *sealed*: the hash covers a salted digest of each such
+# value, not the value, so erasing the value and the salt later leaves the hash recomputable from the
+# digest (docs/retention.md). Staff texts (reply, note, result) are not sealed: they are the record.
+SEALED_KEYS = ("comment", "applicant", "materials", "resubmitted", "delivery")
+SALT = "_salt"  # the event's salt while its sealed values are held in clear
+SEALED = "_sealed"  # key → digest, once the values are erased
+# An event written before sealing existed (or a staff text) whose personal words were erased: it keeps
+# the hash it was written with, and a later anonymise event of the same case attests that hash.
+ATTESTED = "_attested"
+
+
+def seal(payload: dict) -> dict:
+    """``payload`` with a fresh salt when it holds a sealed key, so its hash follows the sealed rule."""
+    if SALT in payload or SEALED in payload or not any(payload.get(k) for k in SEALED_KEYS):
+        return payload
+    return {**payload, SALT: secrets.token_hex(16)}
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def sealed_digest(salt: str, value) -> str:
+    return hashlib.sha256((salt + _canonical(value)).encode()).hexdigest()
+
+
+def hashed_payload(payload: dict) -> dict:
+    """What the hash covers of ``payload``: the payload itself (events before sealing), or, for a sealed
+    event, its other keys and one digest per sealed key, the same before and after erasure."""
+    if SALT not in payload and SEALED not in payload:
+        return payload
+    digests = dict(payload.get(SEALED) or {})
+    salt = payload.get(SALT)
+    if salt:
+        digests.update({k: sealed_digest(salt, payload[k]) for k in SEALED_KEYS if k in payload})
+    out = {k: v for k, v in payload.items() if k not in SEALED_KEYS and k not in (SALT, SEALED)}
+    out[SEALED] = digests
+    return out
 
 
 def event_hash(
     *, prev: str, seq: int, at: dt.datetime, actor_id: int | None, action: str, from_state: str,
     to_state: str, from_unit_id: int | None, to_unit_id: int | None, payload: dict,
 ) -> str:
+    if isinstance(payload, dict) and isinstance(payload.get(ATTESTED), str):
+        # Erased under the old rule: the hash it was written with, checked by verify_events against the
+        # anonymise event that attests it (a checkpoint signed before the erasure holds it too).
+        return payload[ATTESTED]
+    if isinstance(payload, dict):
+        payload = hashed_payload(payload)
     body = json.dumps(
         [prev, seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor_id, action,
          from_state, to_state, from_unit_id, to_unit_id, payload],
@@ -30,9 +77,15 @@ def event_hash(
 
 def verify_events(events, last_hash: str) -> str | None:
     """Return None when ``events`` (ordered by seq) chain correctly up to ``last_hash``, else why not."""
+    events = list(events)
+    # seq → hash that an anonymise event of this chain vouches for (an erased pre-sealing event).
+    attested = {int(seq): h for e in events if e.action == "anonymise"
+                for seq, h in ((e.payload or {}).get("attested") or {}).items()}
     prev = GENESIS
     expected_seq = 1
     for e in events:
+        if isinstance((e.payload or {}).get(ATTESTED), str) and attested.get(e.seq) != e.payload[ATTESTED]:
+            return f"event {e.seq} ({e.action}) is marked erased but no anonymise event attests its hash"
         if e.seq != expected_seq:
             return f"event sequence jumps from {expected_seq - 1} to {e.seq}"
         h = event_hash(

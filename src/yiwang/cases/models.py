@@ -410,3 +410,24 @@ class CannedReply(models.Model):
         kinds = [self.matter.kind] if self.matter_id else list(WORKFLOWS)
         if not any(self.action in WORKFLOWS[k].actions for k in kinds if k in WORKFLOWS):
             raise ValidationError({"action": _("没有名为“%(action)s”的操作。") % {"action": self.action}})
+
+
+class RetentionRun(models.Model):
+    """One pass of the retention sweep (cases.retention): when, how much of each kind it erased, and
+    what it could not do; `yiwang stats` reports the latest runs."""
+
+    started_at = models.DateTimeField(_("开始时间"))
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    cases = models.PositiveIntegerField(_("匿名化案件数"), default=0)
+    # kind (reporter_contact, id_number, documents, account) → how many were erased
+    counts = models.JSONField(_("各类数量"), default=dict, blank=True)
+    files_deleted = models.PositiveIntegerField(_("删除文件数"), default=0)
+    errors = models.JSONField(_("错误"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("个人信息保留期清理")
+        verbose_name_plural = _("个人信息保留期清理")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} {self.cases}"

@@ -365,6 +365,9 @@ SYSTEM_ACTIONS: dict[str, Action] = {a.name: a for a in (
     # A problem reported without an account becomes the resident's once they prove, by a code sent
     # to it, that they hold the number it was reported from (cases.services.cases_attach_by_phone).
     _system("attach_applicant", _("归入居民账号"), needs=("applicant",)),
+    # Retention (PIPL): personal data past its retention period erased, the case and its figures kept
+    # (cases.retention; docs/retention.md). Its payload names the kinds erased and attests old hashes.
+    _system("anonymise", _("个人信息已匿名化")),
 )}
 
 

@@ -12,7 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from yiwang.cases import rollups, routing, search
-from yiwang.cases.chain import GENESIS, event_hash
+from yiwang.cases.chain import GENESIS, event_hash, seal
 from yiwang.cases.models import Case, CaseEvent, Upload
 from yiwang.cases.workflows import SYSTEM, Rules
 from yiwang.catalog.selectors import MatterInfo, info_from_snapshot
@@ -30,6 +30,7 @@ def stored(fn, *args):
 def event_row(case: Case, *, seq: int, prev: str, at: dt.datetime, actor_id: int | None, actor_name: str,
            action: str, from_state: str, to_state: str, from_unit_id: int | None, to_unit_id: int | None,
            payload: dict) -> CaseEvent:
+    payload = seal(payload)  # a resident's words are hashed by a salted digest (docs/retention.md)
     h = event_hash(prev=prev, seq=seq, at=at, actor_id=actor_id, action=action, from_state=from_state,
                    to_state=to_state, from_unit_id=from_unit_id, to_unit_id=to_unit_id, payload=payload)
     return CaseEvent(case=case, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,

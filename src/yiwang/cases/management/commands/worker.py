@@ -5,6 +5,7 @@ import threading
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from yiwang.cases.retention import retention_sweep
 from yiwang.cases.tasks import (
     apply_auto_rules,
     apply_auto_rules_task,
@@ -34,6 +35,10 @@ class Command(BaseCommand):
             self.stdout.write(f"confirmations: {sweep_confirmations()} closed unconfirmed")
             issued = apply_auto_rules()
             self.stdout.write(f"auto rules: {issued['issued']} issued")
+            run = retention_sweep()
+            self.stdout.write(f"retention: {run.cases} cases anonymised ("
+                              + ", ".join(f"{k} {v}" for k, v in run.counts.items())
+                              + f"), {run.files_deleted} files deleted, {len(run.errors)} errors")
             self.stdout.write(f"idempotency: {purge_idempotency_records()} stored answers purged")
             delivered = deliver_due(batch=10_000)
             self.stdout.write(f"messages: {delivered['sent']} sent, {delivered['failed']} failed, "
@@ -50,6 +55,8 @@ class Command(BaseCommand):
                 # 免申即享 once a day: birthdays and other dated conditions change overnight.
                 if clock.today() != last_day:
                     apply_auto_rules_task.enqueue()
+                    # Personal data past its retention period (docs/retention.md), once a day, off the sweep's thread.
+                    threading.Thread(target=retention_sweep, daemon=True, name="retention").start()
                     last_day = clock.today()
                 stop.wait(interval)
 

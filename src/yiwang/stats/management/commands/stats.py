@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from yiwang.cases.retention import retention_report
 from yiwang.core.errors import DomainError
 from yiwang.org.selectors import Viewer
 from yiwang.stats.selectors import indicators
@@ -38,6 +39,20 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:<44} {value}")
         self.stdout.write("  by state: " + ", ".join(f"{k} {v}" for k, v in data["by_state"].items()))
         self.stdout.write("  closed by level: " + ", ".join(f"{k} {v}" for k, v in data["closed_by_level"].items()))
+        if region is None:
+            _retention(self.stdout)
+
+
+def _retention(out) -> None:
+    """The latest passes of the retention sweep (个人信息保留期清理, docs/retention.md)."""
+    runs = retention_report()
+    out.write("retention 个人信息保留期清理: " + ("no run yet" if not runs else f"last {len(runs)} runs"))
+    for run in runs:
+        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items())
+        out.write(f"  {run.started_at:%Y-%m-%d %H:%M} {run.cases} cases ({counts}), "
+                  f"{run.files_deleted} files deleted, {len(run.errors)} errors")
+        for error in run.errors[:3]:
+            out.write(f"    ! {error}")
 
 
 def _pct(value) -> str:

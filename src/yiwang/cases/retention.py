@@ -1,0 +1,243 @@
+"""Retention of personal data (个人信息保护法 Art. 19, 47): once a closed case has been closed longer than
+the retention period set for a kind of personal data, that data is erased, and the case, its figures and
+its hash chain stay. docs/retention.md explains how a hash stays provable without the data.
+
+Kinds (settings.YIWANG_RETENTION, days counted from the case's closing):
+
+- ``reporter_contact``: the reporter's name and phone on the case, and the resident's words in its events;
+- ``id_number``: ID numbers in the case's form data, description and title;
+- ``documents``: the uploaded materials and photos, on disk and as entries of the case.
+
+Each erasure is one ``anonymise`` event on the case's timeline, written through the engine's one
+writer (``timeline.append``) in one transaction per case; each pass is one RetentionRun row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from yiwang.cases import search
+from yiwang.cases.chain import ATTESTED, SALT, SEALED, SEALED_KEYS, hashed_payload
+from yiwang.cases.models import Case, CaseEvent, RetentionRun, Upload
+from yiwang.cases.services.timeline import append, rules_for
+from yiwang.cases.workflows import SYSTEM, SYSTEM_ACTIONS, Inputs, transition
+from yiwang.core import clock, idnumber
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("reporter_contact", "id_number", "documents")
+# What an erased text becomes: readable as "there was something here", nothing of it left.
+ERASED = "〔已匿名〕"
+# Staff texts on events: not sealed (they are the record of what staff did), so erased only where they
+# quote the reporter, and then under the old rule (attested hash).
+STAFF_TEXTS = ("reply", "note", "result", "reason")
+DEFAULT_DAYS = {"reporter_contact": 3 * 365, "id_number": 3 * 365, "documents": 3 * 365}
+
+
+def retention_days() -> dict[str, int | None]:
+    """Days each kind is kept after closing; None keeps it for ever. Unknown kinds are refused at start
+    rather than silently ignored."""
+    configured = getattr(settings, "YIWANG_RETENTION", None) or {}
+    unknown = set(configured) - set(KINDS)
+    if unknown:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"YIWANG_RETENTION: unknown kind(s) {sorted(unknown)}; known: {list(KINDS)}")
+    return {k: configured.get(k, DEFAULT_DAYS[k]) for k in KINDS}
+
+
+def done_kinds(case_id: int) -> set[str]:
+    return {k for payload in CaseEvent.objects.filter(case_id=case_id, action="anonymise").values_list(
+        "payload", flat=True) for k in (payload or {}).get("kinds", [])}
+
+
+def _scrub(text: str, secrets_: list[str]) -> str:
+    """``text`` without the known personal strings and with every ID number and mobile number erased."""
+    if not isinstance(text, str) or not text:
+        return text
+    for s in secrets_:
+        if s:
+            text = text.replace(s, ERASED)
+    return idnumber.mask_text(text)
+
+
+def _scrub_data(value, secrets_: list[str]):
+    if isinstance(value, str):
+        return _scrub(value, secrets_)
+    if isinstance(value, dict):
+        return {k: _scrub_data(v, secrets_) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_data(v, secrets_) for v in value]
+    return value
+
+
+def _personal_strings(case: Case) -> list[str]:
+    out = [case.applicant_name, case.applicant_phone]
+    out += idnumber.find_in_text(" ".join(str(v) for v in (case.form_data or {}).values()))
+    out += idnumber.find_in_text(case.description) + idnumber.find_in_text(case.title)
+    if case.applicant_id:
+        from yiwang.org.models import Resident
+
+        r = Resident.objects.filter(pk=case.applicant_id).values_list("name", "phone", "id_number").first()
+        if r:
+            out += list(r)
+    # Longest first, so a name inside a longer string does not leave the rest of it behind.
+    return sorted({s for s in out if s and len(s) >= 2}, key=len, reverse=True)
+
+
+def _erase_event(event: CaseEvent, secrets_: list[str]) -> tuple[dict, str | None]:
+    """(the event's new payload, or the same one when nothing changes; its hash if attested)."""
+    payload = dict(event.payload or {})
+    if SALT in payload:
+        # Sealed: the hash covers digests; keep them, drop the values and the salt.
+        sealed = hashed_payload(payload)[SEALED]
+        for k in SEALED_KEYS:
+            payload.pop(k, None)
+        payload.pop(SALT)
+        payload[SEALED] = sealed
+    changed_staff = {k: _scrub(payload[k], secrets_) for k in STAFF_TEXTS
+                     if isinstance(payload.get(k), str) and _scrub(payload[k], secrets_) != payload[k]}
+    # Old rule: a resident's words written before sealing existed, or a staff text quoting them.
+    old_words = {k: payload[k] for k in SEALED_KEYS if k in payload and SEALED not in payload and payload[k]}
+    if not changed_staff and not old_words:
+        return payload, None
+    if ATTESTED in payload:
+        return payload, None
+    payload.update(changed_staff)
+    for k in old_words:
+        payload[k] = ERASED
+    payload[ATTESTED] = event.hash
+    return payload, event.hash
+
+
+def _delete_file(path: str, case_id: int) -> bool:
+    """Delete a stored file unless another case still cites it (paths are content hashes: two people
+    may have uploaded the same file)."""
+    if not path or Upload.objects.filter(path=path).exclude(case_id=case_id).exists():
+        return False
+    if default_storage.exists(path):
+        default_storage.delete(path)
+        return True
+    return False
+
+
+def case_anonymise(*, case_id: int, kinds: list[str], at: dt.datetime | None = None) -> dict[str, int]:
+    """Erase ``kinds`` of personal data from one closed case, with an ``anonymise`` event; one transaction.
+    Returns {kind: 1 if erased, "files": deleted}. A kind already erased is skipped."""
+    at = at or clock.now()
+    result = {"files": 0}
+    to_delete: list[str] = []
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("matter_version").get(pk=case_id)
+        kinds = [k for k in kinds if k not in done_kinds(case.pk)]
+        if not kinds:
+            return result
+        secrets_ = _personal_strings(case)
+        changes: dict = {}
+        if "reporter_contact" in kinds:
+            changes.update(applicant_name="", applicant_phone="")
+        if "id_number" in kinds or "reporter_contact" in kinds:
+            changes.update(title=_scrub(case.title, secrets_) or ERASED,
+                           description=_scrub(case.description, secrets_),
+                           address=_scrub(case.address, secrets_),
+                           result=_scrub(case.result, secrets_),
+                           form_data=_scrub_data(case.form_data or {}, secrets_))
+        materials = case.materials or []
+        if "documents" in kinds:
+            to_delete = [m.get("reference", "") for m in materials if isinstance(m, dict) and m.get("reference")]
+            to_delete += list(Upload.objects.filter(case_id=case.pk).values_list("path", flat=True))
+            materials = [{k: v for k, v in m.items() if k in ("code", "name", "original_seen")} | {"erased": True}
+                         if isinstance(m, dict) else m for m in materials]
+            changes["materials"] = materials
+            Upload.objects.filter(case_id=case.pk).delete()
+        if "title" in changes or "description" in changes or "address" in changes:
+            changes["search_text"] = search.index_text(changes.get("title", case.title),
+                                                       changes.get("description", case.description),
+                                                       changes.get("address", case.address))
+        # Events: redacted in place (the one update the append-only rule allows, for this law's sake).
+        attested: dict[str, str] = {}
+        erase_events = "reporter_contact" in kinds or "id_number" in kinds
+        for event in CaseEvent.objects.filter(case_id=case.pk).order_by("seq") if erase_events else ():
+            payload, old_hash = _erase_event(event, secrets_)
+            if payload != event.payload:
+                CaseEvent.objects.filter(pk=event.pk).update(payload=payload)
+            if old_hash:
+                attested[str(event.seq)] = old_hash
+        act = SYSTEM_ACTIONS["anonymise"]
+        step = transition(case, act, Inputs(), actor=(None, SYSTEM), at=at, rules=rules_for(case))
+        payload = {"capacity": SYSTEM, "kinds": sorted(kinds), **step.derived}
+        if attested:
+            payload["attested"] = attested
+        append(case, viewer=None, action=act.name, to_state=step.to_state, to_unit_id=step.to_unit_id,
+               payload=payload, changes={**step.changes, **changes}, at=at)
+        if erase_events:
+            _erase_messages(case.pk, secrets_)
+        for k in kinds:
+            result[k] = 1
+    for path in dict.fromkeys(to_delete):  # after the commit: a rollback must not lose a file
+        try:
+            result["files"] += _delete_file(path, case.pk)
+        except OSError as exc:  # one unreadable file must not stop the run
+            logger.warning("retention: could not delete %s: %s", path, exc)
+    return result
+
+
+def _erase_messages(case_id: int, secrets_: list[str]) -> None:
+    """The outbox rows the case caused: address and text erased, the row kept as a count."""
+    from yiwang.messages.models import Message
+
+    for m in Message.objects.filter(dedupe_key__startswith=f"case:{case_id}:"):
+        Message.objects.filter(pk=m.pk).update(to=ERASED if m.channel == "sms" else _scrub(m.to, secrets_),
+                                               text=_scrub(m.text, secrets_),
+                                               subject=_scrub(m.subject, secrets_))
+
+
+def due_cases(kind: str, days: int, now: dt.datetime, limit: int) -> list[int]:
+    """Closed cases past ``days`` for ``kind`` that have not had it erased, oldest first."""
+    cutoff = now - dt.timedelta(days=days)
+    ids = list(Case.objects.filter(closed_at__isnull=False, closed_at__lte=cutoff).order_by("closed_at", "id")
+               .values_list("id", flat=True)[: limit * 4])
+    done = {cid for cid, payload in CaseEvent.objects.filter(case_id__in=ids, action="anonymise")
+            .values_list("case_id", "payload") if kind in (payload or {}).get("kinds", [])}
+    return [i for i in ids if i not in done][:limit]
+
+
+def retention_sweep(*, batch: int = 500, now: dt.datetime | None = None) -> RetentionRun:
+    """One pass of the retention sweep: up to ``batch`` cases per kind, logged as a RetentionRun."""
+    now = now or clock.now()
+    run = RetentionRun.objects.create(started_at=now)
+    counts = {k: 0 for k in KINDS}
+    errors: list[str] = []
+    touched: set[int] = set()
+    files = 0
+    # One anonymise event per case, naming every kind due on it at this pass.
+    due: dict[int, list[str]] = {}
+    for kind, days in retention_days().items():
+        if days is not None:
+            for case_id in due_cases(kind, days, now, batch):
+                due.setdefault(case_id, []).append(kind)
+    for case_id, kinds in due.items():
+        try:
+            got = case_anonymise(case_id=case_id, kinds=kinds, at=now)
+        except Exception as exc:  # logged on the run; the next case goes on
+            errors.append(f"case {case_id} {','.join(kinds)}: {type(exc).__name__}: {exc}"[:300])
+            continue
+        for kind in kinds:
+            counts[kind] += got.get(kind, 0)
+        files += got["files"]
+        if any(got.get(k) for k in kinds):
+            touched.add(case_id)
+    run.counts, run.errors, run.files_deleted = counts, errors[:100], files
+    run.cases, run.finished_at = len(touched), clock.now()
+    run.save()
+    return run
+
+
+def retention_report(limit: int = 5) -> list[RetentionRun]:
+    """The latest runs, newest first (`yiwang stats`)."""
+    return list(RetentionRun.objects.all()[:limit])
