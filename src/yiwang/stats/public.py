@@ -80,7 +80,8 @@ def _month_bounds(first: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _region_ref(region: RegionInfo | None) -> dict | None:
-    return {"code": region.code, "name": region.name, "level": region.level} if region else None
+    # The path is what the signed tallies are keyed by (docs/public-figures.md: checking a figure).
+    return {"code": region.code, "name": region.name, "level": region.level, "path": region.path} if region else None
 
 
 def _figures(row: dict) -> dict:
@@ -94,8 +95,10 @@ def _figures(row: dict) -> dict:
 
 
 def _unit_figures(row: dict) -> dict:
+    # The id is what the signed tallies name a unit by (docs/public-figures.md: checking a figure).
     return {
-        "unit": {"code": row["unit"], "name": row["name"], "level": row["level"]},
+        "unit": {"code": row["unit"], "name": row["name"], "level": row["level"],
+                 "id": hierarchy().unit_by_code.get(row["unit"])},
         "received": row["open"] + row["closed"], "open": row["open"], "closed": row["closed"],
         "on_time_rate": row["on_time_rate"], "ratings": row["ratings"], "bad_reviews": row["bad_reviews"],
         "satisfaction_rate": row["satisfaction_rate"],

@@ -19,6 +19,14 @@ class Ref(Schema):
     level: str
 
 
+class RegionRef(Ref):
+    path: str  # what the checkpoint's tallies are keyed by
+
+
+class UnitRef(Ref):
+    id: int | None  # what the checkpoint's tallies name the unit by
+
+
 class Figures(Schema):
     received: int
     open: int
@@ -32,11 +40,11 @@ class Figures(Schema):
 
 
 class ChildFigures(Figures):
-    region: Ref
+    region: RegionRef
 
 
 class UnitFigures(Schema):
-    unit: Ref
+    unit: UnitRef
     received: int
     open: int
     closed: int
@@ -71,8 +79,8 @@ class CheckpointRef(Schema):
 
 
 class PublicFiguresOut(Schema):
-    region: Ref | None
-    unit: Ref | None
+    region: RegionRef | None
+    unit: UnitRef | None
     computed_at: dt.datetime
     checkpoint: CheckpointRef | None
     figures: Figures

@@ -185,3 +185,45 @@ def test_no_personal_data_on_any_public_page_or_answer(busy, client):
                 text = json.dumps(answer.json(), ensure_ascii=False)
             for secret in SECRETS:
                 assert secret not in text, (url, secret)
+
+
+def outsiders_sums(tallies: dict, path: str, community_units: set[int], month: str) -> dict:
+    """docs/public-figures.md, "Checking a figure yourself", step 4, in plain Python over the file's tallies."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    def rate(part, whole):
+        return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.001"), ROUND_HALF_UP)) if whole else None
+
+    rows = [r for r in tallies["cases"] if r[0].startswith(path)]
+    closed = [r for r in rows if r[3]]
+    ratings = [r for r in tallies["ratings"] if r[0].startswith(path)]
+    bad = sum(r[3] for r in ratings if r[2] <= 2)
+    at_community = sum(r[6] for r in closed if (r[5] or r[4]) in community_units)
+    days = [r for r in tallies["case_days"] if r[0].startswith(path) and r[1].startswith(month)]
+    return {
+        "received": sum(r[6] for r in rows), "closed": sum(r[6] for r in closed),
+        "on_time_rate": rate(sum(r[8] for r in closed), sum(r[7] for r in closed)),
+        "satisfaction_rate": rate(sum(r[3] for r in ratings) - bad, sum(r[3] for r in ratings)),
+        "community_share": rate(at_community, sum(r[6] for r in closed)),
+        "month_received": sum(r[2] for r in days), "month_closed": sum(r[3] for r in days),
+    }
+
+
+def test_an_outsider_re_adds_each_figure_from_the_signed_tallies(busy):
+    from yiwang.records.checkpoints import canonical, tallies_snapshot
+
+    with clock.frozen_at(TODAY):
+        # What the checkpoint file carries under "tallies", through its canonical JSON and back.
+        tallies = json.loads(canonical(tallies_snapshot()))
+        everywhere = public.public_figures(region_code="XX")
+        community_units = {u["unit"]["id"] for u in everywhere["units"] if u["unit"]["level"] == "community"}
+        assert community_units
+        for code in ("XX", "KG", "KG-DZ", "KG-DZ-XFL", "KG-DZ-CJC"):
+            published = public.public_figures(region_code=code, month="2026-11")
+            sums = outsiders_sums(tallies, published["region"]["path"], community_units, "2026-11")
+            figures = published["figures"]
+            assert {k: figures[k] for k in ("received", "closed", "on_time_rate", "satisfaction_rate",
+                                            "community_share")} == {k: sums[k] for k in (
+                "received", "closed", "on_time_rate", "satisfaction_rate", "community_share")}, code
+            assert (published["month"]["received"], published["month"]["closed"]) == (
+                sums["month_received"], sums["month_closed"]), code
