@@ -6,12 +6,14 @@ from yiwang.catalog.models import Delivery, Matter, MatterDocument, MatterFAQ, M
 from yiwang.catalog.services import (
     MAX_DOCUMENT_BYTES,
     document_check,
+    document_describe,
     document_store,
     faq_personal_details,
     matter_publish,
     routing_rule_delete,
     routing_rule_save,
 )
+from yiwang.core import text as core_text
 from yiwang.core.errors import DomainError
 
 
@@ -42,7 +44,12 @@ class MatterDocumentForm(forms.ModelForm):
         data = super().clean()
         upload = data.get("file")
         if upload is None or not hasattr(upload, "read") or getattr(upload, "_committed", False):
-            return data  # no new file: the stored one stays
+            # No new file (the stored one stays): the title alone is checked, as document_store would.
+            try:
+                core_text.check_text(data.get("title") or "", field="title")
+            except DomainError as exc:
+                raise forms.ValidationError({"title": exc.message}) from None
+            return data
         # Read at most one byte past the limit, so a huge upload is refused without holding it all.
         content = upload.read(MAX_DOCUMENT_BYTES + 1)
         upload.seek(0)
@@ -94,10 +101,8 @@ class MatterAdmin(admin.ModelAdmin):
                                      filename=upload.name, kind=f.cleaned_data["kind"],
                                      position=f.cleaned_data.get("position") or 0, document=instance)
             elif instance is not None:
-                doc = instance
-                doc.title, doc.kind = f.cleaned_data["title"], f.cleaned_data["kind"]
-                doc.position = f.cleaned_data.get("position") or 0
-                doc.save(update_fields=["title", "kind", "position"])
+                doc = document_describe(document=instance, title=f.cleaned_data["title"],
+                                        kind=f.cleaned_data["kind"], position=f.cleaned_data.get("position") or 0)
             else:
                 continue
             if instance is None:

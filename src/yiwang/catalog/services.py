@@ -242,6 +242,25 @@ def document_kind(data: bytes, filename: str) -> str:
     raise ValidationFailed(_("表格须为 PDF、Word、Excel、JPEG 或 PNG 文件。"), field="file")
 
 
+def _download_name(title: str, ext: str) -> str:
+    return re.sub(r'[\\/:*?"<>|]', "_", title) + "." + ext
+
+
+@transaction.atomic
+def document_describe(*, document: MatterDocument, title: str, kind: str, position: int = 0) -> MatterDocument:
+    """Rename or reorder a stored form; the resident downloads it under its new title."""
+    title = title.strip()
+    if not title or len(title) > 100:
+        raise ValidationFailed(_("名称不能为空，且不超过 100 个字。"), field="title")
+    check_text(title, field="title")
+    if kind not in MatterDocument.Kind.values:
+        raise ValidationFailed(_("未知的表格类型。"), field="kind")
+    document.title, document.kind, document.position = title, kind, position
+    document.filename = _download_name(title, document.filename.rsplit(".", 1)[-1])
+    document.save(update_fields=["title", "kind", "position", "filename"])
+    return document
+
+
 def document_check(*, title: str, kind: str, data: bytes, filename: str) -> str:
     """The refusals document_store makes (the admin shows them beside the field); returns the extension."""
     if not title or len(title) > 100:
@@ -265,7 +284,7 @@ def document_store(*, matter: Matter, title: str, data: bytes, filename: str, ki
     doc = document or MatterDocument(matter=matter)
     doc.matter, doc.title, doc.kind, doc.position = matter, title, kind, position
     # The resident downloads it under the title, not under whatever the uploader's file was called.
-    doc.filename = re.sub(r'[\\/:*?"<>|]', "_", title) + "." + ext
+    doc.filename = _download_name(title, ext)
     doc.content_type, doc.size, doc.uploaded_at = DOCUMENT_TYPES[ext], len(data), clock.now()
     # Named by content, as material files are: the same form uploaded again (or the demo loaded again)
     # is stored once.

@@ -454,6 +454,22 @@ def test_staff_upload_a_form_in_the_admin_and_a_disguised_page_is_refused(client
     doc = MatterDocument.objects.get()
     assert doc.filename == "老年证申请表.docx" and doc.content_type.endswith("wordprocessingml.document")
     assert client.get(f"/matters/SENIOR_CARD/forms/{doc.pk}/").status_code == 200
+    # Renaming it with a control character is refused (by the site's check of every posted text, before
+    # the form's own); the stored entry stays as it was.
+    form = client.get(f"/admin/catalog/matter/{matter.pk}/change/").context["adminform"].form
+    data = {n: ("on" if v is True else v) for n in form.fields if (v := form[n].value()) not in (None, False)}
+    data.update({"documents-TOTAL_FORMS": "1", "documents-INITIAL_FORMS": "1", "documents-MIN_NUM_FORMS": "0",
+                 "documents-MAX_NUM_FORMS": "1000", "documents-0-id": str(doc.pk), "documents-0-kind": "blank",
+                 "documents-0-title": "申请\x07表", "documents-0-position": "0", "documents-0-matter": str(matter.pk)})
+    response = client.post(f"/admin/catalog/matter/{matter.pk}/change/", data)
+    assert response.status_code == 422
+    doc.refresh_from_db()
+    assert doc.title == "老年证申请表"
+    data["documents-0-title"] = "老年证申请表(2026版)"
+    assert client.post(f"/admin/catalog/matter/{matter.pk}/change/", data).status_code == 302
+    doc.refresh_from_db()
+    assert doc.title == "老年证申请表(2026版)" and MatterDocument.objects.count() == 1
+    assert doc.filename == "老年证申请表(2026版).docx"
 
 
 def test_an_administrator_cannot_put_personal_details_into_an_entry_or_publish_one(client, world):
