@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "yiwang.party",
     "yiwang.parking",
     "yiwang.open311",
+    "yiwang.integrations",  # outbound webhooks and the Open311 client (docs/integrations.md)
     "yiwang.stats",
     "yiwang.records",
     "yiwang.web",

@@ -368,6 +368,13 @@ SYSTEM_ACTIONS: dict[str, Action] = {a.name: a for a in (
     # Retention (PIPL): personal data past its retention period erased, the case and its figures kept
     # (cases.retention; docs/retention.md). Its payload names the kinds erased and attests old hashes.
     _system("anonymise", _("个人信息已匿名化")),
+    # Open311 forwarding (yiwang.integrations.forwarding): another platform took the case, and what it
+    # later says of it. Its status notes are the other platform's public words, kept with staff here.
+    _system("forward_open311", _("已转至外部平台")),
+    _system("remote_status", _("外部平台进展")),
+    # The other platform closed it: an incident is closed here too, its notes as the result, and the
+    # reporter is told as at any 结案. Other kinds only record remote_status, for staff to close.
+    Action("remote_close", _("外部平台已办结"), ANY_STATE, "closed", _s(SYSTEM), system=True, tells="closed_report"),
 )}
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,11 @@ from yiwang.catalog.selectors import MatterInfo, info_from_snapshot
 from yiwang.core.errors import Conflict, ValidationFailed
 from yiwang.core.inserts import compile_insert
 from yiwang.org.selectors import Viewer, hierarchy
+
+# Sent with (case, event) right after an event row is written, inside its transaction (unlike
+# case_opened, which waits for the commit): a receiver queues rows that must exist exactly when the
+# event does (yiwang.integrations' webhook deliveries). It must not do I/O or call the engine.
+event_written = Signal()
 
 
 def stored(fn, *args):
@@ -61,6 +67,7 @@ def insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload:
         event_insert.set("case_id", case.id)
         first.id = event_insert.execute()
         rollups.execute(tally)
+        event_written.send(CaseEvent, case=case, event=first)
         if uploads and Upload.objects.filter(pk__in=uploads, case__isnull=True).update(case_id=case.id) != len(uploads):
             # Cited by another case in the meantime (two submissions racing with one upload).
             raise Conflict(_("上传的文件已被其他办件引用，请重新上传。"), field="materials")
@@ -87,6 +94,7 @@ def append(case: Case, *, viewer: Viewer | None, action: str, to_state: str, to_
     if updated != 1:
         raise Conflict(_("该案件刚刚被他人更新，请刷新后重试。"), field="version")
     event.save(force_insert=True)
+    event_written.send(CaseEvent, case=case, event=event)
     before = rollups.contributions(case)
     for name, value in changes.items():
         setattr(case, name, value)

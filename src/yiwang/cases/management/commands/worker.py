@@ -43,6 +43,7 @@ class Command(BaseCommand):
             delivered = deliver_due(batch=10_000)
             self.stdout.write(f"messages: {delivered['sent']} sent, {delivered['failed']} failed, "
                               f"{delivered['dead']} given up, {delivered['unknown']} unknown")
+            call_command("integrations", stdout=self.stdout)
             return
         stop = threading.Event()
 
@@ -63,6 +64,8 @@ class Command(BaseCommand):
         threading.Thread(target=schedule, daemon=True, name="sweep-scheduler").start()
         # The outbox polls every second in its own thread: a login code cannot wait for the sweep's minute.
         start_delivery(stop)
+        # Webhooks and Open311 forwarding (docs/integrations.md), every 5 s; by name: that app sits above cases.
+        threading.Thread(target=call_command, args=("integrations", "--loop"), daemon=True, name="integrations").start()
         try:
             call_command("db_worker", interval=1)
         finally:
