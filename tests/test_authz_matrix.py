@@ -1733,6 +1733,8 @@ EMPTY_IN_WORLD: set[str] = {
     "cases.CannedReply",  # no 常用回复 in the world (cases/tests/test_replies_and_notes.py)
     # nobody in the world has moderated the public map (open311/tests/test_public_map.py)
     "open311.PublicText", "open311.PublicTextLog",
+    # no webhook subscription or Open311 forwarding rule in the world (integrations/tests/)
+    "integrations.Subscription", "integrations.Delivery", "integrations.ForwardingRule", "integrations.Forwarded",
 }
 
 
@@ -1762,8 +1764,6 @@ def _admin_pages(model, row, request) -> list[tuple[str, str, int]]:
         params = list(pattern.pattern.converters) or list(pattern.pattern.regex.groupindex)
         page = (pattern.name or "").removeprefix(f"{opts}_") or "object"
         if page == "changelist" or (not params and page != "add") or (params and row is None):
-    # no webhook subscription or Open311 forwarding rule in the world (integrations/tests/)
-    "integrations.Subscription", "integrations.Delivery", "integrations.ForwardingRule", "integrations.Forwarded",
             continue
         if pattern.name:
             url = reverse(f"{admin.site.name}:{pattern.name}", kwargs={p: row.pk for p in params})
