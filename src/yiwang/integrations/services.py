@@ -58,7 +58,7 @@ def max_attempts() -> int:
 def backoff(attempts: int) -> dt.timedelta:
     """The wait after the ``attempts``-th failed attempt: 30 s doubled each time, at most an hour.
 
-    With 20 attempts a receiver may be down for about 14 hours and still get everything."""
+    With 20 attempts a receiver may be down for about 13 hours and still get everything."""
     base = float(_setting("YIWANG_WEBHOOK_BACKOFF_SECONDS", 30))
     cap = float(_setting("YIWANG_WEBHOOK_BACKOFF_MAX_SECONDS", 3600))
     return dt.timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
