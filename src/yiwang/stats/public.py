@@ -19,11 +19,15 @@ import re
 from collections import Counter
 
 from django.core.cache import cache
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yiwang.cases.models import CaseEvent
 from yiwang.core import clock
+from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, ValidationFailed
+from yiwang.feedback.models import Evaluation
 from yiwang.org.models import Level
 from yiwang.org.selectors import Membership, RegionInfo, Viewer, hierarchy
 from yiwang.stats.incidents import incident_indicators
@@ -32,7 +36,7 @@ from yiwang.stats.selectors import day_counts, indicators, region_breakdown
 MONTHS = 12  # months of submitted/closed a page shows, the current one last
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 # A month's rework rate reads that month's incidents and their steps (not a tally): a public answer
-# is kept this long so repeated calls cost nothing.
+# is kept this long, keyed by data_version(), so repeated calls cost nothing.
 REWORK_CACHE_SECONDS = 300
 PUBLIC_LEVELS = (Level.AREA, Level.CITY, Level.TOWN, Level.COMMUNITY)
 
@@ -105,8 +109,16 @@ def _unit_figures(row: dict) -> dict:
     }
 
 
+def data_version() -> str:
+    """Changes whenever a figure may have: the newest case event and the newest rating (every tally
+    write comes with one or the other). Keys the public caches, so a cached answer is never stale."""
+    events = CaseEvent.objects.using(stale_ok()).aggregate(last=Max("id"))["last"] or 0
+    ratings = Evaluation.objects.using(stale_ok()).aggregate(last=Max("id"))["last"] or 0
+    return f"{events}:{ratings}"
+
+
 def _rework(viewer: Viewer, region: RegionInfo | None, month: dt.date) -> dict:
-    key = f"public-rework:{region.code if region else ''}:{month.isoformat()}"
+    key = f"yiwang:public:rework:{region.code if region else ''}:{month.isoformat()}:{data_version()}"
     hit = cache.get(key)
     if hit is not None:
         return hit

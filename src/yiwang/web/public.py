@@ -29,7 +29,8 @@ SNAPSHOT_CACHE_SECONDS = 60
 
 def checkpoint_ref() -> dict | None:
     """The newest signed checkpoint, and whether the tallies the figures are summed from are still the
-    ones it signed (then every figure can be re-added from its file); None before the first one."""
+    ones it signed (then every figure can be re-added from its file); None before the first one.
+    The digest is cached per data_version(), so it is recomputed only after a case or a rating moved."""
     try:
         from yiwang.records import checkpoints as records_checkpoints
         from yiwang.records.selectors import latest_checkpoint
@@ -39,10 +40,11 @@ def checkpoint_ref() -> dict | None:
     cp = latest_checkpoint()
     if cp is None:
         return None
-    digest = cache.get("yiwang:public:tallies-digest")
+    key = f"yiwang:public:tallies-digest:{public_stats.data_version()}"
+    digest = cache.get(key)
     if digest is None:
         digest = records_checkpoints.sha256(records_checkpoints.canonical(records_checkpoints.tallies_snapshot()))
-        cache.set("yiwang:public:tallies-digest", digest, SNAPSHOT_CACHE_SECONDS)
+        cache.set(key, digest, SNAPSHOT_CACHE_SECONDS)
     return {
         "number": cp.number, "created_at": cp.created_at, "digest": cp.digest,
         "tallies_digest": cp.tallies_digest, "file_url": reverse("checkpoint_file", args=[cp.number]),
