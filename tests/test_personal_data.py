@@ -64,7 +64,7 @@ ROLES = ["clerk_xfl", "handler_xfl", "handler_dz", "handler_kg", "operator_kg", 
          "leader_kg", "gridder_xfl", "secretary_cjc", "admin", "resident_wang", "resident_li", None]
 
 PAGES = [
-    "/", "/work/", "/work/?tab=closed", "/work/?tab=mine", "/work/notifications/", "/me/cases/", "/me/messages/", "/grid/",
+    "/maps/outlines.json", "/", "/work/", "/work/?tab=closed", "/work/?tab=mine", "/work/notifications/", "/me/cases/", "/me/messages/", "/grid/",
     "/grid/KG-DZ-XFL-G1/", "/dashboard/", "/dashboard/cases/", "/dashboard/cases/?closed=1",
     "/dashboard/incidents/", "/command/", "/command/?tab=registered", "/command/?tab=handling", "/ledger/",
     "/party/", "/patrol/", "/parking/", "/parking/violations/", "/open311/v2/requests.json",
@@ -97,6 +97,7 @@ POST_ONLY = {
     "ledger:item_report", "party:pair_step", "parking:gate", "parking:decide", "parking:pay", "parking:appeal",
     "parking:judge", "web:case_action", "web:work_case_act", "web:work_case_reveal_id", "web:logout",
     "set_language",  # the language switch: a POST that only sets a cookie and redirects
+    "care",  # 长辈版 on or off: the same
 }
 NOT_CRAWLED = {
     "web:work_material": "a stored upload (a photo or a scan) as it was uploaded, not text",
@@ -422,7 +423,7 @@ def test_every_page_is_crawled(world, planted, records):
                "web:case_action": f"/cases/{planted[0].number}/action/",
                "web:work_case_act": f"/work/cases/{planted[0].number}/act/accept/",
                "web:work_case_reveal_id": f"/work/cases/{planted[0].number}/reveal-id/",
-               "set_language": "/i18n/setlang/"}
+               "set_language": "/i18n/setlang/", "care": "/care/"}
     for name in POST_ONLY:
         url = samples.get(name) or _sample(name, records)
         assert client.get(url).status_code == 405, name
