@@ -20,6 +20,8 @@ venv: $(STAMP)
 
 # The demo's staff have no authenticator: two-step verification is off there (docs/security.md).
 demo: export YIWANG_STAFF_2FA ?= off
+# Readable log lines for a person at a terminal; production writes JSON (docs/operations.md).
+demo: export YIWANG_LOG_FORMAT ?= plain
 demo: venv
 	@mkdir -p var
 	$(BIN)/yiwang migrate --noinput -v 0

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its latency covers every other middleware, and its request id is on every line they log.
+    "yiwang.core.observe.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "yiwang.core.security.SecurityHeadersMiddleware",  # CSP and Permissions-Policy, static files too
     # Static files, precompressed at collectstatic (gzip): the ECharts bundle is 643 KB raw but
@@ -286,6 +288,9 @@ LOGIN_REDIRECT_URL = "/"
 # Every handler masks ID numbers and mobile numbers (core/logging.py), Django's own included: its
 # default handlers are redefined here, and the root logger writes everything else (granian, libraries)
 # through the same console, so no record reaches a stream or an e-mail unmasked.
+# One JSON object per line for a log shipper (core.logging.JsonFormatter); "plain" for a person reading
+# a terminal (`make demo`).
+YIWANG_LOG_FORMAT = "plain" if os.environ.get("YIWANG_LOG_FORMAT", "json") == "plain" else "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -295,10 +300,11 @@ LOGGING = {
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "yiwang.core.logging.JsonFormatter"},
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]},
+        "console": {"class": "logging.StreamHandler", "formatter": YIWANG_LOG_FORMAT, "filters": ["personal_data"]},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["personal_data"]},
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler", "level": "ERROR",
@@ -319,6 +325,15 @@ LOGGING = {
         "granian.access": {"handlers": ["console"], "propagate": False},
     },
 }
+
+# Observing yiwang (docs/operations.md): /metrics needs this bearer token; without one, only a direct
+# loopback caller may read it. /readyz fails when the worker's heartbeat is older than, or the outbox's
+# due messages are more or older than, these.
+YIWANG_METRICS_TOKEN = os.environ.get("YIWANG_METRICS_TOKEN", "")
+YIWANG_READY_HEARTBEAT_SECONDS = float(os.environ.get("YIWANG_READY_HEARTBEAT_SECONDS", "60"))
+YIWANG_READY_OUTBOX_MAX = int(os.environ.get("YIWANG_READY_OUTBOX_MAX", "1000"))
+YIWANG_READY_OUTBOX_AGE_SECONDS = float(os.environ.get("YIWANG_READY_OUTBOX_AGE_SECONDS", "300"))
+YIWANG_READY_MIGRATIONS_CACHE_SECONDS = float(os.environ.get("YIWANG_READY_MIGRATIONS_CACHE_SECONDS", "5"))
 
 # How long an in-process cache of configuration (matters, routing, calendar, hierarchy) trusts
 # itself before asking the database whether another process changed it.

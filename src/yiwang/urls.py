@@ -5,9 +5,11 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
 from yiwang.api import api
+from yiwang.cases import observability
 from yiwang.cases.api import router as cases_router
 from yiwang.catalog.api import router as catalog_router
 from yiwang.command.api import router as command_router
+from yiwang.core import health
 from yiwang.feedback.api import router as feedback_router
 from yiwang.grid.api import router as grid_router
 from yiwang.ledger.api import router as ledger_router
@@ -41,6 +43,10 @@ urlpatterns = [
     # First: no other prefix overlaps it, and every pattern before it is tried (and fails) on each
     # API call; behind the pages, resolving cost case intake ~2 % of its CPU (bench/intake_profile.py).
     path("api/v1/", api.urls),
+    # For load balancers and Prometheus (docs/operations.md): no login, no session, no personal data.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
+    path("metrics", observability.metrics_view, name="metrics"),
     path("", web_views.home, name="home"),
     path("admin/", admin.site.urls),
     # Django's set_language redirects any other method to `next`; the site's form only POSTs.

@@ -5,10 +5,17 @@ so every handler in settings.LOGGING has PersonalDataFilter: it masks the record
 arguments, its traceback and its stack with idnumber.mask_text before any handler formats it. The
 error e-mail to ADMINS (Django's AdminEmailHandler) renders a whole request — POST data, local
 variables, the exception — so it is written by MaskingExceptionReporter, masked the same way.
+
+JsonFormatter writes one JSON object per line for a log shipper, with the request's id, route, status,
+duration and user id (core/observe.py sets them in a context variable for every line of the request),
+or the worker's job id. YIWANG_LOG_FORMAT=plain keeps the readable lines for development.
 """
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import json
 import logging
 
 from django.views.debug import ExceptionReporter
@@ -58,3 +65,50 @@ class MaskingExceptionReporter(ExceptionReporter):
 
     def get_traceback_html(self) -> str:
         return mask_text(super().get_traceback_html())
+
+
+# What every line of the current request (or worker job) carries; a dict set once per request, so a
+# thread the request starts sees the same one.
+log_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("yiwang_log_context", default=None)
+
+_RECORD_FIELDS = ("route", "status", "duration_ms", "method")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and, where known, the request's or job's
+    fields. The message and the traceback are masked again here, so a handler without the filter
+    cannot write an ID number either."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_text(record.getMessage()),
+        }
+        entry.update(log_context.get() or {})
+        for name in _RECORD_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = mask_text(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = mask_text(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def bind_job_ids() -> None:
+    """Give every log line of a django-tasks job the job's id (the worker calls this at start)."""
+    from django_tasks_db.compat import task_finished, task_started
+
+    def started(sender, task_result, **kwargs) -> None:
+        log_context.set({"job_id": str(task_result.id), "task": getattr(task_result.task, "name", "")})
+
+    def finished(sender, task_result, **kwargs) -> None:
+        log_context.set(None)
+
+    task_started.connect(started, weak=False, dispatch_uid="yiwang.log_context.started")
+    task_finished.connect(finished, weak=False, dispatch_uid="yiwang.log_context.finished")

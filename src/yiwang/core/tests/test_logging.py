@@ -1,5 +1,6 @@
 """No log line and no error e-mail carries a full ID number or mobile number."""
 
+import json
 import logging
 import os
 import subprocess
@@ -77,9 +78,16 @@ def test_the_yiwang_command_writes_masked_log_lines():
             f"{{'id_number': '{ID_NUMBER}', 'phone': '{MOBILE}'}}); "
             f"logging.getLogger('granian.access').warning('POST /api/v1/cases?id={ID_NUMBER} 422')")
     yiwang = Path(sys.executable).with_name("yiwang")
-    done = subprocess.run([str(yiwang), "shell", "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "YIWANG_LOG_LEVEL": "INFO"})
-    assert done.returncode == 0, done.stderr
-    assert "ERROR yiwang.intake: bad form {'id_number': '6104************3X', 'phone': '138****0001'}" in done.stderr
-    assert "id=6104************3X 422" in done.stderr
-    assert ID_NUMBER not in done.stderr + done.stdout and MOBILE not in done.stderr + done.stdout
+    for log_format in ("plain", "json"):
+        done = subprocess.run([str(yiwang), "shell", "-c", code], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "YIWANG_LOG_LEVEL": "INFO", "YIWANG_LOG_FORMAT": log_format})
+        assert done.returncode == 0, done.stderr
+        if log_format == "plain":
+            assert ("ERROR yiwang.intake: bad form {'id_number': '6104************3X', 'phone': '138****0001'}"
+                    in done.stderr)
+        else:
+            lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+            assert {"level": "ERROR", "logger": "yiwang.intake",
+                    "message": "bad form {'id_number': '6104************3X', 'phone': '138****0001'}"}.items() <= lines[0].items()
+        assert "id=6104************3X 422" in done.stderr
+        assert ID_NUMBER not in done.stderr + done.stdout and MOBILE not in done.stderr + done.stdout

@@ -14,7 +14,8 @@ from yiwang.cases.tasks import (
     sweep_deadlines,
     sweep_deadlines_task,
 )
-from yiwang.core import clock
+from yiwang.core import clock, health
+from yiwang.core.logging import bind_job_ids
 from yiwang.core.tasks import purge_idempotency_records, purge_idempotency_records_task
 from yiwang.messages.services import deliver_due
 from yiwang.messages.tasks import start_delivery
@@ -29,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval, once, **options):
         if once:
+            health.beat()
             counts = sweep_deadlines()
             self.stdout.write(f"sweep: {counts['red']} marked overdue, {counts['yellow']} marked due soon, "
                               f"{counts['escalated']} escalated")
@@ -46,6 +48,9 @@ class Command(BaseCommand):
             call_command("integrations", stdout=self.stdout)
             return
         stop = threading.Event()
+        bind_job_ids()
+        # Its own thread, beating every few seconds: /readyz and /metrics read its age (core/health.py).
+        threading.Thread(target=health.heartbeat_loop, args=(stop,), daemon=True, name="heartbeat").start()
 
         def schedule():
             last_day = None

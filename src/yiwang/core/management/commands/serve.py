@@ -1,8 +1,11 @@
 """`yiwang serve`: the production-shaped server (granian, WSGI; WhiteNoise serves compressed static files)."""
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -26,6 +29,12 @@ class Command(BaseCommand):
             # static files are served by WhiteNoise inside the app: precompressed, cached headers
             "yiwang.wsgi:application",
         ]
+        # Request latency is measured in each granian worker; this directory lets whichever worker answers
+        # /metrics sum them all (core/metrics.py). Emptied here: files of a previous run's processes would
+        # be counted again.
+        metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.VAR_DIR / "prometheus")))
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"yiwang serving on http://{host}:{port}/ ({workers} workers)")
         self.stdout.flush()
         os.execv(sys.executable, argv)
