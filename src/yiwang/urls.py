@@ -17,6 +17,8 @@ from yiwang.org.api import router as org_router
 from yiwang.parking.api import router as parking_router
 from yiwang.party.api import router as party_router
 from yiwang.patrol.api import router as patrol_router
+from yiwang.records import views as records_views
+from yiwang.records.api import router as records_router
 from yiwang.stats.api import router as stats_router
 from yiwang.web import care as web_care
 from yiwang.web import maps as web_maps
@@ -35,6 +37,7 @@ api.add_router("/", ledger_router)
 api.add_router("/", party_router)
 api.add_router("/", parking_router)
 api.add_router("/", stats_router)
+api.add_router("/", records_router)
 api.add_router("/", public_router)
 
 admin.site.login_form = AdminLoginForm  # throttled like every password check (core.throttle)
@@ -53,6 +56,9 @@ urlpatterns = [
     path("i18n/setlang/", require_POST(set_language), name="set_language"),
     path("care/", web_care.toggle, name="care"),
     path("maps/outlines.json", web_maps.outlines, name="map_outlines"),
+    path("checkpoints/", records_views.checkpoint_list, name="checkpoints"),
+    path("checkpoints/<int:number>.json", records_views.checkpoint_file, name="checkpoint_file"),
+    path("receipts/check/", records_views.receipt_check, name="receipt_check"),
     path("dashboard/", include("yiwang.stats.urls")),
     path("grid/", include("yiwang.grid.urls")),
     path("command/", include("yiwang.command.urls")),

@@ -1,9 +1,12 @@
 """`yiwang worker`: run background jobs, and enqueue the deadline sweep every --interval seconds."""
 
+import io
+import logging
 import threading
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 from yiwang.cases.retention import retention_sweep
 from yiwang.cases.tasks import (
@@ -19,6 +22,8 @@ from yiwang.core.logging import bind_job_ids
 from yiwang.core.tasks import purge_idempotency_records, purge_idempotency_records_task
 from yiwang.messages.services import deliver_due
 from yiwang.messages.tasks import start_delivery
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -45,6 +50,7 @@ class Command(BaseCommand):
             delivered = deliver_due(batch=10_000)
             self.stdout.write(f"messages: {delivered['sent']} sent, {delivered['failed']} failed, "
                               f"{delivered['dead']} given up, {delivered['unknown']} unknown")
+            call_command("checkpoint", "--daily", stdout=self.stdout)
             call_command("integrations", stdout=self.stdout)
             return
         stop = threading.Event()
@@ -63,6 +69,7 @@ class Command(BaseCommand):
                     apply_auto_rules_task.enqueue()
                     # Personal data past its retention period (docs/retention.md), once a day, off the sweep's thread.
                     threading.Thread(target=retention_sweep, daemon=True, name="retention").start()
+                    threading.Thread(target=daily_checkpoint, daemon=True, name="checkpoint").start()
                     last_day = clock.today()
                 stop.wait(interval)
 
@@ -75,3 +82,15 @@ class Command(BaseCommand):
             call_command("db_worker", interval=1)
         finally:
             stop.set()
+
+
+def daily_checkpoint() -> None:
+    """Today's signed checkpoint (docs/checkpoints.md), once per day however often the worker starts.
+    By command name: records sits above cases and is not imported here. Its own thread, because it
+    reads every case and must not hold up the minute's sweeps."""
+    try:
+        call_command("checkpoint", "--daily", stdout=io.StringIO())
+    except Exception:
+        logger.exception("the daily checkpoint failed; the next start or day tries again")
+    finally:
+        connections.close_all()  # this thread's connections only
