@@ -133,6 +133,13 @@ RULES: dict[str, Rule] = {
     "DELETE /api/v1/session": both(SIGNED_IN_API),
     "GET /api/v1/matters": both(PUBLIC),
     "GET /api/v1/matters/{code}": both(PUBLIC),
+    # --- checkpoints and receipts (docs/checkpoints.md): public by design, hashes and case numbers only ---
+    "GET /api/v1/public/checkpoints": both(PUBLIC, "signed roots anyone may check"),
+    "GET /api/v1/public/checkpoints/{checkpoint_number}": both(PUBLIC),
+    "GET /api/v1/public/signing-key": both(PUBLIC, "the public key an outsider checks a checkpoint with"),
+    "GET checkpoints": both(PUBLIC),
+    "GET checkpoint_file": both(PUBLIC, "the file for an outside archive: every case's number and hash, no one's data"),
+    "GET receipt_check": both(PUBLIC, "a receipt's number and hash checked; the answer is yes or no"),
     "GET api:openapi-json": both(PUBLIC),
     "GET api:openapi-view": both(PUBLIC),
     "GET api:api-root": both("404 404 404 404 404 404 404 404 404 404", "nothing lives at /api/v1/ itself"),

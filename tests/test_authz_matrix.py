@@ -612,6 +612,35 @@ def _open311_list(o, me):
 
 
 @calls("GET web:lookup")
+def _checkpoint_number() -> int:
+    from yiwang.records.selectors import latest_checkpoint
+    from yiwang.records.services import checkpoint_create
+
+    return (latest_checkpoint() or checkpoint_create()).number
+
+
+@calls("GET /api/v1/public/checkpoints", "GET /api/v1/public/signing-key", "GET checkpoints")
+def _checkpoints(o, me):
+    _checkpoint_number()
+    return Call()  # no object: the same signed roots for everyone
+
+
+@calls("GET /api/v1/public/checkpoints/{checkpoint_number}")
+def _checkpoint(o, me):
+    return Call(params={"checkpoint_number": _checkpoint_number()})
+
+
+@calls("GET checkpoint_file")
+def _checkpoint_file(o, me):
+    # public: the file names every case of every side by number and hash, by design; no one's data.
+    return Call(params={"number": _checkpoint_number()}, public=True)
+
+
+@calls("GET receipt_check")
+def _receipt_check(o, me):
+    return Call(query={"number": o.app.number, "hash": o.app.last_hash})
+
+
 def _lookup(o, me):
     return Call(query={"number": o.app.number, "phone": o.app.applicant_phone})
 

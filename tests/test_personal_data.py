@@ -69,12 +69,13 @@ PAGES = [
     "/dashboard/incidents/", "/command/", "/command/?tab=registered", "/command/?tab=handling", "/ledger/",
     "/party/", "/patrol/", "/parking/", "/parking/violations/", "/open311/v2/requests.json",
     "/open311/v2/requests.xml", "/dashboard/cases/export.xlsx", "/dashboard/cases/export.xlsx?closed=1",
-    "/dashboard/export.xlsx",
+    "/dashboard/export.xlsx", "/checkpoints/",
 ]
 PER_CASE = [
     "/work/cases/{number}/", "/cases/{number}/", "/lookup/?number={number}&phone=" + PHONE,
     "/open311/v2/requests/{number}.json", "/open311/v2/requests/{number}.xml", "/admin/cases/case/{pk}/change/",
 ]
+    "/receipts/check/?number={number}&hash=" + "0" * 64,
 # The pages of the records staff type text into, and the pages that show no record but are pages.
 PER_RECORD = [
     "/ledger/topics/", "/ledger/topics/counts/", "/ledger/topics/new/", "/ledger/batches/new/",
@@ -88,6 +89,7 @@ PER_RECORD = [
     "/open311/v2/discovery.json", "/open311/v2/services.json", "/open311/v2/services/INC_PARKING.json",
     "/two-factor/", "/two-factor/verify/", "/two-factor/recovery/",  # staff second factor (the suite runs with YIWANG_STAFF_2FA=off)
 ]
+    "/checkpoints/{checkpoint}.json",  # every case's number and hash, signed (docs/checkpoints.md)
 # Page routes the crawl does not fetch, and why. A GET on the POST-only ones must answer 405, so one
 # that starts answering GET has to join the crawl (test_every_page_is_crawled).
 POST_ONLY = {
@@ -111,7 +113,7 @@ NOT_CRAWLED = {
 # crawl (so a new read is crawled, not skipped). Values in braces are the planted records' ids.
 API_PARAMS = {
     "code": "SENIOR_CARD", "topic_id": "{topic}", "batch_id": "{batch}", "item_id": "{item}", "pair_id": "{pair}",
-    "log_id": "{log}", "violation_id": "{violation}", "team_id": "{team}",
+    "log_id": "{log}", "violation_id": "{violation}", "team_id": "{team}", "checkpoint_number": "{checkpoint}",
 }
 API_CODES = {  # {code} names a matter, a grid or a party branch
     "/api/v1/grids/{code}": "KG-DZ-XFL-G1", "/api/v1/party/branches/{code}": "{branch}",
@@ -257,7 +259,10 @@ def records(world) -> Records:
         case_act(viewer=operator, case_id=case.pk, action="dispatch", version=case.version, unit_code="KG-DZ-EN")
     penalty = parking.penalty_decide(viewer=world.viewer("handler_en"), violation_id=violation.pk, note=TYPED)
     appeal = parking.appeal_file(viewer=leader, penalty_id=penalty.pk, reason=TYPED)
-    return Records({"finding": finding.pk, "appeal": appeal.pk, "topic": topic.pk, "visit": visit.pk, "topic_item": topic_item.pk, "batch": batch.pk,
+    from yiwang.records.services import checkpoint_create
+
+    checkpoint = checkpoint_create()  # after every planted case: the signed file names them all
+    return Records({"checkpoint": checkpoint.number, "finding": finding.pk, "appeal": appeal.pk, "topic": topic.pk, "visit": visit.pk, "topic_item": topic_item.pk, "batch": batch.pk,
                     "plist": plist.pk, "item": item.pk, "branch": branch.code, "pair": pair.pk, "team": team.pk,
                     "log": log.pk, "check_in": check_in.pk, "violation": violation.pk, "today": today,
                     "tomorrow": today + dt.timedelta(days=1)})
