@@ -611,7 +611,6 @@ def _open311_list(o, me):
     return Call(public=True)  # GeoReport: the public fields of every incident, wherever it lies
 
 
-@calls("GET web:lookup")
 def _checkpoint_number() -> int:
     from yiwang.records.selectors import latest_checkpoint
     from yiwang.records.services import checkpoint_create
@@ -641,6 +640,7 @@ def _receipt_check(o, me):
     return Call(query={"number": o.app.number, "hash": o.app.last_hash})
 
 
+@calls("GET web:lookup")
 def _lookup(o, me):
     return Call(query={"number": o.app.number, "phone": o.app.applicant_phone})
 

@@ -74,8 +74,8 @@ PAGES = [
 PER_CASE = [
     "/work/cases/{number}/", "/cases/{number}/", "/lookup/?number={number}&phone=" + PHONE,
     "/open311/v2/requests/{number}.json", "/open311/v2/requests/{number}.xml", "/admin/cases/case/{pk}/change/",
-]
     "/receipts/check/?number={number}&hash=" + "0" * 64,
+]
 # The pages of the records staff type text into, and the pages that show no record but are pages.
 PER_RECORD = [
     "/ledger/topics/", "/ledger/topics/counts/", "/ledger/topics/new/", "/ledger/batches/new/",
@@ -88,8 +88,8 @@ PER_RECORD = [
     "/matters/SENIOR_CARD/", "/matters/SENIOR_CARD/apply/", "/report/", "/halls/", "/login/", "/login/code/", "/signup/",
     "/open311/v2/discovery.json", "/open311/v2/services.json", "/open311/v2/services/INC_PARKING.json",
     "/two-factor/", "/two-factor/verify/", "/two-factor/recovery/",  # staff second factor (the suite runs with YIWANG_STAFF_2FA=off)
-]
     "/checkpoints/{checkpoint}.json",  # every case's number and hash, signed (docs/checkpoints.md)
+]
 # Page routes the crawl does not fetch, and why. A GET on the POST-only ones must answer 405, so one
 # that starts answering GET has to join the crawl (test_every_page_is_crawled).
 POST_ONLY = {
