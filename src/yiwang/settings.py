@@ -349,6 +349,8 @@ YIWANG_TILE_URL = os.environ.get("YIWANG_TILE_URL", "")
 YIWANG_TILE_SUBDOMAINS = os.environ.get("YIWANG_TILE_SUBDOMAINS", "abc")
 YIWANG_TILE_ATTRIBUTION = os.environ.get("YIWANG_TILE_ATTRIBUTION", "")
 YIWANG_TIANDITU_KEY = os.environ.get("YIWANG_TIANDITU_KEY", "")
+# Where a map with nothing of its own to show opens ("lat,lng"): the district's centre.
+YIWANG_MAP_CENTRE = os.environ.get("YIWANG_MAP_CENTRE", "34.38,108.76")
 
 # Security headers (yiwang.core.security; docs/security.md). Every script and style is a static
 # file: no 'unsafe-inline', no 'unsafe-eval'. Same shape as Django 6.0's SECURE_CSP; the middleware

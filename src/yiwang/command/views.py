@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -17,7 +16,7 @@ from yiwang.cases import routing
 from yiwang.cases.workflows import workflow
 from yiwang.command import selectors, services
 from yiwang.command.forms import BoardForm, BulkDispatchForm, DispatchForm, MergeForm
-from yiwang.core import forms, pages
+from yiwang.core import forms, maps, pages
 from yiwang.core.errors import BadParameter, DomainError
 from yiwang.core.idnumber import mask_text
 from yiwang.org.decorators import staff_required
@@ -51,7 +50,7 @@ def board(request):
                "href": reverse("web:work_case", args=[r["case"].number]),
                "color": {3: "#7a0d0d", 2: "#b3261e", 1: "#b8860b"}.get(r["case"].warning_level, "#0b57d0")}
               for r in rows if r["case"].lat is not None]
-    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 11, "points": points,
+    map_config = {"center": maps.centre(), "zoom": 11, "points": points,
                   "outlines": []}
     return render(request, "command/board.html", {
         "tab": tab, "tabs": [(k, label, counts.get(k, 0)) for k, label in selectors.TABS], "rows": rows,

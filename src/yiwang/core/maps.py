@@ -51,3 +51,8 @@ def outlines(tolerance: float = 0.00005) -> dict:
         geometry = shape(feature["geometry"]).simplify(tolerance, preserve_topology=True)
         features.append({**feature, "geometry": mapping(geometry)})
     return {"type": "FeatureCollection", "features": features}
+
+
+def centre() -> list[float]:
+    """Where a map with nothing to show opens: the district's centre (YIWANG_MAP_CENTRE, "lat,lng")."""
+    return [float(x) for x in str(getattr(settings, "YIWANG_MAP_CENTRE", "34.38,108.76")).split(",")]

@@ -6,7 +6,6 @@ grid.services.grid_report writes.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from yiwang.cases.deadlines import is_overdue
 from yiwang.cases.workflows import workflow
 from yiwang.catalog.selectors import matter_list
-from yiwang.core import pages
+from yiwang.core import maps, pages
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_text
 from yiwang.grid import selectors, services
@@ -75,7 +74,7 @@ def _detail_page(request, viewer: Viewer, grid, *, errors: dict, revealed: dict 
     incidents = selectors.open_incidents(viewer=viewer, grid=grid)
     states = workflow("incident").states
     map_config = {
-        "tile_url": settings.YIWANG_TILE_URL, "center": [grid.lat or 34.38, grid.lng or 108.76], "zoom": 15,
+        "center": [grid.lat, grid.lng] if grid.lat is not None else maps.centre(), "zoom": 15,
         "pick": may_report, "outlines": [selectors.grid_feature(grid)] if grid.boundary else [],
         "points": [{"lat": c.lat, "lng": c.lng, "label": mask_text(c.title, phones=False),
                     "href": reverse("web:work_case", args=[c.number])} for c in incidents if c.lat is not None],

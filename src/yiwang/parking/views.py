@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib import messages
 from django.forms import Form
 from django.http import HttpResponseRedirect
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from yiwang.cases.attachments import attachment_store
 from yiwang.cases.workflows import workflow
-from yiwang.core import forms, pages
+from yiwang.core import forms, maps, pages
 from yiwang.core.errors import DomainError
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Role
@@ -36,7 +35,6 @@ from yiwang.parking.models import AppealState, PaymentState, PlaceKind, Source
 from yiwang.parking.selectors import HOTSPOT_ROLES
 
 PERIODS = (7, 30, 90, 365)
-MAP_CENTRE = [34.38, 108.76]
 
 
 @staff_required
@@ -93,7 +91,7 @@ def violations(request):
         page = selectors.violation_list(viewer=viewer, filters=selectors.ViolationFilters())
     query = request.GET.copy()
     query.pop("cursor", None)
-    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": MAP_CENTRE, "zoom": 11, "pick": True,
+    map_config = {"center": maps.centre(), "zoom": 11, "pick": True,
                   "points": [], "outlines": region_outlines(level="grid")}
     return render(request, "parking/violations.html", {
         "page": page, "filters": filters, "query": query.urlencode(), "sources": Source.choices,
@@ -196,7 +194,7 @@ def hotspots(request):
     points = [{**p, "color": "#b3261e"} for p in spots.points]
     points += [{"lat": p.lat, "lng": p.lng, "label": f"{p.name}（{p.kind}）{p.count}", "color": "#0550ae"}
                for p in spots.near]
-    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": _centre(points), "zoom": 13 if points else 11,
+    map_config = {"center": _centre(points), "zoom": 13 if points else 11,
                   "points": points, "outlines": region_outlines(level="grid")}
     busiest_hour = max(range(24), key=lambda h: (spots.by_hour[h], -h)) if spots.total else None
     busiest_day = max(range(7), key=lambda d: (spots.by_weekday[d], -d)) if spots.total else None
@@ -212,7 +210,7 @@ def hotspots(request):
 def _centre(points: list[dict]) -> list[float]:
     """Where the map opens: amid what it shows (the district's centre when it shows nothing)."""
     if not points:
-        return MAP_CENTRE
+        return maps.centre()
     return [sum(p["lat"] for p in points) / len(points), sum(p["lng"] for p in points) / len(points)]
 
 

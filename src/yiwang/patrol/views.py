@@ -7,7 +7,6 @@ import calendar
 import datetime as dt
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
@@ -19,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from yiwang.catalog.selectors import matter_list
-from yiwang.core import pages
+from yiwang.core import maps, pages
 from yiwang.core.errors import DomainError
 from yiwang.core.idempotency import idempotent_page
 from yiwang.core.idnumber import mask_text
@@ -209,8 +208,8 @@ def log_page(request, log_id: int) -> HttpResponse:
     # Masked before it is cut: a number cut short would no longer look like one.
     points += [{"lat": f.lat, "lng": f.lng, "label": f"{f.category} {mask_text(f.description, phones=False)[:30]}"}
                for f in findings]
-    center = [log.track[0]["lat"], log.track[0]["lng"]] if log.track else [34.38, 108.76]
-    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": center, "zoom": 15, "points": points,
+    center = [log.track[0]["lat"], log.track[0]["lng"]] if log.track else maps.centre()
+    map_config = {"center": center, "zoom": 15, "points": points,
                   "outlines": region_outlines(level="grid")}
     track = selectors.track_points(log)
     return render(request, "patrol/log.html", {"log": log, "track": track, "findings": findings,

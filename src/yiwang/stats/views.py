@@ -7,7 +7,6 @@ import datetime as dt
 import math
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse
 from django.shortcuts import render
@@ -121,7 +120,7 @@ def _map_config(place: stats.DashboardRegion, rows: list[dict], incidents: list)
         center, zoom = list(centres[place.region.code]), ZOOM.get(place.region.level, 11)
     else:
         return None
-    return {"tile_url": getattr(settings, "YIWANG_TILE_URL", ""), "center": center, "zoom": zoom,
+    return {"center": center, "zoom": zoom,
             "points": points, "incidents": len(incidents)}
 
 
@@ -272,7 +271,7 @@ def incidents(request):
     map_config = None
     if points:
         center, zoom = _fit(points)
-        map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": center, "zoom": zoom,
+        map_config = {"center": center, "zoom": zoom,
                       "points": [{**p, "color": "#b3261e"} for p in points]}
     return render(request, "stats/incidents.html", {
         "place": place, "region": place.region, "days": days, "periods": PERIODS, "figures": figures,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -43,7 +42,7 @@ def evidence_context(case: Case, *, staff: bool, token: str = "") -> dict:
     steps = evidence.evidence(case, staff=staff)
     point = None
     if case.lat is not None and case.lng is not None:
-        point = {"tile_url": settings.YIWANG_TILE_URL, "center": [case.lat, case.lng], "zoom": 16,
+        point = {"center": [case.lat, case.lng], "zoom": 16,
                  "points": [{"lat": case.lat, "lng": case.lng, "label": mask_text(case.title, phones=False)}]}
     # As a data attribute (escaped by the template), not json_script: the panel is swapped by htmx.
     return {"evidence_steps": steps, "evidence_map": point, "evidence_token": token,

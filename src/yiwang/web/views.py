@@ -27,7 +27,7 @@ from yiwang.cases.workflows import action_label, workflow
 from yiwang.catalog import selectors as catalog_selectors
 from yiwang.catalog.models import Delivery
 from yiwang.catalog.search import resident_search
-from yiwang.core import clock, forms, pages, throttle
+from yiwang.core import clock, forms, maps, pages, throttle
 from yiwang.core.errors import DomainError
 from yiwang.core.idnumber import mask_phone
 from yiwang.feedback.models import TAGS, Rating
@@ -345,7 +345,7 @@ def report(request):
                     {"number": number, "phone": created.case.applicant_phone}))
     points = [{"lat": r.lat, "lng": r.lng, "label": r.name, "color": "#57606a"}
               for r in _community_points()]
-    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 10, "pick": True,
+    map_config = {"center": maps.centre(), "zoom": 10, "pick": True,
                   "points": points, "outlines": region_outlines(level="grid")}
     response = render(request, "web/report.html", {
         "categories": categories, "communities": communities(), "errors": errors, "map_config": map_config,
@@ -393,6 +393,6 @@ def halls(request):
                         "matters": catalog_selectors.matters_handled_at(unit_kind=hall.kind, level=level)})
     points = [{"lat": r["hall"].lat, "lng": r["hall"].lng, "label": r["hall"].name}
               for r in listing if r["hall"].lat is not None]
-    map_config = {"tile_url": settings.YIWANG_TILE_URL, "center": [34.38, 108.76], "zoom": 10, "points": points}
+    map_config = {"center": maps.centre(), "zoom": 10, "points": points}
     return render(request, "web/halls.html", {"listing": listing, "communities": communities(), "near": near,
                                               "map_config": map_config})
