@@ -5,9 +5,9 @@ transaction (hooks.on_event_written). `yiwang worker` then POSTs it (forward_due
 ``pull_minutes``, asks for its status (pull_due). What comes back is appended to the local timeline
 through the engine as system actions (cases.workflows.SYSTEM_ACTIONS): ``forward_open311`` when the
 other server took it, ``remote_status`` when its status or notes changed, ``remote_close`` when it
-closed it. A remote "closed" closes the local case where its workflow has a "closed" state (an
-incident: the other platform handled it, and the reporter is told as at any 结案); any other case
-only records it, for staff to close through their own workflow.
+closed it. A remote "closed" closes an incident here too (the other platform handled the problem,
+and the reporter is told as at any 结案); any other kind only records it, for staff to close through
+its own workflow (an application's 办结 needs a decision only a person takes here).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections import Counter
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from yiwang.cases.models import Case
 from yiwang.cases.services.actions import take
@@ -31,12 +31,13 @@ from yiwang.cases.workflows import SYSTEM_ACTIONS, WORKFLOWS, Inputs
 from yiwang.core import clock
 from yiwang.core.errors import Conflict
 from yiwang.core.idnumber import mask_text
-from yiwang.integrations.models import Forwarded, ForwardStatus
+from yiwang.integrations.models import Forwarded, ForwardingRule, ForwardStatus
 from yiwang.integrations.services import backoff, max_attempts
 
 log = logging.getLogger("yiwang.integrations")
 
 LEASE = dt.timedelta(minutes=5)
+INCIDENT = "incident"  # the one kind a remote "closed" closes (see the module's doc)
 
 
 class RemoteError(Exception):
@@ -109,7 +110,8 @@ def _claim(q: Q) -> Forwarded | None:
 def forward_due(*, batch: int = 50) -> Counter:
     """POST the cases waiting to be forwarded; each outcome counted."""
     counts: Counter = Counter()
-    waiting = Q(status__in=[ForwardStatus.PENDING, ForwardStatus.FAILED])
+    # A disabled rule's waiting cases wait for it to be enabled again.
+    waiting = Q(status__in=[ForwardStatus.PENDING, ForwardStatus.FAILED], rule__active=True)
     for _turn in range(batch):
         if not Forwarded.objects.filter(waiting, next_attempt_at__lte=clock.now()).exists():
             break
@@ -152,11 +154,17 @@ def pull_due(*, batch: int = 200, force: bool = False) -> Counter:
     (all of them with ``force``); append what changed. Each outcome counted."""
     counts: Counter = Counter()
     now = clock.now()
-    rows = (Forwarded.objects.filter(status=ForwardStatus.FORWARDED).select_related("rule")
-            .order_by("pulled_at", "pk"))
-    for row in rows[:batch]:
-        if not force and row.pulled_at and row.pulled_at > now - dt.timedelta(minutes=row.rule.pull_minutes):
-            continue
+    due = []
+    # Per rule, so that the due rows are chosen in the query: a batch of rows not yet due must not
+    # crowd out the ones that are.
+    for rule in ForwardingRule.objects.filter(cases__status=ForwardStatus.FORWARDED).distinct():
+        rows = Forwarded.objects.filter(rule=rule, status=ForwardStatus.FORWARDED)
+        if not force:
+            rows = rows.filter(Q(pulled_at__isnull=True)
+                               | Q(pulled_at__lte=now - dt.timedelta(minutes=rule.pull_minutes)))
+        # Never asked first, then the longest ago (NULLs sort first on SQLite, last on PostgreSQL).
+        due += rows.select_related("rule").order_by(F("pulled_at").asc(nulls_first=True), "pk")[:batch]
+    for row in due[:batch]:
         try:
             counts[pull_one(row)] += 1
         except RemoteError as exc:
@@ -197,8 +205,7 @@ def record_remote(row: Forwarded, *, status: str, notes: str) -> str:
             Forwarded.objects.filter(pk=row.pk).update(pulled_at=now, last_error="")
             return "unchanged"
         case = Case.objects.select_for_update().select_related("matter_version").get(pk=fresh.case_id)
-        wf = WORKFLOWS.get(case.kind)
-        closes = status == "closed" and wf is not None and "closed" in wf.closed and case.state not in wf.closed
+        closes = status == "closed" and case.kind == INCIDENT and case.state not in WORKFLOWS[INCIDENT].closed
         act = SYSTEM_ACTIONS["remote_close" if closes else "remote_status"]
         payload = {"platform": fresh.rule.name, "service_request_id": fresh.service_request_id,
                    "remote_status": status, "status_notes": notes}

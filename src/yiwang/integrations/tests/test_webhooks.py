@@ -74,6 +74,14 @@ def test_only_subscribed_actions_in_the_subscribed_region_are_queued_with_their_
     assert body["event"] == f"{case.number}/{rows[0].seq}" and body["state"] == "dispatched"
 
 
+def test_a_neighbouring_community_of_the_same_town_is_not_sent(world):
+    services.subscription_add(name="cjc", url="http://127.0.0.1:9/x", region_code="KG-DZ-CJC", secret=SECRET)
+    report(world)  # in 幸福里 (KG-DZ-XFL), next to 程家村 in 底张街道
+    assert not Delivery.objects.exists()
+    report(world, lat=34.405, lng=108.745, region_code="KG-DZ-CJC")
+    assert Delivery.objects.get().action == "submit"
+
+
 def test_a_step_that_rolls_back_queues_nothing(world):
     services.subscription_add(name="all", url="http://127.0.0.1:9/x", secret=SECRET)
     with pytest.raises(RuntimeError), transaction.atomic():
