@@ -687,29 +687,6 @@ def _matter(o, me):
     return Call(params={"code": "SENIOR_CARD"})
 
 
-@calls("POST web:apply")
-def _apply(o, me):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    # A resident uploads the materials; a clerk ticks that the originals were seen at the window.
-    return Call(params={"code": "SENIOR_CARD"},
-                body={"f_birth_date": "1950-01-01", "region_code": COMMUNITY[o.name], "seen_id_card": "on",
-                      "seen_photo": "on"},
-                files={f"m_{code}": SimpleUploadedFile(f"{code}.png", PNG, content_type="image/png")
-                       for code in ("id_card", "photo")})
-
-
-@calls("POST /api/v1/cases")
-def _case_create(o, me):
-    return Call(body={"matter_code": "SENIOR_CARD", "region_code": COMMUNITY[o.name], **SENIOR_OK})
-
-
-@calls("GET /api/v1/cases/{number}", "GET web:case", "GET web:work_case")
-def _case(o, me):
-    return Call(params={"number": o.app.number})
-
-
-@calls("GET web:work_material")
 @calls("GET web:matter_document")
 def _matter_document(o, me):
     from yiwang.catalog.models import Matter, MatterDocument
@@ -750,6 +727,29 @@ def _faq_save(o, me):
                                                  "do": "save"}, watch=[faq])
 
 
+@calls("POST web:apply")
+def _apply(o, me):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # A resident uploads the materials; a clerk ticks that the originals were seen at the window.
+    return Call(params={"code": "SENIOR_CARD"},
+                body={"f_birth_date": "1950-01-01", "region_code": COMMUNITY[o.name], "seen_id_card": "on",
+                      "seen_photo": "on"},
+                files={f"m_{code}": SimpleUploadedFile(f"{code}.png", PNG, content_type="image/png")
+                       for code in ("id_card", "photo")})
+
+
+@calls("POST /api/v1/cases")
+def _case_create(o, me):
+    return Call(body={"matter_code": "SENIOR_CARD", "region_code": COMMUNITY[o.name], **SENIOR_OK})
+
+
+@calls("GET /api/v1/cases/{number}", "GET web:case", "GET web:work_case")
+def _case(o, me):
+    return Call(params={"number": o.app.number})
+
+
+@calls("GET web:work_material")
 def _material(o, me):
     return Call(params={"number": o.app.number, "index": 0})
 
