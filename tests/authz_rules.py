@@ -365,6 +365,7 @@ RULES: dict[str, Rule] = {
         "a resident or staff member reports a problem; anyone else must prove a mobile number by SMS code, "
         "and without one the form comes back refused beside the number, 422"),
     "GET web:halls": both(PUBLIC),
+    "GET web:matter_document": both(PUBLIC, "a guide's blank form or sample: public, as the guide is"),
     "GET web:login": both(PUBLIC),
     "POST web:login": both(PUBLIC),
     "GET web:two_factor_setup": both(STAFF_PAGE, "enrolling a second factor is for staff (yiwang.web.two_factor)"),
@@ -372,7 +373,6 @@ RULES: dict[str, Rule] = {
     "GET web:two_factor_verify": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
     "POST web:two_factor_verify": both(STAFF_PAGE, "a wrong code answers 422 with a message"),
     "GET web:two_factor_recovery": both(STAFF_PAGE, "staff without a device are sent on to enrol"),
-    "GET web:matter_document": both(PUBLIC, "a guide's blank form or sample: public, as the guide is"),
     "POST web:two_factor_recovery": both(STAFF_PAGE, "a wrong or missing code or password answers 422 with the form again"),
     "POST web:logout": both(PUBLIC),
     # --- the workbench -----------------------------------------------------------------------------
