@@ -399,13 +399,6 @@ RULES: dict[str, Rule] = {
         "the public map's moderation: operators, handlers and leaders who see the incident; a clerk, a grid "
         "worker or a secretary has no say (403), whatever side the incident lies on"),
     "GET web:work_material": rule(STAFF_PAGE, PAGE_ELSEWHERE),
-    # --- dashboards --------------------------------------------------------------------------------
-    "GET stats:dashboard": rule(STAFF_PAGE, PAGE_ELSEWHERE, "?region= outside the caller's scope reads as unknown"),
-    "GET stats:export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
-    "GET stats:cases": rule(STAFF_PAGE, PAGE_ELSEWHERE),
-    "GET stats:cases_export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
-    "GET stats:incidents": rule(STAFF_PAGE, PAGE_ELSEWHERE),
-    # --- grid pages ----------------------------------------------------------------------------------
     # 常见问题 drafts: edited and published by the clerks and handlers who answer consultations, on the
     # consultations they may see (web/faq.py).
     "GET web:faq_list": both("login 403   ok    ok    403   403   403   403   403   ok",
@@ -416,6 +409,13 @@ RULES: dict[str, Rule] = {
         "login 403   done  done  403   403   403   403   403   done",
         "login 403   404   404   403   403   403   403   403   done",
         "a draft of a consultation the clerk or handler may see; anyone else's reads as unknown"),
+    # --- dashboards --------------------------------------------------------------------------------
+    "GET stats:dashboard": rule(STAFF_PAGE, PAGE_ELSEWHERE, "?region= outside the caller's scope reads as unknown"),
+    "GET stats:export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET stats:cases": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET stats:cases_export": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    "GET stats:incidents": rule(STAFF_PAGE, PAGE_ELSEWHERE),
+    # --- grid pages ----------------------------------------------------------------------------------
     "GET grid:index": both(STAFF_PAGE, "the other region's grids must not be in it"),
     "GET grid:detail": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     "POST grid:detail": rule(
