@@ -70,6 +70,7 @@ PAGES = [
     "/party/", "/patrol/", "/parking/", "/parking/violations/", "/open311/v2/requests.json",
     "/open311/v2/requests.xml", "/dashboard/cases/export.xlsx", "/dashboard/cases/export.xlsx?closed=1",
     "/dashboard/export.xlsx", "/checkpoints/",
+    "/open/", "/open/?region=KG-DZ-XFL", "/open/?unit=KG-DZ-XFL-SH", "/open/map/",  # public (docs/public-figures.md)
 ]
 PER_CASE = [
     "/work/cases/{number}/", "/cases/{number}/", "/lookup/?number={number}&phone=" + PHONE,
@@ -100,6 +101,7 @@ POST_ONLY = {
     "parking:judge", "web:case_action", "web:work_case_act", "web:work_case_reveal_id", "web:logout",
     "set_language",  # the language switch: a POST that only sets a cookie and redirects
     "care",  # 长辈版 on or off: the same
+    "web:work_case_public",  # the public map's moderation (its box shows on the crawled workbench case page)
 }
 NOT_CRAWLED = {
     "web:work_material": "a stored upload (a photo or a scan) as it was uploaded, not text",
