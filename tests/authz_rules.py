@@ -385,6 +385,13 @@ RULES: dict[str, Rule] = {
     "POST web:signup": both(PUBLIC, "an empty form is refused by field, 422, whoever posts it"),
     "GET web:code_login": both(PUBLIC),
     "POST web:code_login": both(PUBLIC, "an empty form is refused by field, 422, whoever posts it"),
+    "GET web:close_account": both(
+        "login ok    403   403   403   403   403   403   403   403",
+        "注销账号: the signed-in resident's own account, no id taken; an account without a resident record "
+        "(staff, a volunteer, the superuser) is refused, 403: staff are closed by an administrator"),
+    "POST web:close_account": both(
+        "login ok    403   403   403   403   403   403   403   403",
+        "without the password the form comes back refused beside it, 422, and nothing is closed"),
     "GET web:work_case": rule(STAFF_PAGE, PAGE_ELSEWHERE),
     "POST web:work_case_act": rule(
         "login 403   done  quiet quiet quiet quiet quiet 403   done", PAGE_ELSEWHERE,

@@ -582,6 +582,7 @@ def _point(o: Side) -> dict:
        "GET ledger:batch_new", "GET parking:hotspots", "GET web:my_cases", "GET web:inbox",
        "GET web:report", "GET web:halls", "GET web:login", "POST web:logout", "GET web:notifications",
        "GET web:signup", "POST web:signup", "GET web:code_login", "POST web:code_login",
+       "GET web:close_account", "POST web:close_account",
        "GET open311:discovery", "GET open311:services", "GET party:index")
 def _nothing(o, me):
     return Call()

@@ -18,8 +18,10 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from yiwang.cases import search
 from yiwang.cases.chain import ATTESTED, SALT, SEALED, SEALED_KEYS, hashed_payload
@@ -27,6 +29,7 @@ from yiwang.cases.models import Case, CaseEvent, RetentionRun, Upload
 from yiwang.cases.services.timeline import append, rules_for
 from yiwang.cases.workflows import SYSTEM, SYSTEM_ACTIONS, Inputs, transition
 from yiwang.core import clock, idnumber
+from yiwang.core.errors import PermissionDenied, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -232,10 +235,106 @@ def retention_sweep(*, batch: int = 500, now: dt.datetime | None = None) -> Rete
         files += got["files"]
         if any(got.get(k) for k in kinds):
             touched.add(case_id)
+    counts["account"] = 0
+    for rid in closed_residents_due(now, retention_days()["id_number"], batch):
+        try:
+            with transaction.atomic():
+                _erase_resident(rid)
+            counts["account"] += 1
+        except Exception as exc:  # logged on the run; the next one goes on
+            errors.append(f"resident {rid}: {type(exc).__name__}: {exc}"[:300])
     run.counts, run.errors, run.files_deleted = counts, errors[:100], files
     run.cases, run.finished_at = len(touched), clock.now()
     run.save()
     return run
+
+
+# --- closing a resident's account (注销) --------------------------------------------------------------
+
+# Open applications a resident may still withdraw are withdrawn when they close their account: nobody is
+# left to bring a supplement or collect the result. Other open cases (a reported problem, an application
+# already decided) stay with staff: the problem is real whoever reported it, and the figures count them.
+WITHDRAWN_ON_CLOSING = "withdraw"
+
+
+def resident_close_account(*, user, password: str = "", code: str = "") -> None:
+    """Close the signed-in resident's own account, confirmed by their password or, for an account
+    without one, a login code sent to their number. The login is disabled at once; open applications
+    that may be withdrawn are; the resident's record is erased now when no case refers to it, else by
+    the retention sweep once their cases' retention has run (docs/retention.md)."""
+    from yiwang.org.models import CodePurpose, Resident, Staff
+    from yiwang.org.services import code_check
+
+    resident = Resident.objects.filter(user_id=getattr(user, "pk", None), closed_at__isnull=True).first()
+    if resident is None or not user.is_active:
+        raise PermissionDenied(_("只有居民本人可以注销自己的账号。"))
+    if user.is_staff or user.is_superuser or Staff.objects.filter(user_id=user.pk).exists():
+        # A staff account is closed by an administrator, never from the residents' page.
+        raise PermissionDenied(_("工作人员账号不能在此注销，请联系管理员。"))
+    if user.has_usable_password():
+        if not password or not user.check_password(password):
+            raise ValidationFailed(_("密码不正确。"), field="password")
+        with transaction.atomic():
+            _close(user, resident)
+    else:
+        if not code:
+            raise ValidationFailed(_("请填写短信验证码。"), field="code")
+        code_check(phone=resident.phone, purpose=CodePurpose.LOGIN, code=code,
+                   then=lambda: _close(user, resident))
+
+
+def open_cases_on_closing(resident) -> dict[str, int]:
+    """What closing the account would do to the resident's open cases: {"withdrawn": n, "kept": n}."""
+    open_ = Case.objects.filter(applicant=resident, closed_at__isnull=True)
+    withdrawn = open_.filter(kind="application", state__in=("submitted", "accepted", "supplement")).count()
+    return {"withdrawn": withdrawn, "kept": open_.count() - withdrawn}
+
+
+def _close(user, resident) -> None:
+    from yiwang.cases.services import case_act
+    from yiwang.org.selectors import viewer_for
+
+    viewer = viewer_for(user)
+    for case in Case.objects.filter(applicant=resident, closed_at__isnull=True, kind="application",
+                                    state__in=("submitted", "accepted", "supplement")).order_by("pk"):
+        case_act(viewer=viewer, case_id=case.pk, action=WITHDRAWN_ON_CLOSING, version=case.version,
+                 comment=_("申请人已注销账号。"))
+    now = clock.now()
+    type(resident).objects.filter(pk=resident.pk).update(closed_at=now)
+    # Unusable as well as inactive: reactivating the row by mistake still would not let anyone in.
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False, password="!closed")
+    if not Case.objects.filter(applicant=resident).exists():
+        _erase_resident(resident.pk)
+
+
+def _erase_resident(resident_id: int) -> None:
+    """The closed account's record without its person: name, number, ID number, address, birth date and
+    the login name (often the phone) erased; the row stays so the cases that cite it keep their link."""
+    from yiwang.org.models import Resident
+
+    r = Resident.objects.select_related("user").get(pk=resident_id)
+    Resident.objects.filter(pk=r.pk).update(name=ERASED, phone="", id_number="", address="", birth_date=None)
+    if r.user_id:
+        get_user_model().objects.filter(pk=r.user_id).update(
+            username=f"closed-{r.user_id}", first_name="", last_name="", email="", is_active=False)
+
+
+def closed_residents_due(now: dt.datetime, days: int | None, limit: int) -> list[int]:
+    """Closed accounts whose record may be erased: closed longer than the ID-number retention ago, no
+    case of theirs open, and every case of theirs already anonymised."""
+    from yiwang.org.models import Resident
+
+    if days is None:
+        return []
+    ids = list(Resident.objects.filter(closed_at__lte=now - dt.timedelta(days=days)).exclude(name=ERASED)
+               .order_by("closed_at").values_list("pk", flat=True)[:limit])
+    out = []
+    for rid in ids:
+        cases = list(Case.objects.filter(applicant_id=rid).values_list("pk", "closed_at"))
+        if all(closed for _pk, closed in cases) and all(
+                {"reporter_contact", "id_number"} <= done_kinds(pk) for pk, _closed in cases):
+            out.append(rid)
+    return out
 
 
 def retention_report(limit: int = 5) -> list[RetentionRun]:

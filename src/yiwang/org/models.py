@@ -120,6 +120,9 @@ class Resident(models.Model):
     elderly_alone = models.BooleanField(_("独居老人"), default=False)
     low_income = models.BooleanField(_("低保"), default=False)
     poverty = models.BooleanField(_("贫困户"), default=False)
+    # 注销: the account was closed at the resident's request (cases.retention.resident_close_account); the
+    # login is disabled, and the record is erased once no retention applies (docs/retention.md).
+    closed_at = models.DateTimeField(_("注销时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("居民")

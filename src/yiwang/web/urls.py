@@ -1,6 +1,7 @@
 from django.urls import path
 
 from yiwang.web import accounts, evidence, faq, inbox, public, views, workbench
+from yiwang.web.closing import close_account
 from yiwang.web.preferences import preferences as staff_preferences
 from yiwang.web.two_factor import recovery as two_factor_recovery
 from yiwang.web.two_factor import setup as two_factor_setup
@@ -22,6 +23,7 @@ urlpatterns = [
          name="case_answer_photo"),
     path("me/cases/", views.my_cases, name="my_cases"),
     path("me/messages/", inbox.inbox, name="inbox"),
+    path("me/close/", close_account, name="close_account"),
     path("lookup/", views.lookup, name="lookup"),
     path("report/", views.report, name="report"),
     path("halls/", views.halls, name="halls"),
