@@ -423,7 +423,10 @@ def replay(rec: object, lk: Lookups) -> Planned:
             if not act.system:
                 if state not in act.sources:
                     raise LineError(_("%(where)s：状态为 %(s)s 时不能执行 %(a)s。") % {"where": where, "s": state, "a": action})
-                if act.only_if and not (act.only_if == "home_visit" and home_visit):
+                # A replay checks what the record itself says (a home visit asked for); the live facts
+                # an incident's reporter steps depend on (reachable now, closed within 7 days of now)
+                # were the live engine's to check when the step was taken.
+                if act.only_if == "home_visit" and not home_visit:
                     raise LineError(_("%(where)s：该案件不适用 %(a)s。") % {"where": where, "a": action})
             elif not actor_name and actor_id is None:
                 actor_name = SYSTEM
