@@ -4,10 +4,12 @@ each delivery processed exactly once by id by a receiver that was down for a whi
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import time
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 from yiwang.cases.models import Case
@@ -230,3 +232,15 @@ def test_a_subscription_is_refused_with_a_field_message(world):
     with pytest.raises(ValidationFailed) as bad:
         services.subscription_add(name="x", url="https://example.org/", region_code="NOWHERE")
     assert bad.value.field == "region"
+
+
+def test_the_workers_round_delivers(world):
+    receiver = Receiver(SECRET).start()
+    try:
+        services.subscription_add(name="worker", url=receiver.url, actions=["submit"], secret=SECRET)
+        report(world)
+        out = io.StringIO()
+        call_command("integrations", stdout=out)  # what `yiwang worker --once` runs, and --loop repeats
+    finally:
+        receiver.stop()
+    assert "webhooks: 1 delivered" in out.getvalue() and len(receiver.processed) == 1
