@@ -35,9 +35,10 @@ from yiwang.stats.selectors import day_counts, indicators, region_breakdown
 
 MONTHS = 12  # months of submitted/closed a page shows, the current one last
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-# A month's rework rate reads that month's incidents and their steps (not a tally): a public answer
-# is kept this long, keyed by data_version(), so repeated calls cost nothing.
-REWORK_CACHE_SECONDS = 300
+# A month's rework rate reads that month's incidents and their steps (not a tally). Anyone may ask,
+# as often as they like: a region's month is counted at most once a minute, so the rate may lag
+# the tallied figures by that much.
+REWORK_CACHE_SECONDS = 60
 PUBLIC_LEVELS = (Level.AREA, Level.CITY, Level.TOWN, Level.COMMUNITY)
 
 
@@ -110,15 +111,15 @@ def _unit_figures(row: dict) -> dict:
 
 
 def data_version() -> str:
-    """Changes whenever a figure may have: the newest case event and the newest rating (every tally
-    write comes with one or the other). Keys the public caches, so a cached answer is never stale."""
+    """Changes whenever a tallied figure may have: the newest case event and the newest rating (every
+    tally write comes with one or the other)."""
     events = CaseEvent.objects.using(stale_ok()).aggregate(last=Max("id"))["last"] or 0
     ratings = Evaluation.objects.using(stale_ok()).aggregate(last=Max("id"))["last"] or 0
     return f"{events}:{ratings}"
 
 
 def _rework(viewer: Viewer, region: RegionInfo | None, month: dt.date) -> dict:
-    key = f"yiwang:public:rework:{region.code if region else ''}:{month.isoformat()}:{data_version()}"
+    key = f"yiwang:public:rework:{region.code if region else ''}:{month.isoformat()}"
     hit = cache.get(key)
     if hit is not None:
         return hit

@@ -68,6 +68,14 @@ def incident(world, *, lat=34.405, lng=108.705, rework=False, close=True):
     return case
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_rework():
+    # The rework rate is cached for a minute per region and month (stats.public): not across tests.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def busy(world):
     """Cases in two months, several regions and units, rated, reworked, with personal data everywhere."""
