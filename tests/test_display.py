@@ -76,7 +76,7 @@ def test_a_missing_material_is_named_not_coded(client, world):
     assert refused.value.errors["materials"] == ["缺少必需的材料：身份证。"]
 
 
-@pytest.mark.parametrize("language, text", [("zh-hans", "系统繁忙"), ("zh-hant", "系統繁忙"), ("en", "went wrong")])
+@pytest.mark.parametrize("language, text", [("zh-hans", "系统繁忙"), ("zh-hant", "系統繁忙"), ("en", "try again later")])
 def test_the_500_page_is_in_the_readers_language(language, text):
     with translation.override(language):
         page = server_error(RequestFactory().get("/")).content.decode()
