@@ -156,3 +156,23 @@ def test_a_failing_case_is_logged_on_the_run_and_the_rest_go_on(world, monkeypat
     call_command("stats", stdout=out)
     assert "retention 个人信息保留期清理" in out.getvalue() and "disk gone" in out.getvalue()
     assert RetentionRun.objects.count() == 1
+
+
+def test_a_checkpoint_signed_before_anonymisation_still_verifies(world, settings, tmp_path, monkeypatch):
+    """The signed checkpoints (records.checkpoints) recompute the covered events through
+    chain.event_hash: sealed and attested events give the hash they were signed with."""
+    pytest.importorskip("yiwang.records.checkpoints")
+    from yiwang.cases.services import timeline
+
+    settings.YIWANG_SIGNING_KEY_FILE = str(tmp_path / "keys" / "signing.pem")
+    case = closed_case(world)
+    monkeypatch.setattr(timeline, "seal", lambda payload: payload)
+    old_rule = closed_case(world)
+    monkeypatch.undo()
+    path = tmp_path / "cp.json"
+    call_command("checkpoint", "--out", str(path), stdout=io.StringIO())
+    retention.retention_sweep(now=LATER)
+    assert traces(case) == [] and traces(old_rule) == []
+    out = io.StringIO()
+    call_command("verify", "--checkpoint", str(path), stdout=out, stderr=io.StringIO())
+    assert "every event the checkpoint covers is as it was signed" in out.getvalue()
