@@ -1,5 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext as _
 
+from yiwang.core.errors import ValidationFailed
 from yiwang.open311 import services
 from yiwang.open311.models import ApiKey, PublicText, PublicTextLog, Submission
 from yiwang.org.selectors import viewer_for
@@ -32,11 +35,30 @@ class SubmissionAdmin(admin.ModelAdmin):
         return False
 
 
+class PublicTextForm(forms.ModelForm):
+    class Meta:
+        model = PublicText
+        fields = ("case", "hidden", "text")
+
+    def clean_case(self):
+        case = self.cleaned_data.get("case")
+        if case is not None and case.kind != "incident":
+            raise forms.ValidationError(_("只有事件会出现在公开地图上。"))
+        return case
+
+    def clean_text(self) -> str:
+        try:
+            return services.public_text_clean(self.cleaned_data.get("text", ""))
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(PublicText)
 class PublicTextAdmin(admin.ModelAdmin):
     """The public map's moderation, as on the workbench case page: every save goes through
     ``public_text_set``, so it is checked and logged the same way."""
 
+    form = PublicTextForm
     list_display = ("case", "hidden", "text", "updated_by", "updated_at")
     list_filter = ("hidden",)
     raw_id_fields = ("case",)

@@ -297,6 +297,17 @@ def moderated_case(*, viewer: Viewer, number: str) -> Case:
     return case
 
 
+def public_text_clean(text: str) -> str:
+    """The text as it would be published, or ValidationFailed (field ``text``) saying why not."""
+    text = (text or "").strip()
+    check_text(text, field="text")
+    if len(text) > PUBLIC_TEXT_MAX:
+        raise ValidationFailed(_("公开说明最多 %(n)s 个字。") % {"n": PUBLIC_TEXT_MAX}, field="text")
+    if mask_text(text) != text:
+        raise ValidationFailed(_("公开说明不能含有身份证号或手机号。"), field="text")
+    return text
+
+
 @transaction.atomic
 def public_text_set(*, viewer: Viewer, number: str, hidden: bool, text: str) -> PublicText:
     """Hide a report from the public map or set the words it shows there, logging before and after.
@@ -305,12 +316,7 @@ def public_text_set(*, viewer: Viewer, number: str, hidden: bool, text: str) -> 
     exactly what is published.
     """
     case = moderated_case(viewer=viewer, number=number)
-    text = (text or "").strip()
-    check_text(text, field="text")
-    if len(text) > PUBLIC_TEXT_MAX:
-        raise ValidationFailed(_("公开说明最多 %(n)s 个字。") % {"n": PUBLIC_TEXT_MAX}, field="text")
-    if mask_text(text) != text:
-        raise ValidationFailed(_("公开说明不能含有身份证号或手机号。"), field="text")
+    text = public_text_clean(text)
     current = PublicText.objects.select_for_update().filter(case=case).first()
     before_hidden, before_text = (current.hidden, current.text) if current else (False, "")
     now = clock.now()

@@ -153,3 +153,23 @@ def test_the_public_map_holds_no_personal_data(world, reports, client):
         for secret in ("欧阳秘密", "110101199003077777", "13912345678", "1391234", "=1+1", "34.405123",
                        "108.705678", reports["open"].number):
             assert secret not in text, secret
+
+
+def test_the_admin_moderates_through_the_same_checks_and_log(world, reports, client):
+    client.force_login(world.users["admin"])
+    url = "/admin/open311/publictext/add/"
+    answer = client.post(url, {"case": reports["open"].pk, "text": "车主 13912345678"})
+    assert answer.status_code == 200 and "不能含有身份证号或手机号" in answer.content.decode()
+    application = Case.objects.exclude(kind="incident").first() or case_create(
+        viewer=world.viewer("resident_wang"), matter_code="ASK_MEDICAL", description="问").case
+    answer = client.post(url, {"case": application.pk, "text": "可以公开"})
+    assert answer.status_code == 200 and "只有事件会出现在公开地图上" in answer.content.decode()
+    assert not PublicText.objects.exists() and not PublicTextLog.objects.exists()
+    answer = client.post(url, {"case": reports["open"].pk, "hidden": "on", "text": "已安排处置"})
+    assert answer.status_code == 302
+    row = PublicText.objects.get()
+    assert (row.hidden, row.text, row.updated_by.username) == (True, "已安排处置", "admin")
+    log = PublicTextLog.objects.get()
+    assert (log.actor.username, log.hidden_after, log.text_after) == ("admin", True, "已安排处置")
+    assert client.get(f"/admin/open311/publictextlog/{log.pk}/change/").status_code == 200
+    assert client.post(f"/admin/open311/publictextlog/{log.pk}/delete/", {"post": "yes"}).status_code == 403
