@@ -227,3 +227,13 @@ def test_the_answer_page_masks_id_numbers_and_escapes_hostile_text(world):
     Case.objects.filter(pk=case.pk).update(result=hostile)  # as if the handler had typed it
     body = Client().get(f"/cases/{case.number}/answer/{confirmation_token(case)}/").content.decode()
     assert "已解决吗？" in body and number not in body and "<script>alert(1)</script>" not in body
+
+
+def test_the_command_board_shows_a_reports_first_photo(world):
+    report(signed_in(world, "resident_wang"), [photo("a.jpg", jpeg("red")), photo("b.jpg", jpeg("blue"))])
+    case = Case.objects.get()
+    operator = signed_in(world, "operator_kg")
+    body = operator.get("/command/").content.decode()
+    thumb = f"/cases/{case.number}/photos/1/0/?size=thumb"
+    assert thumb in body and 'alt="现场照片 2 张"' in body
+    assert operator.get(thumb).status_code == 200

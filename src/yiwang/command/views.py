@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from yiwang.cases import routing
+from yiwang.cases.attachments import is_photo
 from yiwang.cases.workflows import workflow
 from yiwang.command import selectors, services
 from yiwang.command.forms import BoardForm, BulkDispatchForm, DispatchForm, MergeForm
@@ -43,7 +44,9 @@ def board(request):
     for case in cases:
         suggestion = routing.case_dispatch_suggestion(case) if tab in ("reported", "registered") else None
         rows.append({"case": case, "state": wf.states.get(case.state, case.state), "suggestion": suggestion,
-                     "smart": smart.get(case.pk)})
+                     "smart": smart.get(case.pk),
+                     # The report's photos (their index among the materials): the first shows on the row.
+                     "photos": [i for i, m in enumerate(case.materials or []) if is_photo(m)]})
     # A label shows the title as the table does: its ID numbers masked (core.idnumber).
     points = [{"lat": r["case"].lat, "lng": r["case"].lng,
                "label": f'{r["case"].number} {mask_text(r["case"].title, phones=False)}',
