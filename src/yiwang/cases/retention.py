@@ -191,8 +191,15 @@ def case_anonymise(*, case_id: int, kinds: list[str], at: dt.datetime | None = N
 
 
 def _erase_messages(case_id: int, secrets_: list[str]) -> None:
-    """The outbox rows the case caused: address and text erased, the row kept as a count."""
+    """The outbox rows the case caused: address and text erased, the row kept as a count. Staff and
+    residents' notifications about the case lose the personal strings they quote (a title, a name)."""
+    from yiwang.cases.models import Notification
     from yiwang.messages.models import Message
+
+    for n in Notification.objects.filter(case_id=case_id).only("pk", "message"):
+        scrubbed = _scrub(n.message, secrets_)
+        if scrubbed != n.message:
+            Notification.objects.filter(pk=n.pk).update(message=scrubbed)
 
     for m in Message.objects.filter(dedupe_key__startswith=f"case:{case_id}:"):
         Message.objects.filter(pk=m.pk).update(to=ERASED if m.channel == "sms" else _scrub(m.to, secrets_),

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from yiwang.cases import retention
 from yiwang.cases.attachments import upload_create
 from yiwang.cases.chain import SEALED, verify_events
-from yiwang.cases.models import Case, CaseEvent, RetentionRun
+from yiwang.cases.models import Case, CaseEvent, Notification, RetentionRun
 from yiwang.cases.services import case_act, case_create
 from yiwang.core import clock
 from yiwang.messages.models import Message
@@ -62,11 +62,16 @@ def traces(case: Case) -> list[str]:
     row = Case.objects.filter(pk=case.pk).values().get()
     texts = [str(row)] + [str(p) for p in CaseEvent.objects.filter(case=case).values_list("payload", flat=True)]
     texts += [f"{m.to} {m.subject} {m.text}" for m in Message.objects.filter(dedupe_key__startswith=f"case:{case.pk}:")]
+    texts += list(Notification.objects.filter(case=case).values_list("message", flat=True))
     return [v for v in PLANTED for t in texts if v in t]
 
 
 def figures() -> dict:
-    return indicators(viewer=Viewer(user_id=None, is_superuser=True, username="cli"))
+    """The leaders' dashboard figures and the published ones for the month the case was opened."""
+    from yiwang.stats.public import public_figures
+
+    return {"dashboard": indicators(viewer=Viewer(user_id=None, is_superuser=True, username="cli")),
+            "public": public_figures(month=f"{MONDAY:%Y-%m}")}
 
 
 def chain_ok(case: Case) -> str | None:
