@@ -331,6 +331,12 @@ RULES: dict[str, Rule] = {
     "POST set_language": both(PUBLIC),
     "POST care": both(PUBLIC, "长辈版 on or off: a display cookie of the visitor's own, back to a page of this site"),
     "GET map_outlines": both(PUBLIC, "the grid outlines under maps without tiles: drawn on the public report page anyway"),
+    # For machines (docs/operations.md): whether the process answers and whether it is ready, by check.
+    "GET healthz": both(PUBLIC, "the process answers: no database, nothing of anyone"),
+    "GET readyz": both(PUBLIC, "which check failed and its counts or ages, for a load balancer; nothing of anyone"),
+    "GET metrics": both(PUBLIC, "no YIWANG_METRICS_TOKEN here, and the test client calls from 127.0.0.1, the one "
+                                "caller let in without it; the token, another address and a proxy's header are "
+                                "refused in tests/test_observability.py"),
     # 公开数据 and the public map (docs/public-figures.md): counts, rates and rounded points of every region
     "GET web:public_figures": both(PUBLIC, "published figures: counts and rates of every region, no case"),
     "GET web:public_map": both(PUBLIC, "incidents at their ~100 m cell's centre, category and state only"),

@@ -666,6 +666,30 @@ def _map_outlines(o, me):
     return Call()  # no object: the same outlines on every side
 
 
+@calls("GET healthz")
+def _healthz(o, me):
+    return Call()
+
+
+@calls("GET readyz")
+def _readyz(o, me):
+    # Ready as a deployment is: a worker that has just beaten, at the moment of the world's newest due
+    # message (no worker delivers the outbox here, and the matrix runs for minutes).
+    from django.db.models import Max
+
+    from yiwang.core import clock, health
+    from yiwang.messages.models import Message
+
+    at = Message.objects.aggregate(at=Max("next_attempt_at"))["at"] or clock.now()
+    health.beat(at)
+    return Call(at=at, public=True)  # public: counts and ages of the whole district, no one's data
+
+
+@calls("GET metrics")
+def _metrics(o, me):
+    return Call(public=True)  # public here (see its rule): counts by kind of the whole district, no one's data
+
+
 @calls("GET web:public_figures", "GET /api/v1/public/figures")
 def _public_figures(o, me):
     # public: the figures of every region, by design (published figures); counts and rates, no one's data.

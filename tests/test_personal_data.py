@@ -71,6 +71,7 @@ PAGES = [
     "/open311/v2/requests.xml", "/dashboard/cases/export.xlsx", "/dashboard/cases/export.xlsx?closed=1",
     "/dashboard/export.xlsx", "/checkpoints/",
     "/open/", "/open/?region=KG-DZ-XFL", "/open/?unit=KG-DZ-XFL-SH", "/open/map/",  # public (docs/public-figures.md)
+    "/healthz", "/metrics",  # for machines (docs/operations.md): counts and ages only
 ]
 PER_CASE = [
     "/work/cases/{number}/", "/cases/{number}/", "/lookup/?number={number}&phone=" + PHONE,
@@ -104,6 +105,8 @@ POST_ONLY = {
     "web:work_case_public",  # the public map's moderation (its box shows on the crawled workbench case page)
 }
 NOT_CRAWLED = {
+    "readyz": "503 here, where no worker beats; tests/test_observability.py reads it with an ID number and a "
+              "mobile number queued in the outbox and finds neither (counts and ages only)",
     "web:work_material": "a stored upload (a photo or a scan) as it was uploaded, not text",
     "open311:token": "a submission's token answers its request id only (open311/selectors.py)",
     "web:case_photo": "an incident's photo, re-encoded pixels only (cases.attachments.photos_store), not text",
