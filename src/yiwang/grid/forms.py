@@ -25,7 +25,11 @@ class ReportForm(forms.Form):
     def __init__(self, data=None, files=None, **kwargs) -> None:
         super().__init__(data, files, **kwargs)
         # Up to 9 photos from one <input multiple>: the service counts, sniffs and re-encodes them.
-        self.photos = files.getlist("photos") if files is not None else []
+        if hasattr(files, "getlist"):
+            self.photos = files.getlist("photos")
+        else:  # a plain dict, as a test or a caller builds it
+            given = (files or {}).get("photos") or []
+            self.photos = list(given) if isinstance(given, list | tuple) else [given]
 
     def clean_photo(self):
         return self.cleaned_data["photo"] or None
