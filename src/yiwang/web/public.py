@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from yiwang.core import clock, pages
-from yiwang.core.errors import DomainError
+from yiwang.core.errors import DomainError, ValidationFailed
 from yiwang.open311 import selectors as open311_selectors
 from yiwang.open311 import services as open311_services
 from yiwang.org.decorators import staff_required
@@ -61,9 +61,16 @@ def figures_with_checkpoint(*, region: str | None, unit: str | None, month: str 
 def figures_page(request: HttpRequest) -> HttpResponse:
     """公开数据: the published figures of a region (drillable to communities) or a unit, by month."""
     q = request.GET
-    data = pages.found(figures_with_checkpoint, region=q.get("region") or None, unit=q.get("unit") or None,
-                       month=q.get("month") or None)
-    return render(request, "web/public/figures.html", {"data": data, "month": data["month"]["month"]})
+    scope = {"region": q.get("region") or None, "unit": q.get("unit") or None}
+    try:
+        data, error = figures_with_checkpoint(**scope, month=q.get("month") or None), ""
+    except ValidationFailed as exc:
+        if exc.field != "month":
+            raise
+        # A bad month shows this month's figures, the refusal beside the month field (422).
+        data, error = pages.found(figures_with_checkpoint, **scope, month=None), exc.message
+    return render(request, "web/public/figures.html", {"data": data, "month": data["month"]["month"],
+                                                       "month_error": error}, status=422 if error else 200)
 
 
 def _fit(features: list[dict]) -> tuple[list[float], int]:

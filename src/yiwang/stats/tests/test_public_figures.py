@@ -174,6 +174,11 @@ def test_the_api_answers_without_login_and_refuses_bad_input_with_4xx(busy, clie
                                ({"month": "2026-13"}, 422), ({"month": "=1+1"}, 422), ({"month": "2099-01"}, 422),
                                ({"region": "\x00"}, 422)]:
             assert client.get("/api/v1/public/figures", params).status_code == status, params
+        for params, status in [({"region": "NOPE"}, 404), ({"unit": "NOPE"}, 404), ({"region": "KG-DZ-XFL-G1"}, 404)]:
+            assert client.get("/open/", params).status_code == status, params
+        page = client.get("/open/", {"region": "KG-DZ", "month": "=1+1"})  # this month, the refusal by the field
+        assert page.status_code == 422 and 'id="month-error"' in page.content.decode()
+        assert "=1+1" not in page.content.decode()
         schema = client.get("/api/v1/openapi.json").json()
         assert "/api/v1/public/figures" in schema["paths"] and "/api/v1/public/incidents" in schema["paths"]
 
