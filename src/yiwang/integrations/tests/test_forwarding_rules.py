@@ -98,14 +98,14 @@ def test_remote_notes_are_masked_and_an_application_is_not_closed_by_them(world,
 def test_staff_read_what_the_other_platform_said_and_the_reporter_does_not(world, client, monkeypatch):
     made = rule(world, name="<b>上级</b>=1+1")
     case = report(world)
-    row = forwarded(world, case, made, "R7")
+    row = forwarded(world, case, made, "REMOTE-77")
     monkeypatch.setattr(forwarding, "_call", lambda url, data=None: [
-        {"service_request_id": "R7", "status": "open", "status_notes": "已派遣 <script>x</script> 13800000001"}])
+        {"service_request_id": "REMOTE-77", "status": "open", "status_notes": "已派遣 <script>x</script> 13800000001"}])
     assert forwarding.pull_one(row) == "updated"
     client.force_login(world.users["operator_kg"])
     page = client.get(f"/work/cases/{case.number}/").content.decode()
-    assert "R7" in page and "&lt;b&gt;上级&lt;/b&gt;=1+1" in page and "已派遣 &lt;script&gt;" in page
+    assert "REMOTE-77" in page and "&lt;b&gt;上级&lt;/b&gt;=1+1" in page and "已派遣 &lt;script&gt;" in page
     assert "13800000001" not in page.split("外部平台进展", 1)[1]
     client.force_login(world.users["resident_wang"])
     mine = client.get(f"/cases/{case.number}/").content.decode()
-    assert "外部平台进展" in mine and "R7" not in mine and "已派遣 &lt;script" not in mine
+    assert "外部平台进展" in mine and "REMOTE-77" not in mine and "已派遣 &lt;script" not in mine
