@@ -238,3 +238,35 @@ def test_plain_logs_stay_available(settings):
 
     assert project.LOGGING["formatters"]["plain"]["format"]
     assert project.YIWANG_LOG_FORMAT in ("json", "plain")
+
+
+def test_a_signed_in_page_s_access_line_carries_the_user_id_only(client, world, log_lines):
+    clerk = world.users["clerk_xfl"]
+    client.force_login(clerk)
+    assert client.get("/work/").status_code == 200
+    access = [json.loads(line) for line in log_lines() if '"yiwang.request"' in line][-1]
+    assert access["user_id"] == clerk.pk and access["route"] == "web:queue"
+    assert clerk.username not in "\n".join(log_lines())
+
+
+def test_a_worker_job_s_lines_carry_its_job_id(db, log_lines):
+    from types import SimpleNamespace
+
+    from django_tasks_db.compat import task_finished, task_started
+
+    from yiwang.core.logging import bind_job_ids, log_context
+
+    bind_job_ids()
+    from yiwang.cases.tasks import sweep_deadlines_task
+
+    result = SimpleNamespace(id="0b7c6d0e-job", task=sweep_deadlines_task, status="RUNNING", backend="default")
+    try:
+        task_started.send(sender=None, task_result=result)
+        logging.getLogger("yiwang.cases").warning("swept")
+        task_finished.send(sender=None, task_result=result)
+        logging.getLogger("yiwang.cases").warning("idle")
+    finally:
+        log_context.set(None)
+    swept, idle = (json.loads(line) for line in log_lines()[-2:])
+    assert swept["job_id"] == "0b7c6d0e-job" and swept["task"] == sweep_deadlines_task.name
+    assert "job_id" not in idle
