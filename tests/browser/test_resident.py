@@ -75,7 +75,7 @@ def test_a_resident_finds_applies_and_rates(page, world, shot, login, tmp_path):
         case = case_act(viewer=world.viewer(user), case_id=case.pk, action=action, version=case.version, **kw)
 
     page.reload()
-    expect(page.locator(".badge").first).to_have_text("已办结")
+    expect(page.locator("main .badge").first).to_have_text("已办结")
     expect(page.get_by_role("heading", name="请评价本次服务")).to_be_visible()
     shot("closed-rate-form")
     page.get_by_label("非常满意").check()

@@ -304,7 +304,8 @@ class CaseMachine(RuleBasedStateMachine):
             assert _totals() == totals, "a refused rating wrote rows"
             return
         assert legal, f"{name} was allowed to rate a {case.state} {case.kind} via {channel}"
-        bad = rating <= BAD_REVIEW_MAX
+        # A bad rating opens a follow-up, except the 追评 of a follow-up: one follow-up rating ends the loop.
+        bad = rating <= BAD_REVIEW_MAX and case.kind != Kind.FOLLOW_UP
         assert _totals() == (totals[0] + bad, totals[1] + bad, totals[2] + 1)
         self.rated.add(case.pk)
         if bad:
@@ -359,6 +360,7 @@ class CaseMachine(RuleBasedStateMachine):
     @invariant()
     def a_case_has_at_most_one_evaluation_and_a_bad_one_opened_one_follow_up(self):
         numbers = {case.pk: case.number for case, _events in self._cases_and_timelines()}
+        kinds = {case.pk: case.kind for case, _events in self._cases_and_timelines()}
         evaluations: dict[int, list[Evaluation]] = {pk: [] for pk in self.case_ids}
         for ev in Evaluation.objects.filter(case_id__in=self.case_ids):
             evaluations[ev.case_id].append(ev)
@@ -369,7 +371,7 @@ class CaseMachine(RuleBasedStateMachine):
         for pk, found in evaluations.items():
             assert len(found) <= 1, numbers[pk]
             opened_here = follow_ups.get(numbers[pk], [])
-            if found and found[0].rating <= BAD_REVIEW_MAX:
+            if found and found[0].rating <= BAD_REVIEW_MAX and kinds[pk] != Kind.FOLLOW_UP:
                 assert opened_here == [found[0].follow_up_case_id], numbers[pk]
                 assert Case.objects.get(pk=opened_here[0]).kind == Kind.FOLLOW_UP
             else:

@@ -6,7 +6,7 @@
 (function () {
   var baseEl = document.getElementById("map-base");
   var base = baseEl ? JSON.parse(baseEl.textContent) : [];
-  var outlineStyle = { color: "#57606a", weight: 1, fillOpacity: 0.04 };
+  var outlineStyle = { color: "#57606a", weight: 1, fillOpacity: 0.04, className: "map-outline" };
   function named(f, l) { var tip = document.createElement("span"); tip.textContent = f.properties.name; l.bindTooltip(tip); }
   function baseOutlines(map, fit) {
     fetch("/maps/outlines.json", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
