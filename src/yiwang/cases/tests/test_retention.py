@@ -181,3 +181,14 @@ def test_a_checkpoint_signed_before_anonymisation_still_verifies(world, settings
     out = io.StringIO()
     call_command("verify", "--checkpoint", str(path), stdout=out, stderr=io.StringIO())
     assert "every event the checkpoint covers is as it was signed" in out.getvalue()
+
+
+def test_the_worker_runs_the_sweep_and_says_what_it_did(world, settings, tmp_path):
+    settings.YIWANG_SIGNING_KEY_FILE = str(tmp_path / "keys" / "signing.pem")
+    case = closed_case(world)
+    out = io.StringIO()
+    with clock.frozen_at(LATER):
+        call_command("worker", "--once", stdout=out)
+    assert "retention: 1 cases anonymised (reporter_contact 1, id_number 1, documents 1, account 0)" in out.getvalue()
+    assert traces(case) == [] and chain_ok(case) is None
+    assert RetentionRun.objects.get().cases == 1

@@ -121,3 +121,14 @@ def test_another_resident_cannot_close_someone_elses_account(client, world):
 def test_anonymous_visitors_are_sent_to_log_in(client, world):
     answer = client.post(URL, {"password": "pw-wang"})
     assert answer.status_code == 302 and answer["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("typed", ["pw-wang\x00", "=1+1", "61040219500101123X", ""])
+def test_a_hostile_or_empty_confirmation_is_refused_beside_the_field_and_closes_nothing(client, world, typed):
+    login(client, "resident_wang")
+    answer = client.post(URL, {"password": typed})
+    body = answer.content.decode()
+    # A control character is refused, naming the field, by the site's middleware before the page runs.
+    assert answer.status_code == 422 and ('class="field-error"' in body or "password 含有不可见的控制字符" in body)
+    assert "61040219500101123X" not in body
+    assert Resident.objects.get(pk=world.residents["wang"].pk).closed_at is None
