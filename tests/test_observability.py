@@ -228,7 +228,7 @@ def test_an_error_s_log_line_carries_the_request_id_the_user_id_and_no_id_number
     error = next(line for line in lines if line["level"] == "ERROR")
     assert "ValueError" in error["exception"] and error["route"] == "api/v1/cases"
     access = next(line for line in lines if line["logger"] == "yiwang.request")
-    assert access["status"] == 500 and access["user_id"] == world.users["clerk_xfl"].pk
+    assert access["status"] == 500 and access["level"] == "WARNING" and access["user_id"] == world.users["clerk_xfl"].pk
     written = "\n".join(log_lines())
     assert ID_NUMBER not in written and "13912345678" not in written and "王" not in written
 

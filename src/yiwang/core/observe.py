@@ -77,9 +77,10 @@ class RequestObservationMiddleware:
             context["user_id"] = uid
         observe_request(route=route, method=request.method or "", status=response.status_code, seconds=duration)
         response["X-Request-ID"] = context["request_id"]
-        access_log.info("%s %s %s", request.method, route, response.status_code,
-                        extra={"method": request.method, "status": response.status_code,
-                               "duration_ms": round(duration * 1000, 1)})
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        access_log.log(level, "%s %s %s", request.method, route, response.status_code,
+                       extra={"method": request.method, "status": response.status_code,
+                              "duration_ms": round(duration * 1000, 1)})
         return response
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
