@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from yiwang.cases import rollups as case_rollups
 from yiwang.cases.chain import GENESIS, event_hash
 from yiwang.cases.models import CaseEvent
 from yiwang.feedback import rollups as rating_rollups
 from yiwang.records import signing
+from yiwang.records.verification import Report
 
 FORMAT = "yiwang-checkpoint/1"
 BATCH = 500
@@ -76,17 +76,6 @@ def body_digest(body: str) -> str:
 # --- checking -------------------------------------------------------------------------------------
 
 
-@dataclass
-class FileCheck:
-    cases: int = 0
-    events: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
 def prefix_hash(rows: list[tuple]) -> tuple[str | None, str | None]:
     """(the hash recomputed over ``rows`` from GENESIS, None) when they are events 1..n in order and each
     matches its stored hash, else (None, why not). ``rows`` are EVENT_FIELDS tuples ordered by seq."""
@@ -130,9 +119,9 @@ def check_leaves(leaves: list[Leaf], limit: int = 50) -> Iterator[tuple[Leaf, st
             yield leaf, why, len(covered)
 
 
-def verify_document(doc: dict, key) -> FileCheck:
+def verify_document(doc: dict, key) -> Report:
     """Check a checkpoint file: signature, Merkle root, tallies digest, and every covered case."""
-    report = FileCheck()
+    report = Report()  # what `yiwang verify` reports, for the file's cases
     try:
         header = doc["checkpoint"]
         body = canonical(header)
