@@ -270,3 +270,20 @@ def test_a_worker_job_s_lines_carry_its_job_id(db, log_lines):
     swept, idle = (json.loads(line) for line in log_lines()[-2:])
     assert swept["job_id"] == "0b7c6d0e-job" and swept["task"] == sweep_deadlines_task.name
     assert "job_id" not in idle
+
+
+def test_granian_s_workers_latencies_are_summed_in_one_scrape(tmp_path):
+    """yiwang serve's multiprocess mode (core/metrics.py): two worker processes observe, a third answers."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    observe = ("from yiwang.core.metrics import observe_request\n"
+               "for _ in range(3): observe_request(route='healthz', method='GET', status=200, seconds=0.002)")
+    for _worker in range(2):
+        subprocess.run([sys.executable, "-c", observe], env=env, check=True, timeout=60)
+    scrape = "from yiwang.core.metrics import exposition; import sys; sys.stdout.write(exposition().decode())"
+    text = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=60, capture_output=True,
+                          text=True).stdout
+    assert 'yiwang_http_request_duration_seconds_count{method="GET",route="healthz",status="2xx"} 6.0' in text
