@@ -1784,6 +1784,7 @@ EMPTY_IN_WORLD: set[str] = {
     "org.OidcLink",  # 统一身份认证 links: nobody in the world logs in through a provider (tests/test_oidc_links.py)
     "catalog.SearchSynonym", "catalog.SearchMiss",  # no synonym or logged search in the world (catalog/tests/test_search.py)
     "messaging.ChannelPreference",  # nobody in the world has set /work/preferences/ (test_staff_messages.py)
+    "messaging.MessageTemplate",  # the built-in texts apply until an administrator writes one (test_templates.py)
     "cases.CannedReply",  # no 常用回复 in the world (cases/tests/test_replies_and_notes.py)
     # nobody in the world has moderated the public map (open311/tests/test_public_map.py)
     "open311.PublicText", "open311.PublicTextLog",

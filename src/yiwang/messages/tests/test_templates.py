@@ -159,11 +159,12 @@ def test_a_case_is_told_with_the_admins_template_and_hostile_text_leaves_masked(
                                    text="【老年证】{case_number}不予受理，原因：{reason}。咨询：{unit}")
     with clock.frozen_at(MONDAY):
         case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
-        # (NUL itself is refused before it gets here: the pages' middleware, PostgreSQL's JSON.)
-        act(world, "clerk_xfl", case, "reject", comment="=1+1 {link} 身份证号 110101195003079012 不符\x07合\x1b条件")
+        # (Control characters are refused before they get here: the pages' middleware and the engine's
+        # check of a step's texts, cases/tests/test_replies_and_notes.py.)
+        act(world, "clerk_xfl", case, "reject", comment="=1+1 {link} 身份证号 110101195003079012 不符合条件")
     sms, = told(case)
     assert sms.startswith(f"【老年证】{case.number}不予受理，原因：=1+1 {{link}} 身份证号 ")
-    assert "110101195003079012" not in sms and "\x07" not in sms and "\x1b" not in sms
+    assert "110101195003079012" not in sms
     assert told(case, "inapp") == [sms]
 
 
