@@ -13,17 +13,17 @@ from yiwang.web.public import figures_with_checkpoint
 router = Router(tags=["public"])
 
 
-class Ref(Schema):
+class PublicRef(Schema):
     code: str
     name: str
     level: str
 
 
-class RegionRef(Ref):
+class PublicRegionRef(PublicRef):
     path: str  # what the checkpoint's tallies are keyed by
 
 
-class UnitRef(Ref):
+class PublicUnitRef(PublicRef):
     id: int | None  # what the checkpoint's tallies name the unit by
 
 
@@ -40,11 +40,11 @@ class Figures(Schema):
 
 
 class ChildFigures(Figures):
-    region: RegionRef
+    region: PublicRegionRef
 
 
 class UnitFigures(Schema):
-    unit: UnitRef
+    unit: PublicUnitRef
     received: int
     open: int
     closed: int
@@ -79,8 +79,8 @@ class CheckpointRef(Schema):
 
 
 class PublicFiguresOut(Schema):
-    region: RegionRef | None
-    unit: UnitRef | None
+    region: PublicRegionRef | None
+    unit: PublicUnitRef | None
     computed_at: dt.datetime
     checkpoint: CheckpointRef | None
     figures: Figures
