@@ -72,7 +72,8 @@ def test_an_assistance_pair_exits_poverty_and_ends_after_monitoring(world):
     ("leader_kg", {"supervisor_unit_code": "QH-SH"}, PermissionDenied, "supervisor_unit_code"),
     ("leader_kg", {"unit_code": "NOPE"}, NotFound, "unit_code"),
     ("leader_kg", {"assignee_username": "clerk_spd"}, ValidationFailed, "assignee"),
-    ("resident_wang", {}, PermissionDenied, "unit_code"),
+    # A rectification is no matter a resident may open (catalog: resident_can_apply): refused on the matter first.
+    ("resident_wang", {}, PermissionDenied, "matter_code"),
 ])
 def test_bad_named_cases_are_refused_with_the_field(world, who, fields, error, field):
     with pytest.raises(error) as err:
