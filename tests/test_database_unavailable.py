@@ -186,3 +186,16 @@ def test_a_bug_answers_an_api_client_json_500_without_a_traceback(world, monkeyp
     assert response.status_code == 500 and response["Content-Type"].startswith("application/json")
     assert response.json()["code"] == "internal_error" and "secret internals" not in response.content.decode()
     assert any("secret internals" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_connection_is_a_503_before_the_view_too_when_staff_need_a_second_factor(clients, settings):
+    """The second-factor middleware reads the session and the staff record before any view runs: a
+    database that cannot answer there is the same 503, and the next test's connection is not left broken."""
+    settings.YIWANG_STAFF_2FA = "required"
+    _api, browser = clients
+    terminate_backend(connection.connection.info.backend_pid)
+    assert_unavailable_page(browser.get("/work/"))
+    close_old_connections()
+    assert browser.get("/work/").status_code in (200, 302)
