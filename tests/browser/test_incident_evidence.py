@@ -84,13 +84,13 @@ def test_report_with_photos_handle_with_evidence_and_the_reporter_confirms(new_p
     # 3. The handler sees the point on a map and the three photos, and handles with an after photo.
     handler = new_page()
     login(handler, "handler_en", next_url=f"/work/cases/{case.number}/")
-    expect(handler.locator("#evidence-map.leaflet-container .leaflet-interactive").first).to_be_visible()
+    expect(handler.locator("#evidence-map.leaflet-container .leaflet-interactive:not(.map-outline)").first).to_be_visible()
     expect(handler.locator("#evidence [data-coordinates]")).to_have_text("34.405100, 108.705200")
     expect(handler.locator(".photos img")).to_have_count(3)
     handler.wait_for_function("() => [...document.querySelectorAll('.photos img')].every(i => i.naturalWidth > 0)")
     act(handler, case.number, "acknowledge", "签收")
     # Drawn again after htmx swapped the panel.
-    expect(handler.locator("#evidence-map.leaflet-container .leaflet-interactive").first).to_be_visible()
+    expect(handler.locator("#evidence-map.leaflet-container .leaflet-interactive:not(.map-outline)").first).to_be_visible()
     act(handler, case.number, "handle", "处置完成", result="已联系车主挪车，通道已清空", photos=[after])
     expect(handler.locator(".photos img")).to_have_count(4)
     handler.wait_for_function("() => [...document.querySelectorAll('.photos img')].every(i => i.naturalWidth > 0)")
