@@ -199,3 +199,56 @@ def test_a_dropped_connection_is_a_503_before_the_view_too_when_staff_need_a_sec
     assert_unavailable_page(browser.get("/work/"))
     close_old_connections()
     assert browser.get("/work/").status_code in (200, 302)
+
+
+# --- outside any view: a middleware's query (core.middleware.server_error, Django's handler500) ----
+
+
+class QueriesBeforeTheView:
+    """A middleware that reads the database before any view runs, as the session's and OTP's do:
+    ``FAILURE`` is what that read raises."""
+
+    FAILURE: Exception | None = None
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if QueriesBeforeTheView.FAILURE is not None:
+            raise QueriesBeforeTheView.FAILURE
+        return self.get_response(request)
+
+
+@pytest.fixture
+def failing_middleware(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE[:5], f"{__name__}.QueriesBeforeTheView", *settings.MIDDLEWARE[5:]]
+
+    def fail_with(error: Exception) -> None:
+        QueriesBeforeTheView.FAILURE = error
+
+    yield fail_with
+    QueriesBeforeTheView.FAILURE = None
+
+
+def test_a_lost_database_in_a_middleware_is_the_same_503_as_in_a_view(clients, failing_middleware):
+    api, browser = clients
+    failing_middleware(django_error(sqlite3.OperationalError("database is locked")))
+    assert_unavailable_json(api.get("/api/v1/cases"))
+    assert_unavailable_page(browser.get("/work/"))
+    response = Client(raise_request_exception=False).get("/open311/v2/services.json")
+    assert response.status_code == 503 and response["Retry-After"] == str(Unavailable.retry_after)
+    assert response.json()[0]["code"] == 503
+
+
+def test_a_bug_in_a_middleware_is_a_500_json_to_a_program_and_the_500_page_to_a_person(clients, failing_middleware):
+    api, browser = clients
+    failing_middleware(RuntimeError("secret internals: /srv/yiwang/settings.py"))
+    answer = api.get("/api/v1/cases")
+    assert answer.status_code == 500 and answer["Content-Type"].startswith("application/json")
+    assert answer.json()["code"] == "internal_error" and not answer.has_header("Retry-After")
+    page = browser.get("/work/")
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+    assert "secret internals" not in page.content.decode() and not page.has_header("Retry-After")
+    # A wrong query is a bug there too: no "try again later".
+    failing_middleware(django_error(sqlite3.OperationalError("no such table: django_session")))
+    assert browser.get("/work/").status_code == 500

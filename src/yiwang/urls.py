@@ -40,6 +40,9 @@ api.add_router("/", stats_router)
 api.add_router("/", records_router)
 api.add_router("/", public_router)
 
+# An exception outside any view (a middleware's query): a lost database is 503 there too (core.middleware).
+handler500 = "yiwang.core.middleware.server_error"
+
 admin.site.login_form = AdminLoginForm  # throttled like every password check (core.throttle)
 
 urlpatterns = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
@@ -27,6 +28,7 @@ from django.utils.functional import SimpleLazyObject, empty
 from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 from yiwang.core import db, pages
 from yiwang.core.errors import DomainError, InternalError, Unavailable
@@ -81,8 +83,7 @@ class ErrorResponseMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if db.unavailable(exception):
-            log.error("database unavailable: %s %s answered 503", request.method, request.path, exc_info=exception)
-            error: DomainError = Unavailable(_("系统暂时无法访问数据库，请稍后重试。"))
+            error: DomainError = _database_unavailable(request, exception)
         elif isinstance(exception, DomainError):
             error = exception
         elif request.path.startswith(MACHINE_PREFIXES) and not settings.DEBUG and not isinstance(exception, NOT_A_BUG):
@@ -96,6 +97,30 @@ class ErrorResponseMiddleware:
         else:
             return None
         return error_response(request, error)
+
+
+def _database_unavailable(request: HttpRequest, exception: BaseException) -> Unavailable:
+    log.error("database unavailable: %s %s answered 503", request.method, request.path, exc_info=exception)
+    return Unavailable(_("系统暂时无法访问数据库，请稍后重试。"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the answer to an exception raised outside any view, where ErrorResponseMiddleware's
+    process_exception never sees it — a middleware that queries before the view (the session, OTP's
+    ``request.user``, the second-factor check) or after it (the session's save).
+
+    Django converts such an exception into a response at the middleware's own layer
+    (``convert_exception_to_response``), so no outer middleware could catch it; it calls this view from
+    inside its ``except`` block, with the exception in ``sys.exc_info()``, having signalled
+    ``got_request_exception``; it logs the answer's status afterwards. A database that cannot answer is the same 503 as in a view;
+    a bug is the JSON 500 to a program, and Django's 500 page (templates/500.html) to a person.
+    """
+    exception = sys.exc_info()[1]
+    if exception is not None and db.unavailable(exception):
+        return error_response(request, _database_unavailable(request, exception))
+    if request.path.startswith(MACHINE_PREFIXES):
+        return error_response(request, InternalError(_("服务器内部错误，已记录，请稍后重试。")))
+    return defaults.server_error(request)
 
 
 def error_response(request: HttpRequest, error: DomainError) -> HttpResponse:

@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import django_otp
 from django import forms
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +30,6 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from yiwang.core import pages, throttle
-from yiwang.core.middleware import ErrorResponseMiddleware
 from yiwang.org import second_factor
 from yiwang.org.decorators import staff_required
 from yiwang.org.selectors import request_viewer
@@ -81,15 +79,8 @@ class StaffSecondFactorMiddleware:
             return None
         if second_factor.mode() == second_factor.OFF:
             return None  # nothing to check: no session or staff lookup
-        try:
-            step = second_factor.missing(getattr(request, "user", None), request_viewer(request))
-        except DatabaseError as exc:
-            # Outside the view, so ErrorResponseMiddleware's process_exception never sees it: a database
-            # that cannot answer is the same 503 here as in any view, not Django's 500.
-            answer = ErrorResponseMiddleware(None).process_exception(request, exc)
-            if answer is None:
-                raise
-            return answer
+        # A database that cannot answer here is handler500's 503 (core.middleware.server_error).
+        step = second_factor.missing(getattr(request, "user", None), request_viewer(request))
         if step == second_factor.VERIFY:
             return HttpResponseRedirect(_with_next("web:two_factor_verify", request.get_full_path()))
         if step == second_factor.ENROL:
