@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.attachments import photos_store
 from yiwang.core import idnumber
 from yiwang.core.errors import ValidationFailed
 from yiwang.core.schemas import BASE64, Input
@@ -184,9 +184,9 @@ def _photo(data: str | None) -> list[dict]:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ValidationFailed(_("照片须为 base64 编码的 JPEG 或 PNG。"), field="photo") from None
-    upload = ContentFile(raw, name="violation")
-    content_type, ext = sniff_upload(upload, allowed=PHOTOS, field="photo")
-    return [{"code": "photo", "name": _("现场照片"), **attachment_store(upload=upload, content_type=content_type, ext=ext)}]
+    # Re-encoded from its pixels, as every photo of an incident is: a camera's or a phone's EXIF (GPS,
+    # serial number) is not kept.
+    return photos_store([ContentFile(raw, name="violation")], field="photo", name=_("现场照片"))
 
 
 @router.post("/parking/violations", response={201: ViolationOut}, summary="Record a violation (违法停车); opens its case")

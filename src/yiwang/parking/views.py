@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from yiwang.cases.attachments import attachment_store
+from yiwang.cases.attachments import photos_store
 from yiwang.cases.workflows import workflow
 from yiwang.core import forms, maps, pages
 from yiwang.core.errors import DomainError
@@ -105,9 +105,9 @@ def _record(request, viewer):
     data = pages.cleaned(ViolationForm(request.POST, request.FILES), rename=VIOLATION_RENAME)
     photos = []
     if data["photo"] is not None:
-        upload, content_type, ext = data["photo"]
-        photos.append({"code": "photo", "name": _("现场照片"),
-                       **attachment_store(upload=upload, content_type=content_type, ext=ext)})
+        upload, _content_type, _ext = data["photo"]
+        # Only the pixels are kept (no EXIF, no GPS), with a thumbnail, as for every incident's photos.
+        photos = photos_store([upload], field="photo", name=_("现场照片"))
     return services.violation_record(
         viewer=viewer, plate=data["plate"], lat=data["lat"], lng=data["lng"], source=data["source"],
         address=data["address"], description=data["description"], photos=photos,

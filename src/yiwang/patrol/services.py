@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.attachments import photos_store
 from yiwang.cases.models import Kind
 from yiwang.cases.services import case_create
 from yiwang.catalog.selectors import matter_info
@@ -271,11 +271,10 @@ def finding_report(
                                field="category")
     stored = None
     if photo is not None:
-        content_type, ext = sniff_upload(photo, allowed=PHOTOS, field="photo")
-        # Stored before the transaction: files are content-addressed, so a rolled-back report leaves
-        # at most an unreferenced copy, never a reference to a missing file.
-        stored = {"code": "photo", "name": _("现场照片"),
-                  **attachment_store(upload=photo, content_type=content_type, ext=ext)}
+        # Re-encoded from its pixels (no EXIF, no GPS: the place is the finding's lat/lng) and stored
+        # before the transaction: files are content-addressed, so a rolled-back report leaves at most
+        # an unreferenced copy, never a reference to a missing file.
+        stored = photos_store([photo], field="photo", name=_("现场照片"))[0]
     with transaction.atomic():
         log = _locked_open_log(viewer, log)
         if log.shift_id:

@@ -5,12 +5,13 @@ import datetime as dt
 
 import pytest
 
+from yiwang.cases.tests.photos import gps_jpeg, jpeg, stored_metadata
 from yiwang.parking.models import Violation
 from yiwang.parking.tests.conftest import NOW, XFL_G1
 
 pytestmark = pytest.mark.django_db
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+JPEG = jpeg()  # a photo that decodes: photos are re-encoded from their pixels
 
 
 @pytest.fixture
@@ -57,6 +58,17 @@ def test_a_camera_records_a_violation_with_its_photo(api, parking, media):
     v = Violation.objects.get(pk=out["id"])
     assert v.photos[0]["content_type"] == "image/jpeg" and v.case.materials[0]["sha256"] == v.photos[0]["sha256"]
     assert api("post", "/parking/violations", "operator_kg", body).json()["id"] == out["id"]
+
+
+def test_a_camera_photo_is_re_encoded_without_its_exif_gps(api, parking, media):
+    body = {"plate": "陕AD12345", "lat": XFL_G1[0], "lng": XFL_G1[1], "source": "camera",
+            "photo": base64.b64encode(gps_jpeg()).decode()}
+    r = api("post", "/parking/violations", "operator_kg", body)
+    assert r.status_code == 201, r.json()
+    stored = Violation.objects.get().photos[0]
+    kept = stored_metadata(stored["reference"])
+    assert kept["exif"] == {} and kept["info"] == [] and b"SpyPhone" not in kept["raw"] and b"=1+1" not in kept["raw"]
+    assert stored["thumbnail"].endswith(".thumb.jpg") and max(stored["width"], stored["height"]) <= 2560
 
 
 def test_a_photo_that_is_not_an_image_is_refused(api, parking, media):

@@ -3,13 +3,14 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from yiwang.cases.tests.photos import jpeg
 from yiwang.core import pages
 from yiwang.core.errors import ValidationFailed
 from yiwang.parking.forms import VIOLATION_RENAME, GateForm, JudgeForm, PayForm, ViolationForm
 from yiwang.parking.models import Penalty, Violation
 from yiwang.parking.tests.conftest import XFL_G1
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+JPEG = jpeg()  # a photo that decodes: photos are re-encoded from their pixels
 
 
 def test_the_gate_form_reads_an_entry_unless_told_exit():

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from yiwang.cases.tests.photos import jpeg
 from yiwang.core import clock
 from yiwang.parking import services
 from yiwang.parking.models import ParkingSession, Penalty, Violation
@@ -58,7 +59,7 @@ def test_a_patrol_records_a_violation_from_the_page(client, world, parking, sett
     settings.MEDIA_ROOT = tmp_path
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    photo = SimpleUploadedFile("p.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 32, content_type="image/jpeg")
+    photo = SimpleUploadedFile("p.jpg", jpeg(), content_type="image/jpeg")
     r = as_user(client, world, "gridder_xfl").post("/parking/violations/", {
         "plate": "陕AD12345", "source": "patrol", "lat": str(XFL_G2[0]), "lng": str(XFL_G2[1]), "photo": photo,
         "address": "幸福路", "idempotency_key": "k1"})

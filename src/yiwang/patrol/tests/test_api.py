@@ -6,11 +6,12 @@ import datetime as dt
 import pytest
 
 from yiwang.cases.models import Case
+from yiwang.cases.tests.photos import jpeg
 from yiwang.core import clock
 from yiwang.patrol.models import PatrolLog, Shift
 from yiwang.patrol.tests.conftest import IN_XFL_G1
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+JPEG = jpeg()  # a photo that decodes: photos are re-encoded from their pixels
 WEEK = {"start": "2026-06-01", "end": "2026-06-07", "seed": 5}
 
 

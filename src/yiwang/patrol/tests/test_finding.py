@@ -6,6 +6,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from yiwang.cases.models import Case, CaseEvent
+from yiwang.cases.tests.photos import gps_jpeg, jpeg, stored_metadata
 from yiwang.core import clock
 from yiwang.core.errors import IllegalTransition, ValidationFailed
 from yiwang.org.selectors import viewer_for
@@ -13,7 +14,7 @@ from yiwang.patrol import services
 from yiwang.patrol.models import Finding
 from yiwang.patrol.tests.conftest import IN_XFL_G1, MONDAY
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+JPEG = jpeg()  # a photo that decodes: photos are re-encoded from their pixels
 
 
 @pytest.fixture
@@ -49,6 +50,27 @@ def test_the_photo_goes_with_the_case_as_an_attachment(walking):
     case, finding = Case.objects.get(), Finding.objects.get()
     assert case.materials[0]["content_type"] == "image/jpeg" and case.materials[0]["code"] == "photo"
     assert finding.photo["sha256"] == case.materials[0]["sha256"]
+
+
+def test_a_patrol_photo_keeps_its_pixels_only(walking, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    member, log = walking
+    services.finding_report(viewer=member, log=log, description="井盖缺失", category="INC_THEFT",
+                            lat=IN_XFL_G1[0], lng=IN_XFL_G1[1], photo=ContentFile(gps_jpeg(), name="p.jpg"))
+    finding = Finding.objects.get()
+    kept = stored_metadata(finding.photo["reference"])
+    assert kept["exif"] == {} and b"SpyPhone" not in kept["raw"] and b"SERIAL" not in kept["raw"]
+    assert finding.photo["thumbnail"] and finding.photo["content_type"] == "image/jpeg"
+
+
+def test_a_patrol_photo_that_does_not_decode_is_refused_by_name(walking):
+    member, log = walking
+    with pytest.raises(ValidationFailed) as refused:
+        services.finding_report(viewer=member, log=log, description="井盖缺失", category="INC_THEFT",
+                                lat=IN_XFL_G1[0], lng=IN_XFL_G1[1],
+                                photo=ContentFile(b"\xff\xd8\xff\xe0" + b"\x00" * 64, name="broken.jpg"))
+    assert refused.value.field == "photo" and "broken.jpg" in refused.value.message
+    assert not Finding.objects.exists()
 
 
 def test_a_repeated_report_with_the_same_key_makes_one_case_and_one_finding(walking):

@@ -6,13 +6,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from yiwang.cases.models import Case
+from yiwang.cases.tests.photos import jpeg
 from yiwang.core import clock
 from yiwang.org.selectors import viewer_for
 from yiwang.patrol import services
 from yiwang.patrol.models import PatrolLog, Shift, ShiftState
 from yiwang.patrol.tests.conftest import IN_XFL_G1, MONDAY
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+JPEG = jpeg()  # a photo that decodes: photos are re-encoded from their pixels
 
 
 def login(client, user):
