@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# names the SQLite library; fails when it has the WAL-reset bug (docs/operations.md)
+	$(BIN)/python -m yiwang.core.backends.sqlite
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -110,7 +110,7 @@ def unavailable(exc: BaseException) -> bool:
             return True
         state = getattr(cause, "sqlstate", None)
         return state is None or state[:2] in _PG_UNAVAILABLE_CLASSES or state in _PG_UNAVAILABLE_STATES
-    if module == "sqlite3" and isinstance(exc, OperationalError):
+    if module in ("sqlite3", "pysqlite3.dbapi2") and isinstance(exc, OperationalError):  # core/backends/sqlite
         code = getattr(cause, "sqlite_errorcode", None)
         if code is not None:
             return code & 0xFF in _SQLITE_UNAVAILABLE_CODES

@@ -1,4 +1,5 @@
-"""Django's SQLite backend, with writers queued on an OS file lock instead of SQLite's busy handler.
+"""Django's SQLite backend, with writers queued on an OS file lock instead of SQLite's busy handler,
+on a SQLite library without the WAL-reset bug (the package's ``__init__``).
 
 SQLite lets one writer in at a time. A second writer (another thread's connection, another
 granian worker) that finds the write lock taken gets SQLITE_BUSY, and the busy handler behind
@@ -27,7 +28,16 @@ import fcntl
 import os
 import time
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.sqlite3 import base, creation
+
+from yiwang.core.backends.sqlite import library_problem, sqlite3
+
+if problem := library_problem():
+    raise ImproperlyConfigured(problem)
+if base.Database is not sqlite3.dbapi2:  # Django's backend was imported before this package could swap
+    raise ImproperlyConfigured(f"Django's SQLite backend runs on {base.Database.__name__}, yiwang's on "
+                               f"{sqlite3.dbapi2.__name__}: import yiwang.core.backends.sqlite first")
 
 POLL_SECONDS = 0.0005
 CONVERTED_MAX = 4096  # SQL texts kept; more (e.g. IN lists of every length) start the cache afresh
