@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status
@@ -164,6 +165,12 @@ class ActionIn(Input):
     materials: list[Material] = Field(default_factory=list, max_length=50,
                                       description="resubmit: exactly the materials the supplement asked for")
     delivery: DeliveryIn | None = Field(None, description="close: how the result reaches the applicant")
+    photos: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50,
+        description=f"up to {attachments.MAX_PHOTOS} photos, on an action that takes evidence (an incident's "
+        "handle, verify, rework): handles POST /api/v1/uploads answered for JPEG or PNG files you uploaded and "
+        "no case cites yet. Each is re-encoded from its pixels (no EXIF or GPS), scaled to at most "
+        f"{attachments.PHOTO_EDGE} px, with a {attachments.THUMBNAIL_EDGE} px thumbnail")
 
 
 class CaseFilterIn(Input):
@@ -307,14 +314,18 @@ def get_case(request, number: str):
 def act_on_case(request, number: str, action: str, payload: ActionIn):
     viewer = request_viewer(request)
     case = selectors.case_get(viewer=viewer, number=number)
-    services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
-                      comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
-                      decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot,
-                      parent_number=payload.parent_number, reply=payload.reply, note=payload.note,
-                      missing=payload.missing or None,
-                      materials=[m.model_dump(exclude_defaults=True) | {"code": m.code} for m in payload.materials]
-                      or None,
-                      delivery=payload.delivery.model_dump() if payload.delivery else None)
+    # One transaction: a refused step (a stale version, an action without evidence) leaves the uploads
+    # unclaimed, for the caller to cite again.
+    with transaction.atomic():
+        photos = attachments.photo_uploads_claim(viewer=viewer, handles=payload.photos, case_id=case.pk)
+        services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
+                          comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
+                          decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot,
+                          parent_number=payload.parent_number, reply=payload.reply, note=payload.note,
+                          missing=payload.missing or None,
+                          materials=[m.model_dump(exclude_defaults=True) | {"code": m.code}
+                                     for m in payload.materials] or None,
+                          delivery=payload.delivery.model_dump() if payload.delivery else None, photos=photos)
     return case_detail(request, selectors.case_get(viewer=viewer, number=number))
 
 

@@ -69,10 +69,45 @@ def photos_store(uploads: list, *, field: str = "photos", name: str = "") -> lis
     refused by name, beside ``field``.
     """
     uploads = [u for u in uploads if u is not None]
-    if len(uploads) > MAX_PHOTOS:
-        raise ValidationFailed(_("最多上传 %(n)s 张照片，您选择了 %(given)s 张。") % {"n": MAX_PHOTOS, "given": len(uploads)},
-                               field=field)
+    _check_photo_count(len(uploads), field=field)
     return [_photo_store(upload, field=field, name=name) for upload in uploads]
+
+
+def _check_photo_count(given: int, *, field: str) -> None:
+    if given > MAX_PHOTOS:
+        raise ValidationFailed(_("最多上传 %(n)s 张照片，您选择了 %(given)s 张。") % {"n": MAX_PHOTOS, "given": given},
+                               field=field)
+
+
+def photo_uploads_claim(*, viewer, handles: list[str], case_id: int, field: str = "photos") -> list:
+    """The caller's own unclaimed uploads named by ``handles`` (POST /api/v1/uploads), as files for
+    ``photos_store`` to re-encode, now cited by the case: the API's way to bring a step's photos.
+
+    Call it inside the transaction that takes the step, so a refused step leaves them unclaimed. The
+    stored upload is the file as sent; what the step keeps is photos_store's re-encoded copy.
+    """
+    from django.core.files.base import ContentFile
+
+    from yiwang.cases.models import Upload
+
+    _check_photo_count(len(handles), field=field)
+    if not handles:
+        return []
+    for i, handle in enumerate(handles):
+        if handle in handles[:i]:
+            raise ValidationFailed(_("同一个上传文件只能引用一次。"), field=f"{field}.{i}")
+    found = {u.token: u for u in Upload.objects.select_for_update().filter(
+        token__in=handles, user_id=viewer.user_id, case__isnull=True)}
+    files = []
+    for i, handle in enumerate(handles):
+        upload = found.get(handle)
+        if upload is None:
+            # Another person's handle, one already cited, or none at all: the same answer for each.
+            raise ValidationFailed(_("没有找到该上传文件，或它已被其他办件引用。请重新上传。"), field=f"{field}.{i}")
+        with default_storage.open(upload.path, "rb") as f:
+            files.append(ContentFile(f.read(), name=upload.filename or "photo"))
+    Upload.objects.filter(pk__in=[u.pk for u in found.values()]).update(case_id=case_id)
+    return files
 
 
 def _photo_store(upload, *, field: str, name: str) -> dict:

@@ -1,0 +1,141 @@
+"""Photos on a step through the REST API: an incident's handle, verify and rework take up to 9 photos
+cited by the handles POST /api/v1/uploads answered, re-encoded like the pages' photos; every refusal is
+a 4xx beside the field, and a refused step leaves the uploads for their owner to cite again."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from yiwang.cases.attachments import photo_uploads_claim
+from yiwang.cases.models import Case, Upload
+from yiwang.cases.services import case_act, case_create
+from yiwang.cases.tests.photos import gps_jpeg, jpeg, stored_metadata
+from yiwang.core.errors import ValidationFailed
+from yiwang.org.services import token_create
+
+pytestmark = pytest.mark.django_db
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+HOSTILE_NAME = "=HYPERLINK(1) 61040219500101123X.jpg"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+class Caller:
+    def __init__(self, username: str):
+        self.client = Client()
+        self.auth = {"HTTP_AUTHORIZATION": f"Bearer {token_create(username=username)}"}
+
+    def upload(self, name: str, data: bytes) -> str:
+        response = self.client.post("/api/v1/uploads", {"file": SimpleUploadedFile(name, data)}, **self.auth)
+        assert response.status_code == 201, response.content
+        return response.json()["upload"]
+
+    def act(self, case: Case, action: str, **body):
+        body = {"version": Case.objects.get(pk=case.pk).version, **body}
+        return self.client.post(f"/api/v1/cases/{case.number}/actions/{action}", json.dumps(body),
+                                content_type="application/json", **self.auth)
+
+
+def step(world, who, case, action, **kw):
+    case = Case.objects.get(pk=case.pk)
+    return case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **kw)
+
+
+@pytest.fixture
+def acknowledged(world):
+    """Wang's parking report in 幸福里, dispatched to 底张街道综合执法队 and acknowledged there."""
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="INC_PARKING", region_code="KG-DZ-XFL",
+                       description="楼下乱停车", lat=34.4051, lng=108.7052, channel="online").case
+    step(world, "operator_kg", case, "register")
+    step(world, "operator_kg", case, "dispatch", unit_code="KG-DZ-EN")
+    return step(world, "handler_en", case, "acknowledge")
+
+
+def test_the_handler_brings_after_photos_re_encoded_and_cited_once(acknowledged, world):
+    handler = Caller("handler_en")
+    handles = [handler.upload("after.jpg", gps_jpeg()), handler.upload(HOSTILE_NAME, jpeg("white"))]
+    response = handler.act(acknowledged, "handle", result="已拖移车辆", photos=handles)
+    assert response.status_code == 200, response.content
+    event = Case.objects.get(pk=acknowledged.pk).events.get(action="handle")
+    photos = event.payload["photos"]
+    assert [p["filename"] for p in photos] == ["after.jpg", HOSTILE_NAME]
+    kept = stored_metadata(photos[0]["reference"])
+    assert kept["exif"] == {} and b"SpyPhone" not in kept["raw"] and b"SERIAL" not in kept["raw"]
+    assert all(p["thumbnail"].endswith(".thumb.jpg") for p in photos)
+    assert set(Upload.objects.values_list("case_id", flat=True)) == {acknowledged.pk}
+    # The answer shows the step with its photos; an ID number in a file name is masked there.
+    answer = json.dumps(response.json(), ensure_ascii=False)
+    assert "61040219500101123X" not in answer and "=HYPERLINK(1)" in answer
+    # The workbench renders the hostile name nowhere as markup, and the photos as thumbnails.
+    page = Client()
+    page.force_login(world.users["operator_kg"])
+    body = page.get(f"/work/cases/{acknowledged.number}/").content.decode()
+    assert body.count(f"/cases/{acknowledged.number}/photos/{event.seq}/") == 4
+    assert "61040219500101123X" not in body
+    # Cited once: the same handle on another step is refused by its index.
+    with pytest.raises(ValidationFailed) as refused:
+        photo_uploads_claim(viewer=world.viewer("handler_en"), handles=[handles[1]], case_id=acknowledged.pk)
+    assert refused.value.field == "photos.0"
+
+
+def test_ten_photos_are_refused_beside_the_field(acknowledged):
+    handler = Caller("handler_en")
+    handles = [handler.upload(f"p{i}.jpg", jpeg(size=(8, 8 + i))) for i in range(10)]
+    response = handler.act(acknowledged, "handle", result="已处置", photos=handles)
+    assert response.status_code == 422
+    assert "最多上传 9 张照片" in response.json()["errors"]["photos"][0]
+    assert Case.objects.get(pk=acknowledged.pk).state == "acknowledged"
+    assert not Upload.objects.filter(case__isnull=False).exists()
+
+
+def test_a_pdf_as_a_photo_is_refused_by_its_name_and_stays_the_callers(acknowledged):
+    handler = Caller("handler_en")
+    handles = [handler.upload("ok.jpg", jpeg()), handler.upload("scan.pdf", PDF)]
+    response = handler.act(acknowledged, "handle", result="已处置", photos=handles)
+    assert response.status_code == 422
+    assert "scan.pdf" in response.json()["errors"]["photos"][0]
+    assert Case.objects.get(pk=acknowledged.pk).state == "acknowledged"
+    assert not Upload.objects.filter(case__isnull=False).exists()
+    assert handler.act(acknowledged, "handle", result="已处置", photos=handles[:1]).status_code == 200
+
+
+def test_photos_on_an_action_without_evidence_are_refused(acknowledged, world):
+    step(world, "handler_en", acknowledged, "handle", result="已处置")
+    operator = Caller("operator_kg")
+    handle = operator.upload("a.jpg", jpeg())
+    # 督办 on a handled case takes a note and no photos.
+    response = operator.act(acknowledged, "supervise", note="请尽快核查", photos=[handle])
+    assert response.status_code == 422 and "不能附照片" in response.json()["errors"]["photos"][0]
+    assert not Upload.objects.get(token=handle).case_id
+    # 核查 takes them.
+    assert operator.act(acknowledged, "verify", photos=[handle]).status_code == 200
+    assert Case.objects.get(pk=acknowledged.pk).events.get(action="verify").payload["photos"][0]["filename"] == "a.jpg"
+
+
+def test_a_handle_that_is_not_the_callers_own_is_refused_as_unknown(acknowledged):
+    someone_else = Caller("operator_kg").upload("theirs.jpg", jpeg())
+    response = Caller("handler_en").act(acknowledged, "handle", result="已处置", photos=[someone_else, "nope"])
+    assert response.status_code == 422 and "没有找到该上传文件" in response.json()["errors"]["photos.0"][0]
+    assert not Upload.objects.get(token=someone_else).case_id
+    assert Case.objects.get(pk=acknowledged.pk).state == "acknowledged"
+
+
+def test_a_neighbouring_communitys_clerk_and_a_residents_token_take_no_step(acknowledged):
+    for username, status in [("clerk_spd", 404), ("resident_li", 404), ("resident_wang", 403)]:
+        caller = Caller(username)
+        handle = caller.upload("x.jpg", jpeg())
+        response = caller.act(acknowledged, "handle", result="已处置", photos=[handle])
+        assert response.status_code == status, (username, response.content)
+        assert not Upload.objects.get(token=handle).case_id
+    assert Case.objects.get(pk=acknowledged.pk).state == "acknowledged"
+
+
+def test_the_openapi_document_describes_the_photos(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    action_in = schema["components"]["schemas"]["ActionIn"]["properties"]["photos"]
+    assert action_in["type"] == "array" and "uploads" in action_in["description"]
