@@ -40,6 +40,10 @@ VARIABLES: dict[str, str] = {
     "how_to_get": _("如何取得办理结果（领取地点、邮寄或电子证照），一句话，未知时为空"),
     "link": _("办件页面链接，可在此查看进度和评价"),
     "answer_link": _("报事人答复“已解决吗？”的链接（免登录），只在结案确认的消息中有值"),
+    "receipt": _("办件回执一句话：受理时和办结时的存证哈希（前16位）及核验链接；未办结时只有受理哈希"),
+    "receipt_submitted": _("受理时的存证哈希（前16位）"),
+    "receipt_closed": _("办结时的存证哈希（前16位），未办结时为空"),
+    "receipt_link": _("核验回执的链接（/receipts/check/，已填好办件编号和哈希）"),
 }
 
 # The built-in text of each event, used when the admin has no active template for it; their
@@ -52,12 +56,12 @@ DEFAULTS: dict[str, tuple[str, str]] = {
                                 "期间办理时限暂停。")),
     "visit": (_("上门服务"), _("您的“{matter}”（{case_number}）已安排上门服务，时间 {slot}。")),
     "closed": (_("办结"), _("您的“{matter}”（{case_number}）已办结，决定：{decision}。{result_sentence}{how_to_get}"
-                            "欢迎评价：{link}")),
+                            "欢迎评价：{link} {receipt}")),
     "answered": (_("咨询已答复"), _("您的咨询（{case_number}）已答复：{result}")),
     "dismissed": (_("不予立案"), _("您反映的问题（{case_number}）不予立案：{reason}")),
     "dispatched": (_("已派遣"), _("您反映的问题（{case_number}）已派{unit}处置。")),
     "handled": (_("已处置"), _("您反映的问题（{case_number}）已处置：{result}")),
-    "closed_report": (_("已结案"), _("您反映的问题（{case_number}）已结案，欢迎评价处理结果：{link}")),
+    "closed_report": (_("已结案"), _("您反映的问题（{case_number}）已结案，欢迎评价处理结果：{link} {receipt}")),
     "follow_up_result": (_("差评回访结果"), _("您的差评（{case_number}）已回访整改，结果：{result}")),
     "confirm_request": (_("结案前请群众确认"), _("您反映的问题（{case_number}）已处置完毕，已解决吗？请在3个工作日内答复："
                                               "{answer_link}")),
@@ -74,6 +78,10 @@ SAMPLE: dict[str, str] = {
     "result_sentence": "老年证已制好。", "how_to_get": "请到幸福里社区便民服务站领取。",
     "link": "https://example.gov.cn/cases/SQ20260302000123/",
     "answer_link": "https://example.gov.cn/cases/SQ20260302000123/answer/3f9a1c/",
+    "receipt": "存证回执：受理哈希 3a9f0c2d7e1b4a58，办结哈希 c1d2e3f4a5b6c7d8，可在 "
+               "https://example.gov.cn/receipts/check/?number=SQ20260302000123&hash=c1d2e3f4a5b6c7d8 核验。",
+    "receipt_submitted": "3a9f0c2d7e1b4a58", "receipt_closed": "c1d2e3f4a5b6c7d8",
+    "receipt_link": "https://example.gov.cn/receipts/check/?number=SQ20260302000123&hash=c1d2e3f4a5b6c7d8",
 }
 
 _FORMATTER = string.Formatter()
@@ -155,8 +163,10 @@ _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&
 
 
 def signature() -> str:
-    """The sender signature shown before every SMS, e.g. 【西咸新区政务服务】 (YIWANG_SMS_SIGNATURE)."""
-    return str(getattr(settings, "YIWANG_SMS_SIGNATURE", "") or "")
+    """The sender signature shown before every SMS, e.g. 【某某新区政务服务】: the district's (org.district)."""
+    from yiwang.org.district import identity
+
+    return identity().sms_signature
 
 
 def _length(text: str) -> tuple[int, bool]:

@@ -17,7 +17,9 @@ from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.records import checkpoints
 from yiwang.records.models import Checkpoint, CheckpointLeaf
 
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+# A whole hash, or its first 16 or more hex digits as a message carries it: 64 bits no rewrite can be
+# made to hit by chance, and within one case's few events a prefix names one event.
+HASH_RE = re.compile(r"^[0-9a-f]{16,64}$")
 
 
 def latest_checkpoint() -> Checkpoint | None:
@@ -109,7 +111,7 @@ def receipt_check(*, number: str, hash_: str) -> ReceiptCheck:
     if Case.parse_number(number) is None:
         errors["number"] = [_("请输入办件编号，如 YW2026112600000001。")]
     if not HASH_RE.match(hash_):
-        errors["hash"] = [_("哈希值是 64 位十六进制字符(0-9、a-f)。")]
+        errors["hash"] = [_("哈希值是 64 位十六进制字符(0-9、a-f)，也可只填短信中的前 16 位。")]
     if errors:
         raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
     unknown = ReceiptCheck(False, _("该办件当前的记录中没有这个哈希值：回执有误，或记录在回执开具之后被改动过。"))
@@ -119,10 +121,10 @@ def receipt_check(*, number: str, hash_: str) -> ReceiptCheck:
     events = list(CaseEvent.objects.filter(case_id=case.pk).order_by("seq"))
     if verify_events(events, case.last_hash) is not None:
         return ReceiptCheck(False, _("该办件的哈希链已不完整，记录被改动过。"))
-    by_hash = {e.hash: e.seq for e in events}
-    seq = by_hash.get(hash_)
-    if seq is None:
+    matching = [e.seq for e in events if e.hash.startswith(hash_)]
+    if len(matching) != 1:
         return unknown
+    seq = matching[0]
     hashes = [e.hash for e in events]
     first_cover = None
     for leaf in CheckpointLeaf.objects.filter(case_id=case.pk).select_related("checkpoint").order_by("checkpoint__number"):

@@ -354,11 +354,40 @@ def applicant_variables(case: Case, payload: dict, *, facts: dict | None = None)
         "due_date": f.get("due", ""), "slot": f.get("slot", ""), "reason": reason, "missing": missing,
         "decision": decision, "result": f.get("result", ""), "result_sentence": f.get("result_sentence", ""),
         "how_to_get": _how_to_get(case, f), "link": f.get("link", ""), "answer_link": f.get("answer_link", ""),
+        **_receipt(case),
     }
     # What staff or a reporter typed leaves yiwang here: ID and mobile numbers masked, no control characters.
     typed = ("matter", "reason", "missing", "decision", "result", "result_sentence", "how_to_get")
     return {k: _CONTROL_CHARS.sub(" ", idnumber.mask_text(str(v or ""))) if k in typed else str(v or "")
             for k, v in values.items()}
+
+
+# A receipt's hashes in a message: 16 hex digits (64 bits) fit an SMS, and /receipts/check/ takes them.
+RECEIPT_SHORT = 16
+
+
+def _receipt(case: Case) -> dict[str, str]:
+    """The resident's receipt as variables (docs/checkpoints.md "Receipts"): the hash at submission and
+    at the latest closing, by records.selectors.receipt_for's rule, which cases may not import."""
+    from yiwang.cases.models import CaseEvent
+
+    closed_states = workflow(case.kind).closed
+    first = closing = ""
+    for seq, hash_, from_state, to_state in (CaseEvent.objects.filter(case_id=case.pk).order_by("seq")
+                                             .values_list("seq", "hash", "from_state", "to_state")):
+        if seq == 1:
+            first = hash_[:RECEIPT_SHORT]
+        if to_state in closed_states and from_state not in closed_states:
+            closing = hash_[:RECEIPT_SHORT]
+        elif to_state not in closed_states:
+            closing = ""  # reopened: the receipt waits for the next closing
+    if not first:
+        return {"receipt": "", "receipt_submitted": "", "receipt_closed": "", "receipt_link": ""}
+    link = f"{settings.YIWANG_SITE_URL}/receipts/check/?number={case.number}&hash={closing or first}"
+    sentence = (_("存证回执：受理哈希 %(submitted)s，办结哈希 %(closed)s，可在 %(link)s 核验。")
+                % {"submitted": first, "closed": closing, "link": link} if closing else
+                _("存证回执：受理哈希 %(submitted)s，可在 %(link)s 核验。") % {"submitted": first, "link": link})
+    return {"receipt": sentence, "receipt_submitted": first, "receipt_closed": closing, "receipt_link": link}
 
 
 def _material_names(case: Case) -> dict[str, str]:

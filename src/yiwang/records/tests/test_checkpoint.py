@@ -36,7 +36,7 @@ def _closed(world, phone: str = "13800000001") -> Case:
     case = case_create(viewer=world.viewer("admin"), matter_code="SENIOR_CARD", region_code="KG-DZ-XFL",
                        applicant_name="王大爷", applicant_phone=phone, **SENIOR_OK).case
     for actor, action, inputs in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                                  ("clerk_xfl", "close", {})]:
+                                  ("clerk_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(actor), case_id=case.pk, action=action, version=case.version, **inputs)
     return case
 
