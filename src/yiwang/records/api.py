@@ -32,11 +32,25 @@ class CheckpointDetail(CheckpointOut):
     signed: dict  # the body that was signed; its canonical JSON is what the signature covers
 
 
+class PublishedKeyOut(Schema):
+    key_id: str
+    public_key: str
+    pem: str
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None  # null: the key in use
+    first_checkpoint: int | None
+    last_checkpoint: int | None
+    endorsed_by: str  # the key it replaced, which signed `endorsement` over the rotation statement
+    endorsement: str
+    current: bool
+
+
 class SigningKeyOut(Schema):
     algorithm: str
     key_id: str
     public_key: str
     pem: str
+    keys: list[PublishedKeyOut]  # every key that signed checkpoints here, oldest first
 
 
 def _out(cp: Checkpoint) -> dict:
@@ -58,8 +72,8 @@ def checkpoint(request, checkpoint_number: int):
 
 
 @router.get("/public/signing-key", response=SigningKeyOut, auth=None,
-            summary="The installation's Ed25519 public key that signs the checkpoints")
+            summary="The Ed25519 public key that signs the checkpoints now, and every key that signed them before")
 def signing_key(request):
     key = signing.public_key()
-    return {"algorithm": "Ed25519", "key_id": signing.key_id(key), "public_key": signing.public_b64(),
-            "pem": signing.pem(key)}
+    return {"algorithm": "Ed25519", "key_id": signing.key_id(key), "public_key": signing.public_b64(key),
+            "pem": signing.pem(key), "keys": [vars(k) for k in selectors.signing_keys()]}

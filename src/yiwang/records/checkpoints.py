@@ -63,9 +63,14 @@ def tallies_snapshot() -> dict:
     """The stored tallies the public figures and the dashboards are summed from, as sorted lists."""
     return {
         "cases": sorted([*key, *measures] for key, measures in case_rollups.stored().items()),
-        "case_days": sorted([path, day.isoformat(), *counts] for (path, day), counts in
+        "case_days": sorted([path, day.isoformat(), kind, *counts] for (path, day, kind), counts in
                             case_rollups.stored_days().items()),
+        "case_months": sorted([path, kind, state, unit, month.strftime("%Y-%m"), *measures]
+                              for (path, kind, state, unit, month), measures in
+                              case_rollups.stored_months().items()),
         "ratings": sorted([*key, n] for key, n in rating_rollups.stored().items()),
+        "rating_months": sorted([path, unit, rating, month.strftime("%Y-%m"), n]
+                                for (path, unit, rating, month), n in rating_rollups.stored_months().items()),
     }
 
 
@@ -133,6 +138,11 @@ def verify_document(doc: dict, key) -> Report:
     if header.get("format") != FORMAT:
         report.problems.append(f"unknown format {header.get('format')!r} (expected {FORMAT})")
         return report
+    if header.get("key_id") and header.get("key_id") != signing.key_id(key):
+        report.problems.append(f"the signature does not match the checkpoint with this public key: checkpoint "
+                               f"{header.get('number')} names key {str(header.get('key_id'))[:16]}…, the key "
+                               f"given is {signing.key_id(key)[:16]}…")
+        return report
     if not signing.valid(key, body, signature):
         report.problems.append("the signature does not match the checkpoint with this public key: the file was "
                                "altered, or it was signed by another key")
@@ -151,3 +161,14 @@ def verify_document(doc: dict, key) -> Report:
         if why:
             report.problems.append(f"case {leaf[1]} (id {leaf[0]}): {why}")
     return report
+
+
+# --- key rotation -----------------------------------------------------------------------------------
+
+ROTATION_FORMAT = "yiwang-key-rotation/1"
+
+
+def rotation_statement(*, previous: str, key_id: str, public_key: str, at: str) -> dict:
+    """What the retiring key signs when it hands over: "from ``at`` checkpoints are signed by
+    ``key_id`` (``public_key``, base64 of the raw 32 bytes)". Its canonical JSON is the signed message."""
+    return {"format": ROTATION_FORMAT, "previous": previous, "key_id": key_id, "public_key": public_key, "at": at}

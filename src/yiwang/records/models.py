@@ -53,3 +53,26 @@ class CheckpointLeaf(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_number} @{self.event_count}"
+
+
+class SigningKey(models.Model):
+    """A public key that signed, or signs, checkpoints. Rotation (`yiwang checkpoint --rotate-key`) retires
+    the current key and adds the next, so every checkpoint stays checkable with the key it names; the
+    next key's public half is signed by the one before it (``endorsement``), so whoever pinned the old
+    fingerprint can take the new one without trusting this server."""
+
+    key_id = models.CharField(_("公钥指纹"), max_length=64, unique=True)
+    public_key = models.CharField(_("公钥"), max_length=64)  # base64 of the raw 32 bytes
+    created_at = models.DateTimeField(_("启用时间"))
+    retired_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
+    # The key this one replaced, and its Ed25519 signature over records.checkpoints.rotation_statement.
+    endorsed_by = models.CharField(max_length=64, blank=True)
+    endorsement = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("签名公钥")
+        verbose_name_plural = _("签名公钥")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.key_id[:16]

@@ -25,26 +25,41 @@ def key_path() -> Path:
     return Path(configured) if configured else Path(settings.VAR_DIR) / "checkpoint_signing_key.pem"
 
 
+def _write_private(key: Ed25519PrivateKey, *, replace: bool) -> None:
+    """Write ``key`` to the key file, whole under a private name first and then moved into place, so no
+    process ever reads a half-written key. ``replace``: overwrite the current key (rotation); otherwise
+    link it only where there is none, so two processes starting at once keep the key linked first."""
+    path = key_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def replace_private_key(key: Ed25519PrivateKey) -> None:
+    """Make ``key`` the installation's key; the old private key is overwritten (records.services rotates)."""
+    _write_private(key, replace=True)
+
+
 def private_key() -> Ed25519PrivateKey:
     """The installation's key, created (0600, never overwritten) when there is none yet."""
     path = key_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        # Written whole under a private name, then linked into place: two processes starting at once
-        # keep the key linked first, and neither ever reads a half-written file.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-                f.flush()
-                os.fsync(f.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            tmp.unlink()
+        _write_private(Ed25519PrivateKey.generate(), replace=False)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
@@ -91,5 +106,5 @@ def valid(key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
     return True
 
 
-def public_b64() -> str:
-    return base64.b64encode(raw(public_key())).decode()
+def public_b64(key: Ed25519PublicKey | None = None) -> str:
+    return base64.b64encode(raw(key or public_key())).decode()

@@ -20,7 +20,7 @@ def checkpoint_list(request: HttpRequest) -> HttpResponse:
     key = signing.public_key()
     return render(request, "records/checkpoints.html", {
         "checkpoints": rows[:PAGE], "older": rows[PAGE - 1].number if len(rows) > PAGE else None,
-        "key_id": signing.key_id(key), "public_key": signing.public_b64()})
+        "key_id": signing.key_id(key), "public_key": signing.public_b64(key), "keys": selectors.signing_keys()})
 
 
 @require_safe

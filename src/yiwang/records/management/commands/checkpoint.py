@@ -2,9 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from yiwang.core.errors import DomainError
 from yiwang.records import checkpoints
 from yiwang.records.selectors import checkpoint_document
-from yiwang.records.services import checkpoint_create
+from yiwang.records.services import checkpoint_create, signing_key_rotate
 
 
 class Command(BaseCommand):
@@ -15,8 +16,19 @@ class Command(BaseCommand):
         parser.add_argument("--out", help="write the signed checkpoint file (canonical JSON) here; - for stdout")
         parser.add_argument("--daily", action="store_true",
                             help="the worker's run: do nothing when today's checkpoint exists already")
+        parser.add_argument("--rotate-key", action="store_true",
+                            help="retire the signing key and make a new one (the old one signs the new one's "
+                                 "public key and stays published), then sign a checkpoint with the new key")
 
-    def handle(self, *args, out=None, daily=False, **options):
+    def handle(self, *args, out=None, daily=False, rotate_key=False, **options):
+        if rotate_key:
+            if daily:
+                raise CommandError("--rotate-key and --daily do not go together")
+            try:
+                new = signing_key_rotate()
+            except DomainError as exc:
+                raise CommandError(exc.message) from None
+            self.stdout.write(f"key {new.endorsed_by[:16]}… retired; new key {new.key_id} (endorsed by the old key)")
         cp = checkpoint_create(daily=daily)
         if cp is None:
             self.stdout.write("today's checkpoint exists already")

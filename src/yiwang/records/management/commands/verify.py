@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from yiwang.records import rollups, signing
 from yiwang.records.checkpoints import body_digest, canonical, verify_document
 from yiwang.records.models import Checkpoint
+from yiwang.records.selectors import public_key_for
 from yiwang.records.verification import verify
 
 
@@ -26,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--key", metavar="PUBFILE",
             help="with --checkpoint: the public key to check the signature with (PEM, or base64 of the raw "
-                 "32 bytes as /api/v1/public/signing-key gives it); default the installation's own")
+                 "32 bytes as /api/v1/public/signing-key gives it); default the published key the checkpoint "
+                 "names, also one rotated out since")
 
     def handle(self, *args, **options):
         if options["checkpoint"]:
@@ -58,11 +60,18 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read {key_path}: {exc.strerror}") from None
             except ValueError as exc:
                 raise CommandError(f"{key_path} is not an Ed25519 public key: {exc}") from None
-        else:
-            key = signing.public_key()
-        report = verify_document(doc, key)
         header = doc.get("checkpoint") if isinstance(doc, dict) else None
         number = header.get("number") if isinstance(header, dict) else None
+        if not key_path:
+            # The key the checkpoint names, among every key this installation published (also one
+            # rotated out since): a checkpoint signed before a rotation still checks.
+            named = str(header.get("key_id") or "") if isinstance(header, dict) else ""
+            key = public_key_for(named) if named else signing.public_key()
+            if key is None:
+                raise CommandError(f"checkpoint {number} names signing key {named[:16]}…, which this installation "
+                                   "never published (see /api/v1/public/signing-key): it was not signed here, or "
+                                   "its key_id was changed")
+        report = verify_document(doc, key)
         if report.ok and number is not None:
             # The installation's own copy must be the one that was handed out: a checkpoint re-signed
             # after a rewrite would carry the same number and another digest.
