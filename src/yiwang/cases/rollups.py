@@ -1,10 +1,16 @@
-"""Case tallies (``CaseTally``): indicator rollups written in the same transaction as the timeline.
+"""Case tallies (``CaseTally``, ``CaseDayTally``, ``CaseMonthTally``): indicator rollups written in
+the same transaction as the timeline.
 
 Every case contributes one to exactly one tally row, keyed by what the indicators group on. When a
 timeline write changes a case's key or its measures, the old row loses the case and the new row
 gains it, by an upsert that adds (never sets), so concurrent writers compose. ``recompute()`` is the
 same figures as one GROUP BY of the case table: `yiwang verify` compares the two, and
 ``rebuild()`` replaces the tallies with it after a bulk import.
+
+The month tally counts closed cases only, so only a closing or a reopening moves a case there (one
+more upsert on those events, none on the others). Whether a case was sent back before it closed is
+in its timeline, not its row: the upsert reads it there itself, from the events before the one
+being written, so working out the statements still needs no query.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from yiwang.cases.deadlines import is_on_time
-from yiwang.cases.models import Case, CaseDayTally, CaseTally
+from yiwang.cases.models import Case, CaseDayTally, CaseEvent, CaseMonthTally, CaseTally
 
 Key = tuple[str, str, str, bool, int, int]
 Measures = tuple[int, int, int, int]
@@ -41,18 +47,38 @@ def contribution(case: Case) -> tuple[Key, Measures]:
     return key, (1, int(with_due), int(on_time), seconds)
 
 
-DAY_KEY_COLUMNS = ("region_path", "day")
+DAY_KEY_COLUMNS = ("region_path", "day", "kind")
 DAY_MEASURE_COLUMNS = ("submitted", "closed")
-Contribution = tuple[tuple[Key, Measures], dict[tuple[str, dt.date], tuple[int, int]]]
+DayKey = tuple[str, dt.date, str]
+MONTH_KEY_COLUMNS = ("region_path", "kind", "state", "unit_id", "month")
+MONTH_MEASURE_COLUMNS = ("closed", "with_due", "on_time", "seconds")  # and "reworked", read by the upsert
+MonthKey = tuple[str, str, str, int, dt.date]
+# Work sent back: by the command centre's check (返工), by the reporter's "未解决" to "已解决吗？", or by
+# the reporter reopening a closed incident. A case counts once in the rework rate however often.
+REWORK_ACTIONS = ("rework", "not_resolved", "reopen")
+# (case id, events before the one being written): where the month tally's upsert reads "reworked".
+Probe = tuple[int, int] | None
+Contribution = tuple[tuple[Key, Measures], dict[DayKey, tuple[int, int]], dict[MonthKey, Measures], Probe]
+
+
+def month_of(moment: dt.datetime) -> dt.date:
+    """The first day of the local month of ``moment``: the month a figure by month counts it in."""
+    return timezone.localdate(moment).replace(day=1)
 
 
 def contributions(case: Case) -> Contribution:
-    """Everything a case adds to the tallies: its CaseTally row and its CaseDayTally days."""
-    days: dict[tuple[str, dt.date], list[int]] = {}
-    days.setdefault((case.region_path, timezone.localdate(case.created_at)), [0, 0])[0] += 1
+    """Everything a case adds to the tallies: its CaseTally row, its CaseDayTally days, its
+    CaseMonthTally row once closed, and where its rework is read (None for a case not yet stored)."""
+    days: dict[DayKey, list[int]] = {}
+    days.setdefault((case.region_path, timezone.localdate(case.created_at), case.kind), [0, 0])[0] += 1
+    key, measures = contribution(case)
+    months: dict[MonthKey, Measures] = {}
     if case.closed_at is not None:
-        days.setdefault((case.region_path, timezone.localdate(case.closed_at)), [0, 0])[1] += 1
-    return contribution(case), {key: tuple(v) for key, v in days.items()}
+        days.setdefault((case.region_path, timezone.localdate(case.closed_at), case.kind), [0, 0])[1] += 1
+        months[(case.region_path, case.kind, case.state, case.handling_unit_id or case.holder_unit_id,
+                month_of(case.closed_at))] = measures
+    probe = (case.id, case.event_count) if case.id is not None else None
+    return (key, measures), {k: tuple(v) for k, v in days.items()}, months, probe
 
 
 Statement = tuple[str, list]
@@ -74,16 +100,56 @@ def changes(before: Contribution | None, after: Contribution) -> list[Statement]
     ):
         if old == new:
             continue
-        deltas: dict[tuple, list[int]] = {}
-        for sign, part in ((-1, old), (1, new)):
-            for key, values in part.items():
-                sums = deltas.setdefault(key, [0] * len(measure_columns))
-                for i, value in enumerate(values):
-                    sums[i] += sign * value
-        statement = upsert_statement(model, key_columns, measure_columns, deltas.items())
+        statement = upsert_statement(model, key_columns, measure_columns, _deltas(old, new, len(measure_columns)))
+        if statement is not None:
+            statements.append(statement)
+    old_months = before[2] if before else {}
+    if old_months != after[2]:
+        # The events before this one are the same on both sides: a case's rework is the same in the row
+        # it leaves and the row it enters (None: a new case, sent back never).
+        statement = month_statement(_deltas(old_months, after[2], len(MONTH_MEASURE_COLUMNS)),
+                                    before[3] if before else None)
         if statement is not None:
             statements.append(statement)
     return statements
+
+
+def _deltas(old: dict, new: dict, width: int) -> list[tuple[tuple, list[int]]]:
+    deltas: dict[tuple, list[int]] = {}
+    for sign, part in ((-1, old), (1, new)):
+        for key, values in part.items():
+            sums = deltas.setdefault(key, [0] * width)
+            for i, value in enumerate(values):
+                sums[i] += sign * value
+    return list(deltas.items())
+
+
+def month_statement(rows: Iterable[tuple[tuple, Iterable[int]]], probe: Probe) -> Statement | None:
+    """The upsert of CaseMonthTally rows (key, measures): each row also adds its case count times
+    whether the case was sent back before event ``probe[1]`` (a subquery on the case's own events,
+    by the unique (case, seq) index), so the rework needs no query of its own. One statement."""
+    rows = sorted((tuple(key), tuple(values)) for key, values in rows if any(values))
+    if not rows:
+        return None
+    table = CaseMonthTally._meta.db_table
+    columns = (*MONTH_KEY_COLUMNS, *MONTH_MEASURE_COLUMNS, "reworked")
+    if probe is None:
+        reworked, extra = "0", []
+    else:
+        actions = ", ".join(["%s"] * len(REWORK_ACTIONS))
+        reworked = (f"%s * (CASE WHEN EXISTS (SELECT 1 FROM {CaseEvent._meta.db_table} WHERE case_id = %s "
+                    f"AND seq <= %s AND action IN ({actions})) THEN 1 ELSE 0 END)")
+        extra = [*probe, *REWORK_ACTIONS]
+    row_sql = "(" + ", ".join(["%s"] * (len(MONTH_KEY_COLUMNS) + len(MONTH_MEASURE_COLUMNS)) + [reworked]) + ")"
+    params: list = []
+    for key, values in rows:
+        params.extend((*key, *values))
+        if probe is not None:
+            params.extend([values[0], *extra])  # values[0]: this row gains (+1) or loses (-1) the case
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(MONTH_KEY_COLUMNS):])
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_sql] * len(rows))} "
+           f"ON CONFLICT ({', '.join(MONTH_KEY_COLUMNS)}) DO UPDATE SET {updates}")
+    return sql, params
 
 
 def execute(statements: Iterable[Statement]) -> None:
@@ -124,7 +190,8 @@ def _upsert_sql(table: str, key_columns: tuple[str, ...], measure_columns: tuple
             f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}")
 
 
-def _group_by_sql() -> str:
+def _measures_sql() -> str:
+    """COUNT, with a deadline, on time and seconds, as ``contribution()`` counts them, in SQL."""
     if connection.vendor == "postgresql":
         def whole(col: str) -> str:
             return f"EXTRACT(EPOCH FROM date_trunc('second', {col}))::bigint"
@@ -136,11 +203,16 @@ def _group_by_sql() -> str:
     closed = "closed_at IS NOT NULL"
     with_due = f"({closed} AND due_at IS NOT NULL)"
     return (
-        f"SELECT region_path, kind, state, {closed}, holder_unit_id, COALESCE(handling_unit_id, 0), COUNT(*), "
-        f"SUM(CASE WHEN {with_due} THEN 1 ELSE 0 END), "
+        f"COUNT(*), SUM(CASE WHEN {with_due} THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN {with_due} AND closed_at <= due_at THEN 1 ELSE 0 END), "  # deadlines.on_time_q
-        f"COALESCE(SUM(CASE WHEN {closed} THEN {whole('closed_at')} - {whole('created_at')} ELSE 0 END), 0) "
-        f"FROM {Case._meta.db_table} GROUP BY 1, 2, 3, 4, 5, 6"
+        f"COALESCE(SUM(CASE WHEN {closed} THEN {whole('closed_at')} - {whole('created_at')} ELSE 0 END), 0)"
+    )
+
+
+def _group_by_sql() -> str:
+    return (
+        f"SELECT region_path, kind, state, closed_at IS NOT NULL, holder_unit_id, COALESCE(handling_unit_id, 0), "
+        f"{_measures_sql()} FROM {Case._meta.db_table} GROUP BY 1, 2, 3, 4, 5, 6"
     )
 
 
@@ -166,26 +238,60 @@ def _local_day_sql(column: str) -> str:
 def _day_group_by_sql() -> str:
     table = Case._meta.db_table
     return (
-        f"SELECT region_path, day, SUM(submitted), SUM(closed) FROM ("
-        f"SELECT region_path, {_local_day_sql('created_at')} AS day, 1 AS submitted, 0 AS closed FROM {table} "
-        f"UNION ALL SELECT region_path, {_local_day_sql('closed_at')}, 0, 1 FROM {table} "
-        f"WHERE closed_at IS NOT NULL) AS d GROUP BY region_path, day"
+        f"SELECT region_path, day, kind, SUM(submitted), SUM(closed) FROM ("
+        f"SELECT region_path, {_local_day_sql('created_at')} AS day, kind, 1 AS submitted, 0 AS closed FROM {table} "
+        f"UNION ALL SELECT region_path, {_local_day_sql('closed_at')}, kind, 0, 1 FROM {table} "
+        f"WHERE closed_at IS NOT NULL) AS d GROUP BY region_path, day, kind"
     )
 
 
-def recompute_days() -> dict[tuple[str, dt.date], tuple[int, int]]:
+def as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def recompute_days() -> dict[DayKey, tuple[int, int]]:
     with connection.cursor() as cursor:
         cursor.execute(_day_group_by_sql(), [])
-        out = {}
-        for path, day, submitted, closed in cursor.fetchall():
-            day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
-            out[(path, day)] = (int(submitted), int(closed))
-        return out
+        return {(path, as_date(day), kind): (int(submitted), int(closed))
+                for path, day, kind, submitted, closed in cursor.fetchall()}
 
 
-def stored_days() -> dict[tuple[str, dt.date], tuple[int, int]]:
-    return {(p, d): (a, b) for p, d, a, b in CaseDayTally.objects.exclude(submitted=0, closed=0)
-            .values_list("region_path", "day", "submitted", "closed")}
+def stored_days() -> dict[DayKey, tuple[int, int]]:
+    return {(p, d, k): (a, b) for p, d, k, a, b in CaseDayTally.objects.exclude(submitted=0, closed=0)
+            .values_list(*DAY_KEY_COLUMNS, *DAY_MEASURE_COLUMNS)}
+
+
+def local_month_sql(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"date_trunc('month', {column} AT TIME ZONE '{settings.TIME_ZONE}')::date"
+    return f"date({_local_day_sql(column)}, 'start of month')"
+
+
+def _month_group_by_sql() -> str:
+    case, events = Case._meta.db_table, CaseEvent._meta.db_table
+    actions = ", ".join(f"'{a}'" for a in REWORK_ACTIONS)
+    return (
+        f"SELECT region_path, kind, state, COALESCE(handling_unit_id, holder_unit_id), "
+        f"{local_month_sql('closed_at')}, {_measures_sql()}, "
+        f"SUM(CASE WHEN EXISTS (SELECT 1 FROM {events} e WHERE e.case_id = {case}.id AND e.action IN ({actions})) "
+        f"THEN 1 ELSE 0 END) FROM {case} WHERE closed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
+MonthRow = tuple[int, int, int, int, int]  # closed, with a deadline, on time, seconds, reworked
+
+
+def recompute_months() -> dict[MonthKey, MonthRow]:
+    """The month tallies as the cases and their timelines say they should be."""
+    with connection.cursor() as cursor:
+        cursor.execute(_month_group_by_sql(), [])
+        return {(r[0], r[1], r[2], int(r[3]), as_date(r[4])): tuple(int(v) for v in r[5:10])
+                for r in cursor.fetchall()}
+
+
+def stored_months() -> dict[MonthKey, MonthRow]:
+    return {tuple(r[:5]): tuple(r[5:]) for r in CaseMonthTally.objects.exclude(closed=0)
+            .values_list(*MONTH_KEY_COLUMNS, *MONTH_MEASURE_COLUMNS, "reworked")}
 
 
 def stored() -> dict[Key, Measures]:
@@ -211,7 +317,9 @@ def mismatches(label: str, source: str, want: dict, have: dict, limit: int) -> l
 def differences(limit: int = 10) -> list[str]:
     """Where the stored tallies and a recomputation disagree (empty when they agree)."""
     out = mismatches("tally", "cases", recompute(), stored(), limit)
-    return out + mismatches("day tally", "cases", recompute_days(), stored_days(), limit - len(out))
+    out += mismatches("day tally", "cases", recompute_days(), stored_days(), limit - len(out))
+    return out + mismatches("month tally", "cases and their timelines", recompute_months(), stored_months(),
+                            limit - len(out))
 
 
 def lock_for_rebuild(cursor, *tables: str) -> None:
@@ -230,11 +338,16 @@ def rebuild() -> int:
     table = CaseTally._meta.db_table
     columns = ", ".join(KEY_COLUMNS + MEASURE_COLUMNS)
     days = CaseDayTally._meta.db_table
+    months = CaseMonthTally._meta.db_table
+    month_columns = ", ".join((*MONTH_KEY_COLUMNS, *MONTH_MEASURE_COLUMNS, "reworked"))
     with transaction.atomic(), connection.cursor() as cursor:
-        lock_for_rebuild(cursor, table, days)
+        lock_for_rebuild(cursor, table, days, months)
         cursor.execute(f"DELETE FROM {table}", [])
         cursor.execute(f"INSERT INTO {table} ({columns}) {_group_by_sql()}", [])
         rows = cursor.rowcount
         cursor.execute(f"DELETE FROM {days}", [])
-        cursor.execute(f"INSERT INTO {days} (region_path, day, submitted, closed) {_day_group_by_sql()}", [])
+        cursor.execute(f"INSERT INTO {days} (region_path, day, kind, submitted, closed) {_day_group_by_sql()}", [])
+        rows += cursor.rowcount
+        cursor.execute(f"DELETE FROM {months}", [])
+        cursor.execute(f"INSERT INTO {months} ({month_columns}) {_month_group_by_sql()}", [])
         return rows + cursor.rowcount

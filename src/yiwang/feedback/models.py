@@ -89,3 +89,22 @@ class RatingTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region_path} {self.handling_unit_id} {self.rating}: {self.n}"
+
+
+class RatingMonthTally(models.Model):
+    """Ratings by region, handling unit, level and local month of rating, kept in step like
+    RatingTally (feedback.rollups): one month's satisfaction rate, readable from a checkpoint's file."""
+
+    region_path = models.CharField(max_length=255)
+    handling_unit_id = models.BigIntegerField()
+    rating = models.PositiveSmallIntegerField()
+    month = models.DateField()  # the first day of the local month of the rating
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region_path", "handling_unit_id", "rating", "month"],
+                                               name="rating_month_tally_key")]
+        indexes = [models.Index(fields=["month"], name="rating_month_tally_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.region_path} {self.handling_unit_id} {self.rating} {self.month:%Y-%m}: {self.n}"

@@ -1,4 +1,7 @@
-"""Every indicator rollup in one place: rebuilt together after a bulk import, verified together."""
+"""Every indicator rollup in one place: rebuilt together after a bulk import, verified together.
+
+cases.rollups holds the case, day and month tallies, feedback.rollups the rating tallies and the
+rating month tallies; each rebuilds and compares all of its own."""
 
 from __future__ import annotations
 

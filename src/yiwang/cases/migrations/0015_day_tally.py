@@ -4,10 +4,9 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    # Both tally tables exist from here on (0012, 0015): count the cases already there.
-    from yiwang.cases import rollups
-
-    rollups.rebuild()
+    # Counted by 0021_month_tally instead: rollups.rebuild() now writes columns and a table that do
+    # not exist yet at this point, and 0021 recounts every case tally anyway.
+    pass
 
 
 class Migration(migrations.Migration):

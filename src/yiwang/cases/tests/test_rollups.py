@@ -44,7 +44,7 @@ def test_the_changes_are_worked_out_without_the_database_and_run_later(world, dj
     with django_assert_num_queries(0):
         statements = rollups.changes(before, rollups.contributions(case))
     assert [sql.split(" (")[0] for sql, _params in statements] == [
-        "INSERT INTO cases_casetally", "INSERT INTO cases_casedaytally"]
+        "INSERT INTO cases_casetally", "INSERT INTO cases_casedaytally", "INSERT INTO cases_casemonthtally"]
     assert rollups.changes(before, before) == []
     rollups.execute(statements)
     stored = rollups.stored()
@@ -132,7 +132,7 @@ def test_a_case_in_the_last_millisecond_before_midnight_is_counted_on_its_day(wo
     with clock.frozen_at(late):
         case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK)
     assert rollups.stored_days() == rollups.recompute_days()
-    assert {day for _path, day in rollups.stored_days()} == {dt.date(2026, 12, 6)}
+    assert {day for _path, day, _kind in rollups.stored_days()} == {dt.date(2026, 12, 6)}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,9 +4,9 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    from yiwang.feedback import rollups
-
-    rollups.rebuild()
+    # Counted by 0003_rating_month_tally instead: rollups.rebuild() now also fills a table that does
+    # not exist yet at this point, and 0003 recounts every rating tally anyway.
+    pass
 
 
 class Migration(migrations.Migration):

@@ -218,7 +218,7 @@ def outsiders_sums(tallies: dict, path: str, community_units: set[int], month: s
         "on_time_rate": rate(sum(r[8] for r in closed), sum(r[7] for r in closed)),
         "satisfaction_rate": rate(sum(r[3] for r in ratings) - bad, sum(r[3] for r in ratings)),
         "community_share": rate(at_community, sum(r[6] for r in closed)),
-        "month_received": sum(r[2] for r in days), "month_closed": sum(r[3] for r in days),
+        "month_received": sum(r[3] for r in days), "month_closed": sum(r[4] for r in days),
     }
 
 
