@@ -366,7 +366,8 @@ def test_off_without_a_client_no_button_and_no_route(client, people):
     # settings as the test process loaded them: no YIWANG_OIDC_CLIENT_ID.
     page = client.get("/login/")
     assert page.status_code == 200 and "统一身份认证登录" not in page.content.decode()
-    assert client.get("/oidc/authenticate/").status_code == 404
+    answer = client.get("/oidc/authenticate/")
+    assert answer.status_code == 404 and "<h1>页面不存在</h1>" in answer.content.decode()
 
 
 def test_a_password_login_does_not_reach_the_provider(oidc, client, people, monkeypatch):
@@ -377,6 +378,9 @@ def test_a_password_login_does_not_reach_the_provider(oidc, client, people, monk
     started = time.monotonic()
     answer = client.post("/login/?code=x&state=y", {"username": "resident_wang", "password": "pw-wang"})
     assert answer.status_code == 302 and time.monotonic() - started < 10
+    # Logged in by the password: her session, sent on to the page after a login, not to the provider.
+    assert int(client.session["_auth_user_id"]) == people["wang"].pk
+    assert not answer["Location"].startswith(("http://", "https://", "/oidc/")), answer["Location"]
 
 
 # --- RP-initiated logout ------------------------------------------------------------------------------
