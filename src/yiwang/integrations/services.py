@@ -14,15 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import logging
 import os
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -169,12 +171,14 @@ def _due_q(now: dt.datetime) -> Q:
     return Q(status__in=WAITING, next_attempt_at__lte=now) | _abandoned_q(now)
 
 
-def _claim_one() -> Delivery | None:
+def _claim_one(busy: set[int] = frozenset()) -> Delivery | None:
+    """Lease the next due delivery of a subscription not in ``busy`` (one with a POST in flight)."""
     now = clock.now()
-    if not Delivery.objects.filter(_due_q(now)).exists():  # no write transaction when idle (SQLite)
+    due = Delivery.objects.filter(_due_q(now)).exclude(subscription_id__in=busy)
+    if not due.exists():  # no write transaction when idle (SQLite)
         return None
     with transaction.atomic():
-        rows = Delivery.objects.filter(_due_q(now)).order_by("next_attempt_at", "pk")
+        rows = due.order_by("next_attempt_at", "pk")
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
         row = rows.select_related("subscription").first()
@@ -196,34 +200,59 @@ class Outcome:
     duration_ms: int
 
 
-def post(url: str, secret: str, delivery_id: str, body: bytes, *, timeout: float) -> Outcome:
-    """One signed POST. A 2xx is success; anything else, or no answer, is a failure to retry."""
+def post(url: str, secret: str, delivery_id: str, body: bytes, *, timeout: float,
+         connect_timeout: float | None = None) -> Outcome:
+    """One signed POST. A 2xx is success; anything else, or no answer, is a failure to retry.
+
+    ``connect_timeout`` bounds the TCP (and TLS) handshake, ``timeout`` each wait for the receiver
+    after it: a receiver that is down fails in seconds, one that is slow to answer at ``timeout``."""
     if not url.startswith(("http://", "https://")):  # the admin's URL field also admits ftp://
         return Outcome(ok=False, status_code=None, error="the URL must start with http:// or https://", duration_ms=0)
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(url, data=body, method="POST", headers={
+    headers = {
         "Content-Type": "application/json; charset=utf-8", "User-Agent": "yiwang-webhooks/1",
         SIGNATURE_HEADER: sign(secret, timestamp, body), TIMESTAMP_HEADER: timestamp, DELIVERY_HEADER: delivery_id,
-    })
+    }
+    parts = urllib.parse.urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     started = time.monotonic()
     code, error = None, ""
+    conn: http.client.HTTPConnection | None = None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            code = response.status
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        code, error = exc.code, f"HTTP {exc.code}"
+        connect = connect_timeout if connect_timeout is not None else timeout
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=connect,
+                                               context=ssl.create_default_context())
+        else:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=connect)
+        conn.connect()
+        conn.sock.settimeout(timeout)
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        code = response.status
+        response.read(1024)
+        if not 200 <= code < 300:
+            error = f"HTTP {code}"
     except Exception as exc:  # refused, reset, timed out, bad name: the receiver is not there yet
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if conn is not None:
+            conn.close()
     duration = int((time.monotonic() - started) * 1000)
     return Outcome(ok=code is not None and 200 <= code < 300, status_code=code, error=error[:500],
                    duration_ms=duration)
 
 
-def _attempt(row: Delivery) -> str:
+def _send(row: Delivery) -> Outcome:
+    """The POST of one claimed delivery; no database access (it runs in the pool's threads)."""
     sub = row.subscription
-    outcome = post(sub.url, sub.secret, row.delivery_id, row.body.encode(),
-                   timeout=float(_setting("YIWANG_WEBHOOK_TIMEOUT_SECONDS", 10)))
+    return post(sub.url, sub.secret, row.delivery_id, row.body.encode(),
+                timeout=float(_setting("YIWANG_WEBHOOK_TIMEOUT_SECONDS", 10)),
+                connect_timeout=float(_setting("YIWANG_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5)))
+
+
+def _record(row: Delivery, outcome: Outcome) -> str:
+    sub = row.subscription
     now = clock.now()
     if outcome.ok:
         fields = {"status": DeliveryStatus.DELIVERED, "delivered_at": now, "last_error": ""}
@@ -246,16 +275,55 @@ def _attempt(row: Delivery) -> str:
     return str(fields["status"])
 
 
-def deliver_due(*, batch: int = 100) -> Counter:
-    """Send up to ``batch`` due deliveries, one at a time; how many were claimed and each outcome.
+def deliver_due(*, batch: int = 100, max_seconds: float = 60.0) -> Counter:
+    """Send up to ``batch`` due deliveries; how many were claimed and each outcome.
 
-    A receiver that refuses gets its other due deliveries tried too (each fails fast); ones that are
-    waiting out their backoff are left alone."""
+    The POSTs run in a small pool (YIWANG_WEBHOOK_WORKERS threads), at most one at a time per
+    subscription: a slow or hanging receiver holds one thread for at most its timeout, and every other
+    receiver's deliveries go on through the rest. The database is touched only from this thread (claims
+    and outcomes), so the pool needs no connections of its own. New claims stop after ``max_seconds``,
+    so the worker's round also gets to its Open311 work; what is left is due in the next round."""
     counts: Counter = Counter()
-    for _turn in range(batch):
-        row = _claim_one()
-        if row is None:
-            break
-        counts["claimed"] += 1
-        counts[_attempt(row)] += 1
+    workers = max(1, int(_setting("YIWANG_WEBHOOK_WORKERS", 4)))
+    started = time.monotonic()
+    in_flight: dict[Future, Delivery] = {}
+    busy: set[int] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
+        while True:
+            while (counts["claimed"] < batch and len(in_flight) < workers
+                   and time.monotonic() - started < max_seconds):
+                row = _claim_one(busy)
+                if row is None:
+                    break
+                counts["claimed"] += 1
+                busy.add(row.subscription_id)
+                in_flight[pool.submit(_send, row)] = row
+            if not in_flight:
+                break
+            done, _pending = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                row = in_flight.pop(future)
+                busy.discard(row.subscription_id)
+                counts[_record(row, future.result())] += 1
     return counts
+
+
+def purge_old(*, now: dt.datetime | None = None, chunk: int = 1000) -> int:
+    """Delete deliveries delivered or given up on more than YIWANG_WEBHOOK_KEEP_DAYS ago, with their
+    attempt logs, a chunk per transaction; None keeps them for ever. Waiting ones are never purged."""
+    days = _setting("YIWANG_WEBHOOK_KEEP_DAYS", 30)
+    if days is None:
+        return 0
+    cutoff = (now or clock.now()) - dt.timedelta(days=float(days))
+    old = Delivery.objects.filter(status__in=(DeliveryStatus.DELIVERED, DeliveryStatus.DEAD), created_at__lt=cutoff)
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(old.order_by("pk").values_list("pk", flat=True)[:chunk])
+            if not ids:
+                break
+            Attempt.objects.filter(delivery__in=ids).delete()
+            total += Delivery.objects.filter(pk__in=ids).delete()[1].get("integrations.Delivery", 0)
+    if total:
+        log.info("webhooks: purged %s deliveries delivered or given up before %s", total, cutoff.isoformat())
+    return total
