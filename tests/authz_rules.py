@@ -365,6 +365,8 @@ RULES: dict[str, Rule] = {
     "GET web:inbox": both(SIGNED_IN_PAGE, "the caller's own in-app messages, no id taken; staff are sent on to "
                           "their notifications"),
     "GET web:lookup": both(PUBLIC, "查件 by case number and phone, no account needed"),
+    "GET web:lookup_photo": both(PUBLIC, "a public photo of the incident a /lookup/ found: its signed token, "
+                                         "made when the number and phone matched, is the key"),
     "GET web:report": both(PUBLIC, "without an account the form asks for a mobile number and its SMS code"),
     "POST web:report": both(
         "422   done  done  done  done  done  done  done  422   done",

@@ -146,7 +146,7 @@ def _make_cases(w, side: str, o: dict) -> None:
     for key in ("app_closed", "app_rated"):
         _act(w, a["handler"], o[key], "accept")
         _act(w, a["handler"], o[key], "decide", decision="approved")
-        o[key] = _act(w, a["handler"], o[key], "close")
+        o[key] = _act(w, a["handler"], o[key], "close", delivery={"method": "post", "tracking": "SF1234567890"})
     evaluation_create(viewer=w.viewer(a["resident"]), case_id=o["app_rated"].pk, rating=5)
     lat, lng = POINT[side]
     for key, title in (("inc", "路口乱停车"), ("inc_dup", "路口有车乱停")):
@@ -401,6 +401,7 @@ def _build() -> Matrix:
     for side in SIDES:
         path = w.regions[ACTORS[side]["community"]].path
         sides[side].objects["notifications"] = list(Notification.objects.filter(case__region_path__startswith=path))
+    _make_admin_rows(w, sides["own"])
     tokens = {role: token_create(username=name) for role, name in USERS.items() if name}
     sessions = {}
     for role, name in USERS.items():
@@ -409,6 +410,85 @@ def _build() -> Matrix:
             browser.force_login(w.users[name])
             sessions[role] = browser.cookies["sessionid"].value
     return Matrix(world=w, sides=sides, tokens=tokens, sessions=sessions)
+
+
+# Stored in the free text of the rows made for the admin (below), to be rendered by its pages: a
+# spreadsheet formula, an ID number (masked where the service masks it) and a script tag.
+HOSTILE = "=HYPERLINK(\"http://x.example\") 61040219500101123X <script>alert(1)</script>"
+
+
+def _make_admin_rows(w, own: Side) -> None:
+    """One row of every model the admin registers that the world above leaves empty, so that its
+    change, delete and history pages are called as every role (test_every_admin_page_of_a_model_is_for
+    _superusers_only). Made through the services where there is one; configuration with none (groups,
+    escalation rules, canned replies, message templates, forwarding rules) as the admin makes it.
+    Rules that would change how the calls behave (routing, escalation, the dispatch model) are
+    inactive: their pages are what is tested, not their effect. Everything lies in 幸福里 (own)."""
+    from django.contrib.auth.models import Group
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from yiwang.cases.models import CannedReply, EscalationRule
+    from yiwang.cases.tasks import sweep_deadlines_task
+    from yiwang.catalog import services as catalog
+    from yiwang.catalog.models import RoutingRule, SearchSynonym
+    from yiwang.command import classifier
+    from yiwang.command import services as command
+    from yiwang.command.tests import synthetic
+    from yiwang.core import clock
+    from yiwang.grid import services as grid
+    from yiwang.integrations import services as integrations
+    from yiwang.integrations.models import ForwardingRule
+    from yiwang.messages.models import MessageTemplate
+    from yiwang.messages.services import preference_save
+    from yiwang.open311 import services as open311
+    from yiwang.org import oidc, second_factor
+    from yiwang.org.models import Region
+    from yiwang.org.services import user_create
+    from yiwang.parking import services as parking
+    from yiwang.patrol import services as patrol
+
+    admin = w.viewer("admin")
+    a = ACTORS["own"]
+    lat, lng = POINT["own"]
+    cell = Region.objects.get(code=GRID["own"])
+    community = w.regions[a["community"]]
+    Group.objects.create(name="值班长")
+    EscalationRule.objects.create(name="超期一天上报", kind="incident", after_hours=24, active=False)
+    CannedReply.objects.create(action="request_supplement", title="缺照片", text=HOSTILE)
+    MessageTemplate.objects.create(event="accepted", text="已受理 {case_number}")
+    catalog.routing_rule_save(rule=RoutingRule(name="幸福里停车", region=community, active=False,
+                                               target_unit=w.units[a["command_centre"]]))
+    catalog.faq_draft(matter_id=own.app.matter_id, question=f"老年卡怎么办？{HOSTILE}", answer="带身份证到便民服务站。")
+    catalog.search_synonym_save(synonym=SearchSynonym(phrase="老年卡", means="高龄津贴"))
+    catalog.search_miss_record("=1+1 找不到的事")
+    command.dispatch_settings_update(auto_enabled=False, auto_threshold=0.9, min_training_cases=200,
+                                     updated_by="admin")
+    command.dispatch_model_save(model=classifier.fit(synthetic.reports(60), units=synthetic.UNITS,
+                                                     words=synthetic.keywords()),
+                                region_code="KG", trained_on=60, metrics={"unit_top1": 0.5}, activate=False)
+    grid.building_save(grid=cell, name="幸福里1号楼", address=HOSTILE)
+    grid.organisation_save(grid=cell, name="幸福里超市", contact="=1+1")
+    grid.resident_reveal_id(viewer=w.viewer(a["reporter"]), resident_id=own.grid_resident.pk,
+                            reason=f"核对户籍 {HOSTILE}")
+    parking.tagged_place_create(viewer=admin, name="幸福里小学", kind="school", lat=lat, lng=lng)
+    # An account of its own for what is personal to a staff member: a second factor, a provider's
+    # identity, a grid of their own, message preferences. Given to a role, they would change its answers.
+    staff = user_create(username="admin_rows_staff", password="pw-admin-rows")
+    second_factor.enrol(user=staff, device=TOTPDevice(user=staff, name="手机", confirmed=True))
+    oidc.link_create(user=staff, subject="sub-admin-rows", issuer_url="https://id.example.gov.cn")
+    grid.grid_assign(user=staff, grid=cell)
+    preference_save(user_id=staff.pk, phone="13800000009", email="", channels={})
+    open311.public_text_set(viewer=admin, number=own.inc.number, hidden=False, text="路口停车已劝离")
+    sweep_deadlines_task.enqueue()
+    # Subscribed and forwarded before the patrol's finding opens an incident: its first event queues
+    # a delivery and a forwarding.
+    integrations.subscription_add(name="市级平台", url="https://receiver.example/hook")
+    ForwardingRule.objects.create(name="上级平台", base_url="http://127.0.0.1:9/open311/v2", api_key="k",
+                                  service_codes={"INC_PARKING": "P"}, region=community)
+    integrations.config_changed()
+    with clock.frozen_at(own.log.started_at + dt.timedelta(minutes=5)):
+        patrol.finding_report(viewer=w.viewer(a["member"]), log=own.log, description=f"路灯不亮 {HOSTILE}",
+                              category="INC_PARKING", lat=lat, lng=lng)
 
 
 def _point_of(side: str) -> dict:
@@ -801,6 +881,13 @@ def _case_answer(o, me):
 @calls("GET web:case_answer_photo")
 def _case_answer_photo(o, me):
     return Call(params={"number": o.inc.number, "token": _answer_token(o), "seq": 1, "index": 0}, public=True)
+
+
+@calls("GET web:lookup_photo")
+def _lookup_photo(o, me):
+    from yiwang.web.evidence import lookup_token
+
+    return Call(params={"number": o.inc.number, "token": lookup_token(o.inc), "seq": 1, "index": 0}, public=True)
 
 
 @calls("POST /api/v1/cases/{number}/actions/{action}", "POST web:work_case_act")
@@ -1774,23 +1861,10 @@ def test_a_method_without_a_rule_is_not_allowed(matrix, db, route):
 # --- every admin page of every model -------------------------------------------------------------
 
 # Registered models of which the world has no row: their change, delete and history pages have no
-# object to be called with (their add page is still called). A model that gains rows in the world is
-# called in full; one that loses them must be added here.
-EMPTY_IN_WORLD: set[str] = {
-    "auth.Group", "cases.EscalationRule", "catalog.MatterFAQ", "catalog.RoutingRule", "command.DispatchModel",
-    "command.DispatchSettings", "core.AccessLog", "django_tasks_database.DBTaskResult", "grid.Building",
-    "grid.GridAssignment", "grid.Organisation", "parking.TaggedPlace", "patrol.Finding",
-    "otp_totp.TOTPDevice", "otp_static.StaticDevice",  # django-otp's devices: nobody in the world has enrolled
-    "org.OidcLink",  # 统一身份认证 links: nobody in the world logs in through a provider (tests/test_oidc_links.py)
-    "catalog.SearchSynonym", "catalog.SearchMiss",  # no synonym or logged search in the world (catalog/tests/test_search.py)
-    "messaging.ChannelPreference",  # nobody in the world has set /work/preferences/ (test_staff_messages.py)
-    "messaging.MessageTemplate",  # the built-in texts apply until an administrator writes one (test_templates.py)
-    "cases.CannedReply",  # no 常用回复 in the world (cases/tests/test_replies_and_notes.py)
-    # nobody in the world has moderated the public map (open311/tests/test_public_map.py)
-    "open311.PublicText", "open311.PublicTextLog",
-    # no webhook subscription or Open311 forwarding rule in the world (integrations/tests/)
-    "integrations.Subscription", "integrations.Delivery", "integrations.ForwardingRule", "integrations.Forwarded",
-}
+# object to be called with (their add page is still called). _make_admin_rows gives each model the
+# world leaves empty one row; a model registered later without a row must get one there, or be added
+# here with the reason it cannot have one.
+EMPTY_IN_WORLD: set[str] = set()
 
 
 def _admin_models() -> list[str]:
@@ -1853,11 +1927,8 @@ def test_every_admin_page_of_a_model_is_for_superusers_only(matrix, db, label):
     login, by GET (and ADMIN_POSTERS by POST), and nothing is written; the superuser gets the page, or
     403 where the model's admin denies that permission (a read-only admin's add and delete pages).
 
-    Models with no row in the world, whose add page alone is called (EMPTY_IN_WORLD, checked by
-    test_the_models_without_a_row_in_the_world_are_the_listed_ones): auth.Group, cases.EscalationRule,
-    catalog.MatterFAQ, catalog.RoutingRule, command.DispatchModel, command.DispatchSettings,
-    core.AccessLog, django_tasks_database.DBTaskResult, grid.Building, grid.GridAssignment,
-    grid.Organisation, parking.TaggedPlace, patrol.Finding."""
+    Every registered model has a row in the world (_make_admin_rows makes those the rest of the world
+    leaves empty; test_the_models_without_a_row_in_the_world_are_the_listed_ones keeps it so)."""
     from django.apps import apps as registry
     from django.test import RequestFactory
 

@@ -114,6 +114,7 @@ NOT_CRAWLED = {
     "open311:token": "a submission's token answers its request id only (open311/selectors.py)",
     "web:case_photo": "an incident's photo, re-encoded pixels only (cases.attachments.photos_store), not text",
     "web:case_answer_photo": "the same photo reached from the SMS link, not text",
+    "web:lookup_photo": "the same photo reached from /lookup/, not text",
     "web:case_answer": "needs the SMS link's signed token: tests/test_pages_incident_evidence.py renders it with an "
                        "ID number in the title, the description and the result, and finds each masked",
 }

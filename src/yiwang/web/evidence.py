@@ -8,6 +8,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -35,8 +36,9 @@ def may_see_everything(viewer: Viewer) -> bool:
     return viewer.is_staff_member or viewer.is_superuser
 
 
-def evidence_context(case: Case, *, staff: bool, token: str = "") -> dict:
-    """The map (the case's point) and the photos by step, for web/work/_evidence.html."""
+def evidence_context(case: Case, *, staff: bool, token: str = "", lookup: str = "") -> dict:
+    """The map (the case's point) and the photos by step, for web/work/_evidence.html. The photos'
+    URLs are the case page's, or bound to the SMS link's ``token``, or to a /lookup/ (``lookup``)."""
     if case.kind != Kind.INCIDENT:
         return {}
     steps = evidence.evidence(case, staff=staff)
@@ -45,7 +47,7 @@ def evidence_context(case: Case, *, staff: bool, token: str = "") -> dict:
         point = {"center": [case.lat, case.lng], "zoom": 16,
                  "points": [{"lat": case.lat, "lng": case.lng, "label": mask_text(case.title, phones=False)}]}
     # As a data attribute (escaped by the template), not json_script: the panel is swapped by htmx.
-    return {"evidence_steps": steps, "evidence_map": point, "evidence_token": token,
+    return {"evidence_steps": steps, "evidence_map": point, "evidence_token": token, "evidence_lookup": lookup,
             "evidence_map_json": json.dumps(point, ensure_ascii=False) if point else ""}
 
 
@@ -83,6 +85,31 @@ def _case_by_token(number: str, token: str) -> Case:
 def case_answer_photo(request, number: str, token: str, seq: int, index: int):
     """A public photo of the case the SMS link was made for (the reporter without an account)."""
     case = _case_by_token(number, token)
+    return _serve(case, seq, index, staff=False, thumbnail=request.GET.get("size") == "thumb")
+
+
+# /lookup/ proves the phone once; its photos are reached through a signed token naming that case, so
+# a photo can be neither guessed by path nor fetched through another case's lookup.
+_LOOKUP_SALT = "yiwang.web.lookup.photos"
+LOOKUP_PHOTO_MAX_AGE = 6 * 3600
+
+
+def lookup_token(case: Case) -> str:
+    """The signed part of a /lookup/ photo URL, made when the number and phone matched."""
+    return signing.dumps({"c": case.pk}, salt=_LOOKUP_SALT, compress=True)
+
+
+@require_safe
+def lookup_photo(request, number: str, token: str, seq: int, index: int):
+    """A public photo (the report's, the handling's after photos) of the case a lookup found."""
+    try:
+        data = signing.loads(token, salt=_LOOKUP_SALT, max_age=LOOKUP_PHOTO_MAX_AGE)
+    except signing.BadSignature:
+        raise Http404 from None
+    case_id = data.get("c") if isinstance(data, dict) else None
+    case = Case.objects.filter(pk=case_id, kind=Kind.INCIDENT).first() if isinstance(case_id, int) else None
+    if case is None or case.number != number.strip().upper():
+        raise Http404
     return _serve(case, seq, index, staff=False, thumbnail=request.GET.get("size") == "thumb")
 
 

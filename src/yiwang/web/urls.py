@@ -25,6 +25,7 @@ urlpatterns = [
     path("me/messages/", inbox.inbox, name="inbox"),
     path("me/close/", close_account, name="close_account"),
     path("lookup/", views.lookup, name="lookup"),
+    path("lookup/<str:number>/<str:token>/photos/<int:seq>/<int:index>/", evidence.lookup_photo, name="lookup_photo"),
     path("report/", views.report, name="report"),
     path("halls/", views.halls, name="halls"),
     path("login/", views.LoginView.as_view(), name="login"),

@@ -44,7 +44,7 @@ from yiwang.org.selectors import (
 )
 from yiwang.web.accounts import CodeLoginForm
 from yiwang.web.accounts import _send as send_code
-from yiwang.web.evidence import RESIDENT_ANSWERS, evidence_context
+from yiwang.web.evidence import RESIDENT_ANSWERS, evidence_context, lookup_token
 from yiwang.web.forms import (
     REPORT_FIELDS,
     ApplicationForm,
@@ -298,6 +298,8 @@ def lookup(request):
     if case is not None:
         # public_view: a tracking number or licence reference shows its last characters only.
         context.update(_case_context(request, case, viewer=ANONYMOUS), public_view=True)
+        # The report's photos and the handling's after photos, through URLs bound to this lookup.
+        context.update(evidence_context(case, staff=False, lookup=lookup_token(case)))
     response = render(request, "web/lookup.html", context, status=status)
     if status == 429:
         response["Retry-After"] = str(retry_after)
