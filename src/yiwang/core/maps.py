@@ -54,5 +54,7 @@ def outlines(tolerance: float = 0.00005) -> dict:
 
 
 def centre() -> list[float]:
-    """Where a map with nothing to show opens: the district's centre (YIWANG_MAP_CENTRE, "lat,lng")."""
-    return [float(x) for x in str(getattr(settings, "YIWANG_MAP_CENTRE", "34.38,108.76")).split(",")]
+    """Where a map with nothing to show opens: the district's centre (org.district.map_centre)."""
+    from yiwang.org.district import map_centre
+
+    return map_centre()

@@ -56,6 +56,9 @@ class City:
 AREA_CODE = "XX"
 AREA_NAME = "西咸新区"
 AREA_LAT, AREA_LNG = 34.330, 108.760
+# The district's identity (org.district), set by `yiwang demo` as an operator would with `yiwang district load`.
+DISTRICT = {"name": AREA_NAME, "short_name": "西咸", "centre": (34.38, 108.76), "bounds": ((34.10, 108.55), (34.65, 109.20)),
+            "sms_signature": "【西咸新区政务服务】", "open311_contact": "西咸新区“一网”平台管理员"}
 
 C = Community
 CITIES: tuple[City, ...] = (

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from yiwang.core.errors import Conflict, DomainError, IllegalTransition, NotFound, PermissionDenied
 from yiwang.open311 import selectors, services
 from yiwang.open311.formats import FORMATS, error, render
+from yiwang.org import district
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS_MIME = ("application/json", "text/xml")
@@ -79,7 +80,7 @@ def discovery(request, fmt: str):
     changeset = selectors.w3c(selectors.services_changed_at())
     return render(fmt, "discovery", {
         "changeset": changeset,
-        "contact": getattr(settings, "YIWANG_OPEN311_CONTACT", "") or _("西咸新区“一网”平台管理员"),
+        "contact": district.identity().open311_contact(),
         "key_service": _("POST 上报需要 api_key，由平台管理员用 yiwang open311-key 名称 签发。"),
         "endpoints": [{"specification": SPECIFICATION, "url": base, "changeset": changeset,
                        "type": "test" if settings.DEBUG else "production", "formats": list(FORMATS_MIME)}],

@@ -7,10 +7,11 @@ from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from yiwang.core import confcache
+from yiwang.core import clock, confcache
 from yiwang.core.errors import DomainError
 from yiwang.org import oidc
-from yiwang.org.models import ApiToken, OidcLink, Region, Resident, Staff, Unit
+from yiwang.org.district import DISTRICT, check_row, logo_data_uri
+from yiwang.org.models import ApiToken, District, OidcLink, Region, Resident, Staff, Unit
 from yiwang.org.services import HIERARCHY
 
 
@@ -139,3 +140,43 @@ class OidcLinkAdmin(admin.ModelAdmin):
         link = oidc.link_create(user=obj.user, subject=obj.subject, issuer_url=obj.issuer)
         obj.pk, obj.created_at, obj.issuer, obj.subject = link.pk, link.created_at, link.issuer, link.subject
         obj._state.adding = False
+
+
+class DistrictForm(forms.ModelForm):
+    logo_file = forms.FileField(label=_("上传标志"), required=False, help_text=_("PNG、JPEG 或 SVG，不超过 64 KB"))
+    logo_clear = forms.BooleanField(label=_("去掉标志"), required=False)
+
+    class Meta:
+        model = District
+        fields = ("name", "short_name", "centre_lat", "centre_lng", "bounds", "sms_signature", "open311_contact")
+
+    def _post_clean(self):
+        # After the form has copied its fields onto the row: checked as district_set checks it.
+        super()._post_clean()
+        upload = self.cleaned_data.get("logo_file")
+        try:
+            if upload:
+                self.instance.logo = logo_data_uri(upload.read(), upload.name)
+            elif self.cleaned_data.get("logo_clear"):
+                self.instance.logo = ""
+            check_row(self.instance)
+        except DomainError as exc:
+            field = "logo_file" if exc.field == "logo" else exc.field if exc.field in self.fields else None
+            self.add_error(field, exc.message)
+
+
+@admin.register(District)
+class DistrictAdmin(admin.ModelAdmin):
+    """本地区: one row, whose fields override the district's settings (org/district.py)."""
+
+    form = DistrictForm
+    list_display = ("name", "short_name", "sms_signature", "updated_at")
+
+    def has_add_permission(self, request):
+        return not District.objects.exists()
+
+    def save_model(self, request, obj, form, change):
+        # The form checked the row as district_set does (check_row); clearing a centre or the bounds is allowed here.
+        obj.updated_at = clock.now()
+        super().save_model(request, obj, form, change)
+        confcache.bump(DISTRICT)

@@ -202,3 +202,29 @@ class PhoneCode(models.Model):
 
     def __str__(self) -> str:
         return f"{idnumber.mask_text(self.phone)} · {self.get_purpose_display()}"
+
+
+class District(models.Model):
+    """The district this installation serves, as an operator sets it without code (org/district.py):
+    one row at most. A blank field falls back to its setting (YIWANG_DISTRICT_NAME, …), so an installation
+    configured from the environment alone needs no row; `yiwang district load` and `yiwang demo` write it."""
+
+    name = models.CharField(_("名称"), max_length=50, blank=True, help_text=_("如：某某新区；留空则页面只称“一网通办”"))
+    short_name = models.CharField(_("简称"), max_length=20, blank=True)
+    # Where a map with nothing of its own to show opens, and the box the district lies in.
+    centre_lat = models.FloatField(_("地图中心纬度"), null=True, blank=True)
+    centre_lng = models.FloatField(_("地图中心经度"), null=True, blank=True)
+    bounds = models.JSONField(_("地图范围"), null=True, blank=True,
+                              help_text=_("[[南纬度, 西经度], [北纬度, 东经度]]"))
+    # A data: URI (PNG, JPEG or SVG, at most 64 KB): it needs no public media directory and the CSP allows it.
+    logo = models.TextField(_("标志"), blank=True)
+    sms_signature = models.CharField(_("短信签名"), max_length=30, blank=True, help_text=_("如：【某某新区政务服务】"))
+    open311_contact = models.CharField(_("Open311 联系方式"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("本地区")
+        verbose_name_plural = _("本地区")
+
+    def __str__(self) -> str:
+        return self.name or str(_("一网通办"))

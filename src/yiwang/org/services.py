@@ -121,6 +121,27 @@ def unit_create(
     return unit
 
 
+UNIT_FIELDS = ("name", "kind", "address", "phone", "hours", "lat", "lng", "active")
+
+
+@transaction.atomic
+def unit_update(*, unit: Unit, **changes) -> Unit:
+    """Change a unit's name, kind, contact details or place on the map (None leaves a field as it is). A
+    unit never moves to another region: its cases' scoping paths were written with its region's."""
+    unknown = set(changes) - set(UNIT_FIELDS)
+    if unknown:
+        raise ValidationFailed(_("不能修改这些字段：%(f)s。") % {"f": ", ".join(sorted(unknown))}, field=sorted(unknown)[0])
+    if changes.get("kind") is not None and changes["kind"] not in UnitKind.values:
+        raise ValidationFailed(_("未知的单位类型 %(kind)s。") % {"kind": changes["kind"]}, field="kind")
+    fields = [name for name, value in changes.items() if value is not None and getattr(unit, name) != value]
+    for name in fields:
+        setattr(unit, name, changes[name])
+    if fields:
+        unit.save(update_fields=fields)
+        confcache.bump(HIERARCHY)
+    return unit
+
+
 @transaction.atomic
 def staff_grant(*, user, unit: Unit, role: str) -> Staff:
     if role not in Role.values:

@@ -14,8 +14,9 @@ def viewer(request):
 
 def display(request):
     """`map_base`: the tile layers under every map (yiwang.core.maps), read by web/map.js; `care`:
-    whether the visitor chose 长辈版 (web.care)."""
+    whether the visitor chose 长辈版 (web.care); `district`: the name and logo pages show (org.district)."""
     from yiwang.core.maps import base_layers
+    from yiwang.org.district import identity
     from yiwang.web.care import is_on
 
-    return {"map_base": base_layers(), "care": is_on(request)}
+    return {"map_base": base_layers(), "care": is_on(request), "district": identity()}

@@ -50,8 +50,10 @@ def mainland_number(to: str) -> str | None:
 
 def sign_name() -> str:
     """The approved signature (短信签名) sent as SignName: YIWANG_SMS_SIGN_NAME, else the signature
-    the messages show (YIWANG_SMS_SIGNATURE) without its brackets; the provider adds the 【】."""
-    name = setting("YIWANG_SMS_SIGN_NAME") or setting("YIWANG_SMS_SIGNATURE").strip().strip("【】[]").strip()
+    the messages show (the district's, messages.texts.signature) without its brackets; the provider adds the 【】."""
+    from yiwang.messages.texts import signature
+
+    name = setting("YIWANG_SMS_SIGN_NAME") or signature().strip().strip("【】[]").strip()
     if not name:
         raise ImproperlyConfigured("YIWANG_SMS_SIGN_NAME is not set (docs/sms.md)")
     return name
