@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,19 @@ def scratch_root(prefix: str) -> Path:
     return root
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and its children, all at once."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+    for victim in (pid, *children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
 class Cluster:
     """One PostgreSQL cluster in ``root/name``, listening on 127.0.0.1:port only."""
 
@@ -134,3 +148,43 @@ class Cluster:
 
     def url(self, dbname: str = "yiwang") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    # -------------------------------------------------------------------------------- failover (tests/test_failover.py, bench/failover.py)
+
+    def pid(self) -> int | None:
+        """The postmaster's pid, from postmaster.pid; None when the cluster is not running."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int((self.dir / "postmaster.pid").read_text().split()[0])
+        return None
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every process it started at once: the host died, nothing flushed
+        or said goodbye (a postmaster killed alone leaves its backends to notice and exit)."""
+        if (pid := self.pid()) is not None:
+            kill_tree(pid)
+
+    def standby_of(self, primary: Cluster, **settings: str | int) -> None:
+        """This cluster as a streaming standby of ``primary`` (pg_basebackup -R), configured with ``settings``."""
+        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "-D", str(self.dir),
+                 "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        self.configure(port=self.port, **settings)
+
+    def make_synchronous(self, timeout: float = 60) -> None:
+        """Every commit on this primary waits for its standby's flush from now on
+        (``synchronous_standby_names = '*'``); returns once a standby streams as synchronous. Set only
+        now: with no standby yet, a commit (CREATE DATABASE, a restore) would wait forever."""
+
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            conn.execute("SELECT pg_reload_conf()")
+            deadline = time.monotonic() + timeout
+            while conn.execute("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'").fetchone()[0] < 1:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no synchronous standby streams from :{self.port} after {timeout} s")
+                time.sleep(0.1)
+
+    def promote(self) -> None:
+        """Make this standby the primary and wait until it accepts writes (pg_ctl promote -w)."""
+        self.run("pg_ctl", "-D", str(self.dir), "-w", "-t", "30", "promote")

@@ -1,17 +1,16 @@
 """Settings for yiwang, read from the environment in this one place.
 
 YIWANG_DATABASE_URL selects the database: ``sqlite:///path`` (the embedded default, WAL mode) or
-``postgres://user@host:port/name``. YIWANG_REPLICA_URL optionally adds a streaming replica, read only
-by the reads that may be stale (core/db.py, docs/SCALING.md).
+``postgres://user@host:port/name``, with several ``host:port`` for a failover pair. YIWANG_REPLICA_URL
+optionally adds a streaming replica, read only by the reads that may be stale (core/db.py,
+docs/SCALING.md).
 """
 
 import os
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-
-from django.utils.translation import gettext_lazy as _
+from urllib.parse import parse_qs, unquote, urlparse
 
 from yiwang.core.secret_key import secret_key
 
@@ -133,17 +132,81 @@ def database_from_url(url: str) -> dict:
                      or str(Path(tempfile.gettempdir()) / f"yiwang-test-{os.getpid()}.sqlite3")},
         }
     if parsed.scheme in {"postgres", "postgresql"}:
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": parsed.path.lstrip("/") or "yiwang",
-            "USER": unquote(parsed.username or "postgres"),
-            "PASSWORD": unquote(parsed.password or ""),
-            "HOST": parsed.hostname or "127.0.0.1",
-            "PORT": str(parsed.port or 5432),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
-        }
+        return postgres_from_url(parsed)
     raise ValueError(f"YIWANG_DATABASE_URL has an unknown scheme {parsed.scheme!r}: use sqlite:/// or postgres://")
+
+
+# libpq connection parameters a postgres:// URL may carry in its query, with the values each accepts
+# (None: a whole number). Anything else is refused at start rather than at the first connect.
+_LIBPQ_QUERY = {
+    "target_session_attrs": {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"},
+    "sslmode": {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"},
+    "connect_timeout": None, "keepalives": None, "keepalives_idle": None, "keepalives_interval": None,
+    "keepalives_count": None, "tcp_user_timeout": None,
+}
+# Behind pgbouncer in transaction mode a server-side cursor outside a transaction does not survive
+# (QuerySet.iterator() opens one): ?disable_server_side_cursors=true (docs/SCALING.md).
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+# With several hosts a host that drops packets (not one that refuses) would stall each connect for
+# the kernel's TCP timeout, minutes, before libpq tries the next one.
+MULTI_HOST_CONNECT_TIMEOUT = 5
+
+
+def postgres_from_url(parsed) -> dict:
+    """A PostgreSQL DATABASES entry from ``postgres://user:password@host:port[,host:port…]/name?params``.
+
+    Several hosts are what a failover set-up gives (docs/SCALING.md, "Failover"): libpq tries them in
+    order, and with ``target_session_attrs=read-write`` takes the first that accepts writes, so after
+    a standby is promoted new connections find it. They reach psycopg as libpq's own comma-separated
+    ``host`` and ``port`` (Django passes HOST and PORT through unchanged).
+    """
+    userinfo, _, hostlist = parsed.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    hosts, ports = [], []
+    for entry in hostlist.split(","):
+        if entry.startswith("["):  # [::1]:5432
+            host, _, rest = entry[1:].partition("]")
+            port = rest.removeprefix(":")
+        else:
+            host, _, port = entry.partition(":")
+        if not port.isdigit() and port:
+            raise ValueError(f"YIWANG_DATABASE_URL: {entry!r} has a port that is not a number")
+        hosts.append(unquote(host) or "127.0.0.1")
+        ports.append(port or "5432")
+    options: dict = {}
+    settings_dict: dict = {}
+    for key, values in parse_qs(parsed.query, keep_blank_values=True).items():
+        value = values[-1]
+        if key == "disable_server_side_cursors":
+            if value.lower() not in _FLAGS:
+                raise ValueError(f"YIWANG_DATABASE_URL: disable_server_side_cursors={value!r}: use true or false")
+            settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = _FLAGS[value.lower()]
+        elif key not in _LIBPQ_QUERY:
+            known = ", ".join(sorted([*_LIBPQ_QUERY, "disable_server_side_cursors"]))
+            raise ValueError(f"YIWANG_DATABASE_URL: unknown parameter {key!r} (known: {known})")
+        elif _LIBPQ_QUERY[key] is None and not value.isdigit():
+            raise ValueError(f"YIWANG_DATABASE_URL: {key}={value!r} must be a whole number of seconds or a count")
+        elif _LIBPQ_QUERY[key] is not None and value not in _LIBPQ_QUERY[key]:
+            raise ValueError(f"YIWANG_DATABASE_URL: {key}={value!r}: use one of {', '.join(sorted(_LIBPQ_QUERY[key]))}")
+        else:
+            options[key] = int(value) if _LIBPQ_QUERY[key] is None else value
+    if len(hosts) > 1:
+        options.setdefault("connect_timeout", MULTI_HOST_CONNECT_TIMEOUT)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")) or "yiwang",
+        "USER": unquote(user or "postgres"),
+        "PASSWORD": unquote(password),
+        "HOST": ",".join(hosts),
+        # libpq takes one port for every host or one per host; one per host, always, reads plainly.
+        "PORT": ",".join(ports),
+        # A connection broken by a failover is dropped, not reused: Django checks a kept connection
+        # before a request's first query (CONN_HEALTH_CHECKS) and closes one that failed in a request.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+        **settings_dict,
+    }
 
 
 def replica_from_url(url: str) -> dict:
@@ -156,7 +219,7 @@ def replica_from_url(url: str) -> dict:
     replica["TEST"] = {"MIRROR": "default"}
     if replica["ENGINE"] == "django.db.backends.postgresql":
         # A replica that does not answer costs a request this much before reads fall back to the primary.
-        replica["OPTIONS"] = {"connect_timeout": 2}
+        replica["OPTIONS"].setdefault("connect_timeout", 2)
     return replica
 
 
@@ -225,7 +288,7 @@ YIWANG_SMS_FILE = os.environ.get("YIWANG_SMS_FILE", str(VAR_DIR / "messages" / "
 # The sender signature every SMS shows first (docs/messages.md): the file channel writes it before the
 # text; a provider adds its approved one (YIWANG_SMS_SIGN_NAME, by default this without 【】). It counts
 # towards the 70-character SMS, so Message.segments includes it.
-YIWANG_SMS_SIGNATURE = os.environ.get("YIWANG_SMS_SIGNATURE", "【西咸新区政务服务】")
+YIWANG_SMS_SIGNATURE = os.environ.get("YIWANG_SMS_SIGNATURE", "")
 # A resident who has not rated a closed case is reminded once, this many days after the closing message.
 YIWANG_RATING_REMINDER_DAYS = int(os.environ.get("YIWANG_RATING_REMINDER_DAYS", "3"))
 # The public map of incidents shows open reports and those closed within this many days.
@@ -342,7 +405,12 @@ YIWANG_READY_MIGRATIONS_CACHE_SECONDS = float(os.environ.get("YIWANG_READY_MIGRA
 YIWANG_CONFIG_RECHECK_SECONDS = float(os.environ.get("YIWANG_CONFIG_RECHECK_SECONDS", "2"))
 
 YIWANG_BAD_REVIEW_FOLLOW_UP_WORKDAYS = 15
-YIWANG_DEMO_TITLE = _("西咸新区 一网通办")
+# The district this installation serves (yiwang.org.district; docs/operations.md "Setting up a district"):
+# the admin's 本地区 row overrides each of these. Without a name the pages read "一网通办" alone.
+YIWANG_DISTRICT_NAME = os.environ.get("YIWANG_DISTRICT_NAME", "")
+YIWANG_DISTRICT_SHORT_NAME = os.environ.get("YIWANG_DISTRICT_SHORT_NAME", "")
+YIWANG_DISTRICT_LOGO = os.environ.get("YIWANG_DISTRICT_LOGO", "")  # a URL or a data: URI
+YIWANG_OPEN311_CONTACT = os.environ.get("YIWANG_OPEN311_CONTACT", "")
 
 # The maps' base layer (yiwang.core.maps; README "Maps"). Any XYZ tile server, e.g.
 # "https://tiles.example.gov.cn/{z}/{x}/{y}.png" ({s}: one of YIWANG_TILE_SUBDOMAINS); else 天地图
@@ -351,8 +419,10 @@ YIWANG_TILE_URL = os.environ.get("YIWANG_TILE_URL", "")
 YIWANG_TILE_SUBDOMAINS = os.environ.get("YIWANG_TILE_SUBDOMAINS", "abc")
 YIWANG_TILE_ATTRIBUTION = os.environ.get("YIWANG_TILE_ATTRIBUTION", "")
 YIWANG_TIANDITU_KEY = os.environ.get("YIWANG_TIANDITU_KEY", "")
-# Where a map with nothing of its own to show opens ("lat,lng"): the district's centre.
-YIWANG_MAP_CENTRE = os.environ.get("YIWANG_MAP_CENTRE", "34.38,108.76")
+# Where a map with nothing of its own to show opens ("lat,lng"), and the district's box
+# ("south,west,north,east"); empty: the middle of the box, else of the regions' places.
+YIWANG_MAP_CENTRE = os.environ.get("YIWANG_MAP_CENTRE", "")
+YIWANG_MAP_BOUNDS = os.environ.get("YIWANG_MAP_BOUNDS", "")
 
 # Security headers (yiwang.core.security; docs/security.md). Every script and style is a static
 # file: no 'unsafe-inline', no 'unsafe-eval'. Same shape as Django 6.0's SECURE_CSP; the middleware
@@ -457,4 +527,21 @@ YIWANG_RETENTION = {
     "reporter_contact": int(os.environ.get("YIWANG_RETENTION_CONTACT_DAYS", 3 * 365)),
     "id_number": int(os.environ.get("YIWANG_RETENTION_ID_NUMBER_DAYS", 3 * 365)),
     "documents": int(os.environ.get("YIWANG_RETENTION_DOCUMENTS_DAYS", 3 * 365)),
+    # The grid's household data of a resident whose account is closed, from the closing (grid.retention).
+    "grid_household": int(os.environ.get("YIWANG_RETENTION_GRID_DAYS", 3 * 365)),
 }
+
+# Outbound webhooks (yiwang.integrations, docs/integrations.md). Each POST: the TCP/TLS handshake within
+# CONNECT_TIMEOUT, each wait for the receiver within TIMEOUT. A failure is retried after BACKOFF seconds,
+# doubling up to BACKOFF_MAX, MAX_ATTEMPTS times in all; a claimed delivery is leased for LEASE seconds.
+# WORKERS POSTs run at once, at most one per subscription, so a slow receiver holds up only itself.
+# Deliveries delivered or given up on are deleted after KEEP_DAYS ("" keeps them for ever).
+YIWANG_WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("YIWANG_WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+YIWANG_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("YIWANG_WEBHOOK_TIMEOUT_SECONDS", "10"))
+YIWANG_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("YIWANG_WEBHOOK_BACKOFF_SECONDS", "30"))
+YIWANG_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("YIWANG_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+YIWANG_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("YIWANG_WEBHOOK_MAX_ATTEMPTS", "20"))
+YIWANG_WEBHOOK_LEASE_SECONDS = float(os.environ.get("YIWANG_WEBHOOK_LEASE_SECONDS", "120"))
+YIWANG_WEBHOOK_WORKERS = int(os.environ.get("YIWANG_WEBHOOK_WORKERS", "4"))
+_webhook_keep = os.environ.get("YIWANG_WEBHOOK_KEEP_DAYS", "30").strip()
+YIWANG_WEBHOOK_KEEP_DAYS = float(_webhook_keep) if _webhook_keep else None
