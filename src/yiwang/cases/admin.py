@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from yiwang.cases.models import CannedReply, Case, CaseEvent, EscalationRule, Notification, Workday
+from yiwang.cases.models import (
+    CannedReply,
+    Case,
+    CaseEvent,
+    EscalationRule,
+    Notification,
+    RetentionRun,
+    Workday,
+)
+from yiwang.cases.selectors import staff_payload
 from yiwang.cases.services import workday_set
 from yiwang.core.idnumber import mask_data, mask_text
 
@@ -65,7 +74,7 @@ class CaseEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="payload")
     def payload_masked(self, obj):
-        return mask_data(obj.payload, phones=False)
+        return mask_data(staff_payload(obj.payload), phones=False)
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -114,3 +123,35 @@ class CannedReplyAdmin(admin.ModelAdmin):
     search_fields = ("title", "text", "matter__name")
     list_select_related = ("matter",)
     raw_id_fields = ("matter",)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    """Read-only: the retention sweep's log (docs/retention.md). Only the sweep writes it."""
+
+    list_display = ("started_at", "finished_at", "cases", "counts_shown", "files_deleted", "error_count")
+    date_hierarchy = "started_at"
+    fields = ("started_at", "finished_at", "cases", "counts_shown", "files_deleted", "errors_shown")
+    readonly_fields = fields
+
+    @admin.display(description=_("各类数量"))
+    def counts_shown(self, obj):
+        return "，".join(f"{k} {v}" for k, v in (obj.counts or {}).items())
+
+    @admin.display(description=_("错误数"))
+    def error_count(self, obj):
+        return len(obj.errors or [])
+
+    @admin.display(description=_("错误"))
+    def errors_shown(self, obj):
+        # An error quotes an exception's text, which may quote data: ID numbers stay masked.
+        return "\n".join(mask_text(str(e), phones=False) for e in obj.errors or [])
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

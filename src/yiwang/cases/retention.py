@@ -6,7 +6,9 @@ Kinds (settings.YIWANG_RETENTION, days counted from the case's closing):
 
 - ``reporter_contact``: the reporter's name and phone on the case, and the resident's words in its events;
 - ``id_number``: ID numbers in the case's form data, description and title;
-- ``documents``: the uploaded materials and photos, on disk and as entries of the case.
+- ``documents``: the uploaded materials and photos, on disk and as entries of the case;
+- kinds registered by the apps above (``register``): ``grid_household``, a closed account's place in
+  the grid's basic data (grid.retention).
 
 Each erasure is one ``anonymise`` event on the case's timeline, written through the engine's one
 writer (``timeline.append``) in one transaction per case; each pass is one RetentionRun row.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -42,16 +45,30 @@ STAFF_TEXTS = ("reply", "note", "result", "reason")
 DEFAULT_DAYS = {"reporter_contact": 3 * 365, "id_number": 3 * 365, "documents": 3 * 365}
 
 
+# Personal data held above cases (the grid's basic data on households): the app that holds it
+# registers a sweep for its kind in its AppConfig.ready(), since cases may not import it. A sweep is
+# called as sweep(now=, days=, batch=) and returns (how many it erased, its errors); it runs each
+# erasure in a transaction of its own.
+Sweep = Callable[..., tuple[int, list[str]]]
+HOLDERS: dict[str, tuple[Sweep, int]] = {}
+
+
+def register(kind: str, sweep: Sweep, *, default_days: int) -> None:
+    """Make ``kind`` a YIWANG_RETENTION kind, erased by ``sweep`` in every retention pass."""
+    HOLDERS[kind] = (sweep, default_days)
+
+
 def retention_days() -> dict[str, int | None]:
     """Days each kind is kept after closing; None keeps it for ever. Unknown kinds are refused at start
     rather than silently ignored."""
     configured = getattr(settings, "YIWANG_RETENTION", None) or {}
-    unknown = set(configured) - set(KINDS)
+    known = {**DEFAULT_DAYS, **{kind: days for kind, (_sweep, days) in HOLDERS.items()}}
+    unknown = set(configured) - set(known)
     if unknown:
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured(f"YIWANG_RETENTION: unknown kind(s) {sorted(unknown)}; known: {list(KINDS)}")
-    return {k: configured.get(k, DEFAULT_DAYS[k]) for k in KINDS}
+        raise ImproperlyConfigured(f"YIWANG_RETENTION: unknown kind(s) {sorted(unknown)}; known: {list(known)}")
+    return {k: configured.get(k, days) for k, days in known.items()}
 
 
 def done_kinds(case_id: int) -> set[str]:
@@ -227,7 +244,9 @@ def retention_sweep(*, batch: int = 500, now: dt.datetime | None = None) -> Rete
     files = 0
     # One anonymise event per case, naming every kind due on it at this pass.
     due: dict[int, list[str]] = {}
-    for kind, days in retention_days().items():
+    days_of = retention_days()
+    for kind in KINDS:
+        days = days_of[kind]
         if days is not None:
             for case_id in due_cases(kind, days, now, batch):
                 due.setdefault(case_id, []).append(kind)
@@ -243,13 +262,22 @@ def retention_sweep(*, batch: int = 500, now: dt.datetime | None = None) -> Rete
         if any(got.get(k) for k in kinds):
             touched.add(case_id)
     counts["account"] = 0
-    for rid in closed_residents_due(now, retention_days()["id_number"], batch):
+    for rid in closed_residents_due(now, days_of["id_number"], batch):
         try:
             with transaction.atomic():
                 _erase_resident(rid)
             counts["account"] += 1
         except Exception as exc:  # logged on the run; the next one goes on
             errors.append(f"resident {rid}: {type(exc).__name__}: {exc}"[:300])
+    for kind, (sweep, _default) in HOLDERS.items():
+        counts[kind] = 0
+        if days_of[kind] is None:
+            continue
+        try:
+            counts[kind], held_errors = sweep(now=now, days=days_of[kind], batch=batch)
+            errors += held_errors
+        except Exception as exc:  # one holder's failure must not lose the run's log
+            errors.append(f"{kind}: {type(exc).__name__}: {exc}"[:300])
     run.counts, run.errors, run.files_deleted = counts, errors[:100], files
     run.cases, run.finished_at = len(touched), clock.now()
     run.save()

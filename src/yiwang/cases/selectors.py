@@ -117,7 +117,21 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
 
 
 def case_timeline(case: Case) -> list[CaseEvent]:
-    return list(case.events.select_related("from_unit", "to_unit").order_by("seq"))
+    """The timeline as staff see it (API, workbench, CLI): each event a copy without its seal's salt."""
+    out = []
+    for event in case.events.select_related("from_unit", "to_unit").order_by("seq"):
+        if any(k.endswith("_salt") for k in event.payload or {}):
+            event = copy.copy(event)  # never saved: a view of the row
+            event.payload = staff_payload(event.payload)
+        out.append(event)
+    return out
+
+
+def staff_payload(payload: dict) -> dict:
+    """An event's payload as any page or answer shows it: without a key ending in ``_salt``. The salt
+    of a sealed value (chain.seal) is what stops a guess of a phone or ID number from being checked
+    against the sealed digest after erasure (docs/retention.md); it is never shown, to anyone."""
+    return {k: v for k, v in (payload or {}).items() if not k.endswith("_salt")}
 
 
 def public_timeline(case: Case) -> list[CaseEvent]:

@@ -97,7 +97,8 @@ def test_anonymisation_erases_every_trace_and_keeps_chain_and_figures(world):
     assert (fresh.state, fresh.closed_at) == (case.state, case.closed_at)
     last = fresh.events.order_by("-seq").first()
     assert last.action == "anonymise" and set(last.payload["kinds"]) == {"reporter_contact", "id_number", "documents"}
-    assert run.cases == 1 and run.counts == {"reporter_contact": 1, "id_number": 1, "documents": 1, "account": 0}
+    assert run.cases == 1 and run.counts == {"reporter_contact": 1, "id_number": 1, "documents": 1, "account": 0,
+                                             "grid_household": 0}
     assert run.files_deleted == len(set(files)) and run.errors == []
     out = io.StringIO()
     call_command("verify", stdout=out)
@@ -189,6 +190,7 @@ def test_the_worker_runs_the_sweep_and_says_what_it_did(world, settings, tmp_pat
     out = io.StringIO()
     with clock.frozen_at(LATER):
         call_command("worker", "--once", stdout=out)
-    assert "retention: 1 cases anonymised (reporter_contact 1, id_number 1, documents 1, account 0)" in out.getvalue()
+    assert ("retention: 1 cases anonymised (reporter_contact 1, id_number 1, documents 1, account 0, "
+            "grid_household 0)") in out.getvalue()
     assert traces(case) == [] and chain_ok(case) is None
     assert RetentionRun.objects.get().cases == 1
