@@ -424,6 +424,10 @@ RULES: dict[str, Rule] = {
         "login 403   done  done  403   403   403   403   403   done",
         "login 403   404   404   403   403   403   403   403   done",
         "a draft of a consultation the clerk or handler may see; anyone else's reads as unknown"),
+    "GET web:search_misses": both("login 403   403   403   403   403   403   403   403   ok",
+                                  "staff holding catalog.add_searchsynonym (as in the admin): here the superuser"),
+    "POST web:search_misses": both("login 403   403   403   403   403   403   403   403   done",
+                                   "marks a query that found nothing handled, or adds its synonym; same permission"),
     # --- dashboards --------------------------------------------------------------------------------
     "GET stats:dashboard": rule(STAFF_PAGE, PAGE_ELSEWHERE, "?region= outside the caller's scope reads as unknown"),
     "GET stats:export": rule(STAFF_PAGE, PAGE_ELSEWHERE),

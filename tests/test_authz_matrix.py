@@ -883,6 +883,25 @@ def _case_answer_photo(o, me):
     return Call(params={"number": o.inc.number, "token": _answer_token(o), "seq": 1, "index": 0}, public=True)
 
 
+def _search_miss():
+    from yiwang.catalog.models import SearchMiss
+    from yiwang.core import clock
+
+    return SearchMiss.objects.get_or_create(query="老人卡", defaults={"last_seen": clock.now()})[0]
+
+
+@calls("GET web:search_misses")
+def _search_misses(o, me):
+    _search_miss()
+    return Call()
+
+
+@calls("POST web:search_misses")
+def _search_miss_handle(o, me):
+    miss = _search_miss()
+    return Call(body={"miss": miss.pk, "do": "handled"}, watch=[miss])
+
+
 @calls("GET web:lookup_photo")
 def _lookup_photo(o, me):
     from yiwang.web.evidence import lookup_token

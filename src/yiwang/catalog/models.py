@@ -205,6 +205,9 @@ class SearchMiss(models.Model):
     count = models.PositiveIntegerField(_("次数"), default=1)
     first_seen = models.DateTimeField(_("首次"), auto_now_add=True)
     last_seen = models.DateTimeField(_("最近"), db_index=True)
+    # Set when staff dealt with it (a synonym added, or nothing to add); searched again after that and
+    # still finding nothing, it is open again (catalog.selectors.search_misses).
+    handled_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("无结果搜索")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from yiwang.catalog.formschema import Checker, compile_checker
-from yiwang.catalog.models import INTERNAL_KINDS, Matter, MatterDocument, MatterFAQ, RoutingRule
+from yiwang.catalog.models import INTERNAL_KINDS, Matter, MatterDocument, MatterFAQ, RoutingRule, SearchMiss
 from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import NotFound
+from yiwang.core.pagination import Page, paginate
 from yiwang.org.models import Unit
 
 
@@ -200,3 +202,11 @@ def halls_for(matter: Matter, *, region_path: str | None = None, limit: int = 12
         if mine:
             return sorted(mine, key=lambda u: -len(u.region_path))[:limit]
     return [u for u in units if u.region.level == levels[-1]][:limit]
+
+
+def search_misses(*, cursor: str | None = None, limit: int = 50, handled: bool = False) -> Page:
+    """Queries that found nothing, last searched first: the open ones (never handled, or searched again
+    since), or with ``handled`` those dealt with and not searched since."""
+    open_q = Q(handled_at__isnull=True) | Q(last_seen__gt=F("handled_at"))
+    qs = SearchMiss.objects.exclude(open_q) if handled else SearchMiss.objects.filter(open_q)
+    return paginate(qs, order="-last_seen", cursor=cursor, limit=limit)

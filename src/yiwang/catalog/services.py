@@ -370,3 +370,33 @@ def search_synonyms_load(rows=None) -> tuple[int, int]:
         if added:
             confcache.bump(SEARCH_SYNONYMS)
     return added, kept
+
+
+def search_miss_handle(*, miss_id: int) -> SearchMiss:
+    """Mark a query that found nothing as dealt with; searched again and still missing, it is open again."""
+    with transaction.atomic():
+        miss = SearchMiss.objects.select_for_update().filter(pk=miss_id).first()
+        if miss is None:
+            raise NotFound(_("没有这条无结果搜索。"), field="miss")
+        miss.handled_at = clock.now()
+        miss.save(update_fields=["handled_at"])
+    return miss
+
+
+def search_miss_add_synonym(*, miss_id: int, phrase: str, means: str = "", matter_code: str = "") -> SearchSynonym:
+    """The synonym a query that found nothing lacked, saved and in force (search_synonym_save), and the
+    query marked as dealt with: one step on the workbench's 无结果搜索 page."""
+    matter_code = (matter_code or "").strip()
+    with transaction.atomic():
+        matter = None
+        if matter_code:
+            matter = Matter.objects.filter(code=matter_code).first()
+            if matter is None:
+                raise ValidationFailed(_("没有编码为 %(code)s 的事项。") % {"code": matter_code}, field="matter")
+        folded = " ".join((phrase or "").split())
+        if folded and SearchSynonym.objects.filter(phrase=folded).exists():
+            raise ValidationFailed(_("“%(phrase)s”已有同义词，请在同义词列表中修改。") % {"phrase": folded},
+                                   field="phrase")
+        synonym = search_synonym_save(synonym=SearchSynonym(phrase=phrase or "", means=means or "", matter=matter))
+        search_miss_handle(miss_id=miss_id)
+    return synonym

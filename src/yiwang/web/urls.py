@@ -1,6 +1,6 @@
 from django.urls import path
 
-from yiwang.web import accounts, evidence, faq, inbox, public, views, workbench
+from yiwang.web import accounts, evidence, faq, inbox, public, search_misses, views, workbench
 from yiwang.web.closing import close_account
 from yiwang.web.preferences import preferences as staff_preferences
 from yiwang.web.two_factor import recovery as two_factor_recovery
@@ -45,4 +45,5 @@ urlpatterns = [
     path("work/cases/<str:number>/materials/<int:index>/", workbench.work_material, name="work_material"),
     path("work/faq/", faq.faq_list, name="faq_list"),
     path("work/faq/<int:faq_id>/", faq.faq_edit, name="faq_edit"),
+    path("work/search-misses/", search_misses.search_misses, name="search_misses"),
 ]
