@@ -15,7 +15,8 @@ from yiwang.core import idnumber
 from yiwang.demo import data
 from yiwang.demo.loader import APP_SEEDS, load, routing_problems, seed_name, wipe
 from yiwang.feedback.models import Evaluation
-from yiwang.org.models import Region, Resident, Unit, UnitKind
+from yiwang.org.district import identity, map_centre
+from yiwang.org.models import District, Region, Resident, Unit, UnitKind
 from yiwang.org.selectors import hierarchy, viewer_for
 
 NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 10, 30))
@@ -46,6 +47,9 @@ def test_a_small_demo_loads_through_the_services(db):
     assert Resident.objects.get(user__username="resident_wang").birth_date.year == 1950
     assert authenticate(username="xfl_clerk", password=data.DEMO_PASSWORD) == loaded.users["xfl_clerk"]
     assert loaded.token.startswith("yw_")
+    # Xixian is the demo's identity, set as data like any district's (org.district).
+    assert (identity().name, identity().sms_signature) == ("西咸新区", "【西咸新区政务服务】")
+    assert map_centre() == [34.38, 108.76]
 
 
 def test_verify_passes_after_loading_the_whole_demo(db):
@@ -127,4 +131,5 @@ def test_force_replaces_the_data_and_keeps_the_calendar(db):
     workdays = Workday.objects.count()
     call_command("demo", "--force", "--cases", "5", "--no-apps", stdout=StringIO())
     assert Region.objects.filter(code=data.AREA_CODE).count() == 1
+    assert District.objects.count() == 1  # erased with the rest, then set again
     assert Workday.objects.count() == workdays > 0
