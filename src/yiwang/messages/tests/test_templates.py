@@ -45,7 +45,7 @@ def closed_application(world, *, decision: str = "approved") -> Case:
         case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
         case = act(world, "clerk_xfl", case, "accept")
         case = act(world, "handler_xfl", case, "decide", decision=decision)
-        return act(world, "clerk_xfl", case, "close", result="老年证已制好")
+        return act(world, "clerk_xfl", case, "close", result="老年证已制好", delivery={"method": "post", "tracking": "SF1234567890"})
 
 
 # --- the render check ----------------------------------------------------------------------------
@@ -251,7 +251,7 @@ class PartsOnly:
         return idempotency_id
 
 
-def test_a_gateway_without_long_sms_gets_the_parts_and_a_provider_gets_one_long_sms(settings, tmp_path):
+def test_a_gateway_without_long_sms_gets_the_parts_and_a_provider_gets_one_long_sms(settings, tmp_path, db):
     text = "政" * 150
     gateway = PartsOnly()
     SmsChannel(gateway).send(to="13800000000", subject="", text=text, idempotency_id="abc")
@@ -273,7 +273,7 @@ def test_the_outbox_records_the_segments_and_the_file_channel_writes_the_signatu
     assert sorted((x["text"][:12], x["segments"]) for x in lines) == [(SIGN + "政政", 3), (SIGN + "短", 1)]
 
 
-def test_a_provider_signs_with_the_signature_unless_told_its_approved_name(settings):
+def test_a_provider_signs_with_the_signature_unless_told_its_approved_name(settings, db):
     from yiwang.messages.sms._common import sign_name
 
     settings.YIWANG_SMS_SIGN_NAME = ""
