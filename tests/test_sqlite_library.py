@@ -30,6 +30,21 @@ def test_the_database_runs_on_a_fixed_sqlite():
     assert yiwang.core.backup.sqlite3.dbapi2 is connection.Database
 
 
+@pytest.mark.django_db
+def test_yiwang_stats_names_the_database_and_its_version():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("stats", stdout=out)
+    last = out.getvalue().splitlines()[-1]
+    if connection.vendor == "sqlite":
+        assert last == f"database: {library.library()}" and "(pysqlite3)" in last
+    else:
+        assert last.startswith("database: PostgreSQL 1")
+
+
 def test_make_venv_names_the_library():
     done = subprocess.run([sys.executable, "-m", "yiwang.core.backends.sqlite"], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)

@@ -41,6 +41,19 @@ class Command(BaseCommand):
         self.stdout.write("  closed by level: " + ", ".join(f"{k} {v}" for k, v in data["closed_by_level"].items()))
         if region is None:
             _retention(self.stdout)
+            self.stdout.write(f"database: {_database()}")
+
+
+def _database() -> str:
+    """The database and its version: on SQLite, the library, which must be 3.51.3 or newer (docs/operations.md)."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        from yiwang.core.backends.sqlite import library
+
+        return library()
+    connection.ensure_connection()
+    return f"PostgreSQL {connection.pg_version // 10000}.{connection.pg_version % 10000}"
 
 
 def _retention(out) -> None:
