@@ -40,13 +40,13 @@ def test_a_synonym_is_added_from_the_search_misses_page_on_a_desktop(new_page, w
     stored = SearchMiss.objects.exclude(query="老人卡").get().query
     assert "<img" in stored
     expect(page.get_by_text(stored, exact=True)).to_be_visible()  # shown as text, as it was logged
-    shot("the-list")
+    shot("the-list", page)
     row.get_by_label("对应目录用语（空格分隔）").fill("老年证")
     row.get_by_label("直接指向事项（可不选）").select_option(label="老年证办理")
     row.get_by_role("button", name="添加同义词并标记已处理").click()
     expect(page.get_by_text("已添加同义词“老人卡”")).to_be_visible()
     expect(page.get_by_text("老人卡", exact=True)).to_have_count(0)
-    shot("added")
+    shot("added", page)
     assert SearchSynonym.objects.get(phrase="老人卡").matter.code == "SENIOR_CARD"
     assert search("老人卡")[0] == "SENIOR_CARD"
     assert SearchMiss.objects.get(query="老人卡").handled_at is not None
@@ -65,7 +65,7 @@ def test_the_page_on_a_phone_keeps_a_refusal_beside_its_field(new_page, world, l
     expect(row.locator(".field-error")).to_contain_text("请填写对应目录用语或选择事项")
     expect(row.get_by_label("对应目录用语（空格分隔）")).to_have_attribute("aria-invalid", "true")
     no_sideways_scroll(page)
-    shot("refused-on-a-phone")
+    shot("refused-on-a-phone", page)
     assert not SearchSynonym.objects.exists()
     button = row.get_by_role("button", name="仅标记已处理")
     box = button.bounding_box()
