@@ -26,7 +26,8 @@ def test_an_application_runs_from_the_cli(world):
     assert "幸福里社区便民服务站" in out
     run("case", "act", number, "accept", "--as", "clerk_xfl")
     run("case", "act", number, "decide", "--as", "handler_xfl", "--decision", "approved")
-    assert "closed" in run("case", "act", number, "close", "--as", "handler_xfl")
+    assert "closed" in run("case", "act", number, "close", "--as", "handler_xfl",
+                           "--delivery", '{"method": "post", "tracking": "SF1234567890"}')
     shown = run("case", "show", number, "--as", "clerk_xfl")
     assert "受理" in shown and "办结" in shown
     assert number in run("case", "list", "--as", "clerk_xfl")

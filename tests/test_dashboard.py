@@ -34,7 +34,8 @@ def close(world, case):
     case = case_act(viewer=world.viewer("clerk_xfl"), case_id=case.pk, action="accept", version=case.version)
     case = case_act(viewer=world.viewer("handler_xfl"), case_id=case.pk, action="decide", version=case.version,
                     decision="approved")
-    return case_act(viewer=world.viewer("handler_xfl"), case_id=case.pk, action="close", version=case.version)
+    return case_act(viewer=world.viewer("handler_xfl"), case_id=case.pk, action="close", version=case.version,
+                    delivery={"method": "post", "tracking": "SF1234567890"})
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ def planted(world):
     application = case_act(viewer=handler, case_id=application.pk, action="decide", version=application.version,
                            decision="approved")
     application = case_act(viewer=clerk, case_id=application.pk, action="close", version=application.version,
-                           result=f"已核验证件 {IN_RESULT}，准予办理")
+                           result=f"已核验证件 {IN_RESULT}，准予办理", delivery={"method": "post", "tracking": "SF1234567890"})
     evaluation_create(viewer=wang, case_id=application.pk, rating=2, comment=f"身份证{IN_EVALUATION}被念出来了")
     waiting = case_create(viewer=wang, matter_code="SENIOR_CARD", description="再次申请",
                           form={**SENIOR_OK["form"], "agent_id": IN_FORM}, materials=SENIOR_OK["materials"]).case

@@ -54,13 +54,13 @@ class Action:
     sources: frozenset[str]
     target: str | None
     actors: frozenset[str]
-    # Inputs the action must be given: unit, result, decision, and the staff member's text — a reply to
-    # the resident ("reply") where the action must explain itself to them, an internal note ("note")
-    # where it must explain itself to colleagues. "comment" is the older single box, still declared by
-    # actions not yet split (public where ``public`` names it).
+    # Inputs the action must be given: unit, result, decision, how the result is delivered ("delivery"),
+    # and the staff member's text — a reply to the resident ("reply") where the action must explain
+    # itself to them, an internal note ("note") where it must explain itself to colleagues. "comment"
+    # is the applicant's own words (a reporter's "still not solved"): residents write no replies.
     needs: tuple[str, ...] = ()
     # Inputs the action offers without requiring them: the materials a supplement asks for ("missing"),
-    # the materials a resubmission brings ("materials"), how the result is delivered ("delivery").
+    # the materials a resubmission brings ("materials").
     asks: tuple[str, ...] = ()
     starts_clock: bool = False  # acceptance/registration: the time limit runs from here
     stops_clock: bool = False  # waiting on the applicant: the time limit is suspended
@@ -110,15 +110,19 @@ class Workflow:
     clock_from_submission: bool = False  # no acceptance step: the time limit runs from submission
     # The deadline is set when the case is opened (a ledger's 整改时限), not derived from the matter.
     deadline_given: bool = False
+    # A resident reads its cases (an applicant, a reporter, a rater). An internal kind (整改事项, 帮扶)
+    # has none: every text of it is staff's, so no reply is taken and nothing of it is public.
+    residents_read: bool = True
 
     def open_states(self) -> frozenset[str]:
         return frozenset(self.states) - self.closed
 
 
 def _wf(kind, label, initial, states, closed, actions, *, clock_from_submission: bool = False,
-        deadline_given: bool = False) -> Workflow:
+        deadline_given: bool = False, residents_read: bool = True) -> Workflow:
     return Workflow(kind, label, initial, states, frozenset(closed), {a.name: a for a in actions},
-                    clock_from_submission=clock_from_submission, deadline_given=deadline_given)
+                    clock_from_submission=clock_from_submission, deadline_given=deadline_given,
+                    residents_read=residents_read)
 
 
 def _s(*names: str) -> frozenset[str]:
@@ -156,8 +160,9 @@ APPLICATION = _wf(
         Action("decide", _("作出决定"), _s("accepted"), "decided", _s(HANDLER), needs=("decision",),
                public=("decision", "result"), handling="holder"),
         # 办结 says how the result reaches the applicant: 自取 at a hall, 邮寄 with a tracking number, or
-        # 电子证照 with its reference (DELIVERY).
-        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER), asks=("delivery",),
+        # 电子证照 with its reference (DELIVERY). Required of every caller; the importer replays history
+        # through transition itself, where a legacy 办结 may lack it.
+        Action("close", _("办结"), _s("decided"), "closed", _s(CLERK, HANDLER), needs=("delivery",),
                public=("delivery",), tells="closed"),
         Action("withdraw", _("撤回申请"), _s("submitted", "accepted", "supplement"), "withdrawn", _s(APPLICANT),
                public=("comment",)),
@@ -214,7 +219,8 @@ INCIDENT = _wf(
         # The centre that registers a report supervises it to the end (核查, 结案).
         Action("register", _("立案"), _s("reported"), "registered", _s(OPERATOR), starts_clock=True,
                supervisor="holder"),
-        Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("comment",),
+        # The reporter is owed the reason (a reply); older events kept it as a public comment.
+        Action("dismiss", _("不予立案"), _s("reported"), "dismissed", _s(OPERATOR), needs=("reply",),
                public=("comment",), tells="dismissed"),
         Action("dispatch", _("派遣"), _s("registered"), "dispatched", _s(OPERATOR), needs=("unit",),
                moves_to=TO_UNIT, handling="destination", supervisor="holder_if_unset",
@@ -226,7 +232,8 @@ INCIDENT = _wf(
                public=("result", "photos"), handling="holder", moves_to=TO_SUPERVISOR, tells="handled",
                evidence=True),
         Action("verify", _("核查通过"), _s("handled"), "verified", _s(OPERATOR), evidence=True),
-        Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("comment",),
+        # The centre's judgment of the unit's work, for the unit: the reporter sees the state go back.
+        Action("rework", _("返工"), _s("handled"), "dispatched", _s(OPERATOR), needs=("note",),
                moves_to=TO_HANDLER, notify=("rework", (HOLDER,)), evidence=True),
         # 结案 asks the reporter first, when there is one to ask (a resident account or a phone given);
         # a report nobody can answer for (a grid worker's, a camera's) is closed by the centre at once.
@@ -250,16 +257,16 @@ INCIDENT = _wf(
         Action("reopen", _("问题未解决，申请重办"), _s("closed"), "dispatched", _s(APPLICANT), needs=("comment",),
                only_if="reporter_may_reopen", starts_clock=True, moves_to=TO_HANDLER, public=("comment",),
                notify=("rework", (HOLDER, SUPERVISOR_UNIT))),
-        Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "comment"),
+        Action("transfer", _("转办"), _s("reported", "registered"), None, _s(OPERATOR), needs=("unit", "note"),
                moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
         Action("escalate", _("上报"), _s("reported", "registered", "dispatched", "acknowledged"), None,
-               _s(OPERATOR, HANDLER), needs=("comment",), moves_to=UP),
+               _s(OPERATOR, HANDLER), needs=("note",), moves_to=UP),
         # A duplicate report of a problem already on file is closed into that case (its parent);
         # its reporter follows the parent's progress from then on.
         Action("merge", _("合并到主案件"), _s("reported", "registered"), "merged", _s(OPERATOR), needs=("parent",),
                public=("parent",), side_effect="absorb_into_parent", notify=("merged", (THE_APPLICANT,))),
         Action("supervise", _("督办"), _s("registered", "dispatched", "acknowledged", "handled"), None,
-               _s(OPERATOR, LEADER), needs=("comment",), by_supervisor=True, notify=("supervise", (HOLDER,))),
+               _s(OPERATOR, LEADER), needs=("note",), by_supervisor=True, notify=("supervise", (HOLDER,))),
     ],
 )
 
@@ -276,12 +283,12 @@ FOLLOW_UP = _wf(
     ["closed"],
     [
         Action("claim", _("认领"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER), assignee="actor"),
-        Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("comment",)),
+        Action("call_back", _("回访"), _s("open"), "called_back", _s(CLERK, HANDLER, LEADER), needs=("note",)),
         # The outcome is reported to the rater (GB/T 39735); the call-back's notes are the unit's own.
         Action("report_back", _("反馈整改结果"), _s("called_back"), "closed", _s(CLERK, HANDLER, LEADER),
                needs=("result",), public=("result",), handling="holder", tells="follow_up_result"),
         Action("transfer", _("转办"), _s("open", "called_back"), None, _s(CLERK, HANDLER, LEADER),
-               needs=("unit", "comment"), moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
+               needs=("unit", "note"), moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
     ],
 )
 
@@ -298,20 +305,20 @@ RECTIFICATION = _wf(
         Action("claim", _("认领"), _RECT_OPEN, None, _s(HANDLER, LEADER, SECRETARY), assignee="actor"),
         Action("start", _("开始整改"), _s("open"), "in_progress", _s(HANDLER, LEADER, SECRETARY)),
         Action("report_progress", _("报告整改进展"), _s("in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
-               needs=("comment",)),
+               needs=("note",)),
         Action("submit_acceptance", _("提交验收"), _s("in_progress"), "submitted", _s(HANDLER, LEADER, SECRETARY),
                needs=("result",)),
         Action("approve", _("验收通过"), _s("submitted"), "accepted", _s(LEADER, OPERATOR), by_supervisor=True),
-        Action("send_back", _("退回整改"), _s("submitted"), "in_progress", _s(LEADER, OPERATOR), needs=("comment",),
+        Action("send_back", _("退回整改"), _s("submitted"), "in_progress", _s(LEADER, OPERATOR), needs=("note",),
                by_supervisor=True),
-        Action("cancel", _("撤销"), _s("open", "in_progress"), "cancelled", _s(LEADER, OPERATOR), needs=("comment",),
+        Action("cancel", _("撤销"), _s("open", "in_progress"), "cancelled", _s(LEADER, OPERATOR), needs=("note",),
                by_supervisor=True),
         Action("transfer", _("转办"), _s("open", "in_progress"), None, _s(HANDLER, LEADER, SECRETARY),
-               needs=("unit", "comment"), moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
-        Action("supervise", _("督办"), _s("open", "in_progress"), None, _s(LEADER, OPERATOR), needs=("comment",),
+               needs=("unit", "note"), moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
+        Action("supervise", _("督办"), _s("open", "in_progress"), None, _s(LEADER, OPERATOR), needs=("note",),
                by_supervisor=True, notify=("supervise", (HOLDER,))),
     ],
-    deadline_given=True,
+    deadline_given=True, residents_read=False,
 )
 
 # 一对一帮扶: a party member paired with a poor household. The branch keeps the pair's ledger of
@@ -323,17 +330,17 @@ ASSISTANCE = _wf(
     ["closed"],
     [
         Action("claim", _("认领"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER), assignee="actor"),
-        Action("log_visit", _("走访记录"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER), needs=("comment",)),
-        Action("add_measure", _("落实帮扶措施"), _s("active"), None, _s(SECRETARY, HANDLER), needs=("comment",)),
+        Action("log_visit", _("走访记录"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER), needs=("note",)),
+        Action("add_measure", _("落实帮扶措施"), _s("active"), None, _s(SECRETARY, HANDLER), needs=("note",)),
         Action("record_income", _("记录收入"), _s("active", "monitoring"), None, _s(SECRETARY, HANDLER),
-               needs=("comment",)),
-        Action("declare_exit", _("宣布脱贫"), _s("active"), "monitoring", _s(SECRETARY), needs=("comment",)),
-        Action("relapse", _("返贫，恢复帮扶"), _s("monitoring"), "active", _s(SECRETARY, HANDLER), needs=("comment",)),
+               needs=("note",)),
+        Action("declare_exit", _("宣布脱贫"), _s("active"), "monitoring", _s(SECRETARY), needs=("note",)),
+        Action("relapse", _("返贫，恢复帮扶"), _s("monitoring"), "active", _s(SECRETARY, HANDLER), needs=("note",)),
         Action("end_monitoring", _("结束监测"), _s("monitoring"), "closed", _s(SECRETARY), needs=("result",)),
-        Action("transfer", _("转交"), _s("active", "monitoring"), None, _s(SECRETARY), needs=("unit", "comment"),
+        Action("transfer", _("转交"), _s("active", "monitoring"), None, _s(SECRETARY), needs=("unit", "note"),
                moves_to=TO_UNIT, notify=("dispatched", (HOLDER,))),
     ],
-    deadline_given=True,
+    deadline_given=True, residents_read=False,
 )
 
 WORKFLOWS: dict[str, Workflow] = {
@@ -497,7 +504,7 @@ def transition(case, act: Action, inputs: Inputs, *, actor: tuple[int | None, st
     if inputs.materials and "materials" in act.asks:
         changes["materials"] = resubmitted_materials(case.materials, inputs.materials, at)
         derived["resubmitted"] = [{"code": m["code"], "name": m.get("name", "")} for m in inputs.materials]
-    if inputs.delivery and "delivery" in act.asks:
+    if inputs.delivery and "delivery" in act.needs:
         derived["delivery"] = dict(inputs.delivery)
     # Any step may report a result (a close with its outcome); the case shows the latest.
     if inputs.result:
@@ -571,7 +578,9 @@ SUBMIT_PUBLIC = ("note",)
 
 def public_payload(kind: str, action: str, payload: dict) -> dict:
     """The part of an event's payload that residents may read: the action's declared public texts.
-    System actions (sweeps, reveal_id) have none."""
+    System actions (sweeps, reveal_id) have none, nor has any event of an internal kind."""
+    if kind in WORKFLOWS and not WORKFLOWS[kind].residents_read:
+        return {}
     if action == "submit":
         keys: tuple[str, ...] = SUBMIT_PUBLIC
     else:

@@ -254,7 +254,8 @@ def visit_item_open(*, viewer: Viewer, visit_id: int, **fields) -> Rectification
 
 
 # Actions of the rectification workflow a responsible unit takes with evidence attached.
-REPORTING_ACTIONS = {"report_progress": "comment", "submit_acceptance": "result"}
+# Progress is a note to the supervising unit (no resident reads a rectification item); acceptance a result.
+REPORTING_ACTIONS = {"report_progress": "note", "submit_acceptance": "result"}
 
 
 def item_report(

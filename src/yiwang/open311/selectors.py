@@ -16,13 +16,15 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from yiwang.cases import workdays
 from yiwang.cases.models import Case, CaseEvent, Kind
-from yiwang.cases.workflows import workflow
+from yiwang.cases.workflows import APPLICANT, workflow
 from yiwang.catalog.models import Matter, MatterKind, MatterVersion
 from yiwang.core import clock
 from yiwang.core.db import stale_ok
@@ -116,6 +118,12 @@ def services_changed_at() -> dt.datetime | None:
 
 # --- service requests ----------------------------------------------------------------------------
 
+# The incident actions whose comment was a staff member's public words before replies existed; the
+# reporter's own (已解决, 未解决, 重办) are theirs, not the unit's answer.
+STAFF_PUBLIC_COMMENTS = sorted(a.name for a in workflow(Kind.INCIDENT).actions.values()
+                               if "comment" in a.public and APPLICANT not in a.actors)
+
+
 @dataclass
 class RequestFilters:
     numbers: list[str] = field(default_factory=list)  # service_request_id: overrides the rest
@@ -173,8 +181,13 @@ def _moment(params, name: str) -> dt.datetime | None:
 def _requests(regions: list[RegionInfo], using: str = "default") -> QuerySet[Case]:
     last_event = CaseEvent.objects.filter(case=OuterRef("pk"), seq=OuterRef("event_count")).values("at")[:1]
     # The latest reply staff wrote to the resident: the only staff words a public request carries.
-    last_reply = (CaseEvent.objects.filter(case=OuterRef("pk"), payload__has_key="reply").order_by("-seq")
-                  .values("payload__reply")[:1])
+    # Events written before replies existed kept a staff member's public words as "comment" (不予立案's
+    # reason); they are read by that rule, as the timeline is.
+    last_reply = (CaseEvent.objects.filter(Q(payload__has_key="reply")
+                                           | Q(action__in=STAFF_PUBLIC_COMMENTS, payload__has_key="comment"),
+                                           case=OuterRef("pk"))
+                  .order_by("-seq").annotate(words=Coalesce(KT("payload__reply"), KT("payload__comment")))
+                  .values("words")[:1])
     return (Case.objects.using(using)
             .filter(scope_q(public_viewer(regions), holder_field=None, resident_field=None), kind=Kind.INCIDENT)
             .select_related("matter", "holder_unit", "handling_unit", "parent", "region")

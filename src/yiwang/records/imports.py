@@ -445,6 +445,10 @@ def replay(rec: object, lk: Lookups) -> Planned:
                 decision = payload.get("decision")
                 if decision not in ("approved", "denied"):
                     raise LineError(_("%(where)s：decide 的 payload.decision 须为 approved 或 denied。") % {"where": where})
+            # Only what the record says: a legacy 办结 without a delivery, or a step whose words are one
+            # old "comment", is history as it was written (read by the rule of its time). The inputs
+            # a live caller must give (办结's delivery, a reply, a note) are case_act's to require;
+            # this replay is reached by the import command alone, never by the API.
             inputs = Inputs(unit_id=given if act.moves_to else None, decision=decision,
                             result=str(payload["result"]) if payload.get("result") else "")
             step = transition(now_, act, inputs, actor=(actor_id, actor_name), at=at, rules=rules)

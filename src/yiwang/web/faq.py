@@ -53,6 +53,13 @@ def _faq_for(viewer: Viewer, faq_id: int) -> MatterFAQ:
     return faq
 
 
+def faq_of_case(viewer: Viewer, case: Case) -> MatterFAQ | None:
+    """The FAQ entry drafted from ``case`` (a consultation), if the viewer may edit it."""
+    if case.kind != "consultation" or not _may_edit_faq(viewer):
+        return None
+    return _visible(viewer).filter(source_case_id=case.pk).first()
+
+
 @faq_staff
 @require_safe
 def faq_list(request):

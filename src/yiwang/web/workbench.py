@@ -23,12 +23,13 @@ from yiwang.cases.models import Case
 from yiwang.cases.workflows import action_label, all_states, workflow
 from yiwang.catalog.selectors import matter_list
 from yiwang.core import clock, forms, idnumber, pages
-from yiwang.core.errors import DomainError, ValidationFailed
+from yiwang.core.errors import DomainError
 from yiwang.core.pagination import paginate
 from yiwang.org.decorators import staff_required
 from yiwang.org.models import Staff
 from yiwang.org.selectors import hierarchy, request_viewer, service_halls, units_reachable
 from yiwang.web.evidence import evidence_context
+from yiwang.web.faq import faq_of_case
 from yiwang.web.forms import CaseActionForm, RevealForm, fields_for
 
 TABS = [
@@ -140,6 +141,9 @@ def _panel_context(request, case: Case, error: str = "") -> dict:
         "id_fields": [(f, personal.field_label(case, f), [idnumber.mask(n) for n in numbers])
                       for f, numbers in personal.id_fields(case).items()],
         "may_reveal": personal.may_reveal(viewer, case),
+        # A consultation turned into an FAQ entry links to it: a second 转为常见问题 is refused, and the
+        # refusal says where the entry is.
+        "faq_entry": faq_of_case(viewer, case),
         **_texts_context(case, actions),
         **evidence_context(case, staff=True),  # an incident's map and its photos, before and after
     }
@@ -151,16 +155,14 @@ def _texts_context(case: Case, actions: list) -> dict:
     the halls a result may be collected at; and what the clerk must see: the applicant's resubmission
     (new since they last acted), the decision and its delivery."""
     events = case_selectors.case_timeline(case)
-    canned = case_selectors.canned_replies(case, [a.name for a in actions])
+    # An internal kind (整改事项, 帮扶) has no resident to answer: its actions take a note only.
+    residents_read = workflow(case.kind).residents_read
+    canned = case_selectors.canned_replies(case, [a.name for a in actions]) if residents_read else {}
     texts = {}
     for a in actions:
-        # An action not yet split keeps its single box, labelled by who will read it.
-        single = "comment" in a.needs
-        public = "comment" in a.public
         texts[a.name] = {
-            "comment": ("public" if public else "internal") if single else "",
-            "reply": not (single and public), "reply_required": "reply" in a.needs,
-            "note": not (single and not public), "note_required": "note" in a.needs,
+            "reply": residents_read, "reply_required": "reply" in a.needs,
+            "note": True, "note_required": "note" in a.needs,
             "canned": canned.get(a.name, []),
         }
         # What the step must or usually says shows open; optional words fold away (a claim needs none).
@@ -168,7 +170,7 @@ def _texts_context(case: Case, actions: list) -> dict:
             "reply" in a.needs or "decision" in a.needs or texts[a.name]["canned"]))
         texts[a.name]["note_open"] = bool(texts[a.name]["note"] and "note" in a.needs)
     resubmission = case_selectors.latest_resubmission(case, events)
-    halls = [h for h, _d in service_halls()] if any("delivery" in a.asks for a in actions) else []
+    halls = [h for h, _d in service_halls()] if any("delivery" in a.needs for a in actions) else []
     return {
         "action_texts": texts, "catalogue_materials": case.matter_version.snapshot.get("materials") or [],
         "asked": case_selectors.supplement_asked(case) if case.state == "supplement" else [],
@@ -199,11 +201,6 @@ def work_case_act(request, number: str, action: str):
         if not reply.strip() and data["canned"] is not None:  # chosen without JavaScript to fill the box
             reply = case_selectors.canned_reply_text(case, action, data["canned"])
         delivery = form.delivery()
-        declared = workflow(case.kind).actions.get(action)
-        if delivery is None and declared is not None and "delivery" in declared.asks:
-            # The engine takes a close without one from older callers (the importer, scripts); a
-            # person closing an application here says how the applicant gets the result.
-            raise ValidationFailed(_("请选择结果送达方式。"), field="delivery.method")
         case_services.case_act(
             viewer=viewer, case_id=case.pk, action=action, version=data["version"], comment=data["comment"],
             unit_code=data["unit_code"], result=data["result"], decision=data["decision"],

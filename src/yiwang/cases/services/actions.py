@@ -148,6 +148,8 @@ def case_act(
         wf, act = _action_for(case, action)
         if act.system:  # the engine's own step (a sweep's): offered to nobody, superusers included
             raise IllegalTransition(_("“%(action)s”由系统自动执行。") % {"action": act.label}, field="action")
+        # A second click on a page now stale: what was done says more than "someone changed it".
+        _check_named_refusal(case, act)
         if case.version != version:
             raise Conflict(
                 _("该案件已被他人更新(版本 %(theirs)s，您看到的是 %(yours)s)，请刷新后重试。")
@@ -188,8 +190,21 @@ def _action_for(case: Case, action: str) -> tuple[Workflow, Action]:
     return wf, act
 
 
+# Why a case's facts refuse an action, where "does not apply" would leave the person guessing: a
+# consultation already turned into an FAQ entry (a second click, a stale page) points to the entry.
+NOT_APPLICABLE: dict[str, Callable[[], str]] = {
+    "faq_draftable": lambda: _("该咨询已转为常见问题，不能重复发布；请到“常见问题”页编辑。"),
+}
+
+
+def _check_named_refusal(case: Case, act: Action) -> None:
+    if act.only_if in NOT_APPLICABLE and not applies(act, case) and getattr(case, act.only_if) is False:
+        raise IllegalTransition(NOT_APPLICABLE[act.only_if](), field="action")
+
+
 def _check_state(case: Case, wf: Workflow, act: Action) -> None:
     if not applies(act, case):
+        _check_named_refusal(case, act)
         raise IllegalTransition(_("该案件不适用“%(action)s”。") % {"action": act.label}, field="action")
     if case.state not in act.sources:
         raise IllegalTransition(
@@ -283,6 +298,9 @@ def _replies_and_materials(case: Case, act: Action, inputs: Inputs, *, viewer: V
         if "reply" in act.needs and not comment:
             raise ValidationFailed(_("请填写说明。"), field="comment")
     else:
+        if reply and not workflow(case.kind).residents_read:
+            # No resident reads an internal kind's case (整改事项, 帮扶): what staff write is a note.
+            raise ValidationFailed(_("该类案件没有群众申请人，请填写内部备注。"), field="reply")
         if comment and {"reply", "note"} & set(act.needs):
             # The older single box (the API's comment, an app's call) on an action that asks for a reply
             # or a note: a reply where its comment was public before they were split, else a note.
@@ -307,9 +325,13 @@ def _replies_and_materials(case: Case, act: Action, inputs: Inputs, *, viewer: V
     entries, claimed = _resubmitted(case, act, materials, viewer=viewer, capacity=capacity)
     found_delivery = None
     if delivery:
-        if "delivery" not in act.asks:
+        if "delivery" not in act.needs:
             raise ValidationFailed(_("“%(action)s”不登记送达方式。") % {"action": act.label}, field="delivery.method")
         found_delivery = _delivery(delivery)
+    elif "delivery" in act.needs:
+        # 办结 tells the applicant where the result is, by every caller (pages, API, scripts); history
+        # replayed by the importer goes through transition itself (records/imports.py).
+        raise ValidationFailed(_("请选择结果送达方式。"), field="delivery.method")
     return replace(inputs, comment=comment, reply=reply, note=note, missing=found_missing, materials=entries,
                    delivery=found_delivery), claimed
 

@@ -55,7 +55,8 @@ def test_an_applicant_is_told_of_acceptance_a_supplement_and_the_decision_by_sms
     case = act(world, "clerk_xfl", case, "request_supplement", comment="缺少户口簿首页复印件")
     case = act(world, "resident_wang", case, "resubmit")
     case = act(world, "handler_xfl", case, "decide", decision="approved")
-    act(world, "clerk_xfl", case, "close", result="老年证已制好，请到便民服务站领取")
+    act(world, "clerk_xfl", case, "close", result="老年证已制好，请到便民服务站领取",
+        delivery={"method": "pickup", "hall": "KG-DZ-XFL-SH"})
 
     accepted, supplement, closed = sms(case)
     assert case.number in accepted and "2026-03-" in accepted  # the promised date, in working days

@@ -40,7 +40,7 @@ def cases(world):
         running = _accepted(world)
         waiting = _act(world, "clerk_xfl", _accepted(world), "request_supplement", comment="请补交户口本")
         early = _act(world, "handler_xfl", _accepted(world), "decide", decision="approved")
-        early = _act(world, "handler_xfl", early, "close")
+        early = _act(world, "handler_xfl", early, "close", delivery={"method": "post", "tracking": "SF1234567890"})
         late = _act(world, "handler_xfl", _accepted(world), "decide", decision="approved")
     assert waiting.suspended_at is not None and running.due_at == waiting.due_at == late.due_at
     return {"running": running, "waiting": waiting, "early": early, "late": late}
@@ -90,7 +90,7 @@ def test_within_the_window_the_running_cases_are_due_soon_and_the_waiting_one_is
 def test_past_the_deadline_a_case_waiting_on_the_resident_is_not_overdue_anywhere(world, cases, client, api):
     running, waiting, early, late = cases["running"], cases["waiting"], cases["early"], cases["late"]
     with clock.frozen_at(running.due_at + dt.timedelta(hours=1)):
-        late = _act(world, "handler_xfl", late, "close")
+        late = _act(world, "handler_xfl", late, "close", delivery={"method": "post", "tracking": "SF1234567890"})
     now = running.due_at + dt.timedelta(hours=2)
     with clock.frozen_at(now):
         # The plain functions.

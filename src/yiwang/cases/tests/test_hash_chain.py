@@ -44,7 +44,7 @@ PATHS = {
         ("clerk_xfl", "request_supplement", {"comment": "请补充户口本"}),
         ("resident_wang", "resubmit", {}),
         ("handler_xfl", "decide", {"decision": "approved"}),
-        ("clerk_xfl", "close", {}),
+        ("clerk_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}}),
     ]),
     "incident": ("INC_PARKING", [
         ("operator_kg", "register", {}),
@@ -76,7 +76,7 @@ def _submit(world, matter_code: str) -> Case:
 def _closed_application(world) -> Case:
     case = _submit(world, "SENIOR_CARD")
     for actor, action, inputs in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                                  ("clerk_xfl", "close", {})]:
+                                  ("clerk_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(actor), case_id=case.pk, action=action, version=case.version, **inputs)
     return case
 

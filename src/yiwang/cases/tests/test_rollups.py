@@ -21,7 +21,7 @@ SUPER = Viewer(user_id=None, is_superuser=True, username="t")
 def _close_one(world):
     case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
     for who, action, extra in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                               ("handler_xfl", "close", {})]:
+                               ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **extra)
     return case
 
@@ -115,7 +115,7 @@ def test_whole_seconds_agree_with_sql_near_a_second_boundary(world):
     with clock.frozen_at(start + dt.timedelta(seconds=3, microseconds=100)):
         for who, action, extra in [("clerk_xfl", "accept", {}),
                                    ("handler_xfl", "decide", {"decision": "approved"}),
-                                   ("handler_xfl", "close", {})]:
+                                   ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
             case = case_act(viewer=world.viewer(who), case_id=case.pk, action=action, version=case.version, **extra)
     assert rollups.stored() == rollups.recompute()
 

@@ -11,6 +11,7 @@ def test_an_application_runs_from_submission_to_close(world):
     handler = world.viewer("handler_xfl")
     case = case_act(viewer=clerk, case_id=case.pk, action="accept", version=case.version)
     case = case_act(viewer=handler, case_id=case.pk, action="decide", version=case.version, decision="approved")
-    case = case_act(viewer=handler, case_id=case.pk, action="close", version=case.version)
+    case = case_act(viewer=handler, case_id=case.pk, action="close", version=case.version,
+                    delivery={"method": "post", "tracking": "SF1234567890"})
     assert case.state == "closed"
     assert case.event_count == 4

@@ -97,7 +97,7 @@ def _can_escalate_from(unit_id: int) -> bool:
 
 
 def _is_legal(viewer: Viewer, case: Case, action: str, version: int, *, comment: str, unit_code: str | None,
-              result: str, decision: str) -> bool:
+              result: str, decision: str, delivery: dict | None = None) -> bool:
     """Whether the workflow declaration says this attempt must succeed."""
     act = workflow(case.kind).actions.get(action)
     if act is None or version != case.version or case.state not in act.sources:
@@ -108,11 +108,17 @@ def _is_legal(viewer: Viewer, case: Case, action: str, version: int, *, comment:
         return False  # already theirs
     if not _capacity(viewer, case, act):
         return False
-    if "comment" in act.needs and not comment.strip():
+    # The machine writes one text, the older comment box: the engine takes it as the reply or the note
+    # the action needs (the applicant's own words stay a comment).
+    if {"comment", "reply", "note"} & set(act.needs) and not comment.strip():
         return False
     if "result" in act.needs and not result.strip():
         return False
     if "decision" in act.needs and decision not in ("approved", "denied"):
+        return False
+    if "decision" in act.needs and decision == "denied" and not result.strip():
+        return False  # a refusal states its reason (the comment is no reply on 作出决定)
+    if ("delivery" in act.needs) != bool(delivery):
         return False
     if "parent" in act.needs:
         return False  # the machine never names a parent case; merging is tested in test_command_loop
@@ -258,8 +264,9 @@ class CaseMachine(RuleBasedStateMachine):
         # Every field filled, as a form that shows them all would send: an action must take only
         # the inputs it is declared to need.
         decision = data.draw(st.sampled_from(["approved", "denied"]), label="decision")
+        delivery = {"delivery": {"method": "post", "tracking": "SF1234567890"}} if "delivery" in act.needs else {}
         self._attempt(case, name, act.name, case.version, comment="理由充分", unit_code=unit_code,
-                      result="已处理", decision=decision)
+                      result="已处理", decision=decision, **delivery)
 
     # --- one attempt, and what it may and must write --------------------------------------------
 

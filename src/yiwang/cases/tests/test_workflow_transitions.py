@@ -6,7 +6,7 @@ import pytest
 
 from yiwang.cases.models import Case
 from yiwang.cases.services import case_act, case_create
-from yiwang.cases.workflows import WORKFLOWS, applies
+from yiwang.cases.workflows import WORKFLOWS, applies, workflow
 from yiwang.core import clock
 from yiwang.core.errors import IllegalTransition, PermissionDenied, ValidationFailed
 from yiwang.testing import SENIOR_OK
@@ -41,6 +41,7 @@ MATTER = {"application": ("SENIOR_CARD", SENIOR_OK), "incident": ("INC_PARKING",
           "consultation": ("ASK_MEDICAL", {}),
           "rectification": ("RECT_GRASSROOTS", {}), "assistance": ("ASSIST_POVERTY", {})}
 INPUTS = {"comment": "意见", "result": "已办理", "decision": "approved"}
+DELIVERY = {"method": "post", "tracking": "SF1234567890"}
 
 
 def act(world, case, action):
@@ -48,9 +49,12 @@ def act(world, case, action):
     parent = None
     if action == "merge":
         parent = case_create(viewer=world.viewer("admin"), matter_code="INC_PARKING", region_code="KG-DZ-XFL").case
+    declared = workflow(case.kind).actions.get(action)
+    # 办结 says how the result is delivered; no other action takes a delivery.
+    delivery = DELIVERY if declared is not None and "delivery" in declared.needs else None
     return case_act(viewer=world.viewer("admin"), case_id=case.pk, action=action, version=case.version,
                     unit_code=unit, assignee_username="clerk_xfl", slot=clock.now() + dt.timedelta(days=1),
-                    parent_number=parent.number if parent else None, **INPUTS)
+                    parent_number=parent.number if parent else None, delivery=delivery, **INPUTS)
 
 
 def case_in(world, kind, state):

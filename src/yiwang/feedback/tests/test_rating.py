@@ -16,7 +16,7 @@ def finished_case(world):
     wang = world.viewer("resident_wang")
     case = case_create(viewer=wang, matter_code="SENIOR_CARD", **SENIOR_OK).case
     for viewer, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                               ("handler_xfl", "close", {})]:
+                               ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(viewer), case_id=case.pk, action=action, version=case.version, **kw)
     return case
 

@@ -29,7 +29,7 @@ def test_a_progress_report_records_its_evidence_on_the_timeline(world, media):
     act(world, "secretary_cjc", item, "start")
     report(world, item, uploads=[photo()])
     event = CaseEvent.objects.get(case=item.case, action="report_progress")
-    assert event.payload["comment"] == "已召开支委会"
+    assert event.payload["note"] == "已召开支委会"
     [evidence] = event.payload["evidence"]
     assert evidence["filename"] == "minutes.png" and evidence["content_type"] == "image/png"
     assert (media / evidence["reference"]).read_bytes() == PNG

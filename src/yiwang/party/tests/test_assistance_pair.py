@@ -70,7 +70,7 @@ def test_a_visit_is_logged_with_its_date_and_photo(world, pair, settings, tmp_pa
     services.pair_visit(viewer=world.viewer("secretary_cjc"), pair_id=pair.id, version=version(pair),
                         comment="入户了解养鸡场关停后的打算", visited_on=clock.today(), photo=photo)
     [visit] = events(pair, "log_visit")
-    assert visit.payload["comment"] == "入户了解养鸡场关停后的打算"
+    assert visit.payload["note"] == "入户了解养鸡场关停后的打算"
     assert visit.payload["visited_on"] == clock.today().isoformat()
     assert visit.payload["photos"][0]["content_type"] == "image/png"
     assert (tmp_path / visit.payload["photos"][0]["reference"]).exists()
@@ -99,7 +99,7 @@ def test_measures_are_recorded_on_the_timeline(world, pair):
     assert [m.kind for m in measures] == ["land_transfer", "job_info"]
     timeline = events(pair, "add_measure")
     assert [e.payload["measure"] for e in timeline] == ["land_transfer", "job_info"]
-    assert timeline[0].payload["comment"] == "土地流转：流转土地 5 亩给合作社"
+    assert timeline[0].payload["note"] == "土地流转：流转土地 5 亩给合作社"
     assert [m.event_seq for m in measures] == [e.seq for e in timeline]
 
 

@@ -211,7 +211,7 @@ def _live_cases(world) -> list[Case]:
     app = _act(world, app, 60, "clerk_xfl", "request_supplement", comment="缺照片")
     app = _act(world, app, 60 * 24 * 3, "resident_wang" if app.applicant_id else "clerk_xfl", "resubmit")
     app = _act(world, app, 60 * 24 * 4, "handler_xfl", "decide", decision="approved", result="准予办理")
-    app = _act(world, app, 60 * 24 * 4 + 3, "clerk_xfl", "close")
+    app = _act(world, app, 60 * 24 * 4 + 3, "clerk_xfl", "close", delivery={"method": "post", "tracking": "SF1234567890"})
     incident = _act(world, incident, 3, "operator_kg", "register")
     incident = _act(world, incident, 6, "operator_kg", "dispatch", unit_code="KG-DZ-EN")
     incident = _act(world, incident, 30, "handler_en", "acknowledge")

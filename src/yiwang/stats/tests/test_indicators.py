@@ -18,7 +18,8 @@ def run_case(world, start, hours_to_close):
         case = case_act(viewer=world.viewer("handler_xfl"), case_id=case.pk, action="decide", version=2,
                         decision="approved")
     with clock.frozen_at(start + dt.timedelta(hours=hours_to_close)):
-        return case_act(viewer=world.viewer("handler_xfl"), case_id=case.pk, action="close", version=3)
+        return case_act(viewer=world.viewer("handler_xfl"), case_id=case.pk, action="close", version=3,
+                        delivery={"method": "post", "tracking": "SF1234567890"})
 
 
 def test_average_handling_time_and_on_time_rate(world):

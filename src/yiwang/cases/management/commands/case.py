@@ -40,6 +40,10 @@ class Command(BaseCommand):
                 p.add_argument("--unit", default=None)
                 p.add_argument("--result", default="")
                 p.add_argument("--decision", default="")
+                p.add_argument("--reply", default="", help="to the resident (public)")
+                p.add_argument("--note", default="", help="to colleagues only")
+                p.add_argument("--delivery", default="",
+                               help='办结: how the result is delivered, as JSON, e.g. {"method": "post", "tracking": "SF123456"}')
             if name == "create":
                 p.add_argument("--matter", required=True)
                 p.add_argument("--region", default=None)
@@ -105,8 +109,15 @@ class Command(BaseCommand):
         actions = selectors.allowed_actions(viewer, case)
         self.stdout.write("actions: " + (", ".join(a.name for a in actions) or "none"))
 
-    def do_act(self, viewer, number, action, comment, unit, result, decision, **_):
+    def do_act(self, viewer, number, action, comment, unit, result, decision, reply, note, delivery, **_):
+        try:
+            given = json.loads(delivery) if delivery else None
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--delivery is not valid JSON: {exc}") from exc
+        if given is not None and not isinstance(given, dict):
+            raise CommandError("--delivery must be a JSON object")
         case = selectors.case_get(viewer=viewer, number=number)
         case = services.case_act(viewer=viewer, case_id=case.pk, action=action, version=case.version,
-                                 comment=comment, unit_code=unit, result=result, decision=decision)
+                                 comment=comment, unit_code=unit, result=result, decision=decision, reply=reply,
+                                 note=note, delivery=given)
         self.stdout.write(f"{case.number}  {workflow(case.kind).states[case.state]} ({case.state})")
