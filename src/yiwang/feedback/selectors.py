@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Q, Sum
 
 from yiwang.core.db import stale_ok
-from yiwang.feedback.models import BAD_REVIEW_MAX, TAGS, Evaluation, Rating, RatingTally
+from yiwang.feedback.models import BAD_REVIEW_MAX, TAGS, Evaluation, Rating, RatingMonthTally, RatingTally
 from yiwang.org.selectors import Viewer, scope_q
 
 
@@ -19,17 +20,22 @@ def satisfaction_percent(good: int, total: int) -> str | None:
     return str(value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def _rating_tallies(viewer: Viewer, region_path: str | None):
-    qs = RatingTally.objects.using(stale_ok()).filter(
+def _rating_tallies(viewer: Viewer, region_path: str | None, month: dt.date | None = None):
+    """All ratings, or those of one local month (``month``: its first day) from the month tallies."""
+    model = RatingTally if month is None else RatingMonthTally
+    qs = model.objects.using(stale_ok()).filter(
         scope_q(viewer, holder_field="handling_unit_id", resident_field=None)).exclude(n=0)
+    if month is not None:
+        qs = qs.filter(month=month)
     if region_path:
         qs = qs.filter(region_path__startswith=region_path)
     return qs
 
 
-def evaluation_counts(*, viewer: Viewer, region_path: str | None = None, unit_id: int | None = None) -> dict:
+def evaluation_counts(*, viewer: Viewer, region_path: str | None = None, unit_id: int | None = None,
+                      month: dt.date | None = None) -> dict:
     """Ratings and 差评 in the viewer's scope, from the rating tallies (feedback.rollups)."""
-    qs = _rating_tallies(viewer, region_path)
+    qs = _rating_tallies(viewer, region_path, month)
     if unit_id:
         qs = qs.filter(handling_unit_id=unit_id)
     agg = qs.aggregate(total=Sum("n"), bad=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX)))
@@ -37,16 +43,18 @@ def evaluation_counts(*, viewer: Viewer, region_path: str | None = None, unit_id
     return {"ratings": total, "bad_reviews": bad, "satisfaction_rate": satisfaction_percent(total - bad, total)}
 
 
-def rating_counts_by_region(*, viewer: Viewer, region_path: str | None = None) -> list[dict]:
+def rating_counts_by_region(*, viewer: Viewer, region_path: str | None = None,
+                            month: dt.date | None = None) -> list[dict]:
     """[{region_path, ratings, bad_reviews}] for the viewer's scope, one row per rated region."""
-    rows = (_rating_tallies(viewer, region_path).values("region_path")
+    rows = (_rating_tallies(viewer, region_path, month).values("region_path")
             .annotate(ratings=Sum("n"), bad_reviews=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX))).order_by())
     return [{**row, "bad_reviews": row["bad_reviews"] or 0} for row in rows]
 
 
-def rating_counts_by_unit(*, viewer: Viewer, region_path: str | None = None) -> dict[int, dict]:
+def rating_counts_by_unit(*, viewer: Viewer, region_path: str | None = None,
+                          month: dt.date | None = None) -> dict[int, dict]:
     """{handling unit id: {ratings, bad_reviews, satisfaction_rate}} for the viewer's scope."""
-    rows = (_rating_tallies(viewer, region_path).values("handling_unit_id")
+    rows = (_rating_tallies(viewer, region_path, month).values("handling_unit_id")
             .annotate(ratings=Sum("n"), bad=Sum("n", filter=Q(rating__lte=BAD_REVIEW_MAX))).order_by())
     return {row["handling_unit_id"]: {"ratings": row["ratings"], "bad_reviews": row["bad"] or 0,
                                       "satisfaction_rate": satisfaction_percent(row["ratings"] - (row["bad"] or 0),

@@ -16,15 +16,12 @@ from statistics import mean
 from django.db.models import Count, Q
 
 from yiwang.cases.models import Case, CaseEvent, Kind
+from yiwang.cases.rollups import REWORK_ACTIONS  # the month tallies count the same sending back
 from yiwang.core.db import stale_ok
 from yiwang.org.models import Level
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 from yiwang.stats.selectors import percent
 
-# Work sent back after handling: by the centre's check (返工), by the reporter's "未解决" to
-# "已解决吗？", or by the reporter reopening a closed incident within the workflow's REOPEN_DAYS.
-# A case counts once in the rework rate however often it went back.
-REWORK_ACTIONS = ("rework", "not_resolved", "reopen")
 STEPS = ("register", "dispatch", "handle", "verify", *REWORK_ACTIONS, "close", "confirm", "close_unconfirmed")
 
 

@@ -2,12 +2,17 @@
 
 Not a second computation: every figure here is what ``stats.selectors`` gives the dashboard, read
 with a viewer who sees every region and holds no unit, so a published figure and the dashboard's for
-the same scope are the same number (tested). Only counts and rates leave: no case, name or text.
+the same scope, period and kinds are the same number (tested). Only counts and rates leave: no case,
+name or text.
 
 - per region (area › city › town › community): ``region_breakdown``'s total and its children;
 - per handling unit: ``indicators``' unit rows;
-- per month: submitted and closed from the day tallies (``day_counts``, as the weekly trend), and the
-  rework rate of the incidents reported that month (``incident_indicators``, as /dashboard/incidents/).
+- over all time, and for one month (``month=``) from the month tallies, the rework rate included;
+- per month, submitted and closed from the day tallies (``day_counts``, as the weekly trend).
+
+Only the kinds residents bring are published (PUBLIC_KINDS): an assistance pair (一对一帮扶) is a
+poor household, and in a community with one pair its figures would point at that family; a
+rectification item (整改事项) is an inspection's internal matter.
 
 docs/public-figures.md says what each figure means and how an outsider checks one.
 """
@@ -18,28 +23,22 @@ import datetime as dt
 import re
 from collections import Counter
 
-from django.core.cache import cache
 from django.db.models import Max
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yiwang.cases.models import CaseEvent
+from yiwang.cases.models import CaseEvent, Kind
 from yiwang.core import clock
 from yiwang.core.db import stale_ok
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.feedback.models import Evaluation
 from yiwang.org.models import Level
 from yiwang.org.selectors import Membership, RegionInfo, Viewer, hierarchy
-from yiwang.stats.incidents import incident_indicators
-from yiwang.stats.selectors import day_counts, indicators, region_breakdown
+from yiwang.stats.selectors import day_counts, indicators, next_month, region_breakdown
 
 MONTHS = 12  # months of submitted/closed a page shows, the current one last
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-# A month's rework rate reads that month's incidents and their steps (not a tally). Anyone may ask,
-# as often as they like: a region's month is counted at most once a minute, so the rate may lag
-# the tallied figures by that much.
-REWORK_CACHE_SECONDS = 60
 PUBLIC_LEVELS = (Level.AREA, Level.CITY, Level.TOWN, Level.COMMUNITY)
+PUBLIC_KINDS = frozenset({Kind.APPLICATION, Kind.CONSULTATION, Kind.INCIDENT, Kind.FOLLOW_UP})
 
 
 def public_viewer() -> Viewer:
@@ -75,22 +74,13 @@ def parse_month(value: str | None) -> dt.date:
         raise ValidationFailed(_("月份应写作 2026-11 这样的格式。"), field="month") from None
 
 
-def next_month(first: dt.date) -> dt.date:
-    return (first + dt.timedelta(days=32)).replace(day=1)
-
-
-def _month_bounds(first: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-    return start, timezone.make_aware(dt.datetime.combine(next_month(first), dt.time.min))
-
-
 def _region_ref(region: RegionInfo | None) -> dict | None:
     # The path is what the signed tallies are keyed by (docs/public-figures.md: checking a figure).
     return {"code": region.code, "name": region.name, "level": region.level, "path": region.path} if region else None
 
 
 def _figures(row: dict) -> dict:
-    """A region_breakdown row as published (its overdue count and unit ids stay on the dashboard)."""
+    """A region_breakdown row (all time) as published (its overdue count stays on the dashboard)."""
     return {
         "received": row["cases"], "open": row["open"], "closed": row["closed"],
         "on_time_rate": row["on_time_rate"], "ratings": row["ratings"], "bad_reviews": row["bad_reviews"],
@@ -99,15 +89,57 @@ def _figures(row: dict) -> dict:
     }
 
 
-def _unit_figures(row: dict) -> dict:
-    # The id is what the signed tallies name a unit by (docs/public-figures.md: checking a figure).
+def _month_figures(row: dict, month: dt.date) -> dict:
+    """A region_breakdown row of one month as published: nothing is open in a month."""
     return {
-        "unit": {"code": row["unit"], "name": row["name"], "level": row["level"],
-                 "id": hierarchy().unit_by_code.get(row["unit"])},
+        "month": month.strftime("%Y-%m"), "received": row["cases"], "closed": row["closed"],
+        "on_time_rate": row["on_time_rate"], "ratings": row["ratings"], "bad_reviews": row["bad_reviews"],
+        "satisfaction_rate": row["satisfaction_rate"], "closed_at_community": row["community"],
+        "community_share": row["community_share"], "incidents_closed": row["rework_base"],
+        "incidents_reworked": row["reworked"], "rework_rate": row["rework_rate"],
+    }
+
+
+def _unit_ref(code: str) -> dict:
+    # The id is what the signed tallies name a unit by (docs/public-figures.md: checking a figure).
+    h = hierarchy()
+    unit = h.units[h.unit_by_code[code]]
+    return {"code": unit.code, "name": unit.name, "level": h.regions[unit.region_id].level, "id": unit.id}
+
+
+def _unit_figures(row: dict | None) -> dict:
+    """An indicators() unit row (all time) as published; None: a unit with nothing to count."""
+    row = row or {"open": 0, "closed": 0, "on_time_rate": None, "ratings": 0, "bad_reviews": 0,
+                  "satisfaction_rate": None}
+    return {
         "received": row["open"] + row["closed"], "open": row["open"], "closed": row["closed"],
         "on_time_rate": row["on_time_rate"], "ratings": row["ratings"], "bad_reviews": row["bad_reviews"],
         "satisfaction_rate": row["satisfaction_rate"],
     }
+
+
+def _unit_month_figures(row: dict | None, month: dt.date) -> dict:
+    """An indicators() unit row of one month. A unit's month has no "received": the day tallies a
+    month's submissions are counted in know the region, not the unit a case would end at."""
+    row = row or {"closed": 0, "on_time_rate": None, "ratings": 0, "bad_reviews": 0, "satisfaction_rate": None,
+                  "incidents_closed": 0, "incidents_reworked": 0, "rework_rate": None}
+    return {
+        "month": month.strftime("%Y-%m"), "received": None, "closed": row["closed"],
+        "on_time_rate": row["on_time_rate"], "ratings": row["ratings"], "bad_reviews": row["bad_reviews"],
+        "satisfaction_rate": row["satisfaction_rate"], "incidents_closed": row["incidents_closed"],
+        "incidents_reworked": row["incidents_reworked"], "rework_rate": row["rework_rate"],
+    }
+
+
+def _units(viewer: Viewer, region_code: str | None, month: dt.date) -> list[dict]:
+    """Every unit that holds or handled a published case of the scope, over all time and in ``month``."""
+    all_time = {r["unit"]: r for r in indicators(viewer=viewer, region_code=region_code, kinds=PUBLIC_KINDS)["by_unit"]}
+    in_month = {r["unit"]: r for r in indicators(viewer=viewer, region_code=region_code, month=month,
+                                                 kinds=PUBLIC_KINDS)["by_unit"]}
+    known = hierarchy().unit_by_code
+    return [{"unit": _unit_ref(code), **_unit_figures(all_time.get(code)),
+             "month": _unit_month_figures(in_month.get(code), month)}
+            for code in sorted(set(all_time) | set(in_month)) if code in known]
 
 
 def data_version() -> str:
@@ -118,23 +150,6 @@ def data_version() -> str:
     return f"{events}:{ratings}"
 
 
-def _rework(viewer: Viewer, region: RegionInfo | None, month: dt.date) -> dict:
-    key = f"yiwang:public:rework:{region.code if region else ''}:{month.isoformat()}"
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    start, end = _month_bounds(month)
-    figures = incident_indicators(viewer=viewer, start=start, end=end, region=region, hotspot_limit=0)
-    total = figures["total"]
-    out = {
-        "incidents_reported": total["reported"], "incidents_handled": total["handled"],
-        "rework_rate": total["rework_rate"],
-        "by_unit": {u["code"]: u["rework_rate"] for u in figures["by_unit"]},
-    }
-    cache.set(key, out, REWORK_CACHE_SECONDS)
-    return out
-
-
 def months(*, viewer: Viewer, region: RegionInfo | None, last: dt.date, count: int = MONTHS) -> list[dict]:
     """Submitted and closed per calendar month (local days), ``count`` months ending with ``last``."""
     firsts = [last]
@@ -143,7 +158,7 @@ def months(*, viewer: Viewer, region: RegionInfo | None, last: dt.date, count: i
     submitted: Counter[dt.date] = Counter()
     closed: Counter[dt.date] = Counter()
     end = next_month(last)
-    for day, s, c in day_counts(viewer=viewer, region=region, since=firsts[0]):
+    for day, s, c in day_counts(viewer=viewer, region=region, since=firsts[0], kinds=PUBLIC_KINDS):
         if day >= end:
             continue
         submitted[day.replace(day=1)] += s
@@ -153,7 +168,9 @@ def months(*, viewer: Viewer, region: RegionInfo | None, last: dt.date, count: i
 
 def public_figures(*, region_code: str | None = None, unit_code: str | None = None,
                    month: str | None = None) -> dict:
-    """The published figures for a region (default: the top region) or a handling unit, and a month.
+    """The published figures for a region (default: the top region) or a handling unit: over all
+    time (``figures``) and for a month (``month``, default this one), for the region's children and
+    units too.
 
     Raises NotFound for an unknown region or unit, ValidationFailed for a malformed month.
     """
@@ -164,36 +181,30 @@ def public_figures(*, region_code: str | None = None, unit_code: str | None = No
     if first > clock.today():
         raise ValidationFailed(_("月份不能晚于本月。"), field="month")
     if unit_code:
-        unit_id = h.unit_by_code.get(unit_code)
-        unit = h.units.get(unit_id) if unit_id is not None else None
-        if unit is None:
+        if unit_code not in h.unit_by_code:
             raise NotFound(_("没有代码为 %(code)s 的单位。") % {"code": unit_code[:50]}, field="unit")
-        rows = [r for r in indicators(viewer=viewer)["by_unit"] if r["unit"] == unit.code]
-        unit_row = _unit_figures(rows[0]) if rows else _unit_figures({
-            "unit": unit.code, "name": unit.name, "level": h.regions[unit.region_id].level, "open": 0, "closed": 0,
-            "on_time_rate": None, "ratings": 0, "bad_reviews": 0, "satisfaction_rate": None})
-        rework = _rework(viewer, None, first)
+        rows = [r for r in _units(viewer, None, first) if r["unit"]["code"] == unit_code]
+        row = rows[0] if rows else {"unit": _unit_ref(unit_code), **_unit_figures(None),
+                                    "month": _unit_month_figures(None, first)}
         return {
-            "region": None, "unit": unit_row["unit"],
-            "figures": {k: v for k, v in unit_row.items() if k != "unit"},
-            "children": [], "units": [], "months": [],
-            "month": {"month": first.strftime("%Y-%m"), "rework_rate": rework["by_unit"].get(unit.code)},
+            "region": None, "unit": row["unit"],
+            "figures": {k: v for k, v in row.items() if k not in ("unit", "month")},
+            "children": [], "units": [], "months": [], "month": row["month"],
         }
-    breakdown = region_breakdown(viewer=viewer, region_code=region.code if region else None)
-    place = breakdown["place"]
-    shown = place.region
-    children = [{"region": _region_ref(row["region"]), **_figures(row)}
+    breakdown = region_breakdown(viewer=viewer, region_code=region.code if region else None, kinds=PUBLIC_KINDS)
+    shown = breakdown["place"].region
+    in_month = region_breakdown(viewer=viewer, region_code=shown.code if shown else None, month=first,
+                                kinds=PUBLIC_KINDS)
+    month_rows = {row["key"]: row for row in in_month["rows"]}
+    children = [{"region": _region_ref(row["region"]), **_figures(row),
+                 "month": _month_figures(month_rows[row["key"]], first)}
                 for row in breakdown["rows"]
                 if row["region"] is not None and row["key"] != "" and row["region"].level in PUBLIC_LEVELS]
-    units = [_unit_figures(r) for r in indicators(viewer=viewer, region_code=shown.code if shown else None)["by_unit"]]
-    rework = _rework(viewer, shown, first)
-    month_rows = months(viewer=viewer, region=shown, last=first)
     return {
         "region": _region_ref(shown), "unit": None,
         "figures": _figures(breakdown["total"]),
         "children": children,
-        "units": units,
-        "months": month_rows,
-        "month": {**month_rows[-1], "incidents_reported": rework["incidents_reported"],
-                  "incidents_handled": rework["incidents_handled"], "rework_rate": rework["rework_rate"]},
+        "units": _units(viewer, shown.code if shown else None, first),
+        "months": months(viewer=viewer, region=shown, last=first),
+        "month": _month_figures(in_month["total"], first),
     }

@@ -1,23 +1,26 @@
 """Indicators for a region subtree, as leaders and the 好差评 rules read them.
 
-Computed with aggregate queries over the scoped case table. `yiwang verify` recomputes the same
-figures from the timelines alone and fails when the two disagree.
+Computed with aggregate queries over the scoped tallies (cases.rollups, feedback.rollups): over all
+time, or for one local month (``month``, its first day) from the month tallies. `yiwang verify`
+recomputes the same tallies from the cases and their timelines and fails when the two disagree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.cases.deadlines import late_q, overdue_q
-from yiwang.cases.models import Case, CaseDayTally, CaseTally
+from yiwang.cases.models import Case, CaseDayTally, CaseMonthTally, CaseTally, Kind
 from yiwang.cases.workflows import WORKFLOWS
 from yiwang.core import clock
 from yiwang.core.db import stale_ok
@@ -39,11 +42,24 @@ def percent(part: int, whole: int) -> str | None:
     return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def _tallies(viewer: Viewer, region_path: str | None):
+Kinds = Collection[str] | None  # the case kinds a figure counts; None: every kind
+
+# The rework rate (返工率, GB/T 30428): of the incidents closed as 结案 in a month, those sent back at
+# least once before (cases.rollups.REWORK_ACTIONS). Dismissed and merged reports were never handled.
+REWORK_KIND, REWORK_STATE = Kind.INCIDENT, "closed"
+
+
+def next_month(first: dt.date) -> dt.date:
+    return (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def _tallies(viewer: Viewer, region_path: str | None, kinds: Kinds = None):
     """The scoped case tallies (cases.rollups): the same rows scope_q lets the viewer read, counted."""
     qs = CaseTally.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None)).exclude(n=0)
     if region_path:
         qs = qs.filter(region_path__startswith=region_path)
+    if kinds is not None:
+        qs = qs.filter(kind__in=sorted(kinds))
     return qs
 
 
@@ -53,6 +69,49 @@ def _tally_sums(qs, *fields: str):
     ).order_by()
 
 
+def _month_tallies(viewer: Viewer, region_path: str | None, month: dt.date, kinds: Kinds = None):
+    """The scoped month tallies: the cases closed in ``month``, by the unit they count for."""
+    qs = CaseMonthTally.objects.using(stale_ok()).filter(
+        scope_q(viewer, holder_field="unit_id", resident_field=None), month=month).exclude(closed=0)
+    if region_path:
+        qs = qs.filter(region_path__startswith=region_path)
+    if kinds is not None:
+        qs = qs.filter(kind__in=sorted(kinds))
+    return qs
+
+
+def _closed_rows(viewer: Viewer, region_path: str | None, month: dt.date | None, kinds: Kinds,
+                 *fields: str) -> list[dict]:
+    """Tally sums grouped by ``fields`` (of "region_path", "state") and the unit each row counts for,
+    as {..., closed, unit, cases, with_due_n, on_time_n, seconds_n, reworked_n, rework_base}: from the
+    case tallies over all time (open rows too), else from the month tallies of ``month``."""
+    if month is None:
+        rows = _tally_sums(_tallies(viewer, region_path, kinds), *fields, "closed", "holder_unit_id",
+                           "handling_unit_id")
+        return [{**row, "unit": responsible_unit_id(row), "reworked_n": 0, "rework_base": 0} for row in rows]
+    rework = Q(kind=REWORK_KIND, state=REWORK_STATE)
+    rows = _month_tallies(viewer, region_path, month, kinds).values(*fields, "unit_id").annotate(
+        cases=Sum("closed"), with_due_n=Sum("with_due"), on_time_n=Sum("on_time"), seconds_n=Sum("seconds"),
+        reworked_n=Coalesce(Sum("reworked", filter=rework), 0), rework_base=Coalesce(Sum("closed", filter=rework), 0),
+    ).order_by()
+    return [{**row, "closed": True, "unit": row["unit_id"]} for row in rows]
+
+
+def _day_tallies(viewer: Viewer, region_path: str | None, kinds: Kinds = None):
+    qs = CaseDayTally.objects.using(stale_ok()).filter(scope_q(viewer, holder_field=None, resident_field=None))
+    if region_path:
+        qs = qs.filter(region_path__startswith=region_path)
+    if kinds is not None:
+        qs = qs.filter(kind__in=sorted(kinds))
+    return qs
+
+
+def _received_in(viewer: Viewer, region_path: str | None, month: dt.date, kinds: Kinds):
+    """The day tallies of ``month``: cases submitted that month, by region path."""
+    return (_day_tallies(viewer, region_path, kinds).filter(day__gte=month, day__lt=next_month(month))
+            .values("region_path").annotate(cases=Sum("submitted")).order_by())
+
+
 def responsible_unit_id(row: dict) -> int:
     """The unit a tally row counts for: its holder while open, its handler (else holder) once closed."""
     if row["closed"]:
@@ -60,62 +119,82 @@ def responsible_unit_id(row: dict) -> int:
     return row["holder_unit_id"]
 
 
-def indicators(*, viewer: Viewer, region_code: str | None = None) -> dict:
+def indicators(*, viewer: Viewer, region_code: str | None = None, month: dt.date | None = None,
+               kinds: Kinds = None) -> dict:
     """The leaders' figures for the viewer's scope (or one region in it), from the tallies: the cost
-    follows the number of regions and units, not of cases."""
+    follows the number of regions and units, not of cases.
+
+    With ``month`` (its first day), the figures of that local month: ``cases`` submitted in it, the
+    cases closed in it and their rates, its ratings and its rework rate; nothing is open in a month
+    and ``overdue_open`` is None. ``kinds`` counts only those case kinds (ratings exist for the kinds
+    residents bring alone, feedback.services.RATABLE_KINDS).
+    """
     h = hierarchy()
     region = h.region(region_code) if region_code else None
     region_path = region.path if region else None
 
     by_state: Counter[str] = Counter()
     open_by_unit: Counter[int] = Counter()
-    closed_by_unit: dict[int, dict] = defaultdict(lambda: {"closed": 0, "with_due": 0, "on_time": 0})
+    zero = {"closed": 0, "with_due": 0, "on_time": 0, "reworked": 0, "rework_base": 0}
+    closed_by_unit: dict[int, dict] = defaultdict(lambda: dict(zero))
     closed_by_level: Counter[str] = Counter()
-    total_closed = total_with_due = total_on_time = total_seconds = 0
-    for row in _tally_sums(_tallies(viewer, region_path), "state", "closed", "holder_unit_id", "handling_unit_id"):
+    total: Counter[str] = Counter()
+    for row in _closed_rows(viewer, region_path, month, kinds, "state"):
         by_state[row["state"]] += row["cases"]
-        unit_id = responsible_unit_id(row)
+        unit_id = row["unit"]
         if not row["closed"]:
             open_by_unit[unit_id] += row["cases"]
             continue
+        sums = {"closed": row["cases"], "with_due": row["with_due_n"], "on_time": row["on_time_n"],
+                "seconds": row["seconds_n"], "reworked": row["reworked_n"], "rework_base": row["rework_base"]}
         agg = closed_by_unit[unit_id]
-        agg["closed"] += row["cases"]
-        agg["with_due"] += row["with_due_n"]
-        agg["on_time"] += row["on_time_n"]
+        for name in zero:
+            agg[name] += sums[name]
         unit = h.units.get(unit_id)
         closed_by_level[h.regions[unit.region_id].level if unit else "unknown"] += row["cases"]
-        total_closed += row["cases"]
-        total_with_due += row["with_due_n"]
-        total_on_time += row["on_time_n"]
-        total_seconds += row["seconds_n"]
+        total.update(sums)
 
-    cases = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None))
-    if region_path:
-        cases = cases.filter(region_path__startswith=region_path)
-    overdue_open = cases.filter(overdue_q(clock.now())).count()
-    ratings = evaluation_counts(viewer=viewer, region_path=region_path)
-    rated = rating_counts_by_unit(viewer=viewer, region_path=region_path)
+    if month is None:
+        cases = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None))
+        if region_path:
+            cases = cases.filter(region_path__startswith=region_path)
+        if kinds is not None:
+            cases = cases.filter(kind__in=sorted(kinds))
+        overdue_open = cases.filter(overdue_q(clock.now())).count()
+        received = sum(by_state.values())
+    else:
+        overdue_open = None
+        received = sum(row["cases"] for row in _received_in(viewer, region_path, month, kinds))
+    ratings = evaluation_counts(viewer=viewer, region_path=region_path, month=month)
+    rated = rating_counts_by_unit(viewer=viewer, region_path=region_path, month=month)
     no_ratings = {"ratings": 0, "bad_reviews": 0, "satisfaction_rate": None}
     units = []
     for unit_id in sorted(set(open_by_unit) | set(closed_by_unit) | set(rated)):
         unit = h.units.get(unit_id)
-        agg = closed_by_unit.get(unit_id, {"closed": 0, "with_due": 0, "on_time": 0})
+        agg = closed_by_unit.get(unit_id, zero)
         units.append({
             "unit": unit.code if unit else str(unit_id), "name": unit.name if unit else "",
             "level": h.regions[unit.region_id].level if unit else "", "open": open_by_unit.get(unit_id, 0),
             "closed": agg["closed"], "on_time_rate": percent(agg["on_time"], agg["with_due"]),
+            "incidents_closed": agg["rework_base"], "incidents_reworked": agg["reworked"],
+            "rework_rate": percent(agg["reworked"], agg["rework_base"]),
             **rated.get(unit_id, no_ratings),
         })
+    total_closed = total["closed"]
+    total_seconds = total["seconds"]
     return {
         "region": {"code": region.code, "name": region.name} if region else None,
-        "cases": sum(by_state.values()),
+        "month": month.strftime("%Y-%m") if month else None,
+        "cases": received,
         "open": sum(open_by_unit.values()),
         "closed": total_closed,
         "overdue_open": overdue_open,
         "by_state": {state: n for state, n in sorted(by_state.items()) if n},
         "closed_by_level": {lv: closed_by_level.get(lv, 0) for lv in Level.values if lv != Level.GRID},
         "community_share": percent(closed_by_level.get(Level.COMMUNITY, 0), total_closed),
-        "on_time_rate": percent(total_on_time, total_with_due),
+        "on_time_rate": percent(total["on_time"], total["with_due"]),
+        "incidents_closed": total["rework_base"], "incidents_reworked": total["reworked"],
+        "rework_rate": percent(total["reworked"], total["rework_base"]),
         "average_handling_hours": (
             round(total_seconds / 3600 / total_closed, 2) if total_closed else None
         ),
@@ -210,27 +289,36 @@ def _child_key(path: str, place: DashboardRegion) -> str:
     return ELSEWHERE
 
 
-def region_breakdown(*, viewer: Viewer, region_code: str | None) -> dict:
+def region_breakdown(*, viewer: Viewer, region_code: str | None, month: dt.date | None = None,
+                     kinds: Kinds = None) -> dict:
     """The drill-down table: one row per child region (and one for cases at the region itself).
 
     One aggregate query grouped by the cases' region path, folded into the children in Python:
-    a region has at most a few thousand distinct paths below it.
+    a region has at most a few thousand distinct paths below it. With ``month`` (its first day), the
+    figures of that local month, as ``indicators`` counts them; ``kinds`` counts only those kinds.
     """
     place = dashboard_region(viewer=viewer, region_code=region_code)
     h = hierarchy()
     community_units = {u.id for u in h.units.values() if h.regions[u.region_id].level == Level.COMMUNITY}
     region_path = place.region.path if place.region else None
     rows: list[dict] = []
-    for row in _tally_sums(_tallies(viewer, region_path), "region_path", "closed", "holder_unit_id", "handling_unit_id"):
+    for row in _closed_rows(viewer, region_path, month, kinds, "region_path"):
         closed = row["cases"] if row["closed"] else 0
-        rows.append({"region_path": row["region_path"], "cases": row["cases"], "open": row["cases"] - closed,
-                     "closed": closed, "with_due": row["with_due_n"], "on_time": row["on_time_n"],
-                     "community": closed if responsible_unit_id(row) in community_units else 0})
-    overdue = (_scoped_cases(viewer, place.region).filter(overdue_q(clock.now()))
-               .values("region_path").annotate(overdue=Count("id")).order_by())
-    rows.extend(overdue)
-    rows.extend(rating_counts_by_region(viewer=viewer, region_path=region_path))
-    fields = ("cases", "open", "overdue", "closed", "with_due", "on_time", "community", "ratings", "bad_reviews")
+        rows.append({"region_path": row["region_path"], "cases": row["cases"] if month is None else 0,
+                     "open": row["cases"] - closed, "closed": closed, "with_due": row["with_due_n"],
+                     "on_time": row["on_time_n"], "community": closed if row["unit"] in community_units else 0,
+                     "reworked": row["reworked_n"], "rework_base": row["rework_base"]})
+    if month is None:
+        overdue = _scoped_cases(viewer, place.region)
+        if kinds is not None:
+            overdue = overdue.filter(kind__in=sorted(kinds))
+        rows.extend(overdue.filter(overdue_q(clock.now())).values("region_path").annotate(overdue=Count("id"))
+                    .order_by())
+    else:
+        rows.extend(_received_in(viewer, region_path, month, kinds))
+    rows.extend(rating_counts_by_region(viewer=viewer, region_path=region_path, month=month))
+    fields = ("cases", "open", "overdue", "closed", "with_due", "on_time", "community", "ratings", "bad_reviews",
+              "reworked", "rework_base")
     sums: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         sums[_child_key(row["region_path"], place)].update({f: row[f] for f in fields if f in row})
@@ -243,6 +331,7 @@ def region_breakdown(*, viewer: Viewer, region_code: str | None) -> dict:
             "satisfaction_rate": satisfaction_percent(
                 counts.get("ratings", 0) - counts.get("bad_reviews", 0), counts.get("ratings", 0)),
             "community_share": percent(counts.get("community", 0), counts.get("closed", 0)),
+            "rework_rate": percent(counts.get("reworked", 0), counts.get("rework_base", 0)),
         }
 
     out = [finish(sums.get(child.code, Counter()), region=child, key=child.code) for child in place.children]
@@ -253,7 +342,7 @@ def region_breakdown(*, viewer: Viewer, region_code: str | None) -> dict:
     total: Counter[str] = Counter()
     for counts in sums.values():
         total.update(counts)
-    return {"place": place, "rows": out, "total": finish(total, region=place.region, key="total")}
+    return {"place": place, "month": month, "rows": out, "total": finish(total, region=place.region, key="total")}
 
 
 def state_labels() -> dict[tuple[str, str], str]:
@@ -310,14 +399,11 @@ def weekly_trend(*, viewer: Viewer, region_code: str | None, weeks: int = 12) ->
     return [{"week": iso_week(m), "monday": m, "submitted": submitted[m], "closed": closed[m]} for m in mondays]
 
 
-def day_counts(*, viewer: Viewer, region: RegionInfo | None,
-               since: dt.date) -> list[tuple[dt.date, int, int]]:
+def day_counts(*, viewer: Viewer, region: RegionInfo | None, since: dt.date,
+               kinds: Kinds = None) -> list[tuple[dt.date, int, int]]:
     """(local day, submitted, closed) from ``since`` on, summed from the day tallies of the cases located
     in the viewer's regions (or one region): the weekly trend and the public monthly figures."""
-    qs = CaseDayTally.objects.using(stale_ok()).filter(scope_q(viewer, holder_field=None, resident_field=None),
-                                                       day__gte=since)
-    if region is not None:
-        qs = qs.filter(region_path__startswith=region.path)
+    qs = _day_tallies(viewer, region.path if region is not None else None, kinds).filter(day__gte=since)
     return [(row["day"], row["s"], row["c"])
             for row in qs.values("day").annotate(s=Sum("submitted"), c=Sum("closed")).order_by("day")]
 

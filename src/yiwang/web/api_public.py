@@ -27,46 +27,49 @@ class PublicUnitRef(PublicRef):
     id: int | None  # what the checkpoint's tallies name the unit by
 
 
-class Figures(Schema):
-    received: int
-    open: int
+class Counted(Schema):
+    """What every published row has: its closed cases and their rates (three decimals, as strings)."""
+
     closed: int
     on_time_rate: str | None
     ratings: int
     bad_reviews: int
     satisfaction_rate: str | None
-    closed_at_community: int | None = None
+    closed_at_community: int | None = None  # a region's only
     community_share: str | None = None
+
+
+class MonthFigures(Counted):
+    """One month: submitted in it (null for a unit), closed in it, its ratings and its rework rate."""
+
+    month: str
+    received: int | None
+    incidents_closed: int
+    incidents_reworked: int
+    rework_rate: str | None
+
+
+class Figures(Counted):
+    """All time: every case received, open or closed."""
+
+    received: int
+    open: int
 
 
 class ChildFigures(Figures):
     region: PublicRegionRef
+    month: MonthFigures
 
 
-class UnitFigures(Schema):
+class UnitFigures(Figures):
     unit: PublicUnitRef
-    received: int
-    open: int
-    closed: int
-    on_time_rate: str | None
-    ratings: int
-    bad_reviews: int
-    satisfaction_rate: str | None
+    month: MonthFigures
 
 
 class Month(Schema):
     month: str
     received: int
     closed: int
-
-
-class MonthDetail(Schema):
-    month: str
-    received: int | None = None
-    closed: int | None = None
-    incidents_reported: int | None = None
-    incidents_handled: int | None = None
-    rework_rate: str | None
 
 
 class CheckpointRef(Schema):
@@ -87,14 +90,16 @@ class PublicFiguresOut(Schema):
     children: list[ChildFigures]
     units: list[UnitFigures]
     months: list[Month]
-    month: MonthDetail
+    month: MonthFigures
 
 
 @router.get("/public/figures", response=PublicFiguresOut, auth=None,
             summary="Published figures of a region (area to community) or a handling unit, by month")
 def public_figures(request, region: str | None = None, unit: str | None = None, month: str | None = None):
-    """The leaders' dashboard figures for anyone: rates are percentages with three decimals as strings
-    ("99.993"), null when there is nothing to rate. ``month`` is YYYY-MM (default: this month).
+    """The leaders' dashboard figures for anyone, over all time (``figures``) and for ``month``
+    (YYYY-MM, default this month), of the kinds residents bring (no assistance pair, no rectification
+    item): rates are percentages with three decimals as strings ("99.993"), null when there is nothing
+    to rate.
     ``checkpoint`` is the newest signed checkpoint; ``figures_match`` says whether the tallies are still
     the ones it signed. An unknown region or unit (or a grid) is 404, a malformed month 422."""
     return figures_with_checkpoint(region=region, unit=unit, month=month)

@@ -7,14 +7,22 @@ import zoneinfo
 
 import pytest
 
-from yiwang.cases.models import Case
+from yiwang.cases.models import Case, CaseEvent
+from yiwang.cases.rollups import REWORK_ACTIONS
 from yiwang.cases.services import case_act, case_create
 from yiwang.command.services import register_and_dispatch
 from yiwang.core import clock
+from yiwang.feedback.models import Evaluation
 from yiwang.feedback.services import evaluation_create
 from yiwang.stats import public
-from yiwang.stats.incidents import incident_indicators
-from yiwang.stats.selectors import FigureFilters, figure_cases, indicators, region_breakdown, weekly_trend
+from yiwang.stats.selectors import (
+    FigureFilters,
+    figure_cases,
+    indicators,
+    percent,
+    region_breakdown,
+    weekly_trend,
+)
 from yiwang.testing import SENIOR_OK
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +54,7 @@ def application(world, *, region="KG-DZ-XFL", close=True, rating=None):
                note=HOSTILE)
     if close:
         act(world, "handler_xfl", case, "decide", decision="approved", note=HOSTILE, result=HOSTILE)
-        case = act(world, "handler_xfl", case, "close", reply=HOSTILE)
+        case = act(world, "handler_xfl", case, "close", reply=HOSTILE, delivery={"method": "post", "tracking": "SF1234567890"})
         if rating:
             evaluation_create(viewer=wang, case_id=case.pk, rating=rating, comment=HOSTILE)
     return case
@@ -69,8 +77,8 @@ def incident(world, *, lat=34.405, lng=108.705, rework=False, close=True):
 
 
 @pytest.fixture(autouse=True)
-def _no_cached_rework():
-    # The rework rate is cached for a minute per region and month (stats.public): not across tests.
+def _no_cached_digest():
+    # The tallies' digest is cached per data version (web.public.checkpoint_ref): not across tests.
     from django.core.cache import cache
 
     cache.clear()
@@ -130,12 +138,18 @@ def test_each_unit_s_figures_equal_the_dashboard_s(busy):
             assert figures["received"] == row["open"] + row["closed"]
             assert (figures["closed"], figures["on_time_rate"], figures["satisfaction_rate"]) == (
                 row["closed"], row["on_time_rate"], row["satisfaction_rate"])
-        # The unit's rework rate for a month is the incident dashboard's.
+        # A unit's month is the dashboard's month for that unit, its rework rate from the month tallies.
+        for month in (dt.date(2026, 10, 1), dt.date(2026, 11, 1)):
+            theirs = {r["unit"]: r for r in indicators(viewer=busy.viewer("admin"), month=month,
+                                                       kinds=public.PUBLIC_KINDS)["by_unit"]}
+            for code in ("KG-DZ-EN", "KG-DZ-XFL-SH"):
+                mine = public.public_figures(unit_code=code, month=month.strftime("%Y-%m"))["month"]
+                row = theirs[code]
+                assert (mine["closed"], mine["on_time_rate"], mine["satisfaction_rate"], mine["rework_rate"]) == (
+                    row["closed"], row["on_time_rate"], row["satisfaction_rate"], row["rework_rate"]), (code, month)
         november = public.public_figures(unit_code="KG-DZ-EN", month="2026-11")["month"]
-        start, end = dt.datetime(2026, 11, 1, tzinfo=TZ), dt.datetime(2026, 12, 1, tzinfo=TZ)
-        theirs = incident_indicators(viewer=busy.viewer("admin"), start=start, end=end)
-        assert november["rework_rate"] == next(u["rework_rate"] for u in theirs["by_unit"] if u["code"] == "KG-DZ-EN")
-        assert november["rework_rate"] == "33.333"  # one of November's three handled incidents
+        assert (november["incidents_closed"], november["rework_rate"]) == (2, "50.000")  # one of two sent back
+        assert public.public_figures(unit_code="KG-DZ-EN", month="2026-10")["month"]["rework_rate"] == "100.000"
 
 
 def test_a_month_s_figures_equal_the_dashboard_s(busy):
@@ -152,14 +166,106 @@ def test_a_month_s_figures_equal_the_dashboard_s(busy):
                 closed = cases.filter(closed_at__gte=start, closed_at__lt=end).count()
                 assert (months[first.strftime("%Y-%m")]["received"], months[first.strftime("%Y-%m")]["closed"]) == (
                     received, closed), (code, first)
-            rework = incident_indicators(viewer=admin, start=dt.datetime(2026, 11, 1, tzinfo=TZ),
-                                         end=dt.datetime(2026, 12, 1, tzinfo=TZ),
-                                         region=None if code == "XX" else public._region(code))["total"]
-            assert published["month"]["rework_rate"] == rework["rework_rate"]
+            # The rework rate from the month tallies is the timelines': November's incidents closed as
+            # 结案 and, of them, those with a rework step.
+            start, end = dt.datetime(2026, 11, 1, tzinfo=TZ), dt.datetime(2026, 12, 1, tzinfo=TZ)
+            closed = figure_cases(viewer=admin, filters=FigureFilters(region_code=code, kind="incident",
+                                                                      state="closed")).filter(
+                closed_at__gte=start, closed_at__lt=end)
+            reworked = closed.filter(pk__in=CaseEvent.objects.filter(action__in=REWORK_ACTIONS).values("case_id"))
+            assert (published["month"]["incidents_closed"], published["month"]["incidents_reworked"]) == (
+                closed.count(), reworked.count()), code
+            assert published["month"]["rework_rate"] == region_breakdown(
+                viewer=admin, region_code=code, month=dt.date(2026, 11, 1), kinds=public.PUBLIC_KINDS)["total"]["rework_rate"]
+        assert public.public_figures(region_code="XX", month="2026-11")["month"]["rework_rate"] == "50.000"
         # The weekly trend and the months are the same day tallies, summed differently.
         weeks = weekly_trend(viewer=admin, region_code="XX", weeks=3)  # from 2026-11-23 (W48) to W50
         assert weeks[0]["submitted"] == 6  # the week of 23 November: all of November's cases
         assert public.public_figures(region_code="XX", month="2026-11")["months"][-1]["received"] == 6
+
+
+SCOPES = ("XX", "KG", "KG-DZ", "KG-DZ-XFL", "KG-DZ-CJC")  # the area, a new city, a town, two communities
+
+
+def test_every_figure_of_a_month_equals_the_dashboard_s_and_the_cases_for_several_scopes(busy):
+    admin = busy.viewer("admin")
+    kinds = public.PUBLIC_KINDS
+    with clock.frozen_at(TODAY):
+        for first, last in ((dt.date(2026, 10, 1), dt.date(2026, 11, 1)), (dt.date(2026, 11, 1), dt.date(2026, 12, 1))):
+            start, end = dt.datetime.combine(first, dt.time.min, TZ), dt.datetime.combine(last, dt.time.min, TZ)
+            for code in SCOPES:
+                published = public.public_figures(region_code=code, month=first.strftime("%Y-%m"))
+                mine = published["month"]
+                total = region_breakdown(viewer=admin, region_code=code, month=first, kinds=kinds)["total"]
+                dashboard = indicators(viewer=admin, region_code=code, month=first, kinds=kinds)
+                for name, theirs in (("received", "cases"), ("closed", "closed"), ("on_time_rate", "on_time_rate"),
+                                     ("satisfaction_rate", "satisfaction_rate"), ("ratings", "ratings"),
+                                     ("community_share", "community_share"), ("rework_rate", "rework_rate")):
+                    assert mine[name] == total[theirs] == dashboard[theirs], (code, first, name)
+                # ... and what the cases themselves say, counted the slow way.
+                cases = figure_cases(viewer=admin, filters=FigureFilters(region_code=code))
+                closed = cases.filter(closed_at__gte=start, closed_at__lt=end)
+                with_due = closed.filter(due_at__isnull=False)
+                on_time = sum(1 for c in with_due if c.closed_at <= c.due_at)
+                assert mine["received"] == cases.filter(created_at__gte=start, created_at__lt=end).count()
+                assert mine["closed"] == closed.count(), (code, first)
+                assert mine["on_time_rate"] == percent(on_time, with_due.count()), (code, first)
+                rated = Evaluation.objects.filter(created_at__gte=start, created_at__lt=end,
+                                                  region_path__startswith=published["region"]["path"])
+                assert mine["ratings"] == rated.count()
+                assert mine["bad_reviews"] == rated.filter(rating__lte=2).count()
+                for child in published["children"]:
+                    theirs = region_breakdown(viewer=admin, region_code=child["region"]["code"], month=first,
+                                              kinds=kinds)["total"]
+                    assert (child["month"]["received"], child["month"]["closed"], child["month"]["on_time_rate"],
+                            child["month"]["satisfaction_rate"], child["month"]["rework_rate"]) == (
+                        theirs["cases"], theirs["closed"], theirs["on_time_rate"], theirs["satisfaction_rate"],
+                        theirs["rework_rate"]), (code, child["region"]["code"])
+                units = {r["unit"]: r for r in dashboard["by_unit"]}
+                for row in published["units"]:
+                    theirs = units.get(row["unit"]["code"], {"closed": 0, "on_time_rate": None})
+                    assert (row["month"]["closed"], row["month"]["on_time_rate"]) == (
+                        theirs["closed"], theirs["on_time_rate"]), (code, row["unit"]["code"])
+        # A leader reads the same month for their own city.
+        leader = region_breakdown(viewer=busy.viewer("leader_kg"), region_code="KG", month=dt.date(2026, 11, 1),
+                                  kinds=kinds)["total"]
+        november = public.public_figures(region_code="KG", month="2026-11")["month"]
+        assert (november["closed"], november["on_time_rate"], november["rework_rate"]) == (
+            leader["closed"], leader["on_time_rate"], leader["rework_rate"])
+        # November: an application and two incidents closed, on time (the late one closed in December).
+        assert (november["closed"], november["on_time_rate"]) == (3, "100.000")
+        december = public.public_figures(region_code="KG", month="2026-12")["month"]
+        assert (december["closed"], december["ratings"], december["bad_reviews"]) == (1, 1, 1)
+
+
+def test_assistance_pairs_and_rectification_items_are_not_published(busy):
+    """A community with one assistance pair would otherwise show its poor household in its figures."""
+    from yiwang.org.services import resident_create, resident_update
+    from yiwang.party import services as party
+
+    admin = busy.viewer("admin")
+    with clock.frozen_at(TODAY):
+        before = public.public_figures(region_code="KG-DZ-CJC")
+        secretary = busy.viewer("secretary_cjc")
+        member = party.member_create(viewer=secretary, branch=busy.units["cjc_branch"], name="张保权", gender="male",
+                                     birth_date=dt.date(1968, 4, 2), experience=[], occupation="农民",
+                                     joined_on=dt.date(2000, 7, 1))
+        poor = resident_create(name=NAME, phone=PHONE, region=busy.regions["cjc"])
+        resident_update(resident=poor, poverty=True)
+        pair = party.pair_create(viewer=secretary, branch=busy.units["cjc_branch"], member_id=member.id,
+                                 resident_id=poor.id, needs=HOSTILE)
+        assert Case.objects.get(pk=pair.case_id).kind == "assistance"
+        # The leaders' dashboard counts it; the public figures, of the kinds residents bring, do not.
+        assert indicators(viewer=admin, region_code="KG-DZ-CJC")["cases"] == before["figures"]["received"] + 1
+        after = public.public_figures(region_code="KG-DZ-CJC")
+        assert after["figures"] == before["figures"]
+        assert after["month"] == before["month"] and after["months"] == before["months"]
+        town = public.public_figures(region_code="KG-DZ")
+        assert next(c for c in town["children"] if c["region"]["code"] == "KG-DZ-CJC")["received"] == \
+            before["figures"]["received"]
+        assert town["figures"]["received"] == region_breakdown(
+            viewer=admin, region_code="KG-DZ", kinds=public.PUBLIC_KINDS)["total"]["cases"]
+        assert "assistance" not in public.PUBLIC_KINDS and "rectification" not in public.PUBLIC_KINDS
 
 
 def test_the_api_answers_without_login_and_refuses_bad_input_with_4xx(busy, client):
@@ -207,18 +313,30 @@ def outsiders_sums(tallies: dict, path: str, community_units: set[int], month: s
     def rate(part, whole):
         return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.001"), ROUND_HALF_UP)) if whole else None
 
-    rows = [r for r in tallies["cases"] if r[0].startswith(path)]
+    published = ("application", "consultation", "incident", "follow_up")  # never assistance, rectification
+    rows = [r for r in tallies["cases"] if r[0].startswith(path) and r[1] in published]
     closed = [r for r in rows if r[3]]
     ratings = [r for r in tallies["ratings"] if r[0].startswith(path)]
     bad = sum(r[3] for r in ratings if r[2] <= 2)
     at_community = sum(r[6] for r in closed if (r[5] or r[4]) in community_units)
-    days = [r for r in tallies["case_days"] if r[0].startswith(path) and r[1].startswith(month)]
+    days = [r for r in tallies["case_days"] if r[0].startswith(path) and r[1].startswith(month) and r[2] in published]
+    # A month: [path, kind, state, unit id, "YYYY-MM", closed, with a deadline, on time, seconds, reworked].
+    shut = [r for r in tallies["case_months"] if r[0].startswith(path) and r[4] == month and r[1] in published]
+    incidents = [r for r in shut if r[1] == "incident" and r[2] == "closed"]
+    rated = [r for r in tallies["rating_months"] if r[0].startswith(path) and r[3] == month]
+    month_bad = sum(r[4] for r in rated if r[2] <= 2)
     return {
         "received": sum(r[6] for r in rows), "closed": sum(r[6] for r in closed),
         "on_time_rate": rate(sum(r[8] for r in closed), sum(r[7] for r in closed)),
         "satisfaction_rate": rate(sum(r[3] for r in ratings) - bad, sum(r[3] for r in ratings)),
         "community_share": rate(at_community, sum(r[6] for r in closed)),
-        "month_received": sum(r[3] for r in days), "month_closed": sum(r[4] for r in days),
+        "month": {
+            "received": sum(r[3] for r in days), "closed": sum(r[5] for r in shut),
+            "on_time_rate": rate(sum(r[7] for r in shut), sum(r[6] for r in shut)),
+            "satisfaction_rate": rate(sum(r[4] for r in rated) - month_bad, sum(r[4] for r in rated)),
+            "community_share": rate(sum(r[5] for r in shut if r[3] in community_units), sum(r[5] for r in shut)),
+            "rework_rate": rate(sum(r[9] for r in incidents), sum(r[5] for r in incidents)),
+        },
     }
 
 
@@ -233,15 +351,16 @@ def test_an_outsider_re_adds_each_figure_from_the_signed_tallies(busy):
         everywhere = public.public_figures(region_code="XX")
         community_units = {u["unit"]["id"] for u in everywhere["units"] if u["unit"]["level"] == "community"}
         assert community_units
-        for code in ("XX", "KG", "KG-DZ", "KG-DZ-XFL", "KG-DZ-CJC"):
-            published = public.public_figures(region_code=code, month="2026-11")
-            sums = outsiders_sums(tallies, published["region"]["path"], community_units, "2026-11")
-            figures = published["figures"]
-            assert {k: figures[k] for k in ("received", "closed", "on_time_rate", "satisfaction_rate",
-                                            "community_share")} == {k: sums[k] for k in (
-                "received", "closed", "on_time_rate", "satisfaction_rate", "community_share")}, code
-            assert (published["month"]["received"], published["month"]["closed"]) == (
-                sums["month_received"], sums["month_closed"]), code
+        for code in SCOPES:
+            for month in ("2026-10", "2026-11", "2026-12"):
+                published = public.public_figures(region_code=code, month=month)
+                sums = outsiders_sums(tallies, published["region"]["path"], community_units, month)
+                figures = published["figures"]
+                assert {k: figures[k] for k in ("received", "closed", "on_time_rate", "satisfaction_rate",
+                                                "community_share")} == {k: sums[k] for k in (
+                    "received", "closed", "on_time_rate", "satisfaction_rate", "community_share")}, code
+                assert {k: published["month"][k] for k in sums["month"]} == sums["month"], (code, month)
+                assert published["months"][-1]["received"] == sums["month"]["received"]
 
 
 def test_the_answer_names_the_newest_checkpoint_and_whether_it_still_covers_the_figures(busy, client, settings,
