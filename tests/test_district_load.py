@@ -224,7 +224,11 @@ def test_hostile_text_is_stored_as_text_and_rendered_harmless(client, tmp_path):
     units = (hostile / "units.yaml").read_text(encoding="utf-8")
     (hostile / "units.yaml").write_text(units.replace(
         "name: 桂花社区便民服务站", f"name: \"=HYPERLINK(\\\"http://x\\\") <b>{ID_NUMBER}</b>\""), encoding="utf-8")
+    identity_file = (hostile / "district.yaml").read_text(encoding="utf-8")
+    (hostile / "district.yaml").write_text(identity_file.replace("name: 青川新区", "name: <i>青川</i>新区"), encoding="utf-8")
     load(hostile)
+    home = client.get("/").content.decode()
+    assert "<i>青川" not in home and "&lt;i&gt;青川&lt;/i&gt;新区" in home
     unit = Unit.objects.get(code="QC-GH-SH")
     assert unit.name.startswith("=HYPERLINK(")
     halls = client.get("/halls/").content.decode()
@@ -257,3 +261,13 @@ def test_only_a_superuser_edits_the_district_in_the_admin_and_every_page_follows
         "name": "别处", "centre_lat": "95", "centre_lng": "104.9", "bounds": "", "sms_signature": ""})
     assert response.status_code == 200 and "纬度须在 -90 到 90 之间" in response.content.decode()
     assert District.objects.get().name == "青川示范区"
+
+
+@pytest.mark.django_db
+def test_show_prints_the_identity_in_force():
+    out = io.StringIO()
+    call_command("district", "show", stdout=out)
+    assert "(none: pages read 一网通办)" in out.getvalue()
+    load()
+    call_command("district", "show", stdout=out)
+    assert "青川新区" in out.getvalue() and "【青川新区政务服务】" in out.getvalue() and "[30.6, 104.9]" in out.getvalue()
