@@ -271,3 +271,15 @@ def test_show_prints_the_identity_in_force():
     load()
     call_command("district", "show", stdout=out)
     assert "青川新区" in out.getvalue() and "【青川新区政务服务】" in out.getvalue() and "[30.6, 104.9]" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_codes_written_as_yaml_numbers_are_read_as_text(tmp_path):
+    numbers = copy(tmp_path)
+    units = (numbers / "units.yaml").read_text(encoding="utf-8")
+    (numbers / "units.yaml").write_text(units + "- {code: 1001, name: 青川新区档案馆, kind: office, region: 519901000000}\n",
+                                        encoding="utf-8")
+    load(numbers)
+    assert Unit.objects.get(code="1001").region.code == "519901000000"
+    out, _err = load(numbers)
+    assert "units: 9 unchanged" in out

@@ -147,6 +147,7 @@ def read(directory: Path) -> tuple[Files, list[Problem]]:
                 path = directory / logo
                 if not path.is_file() or directory.resolve() not in path.resolve().parents:
                     problems.append(Problem(rows[0].where, _("找不到标志文件 %(f)s（须在同一目录中）。") % {"f": logo}))
+                    rows[0].values["logo"] = ""  # reported once, not again as "not an image"
                 else:
                     try:
                         rows[0].values["logo"] = logo_data_uri(path.read_bytes(), path.name)
@@ -243,7 +244,7 @@ def _geojson_rows(path: Path, problems: list[Problem]) -> list[Row]:
         problems.append(Problem(f"{path.name}:{exc.lineno}", _("不是有效的 JSON：%(why)s") % {"why": exc.msg}))
         return []
     features = collection.get("features") if isinstance(collection, dict) else None
-    if collection.get("type") != "FeatureCollection" or not isinstance(features, list):
+    if not isinstance(features, list) or collection.get("type") != "FeatureCollection":
         problems.append(Problem(path.name, _("须是 GeoJSON FeatureCollection。")))
         return []
     rows = []
@@ -294,13 +295,19 @@ def _text_problem(row: Row, key: str, problems: list[Problem], *, limit: int, re
         problems.append(Problem(row.where, _("%(key)s 不能超过 %(n)s 个字。") % {"key": key, "n": limit}))
     elif control_character_in(value, key):
         problems.append(Problem(row.where, _("%(key)s 含有不可见的控制字符。") % {"key": key}))
+    if key in row.values:
+        row.values[key] = value  # as it is written: a YAML number (code: 1001) becomes its text
     return value
 
 
 def _check_identity(row: Row, problems: list[Problem]) -> None:
     _unknown_keys(row, IDENTITY_KEYS, problems)
     values = row.values
-    _text_problem(row, "name", problems, limit=50)
+    if not str(values.get("name") or "").strip():
+        problems.append(Problem(row.where, _("缺少 %(key)s。") % {"key": "name"}))
+    for key in ("name", "short_name", "sms_signature", "open311_contact"):
+        if values.get(key) is not None:
+            values[key] = str(values[key]).strip()
     candidate = District(**{k: str(values.get(k) or "").strip() for k in
                             ("name", "short_name", "sms_signature", "open311_contact", "logo")})
     try:
@@ -430,7 +437,8 @@ def _check_units(rows: list[Row], regions: dict[str, str], problems: list[Proble
         for key in ("address", "phone", "hours"):
             _text_problem(row, key, problems, limit=200 if key == "address" else 100 if key == "hours" else 40,
                           required=False)
-        kind, region = row.values.get("kind"), str(row.values.get("region") or "")
+        kind, region = row.values.get("kind"), str(row.values.get("region") or "").strip()
+        row.values["region"] = region  # unquoted in YAML, a code is a number
         if kind not in UnitKind.values:
             problems.append(Problem(row.where, _("未知的单位类型 %(kind)s（可用：%(known)s）。")
                                     % {"kind": kind, "known": ", ".join(UnitKind.values)}))
@@ -493,7 +501,8 @@ def _check_matters(rows: list[Row], problems: list[Problem]) -> None:
         if missing:
             problems.append(Problem(row.where, _("缺少 %(key)s。") % {"key": ", ".join(missing)}))
             continue
-        code = str(row.values["code"])
+        code = row.values["code"] = str(row.values["code"]).strip()
+        row.values["name"] = str(row.values["name"]).strip()
         if code in seen:
             problems.append(Problem(row.where, _("事项编码 %(code)s 重复（%(first)s 已有）。") % {"code": code, "first": seen[code]}))
             continue
