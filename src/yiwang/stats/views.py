@@ -16,7 +16,7 @@ from django.views.decorators.http import require_safe
 
 from yiwang.cases.deadlines import missed_deadline
 from yiwang.core import clock, forms, pages
-from yiwang.core.errors import DomainError, NotFound
+from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.idnumber import mask_text
 from yiwang.core.pagination import paginate
 from yiwang.feedback.selectors import rating_label, tag_labels
@@ -26,6 +26,7 @@ from yiwang.org.selectors import hierarchy, request_viewer
 from yiwang.stats import exports
 from yiwang.stats import incidents as incident_stats
 from yiwang.stats import selectors as stats
+from yiwang.stats.public import parse_month
 
 # Map zoom that shows a whole region of each level.
 ZOOM = {Level.AREA: 10, Level.CITY: 11, Level.TOWN: 13, Level.COMMUNITY: 14, Level.GRID: 16}
@@ -47,6 +48,15 @@ def dashboard(request):
     figures = stats.indicators(viewer=viewer, region_code=code)
     trend = stats.weekly_trend(viewer=viewer, region_code=code, weeks=12)
     states = stats.state_counts(viewer=viewer, region_code=code)
+    # A month's figures from the month tallies, by the same functions as the published ones.
+    month_error = ""
+    try:
+        month = parse_month(request.GET.get("month") or None)
+        if month > clock.today():
+            raise ValidationFailed(_("月份不能晚于本月。"), field="month")
+    except ValidationFailed as exc:
+        month, month_error = clock.today().replace(day=1), exc.message
+    in_month = stats.region_breakdown(viewer=viewer, region_code=code, month=month)
     cases_url = reverse("stats:cases")
 
     def href(**params) -> str:
@@ -77,9 +87,10 @@ def dashboard(request):
         "trend_chart": trend_chart, "state_chart": state_chart,
         "map_config": _map_config(place, breakdown["rows"],
                                   stats.open_incident_points(viewer=viewer, region_code=code)),
-        "now": clock.now(),
+        "now": clock.now(), "month": month.strftime("%Y-%m"), "month_error": month_error,
+        "month_rows": [{**row, **_row_links(row)} for row in in_month["rows"]], "month_total": in_month["total"],
     }
-    return render(request, "stats/dashboard.html", context)
+    return render(request, "stats/dashboard.html", context, status=422 if month_error else 200)
 
 
 def _row_links(row: dict) -> dict:

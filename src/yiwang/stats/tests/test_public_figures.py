@@ -3,6 +3,7 @@ served without login, and no personal data typed anywhere into a case reaches a 
 
 import datetime as dt
 import json
+import re
 import zoneinfo
 
 import pytest
@@ -377,3 +378,25 @@ def test_the_answer_names_the_newest_checkpoint_and_whether_it_still_covers_the_
         assert f"#{checkpoint.number}" in client.get("/open/").content.decode()
         application(busy, close=False)  # a case moves after the checkpoint
         assert client.get("/api/v1/public/figures").json()["checkpoint"]["figures_match"] is False
+
+
+def test_the_leaders_dashboard_shows_the_same_month(busy, client):
+    """/dashboard/?month= reads region_breakdown(month=) as the public page does; a leader sees their
+    city's month, another city's is the dashboard's not-found, a bad month is refused by the field."""
+    client.login(username="leader_kg", password="pw-leader_kg")
+    with clock.frozen_at(TODAY):
+        page = client.get("/dashboard/", {"region": "KG", "month": "2026-11"})
+        assert page.status_code == 200
+        body = page.content.decode()
+        total = body[body.index("data-month-total"):]
+        published = public.public_figures(region_code="KG", month="2026-11")["month"]
+        cells = re.findall(r"<td>([^<]*)</td>", total)[:7]
+        assert cells == [str(published["received"]), str(published["closed"]), published["on_time_rate"],
+                         published["satisfaction_rate"] or "—", str(published["bad_reviews"]),
+                         published["community_share"] or "—", published["rework_rate"]]
+        assert client.get("/dashboard/", {"region": "QH", "month": "2026-11"}).status_code == 404
+        for bad in ("2026-13", "=1+1", "2099-01"):
+            refused = client.get("/dashboard/", {"region": "KG", "month": bad})
+            assert refused.status_code == 422 and 'id="month-error"' in refused.content.decode(), bad
+        refused = client.get("/dashboard/", {"region": "KG", "month": "\x00"})  # the middleware's refusal
+        assert refused.status_code == 422 and "month" in refused.content.decode()
