@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from yiwang.cases.models import Case, CaseEvent
 from yiwang.cases.services import case_create
+from yiwang.cases.tasks import run_announcements
 from yiwang.catalog.services import matter_create
 from yiwang.command import classifier, services
 from yiwang.command.tests import synthetic
@@ -65,6 +66,8 @@ def test_a_confident_grid_report_is_dispatched_by_the_system(new_page, world, mo
     with worker.expect_navigation():
         worker.get_by_role("button", name="提交", exact=True).click()
     expect(worker.get_by_text(re.compile("已上报，案件编号"))).to_be_visible()
+    assert Case.objects.get().state == "reported"  # dispatch is the worker's, not the request's
+    assert run_announcements() == 1  # what `yiwang worker` does within a second
     case = Case.objects.get()
     assert case.state == "dispatched" and case.holder_unit_id == world.units["dz_en"].id
     event = CaseEvent.objects.get(case=case, action="dispatch")

@@ -14,6 +14,7 @@ from yiwang.cases.services import (
     case_auto_escalate,
     case_auto_issue,
     case_mark_warning,
+    case_opened,
     escalation_rule_for,
 )
 from yiwang.cases.services.notifications import remind_to_rate
@@ -55,7 +56,59 @@ def sweep_deadlines() -> dict:
 
 @task()
 def sweep_deadlines_task() -> dict:
+    requeue_stalled_announcements()
     return sweep_deadlines()
+
+
+# --- a new case announced to the apps above (cases.services.case_opened) ----------------------------
+
+# A job claimed by a worker that then died (kill -9, power) stays "running"; after this long it is
+# put back in the queue. Its receivers are idempotent (a flag or a dispatch already made is not made
+# again), so a job run twice has the effect of one.
+STALLED_AFTER = dt.timedelta(minutes=5)
+
+
+@task()
+def case_opened_task(case_id: int, kind: str) -> None:
+    """Queued in the transaction that opened the case (cases.services.intake), run by `yiwang worker`."""
+    case_opened.send(sender=Case, case_id=case_id, kind=kind)
+
+
+def requeue_stalled_announcements(now: dt.datetime | None = None) -> int:
+    """Put announcements claimed more than STALLED_AFTER ago and never finished back in the queue."""
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    now = now or clock.now()
+    stalled = DBTaskResult.objects.running().filter(task_path=case_opened_task.module_path,
+                                                    started_at__lt=now - STALLED_AFTER)
+    n = stalled.update(status=TaskResultStatus.READY, started_at=None)
+    if n:
+        log.warning("case_opened: %s jobs of a worker that stopped mid-job queued again", n)
+    return n
+
+
+def run_announcements(limit: int | None = None) -> int:
+    """Run the queued announcements in this process, as `yiwang worker` would; how many ran. For
+    tests and one-off runs: each job is claimed in its own transaction, so two runners never share one."""
+    from django.db import transaction
+    from django_tasks_db.models import DBTaskResult
+
+    ran = 0
+    queued = DBTaskResult.objects.ready().filter(task_path=case_opened_task.module_path)
+    while limit is None or ran < limit:
+        with transaction.atomic():
+            row = queued.get_locked()
+            if row is None:
+                break
+            row.claim("inline")
+        try:
+            result = row.task_result
+            row.set_successful(case_opened_task.call(*result.args, **result.kwargs))
+        except Exception as exc:
+            row.set_failed(exc)
+        ran += 1
+    return ran
 
 
 def apply_auto_rules(*, resident_ids: list[int] | None = None, chunk: int = 2000) -> dict:

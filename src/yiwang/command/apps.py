@@ -9,10 +9,14 @@ class CommandConfig(AppConfig):
 
     def ready(self) -> None:
         from yiwang.cases import panels
+        from yiwang.cases.models import Kind
         from yiwang.cases.services import case_opened
+        from yiwang.cases.services.intake import announce_opened
         from yiwang.command.panels import incident_panel
         from yiwang.command.services import on_case_opened
 
         # 智能派单 reacts to every new report without cases knowing about it (see case_opened).
+        # Sent by the worker, not in the reporter's request: duplicates and dispatch can wait a second.
         case_opened.connect(on_case_opened, dispatch_uid="command.smart_dispatch")
+        announce_opened(Kind.INCIDENT)
         panels.register("incident", incident_panel)

@@ -204,9 +204,9 @@ def auto_dispatch(*, case_id: int) -> Case | None:
 
 
 def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
-    """cases.services.case_opened's receiver (connected in apps.py): try 自动派遣 on a new incident.
-
-    The report is already committed when this runs, so nothing here may fail its request.
+    """cases.services.case_opened's receiver (connected in apps.py): flag a likely duplicate, else
+    try 自动派遣, on a new incident. Run by `yiwang worker` after the report is committed (the job was
+    queued with it), so nothing here can fail or slow the reporter's request. Safe to run twice.
     """
     if kind != Kind.INCIDENT:
         return
@@ -221,7 +221,7 @@ def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
 def flag_duplicate(*, case_id: int) -> bool:
     """At intake: flag a new report that repeats an open one of its category nearby (the nearest,
     earliest such report). True when it was flagged."""
-    # Only what the search reads, of this case and of the candidates (it runs in the reporter's request).
+    # Only what the search reads, of this case and of the candidates.
     case = (Case.objects.filter(pk=case_id, kind=Kind.INCIDENT, closed_at__isnull=True)
             .only("id", "kind", "matter_id", "lat", "lng", "created_at").first())
     if case is None:

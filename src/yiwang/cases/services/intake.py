@@ -5,6 +5,7 @@ without application (免申即享). Each is one transaction that inserts the cas
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,9 +32,38 @@ from yiwang.org.services import code_check, mobile_number
 MAX_TITLE = 200
 CHANNELS = frozenset(Channel.values)  # Channel.values builds a new list on every access
 
-# Sent once a new case is committed (never for a replayed idempotent request), with the case's id.
-# Apps above cases react here without cases knowing them: smart dispatch, duplicate flags.
+# Sent by `yiwang worker` for each new case of a kind some app asked for (announce_opened), with the
+# case's id: never for a replayed idempotent request. Apps above cases react here without cases knowing
+# them: smart dispatch, duplicate flags. The job that sends it is queued in the transaction that opens
+# the case (cases.tasks.case_opened_task), so the reporter's request does not wait for the receivers,
+# and a crash after the commit loses nothing.
 case_opened = Signal()
+_announced: set[str] = set()
+
+
+def announce_opened(kind: str) -> None:
+    """Have case_opened sent for every new case of ``kind`` (an app's ready() calls this). Kinds nobody
+    asked for queue no job: an application's intake pays nothing for the incidents' receivers."""
+    _announced.add(str(kind))
+
+
+def _queue_announcement(case: Case) -> None:
+    from yiwang.cases.tasks import case_opened_task  # tasks imports the services: not at module level
+
+    case_opened_task.enqueue(case_id=case.pk, kind=str(case.kind))
+
+
+def _after_insert(then: Callable[[Case], None] | None, *, announce: bool) -> Callable[[Case], None] | None:
+    if not announce:
+        return then
+    if then is None:
+        return _queue_announcement
+
+    def both(case: Case) -> None:
+        then(case)
+        _queue_announcement(case)
+
+    return both
 
 
 @dataclass
@@ -65,13 +95,19 @@ def case_create(
     idempotency_key: str | None = None, attachments: list[dict] | None = None, home_visit: bool = False,
     unit_code: str | None = None, supervisor_unit_code: str | None = None, assignee_username: str | None = None,
     due_at: dt.datetime | None = None, extra: dict | None = None, proven_phone: str = "",
+    then: Callable[[Case], None] | None = None,
 ) -> Created:
     """Open a case: an application, a consultation or an incident report, routed to the lowest level
     that can take it; or, by staff, a case given to a named unit (a ledger's rectification item, an
     assistance pair) with its supervising unit, responsible person and deadline.
 
     ``proven_phone`` is set by case_report_by_phone alone, once a code proved the number: a report
-    by a visitor without an account (``viewer`` is then ANONYMOUS)."""
+    by a visitor without an account (``viewer`` is then ANONYMOUS).
+
+    ``then(case)`` runs inside the transaction that writes the new case, after it: the caller's own
+    row that must exist exactly when the case does (an Open311 submission), with no transaction of
+    the caller's around the whole intake (on SQLite that would hold the write lock through it all).
+    It is not called for a replayed request."""
     if proven_phone:
         if viewer.user_id is not None:
             raise PermissionDenied(_("已登录时请以账号提交。"))
@@ -182,7 +218,8 @@ def case_create(
     try:
         insert_opened(case, actor_id=viewer.user_id,
                       actor_name=stored(_, "无账号反映人") if proven_phone else viewer.username,
-                      payload=payload, at=now, uploads=claimed_uploads)
+                      payload=payload, at=now, uploads=claimed_uploads,
+                      then=_after_insert(then, announce=case.kind in _announced))
     except IntegrityError:
         if key is None:
             raise
@@ -190,7 +227,6 @@ def case_create(
         if existing is None:
             raise
         return Created(existing, replayed=True)
-    transaction.on_commit(lambda: case_opened.send(sender=Case, case_id=case.pk, kind=case.kind))
     return Created(case, replayed=False)
 
 

@@ -4,6 +4,7 @@ with the fields it changes. Nothing else writes Case or CaseEvent rows."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -46,10 +47,11 @@ def event_row(case: Case, *, seq: int, prev: str, at: dt.datetime, actor_id: int
 
 
 def insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload: dict, at: dt.datetime,
-                   uploads: list[int] = ()) -> None:
+                   uploads: list[int] = (), then: Callable[[Case], None] | None = None) -> None:
     """Insert a new case, its first ("submit") event and its tally in one short transaction.
 
     Both INSERTs are compiled before the transaction, so the write lock is held only for the executes.
+    ``then(case)`` runs last inside it: a row that must exist exactly when the case does (a queued job).
     """
     first = event_row(case, seq=1, prev=GENESIS, at=at, actor_id=actor_id, actor_name=actor_name, action="submit",
                    from_state="", to_state=case.state, from_unit_id=None, to_unit_id=case.holder_unit_id,
@@ -71,6 +73,8 @@ def insert_opened(case: Case, *, actor_id: int | None, actor_name: str, payload:
         if uploads and Upload.objects.filter(pk__in=uploads, case__isnull=True).update(case_id=case.id) != len(uploads):
             # Cited by another case in the meantime (two submissions racing with one upload).
             raise Conflict(_("上传的文件已被其他办件引用，请重新上传。"), field="materials")
+        if then is not None:
+            then(case)
     case._state.adding = first._state.adding = False
     first.case = case
 

@@ -7,6 +7,7 @@ import pytest
 
 from yiwang.cases.models import Case, CaseEvent, Notification
 from yiwang.cases.services import case_act, case_opened
+from yiwang.cases.tasks import run_announcements
 from yiwang.command import selectors, services
 from yiwang.command.tests.conftest import report
 from yiwang.core import clock
@@ -22,7 +23,7 @@ def enable(threshold: float) -> None:
 
 
 def fire(case: Case) -> None:
-    """What case_create does once the report is committed."""
+    """What the worker's job (cases.tasks.case_opened_task) does once the report is committed."""
     case_opened.send(sender=Case, case_id=case.pk, kind=case.kind)
 
 
@@ -38,7 +39,7 @@ def test_without_a_model_there_is_no_suggestion_and_no_error(world, api):
     assert answer.status_code == 200 and answer.json() == {"model": None, "categories": [], "units": []}
 
 
-def test_a_confident_report_is_registered_and_dispatched_once_by_the_system(world, model, django_capture_on_commit_callbacks):
+def test_a_confident_report_is_registered_and_dispatched_once_by_the_system(world, model):
     with clock.frozen_at(MONDAY):
         probe_case = report(world, title=PARKED)
         probe = selectors.smart_suggestion(probe_case)
@@ -47,8 +48,9 @@ def test_a_confident_report_is_registered_and_dispatched_once_by_the_system(worl
                  version=probe_case.version, comment="探测")
         assert probe.unit.code == "KG-DZ-EN" and probe.category.code == "INC_PARKING"
         enable(round(probe.confidence - 0.01, 4))
-        with django_capture_on_commit_callbacks(execute=True):
-            case = report(world, title=PARKED)  # the signal fires on commit: the receiver is connected
+        case = report(world, title=PARKED)
+        assert Case.objects.get(pk=case.pk).state == "reported"  # nothing in the reporter's request
+        assert run_announcements() == 2  # the worker's jobs (the probe's too) send the signal: the receiver is connected
         fire(case)  # a second delivery finds nothing left to do
     case.refresh_from_db()
     assert case.state == "dispatched" and case.holder_unit_id == world.units["dz_en"].id
@@ -105,8 +107,7 @@ def test_a_unit_out_of_the_centres_reach_is_left_to_the_operator(world, model, m
     assert case.state == "reported" and case.event_count == 1  # the registration rolled back with it
 
 
-def test_a_failure_in_the_receiver_never_reaches_the_reporter(world, model, monkeypatch, caplog,
-                                                              django_capture_on_commit_callbacks):
+def test_a_failure_in_the_receiver_never_reaches_the_reporter(world, model, monkeypatch, caplog):
     enable(0.0)
     calls = []
 
@@ -115,8 +116,9 @@ def test_a_failure_in_the_receiver_never_reaches_the_reporter(world, model, monk
         raise RuntimeError("boom")
 
     monkeypatch.setattr(services, "auto_dispatch", broken)
-    with django_capture_on_commit_callbacks(execute=True):
-        case = report(world, title=PARKED)  # the report commits, then the receiver runs and fails
+    case = report(world, title=PARKED)  # the report commits with its job queued, the receiver not yet run
+    assert calls == []
+    assert run_announcements() == 1  # the worker runs the job: the receiver fails, the job does not
     assert calls == [{"case_id": case.pk}]
     case.refresh_from_db()
     assert case.state == "reported" and case.event_count == 1  # the report stands, for the operator
