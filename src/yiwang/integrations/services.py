@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from yiwang.cases.workflows import SYSTEM_ACTIONS, WORKFLOWS
 from yiwang.core import clock, confcache
 from yiwang.core.errors import NotFound, ValidationFailed
+from yiwang.core.text import check_text
 from yiwang.integrations.hooks import CACHE
 from yiwang.integrations.models import Attempt, Delivery, DeliveryStatus, Subscription
 from yiwang.org.models import Region
@@ -99,6 +100,7 @@ def subscription_add(*, name: str, url: str, actions: list[str] | None = None, r
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed(_("请填写订阅名称（不超过 100 个字）。"), field="name")
+    check_text(name, field="name")  # a NUL or other control character: refused by field, on every database
     try:
         URLValidator(schemes=["http", "https"])(url or "")
     except DjangoValidationError:
