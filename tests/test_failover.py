@@ -88,6 +88,19 @@ def test_a_replica_url_keeps_its_short_connect_timeout_unless_it_names_one():
     assert replica_from_url("postgres://u@r:5432/y?connect_timeout=7")["OPTIONS"] == {"connect_timeout": 7}
 
 
+def test_backup_tools_reach_the_server_that_takes_writes(monkeypatch):
+    # pg_dump imports the snapshot the primary exported: with a host list it must not stop at a standby.
+    from django.db import connection
+
+    from yiwang.core.backup import _pg_env
+
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {"target_session_attrs": "read-write"})
+    assert _pg_env()["PGTARGETSESSIONATTRS"] == "read-write"
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {})
+    monkeypatch.delenv("PGTARGETSESSIONATTRS", raising=False)
+    assert "PGTARGETSESSIONATTRS" not in _pg_env()
+
+
 # ------------------------------------------------------------------------------------------------
 # The failover itself.
 # ------------------------------------------------------------------------------------------------

@@ -634,6 +634,10 @@ def _pg_env() -> dict:
     env = dict(os.environ)
     if connection.settings_dict.get("PASSWORD"):
         env["PGPASSWORD"] = connection.settings_dict["PASSWORD"]
+    # With a failover pair's host list, pg_dump must reach the server whose snapshot it imports (and
+    # pg_restore the one that takes writes), not the first host that answers.
+    if attrs := connection.settings_dict.get("OPTIONS", {}).get("target_session_attrs"):
+        env["PGTARGETSESSIONATTRS"] = attrs
     return env
 
 
