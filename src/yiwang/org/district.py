@@ -36,7 +36,7 @@ from yiwang.org.models import District, Region
 from yiwang.org.services import HIERARCHY
 
 DISTRICT = "org.district"
-# Where a map opens when nothing says where the district is: the middle of China, zoomed out by nobody.
+# Where a map opens when nothing says where the district is (no centre, bounds or places): the middle of China.
 NOWHERE = (35.86, 104.2)
 LOGO_MAX_BYTES = 64 * 1024
 LOGO_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
