@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
-from yiwang.cases.attachments import PHOTOS, attachment_store, photos_store, sniff_upload
+from yiwang.cases.attachments import photos_store
 from yiwang.cases.models import Channel, Kind
 from yiwang.cases.services import Created, case_create
 from yiwang.catalog.selectors import matter_info
@@ -303,10 +303,6 @@ def _incident_matter(code: str, field_name: str) -> None:
         raise ValidationFailed(_("没有编码为 %(code)s 的事件类别。") % {"code": code}, field=field_name)
 
 
-def _photo(content, *, field_name: str, name: str) -> dict:
-    """Store a JPEG or PNG (checked by its first bytes) and return the case's reference to it."""
-    content_type, ext = sniff_upload(content, allowed=PHOTOS, field=field_name)
-    return {"code": "photo", "name": name, **attachment_store(upload=content, content_type=content_type, ext=ext)}
 
 
 def is_grid_worker(viewer: Viewer) -> bool:
@@ -378,7 +374,9 @@ def _snapshot(snapshot: str | None, snapshot_url: str | None) -> list[dict]:
             data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise ValidationFailed(_("抓拍图片须为 base64 编码的 JPEG 或 PNG。"), field="snapshot") from None
-        out.append(_photo(ContentFile(data, name="snapshot"), field_name="snapshot", name=_stored(_("抓拍图片"))))
+        # Re-encoded from its pixels like every photo a case keeps: the camera's EXIF (its GPS, its
+        # serial) never reaches a reader, and the original bytes are never stored.
+        out += photos_store([ContentFile(data, name="snapshot")], field="snapshot", name=_stored(_("抓拍图片")))
     if snapshot_url:
         parts = urlsplit(snapshot_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -388,7 +386,6 @@ def _snapshot(snapshot: str | None, snapshot_url: str | None) -> list[dict]:
     return out
 
 
-@transaction.atomic
 def camera_alert(
     *, viewer: Viewer, camera_code: str, alert_id: str, category: str, occurred_at: dt.datetime,
     description: str = "", snapshot: str | None = None, snapshot_url: str | None = None,
@@ -396,6 +393,8 @@ def camera_alert(
     """A camera's alert opens an incident at the camera's point (channel "camera").
 
     The integrator's alert id is the idempotency key, so a resent alert returns the first case.
+    One transaction, case_create's: none around the checks and the snapshot's re-encoding, which on
+    SQLite would hold the one write lock through them.
     """
     camera = Camera.objects.filter(code=camera_code).first()
     if camera is None:

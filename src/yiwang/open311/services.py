@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from yiwang.cases.attachments import PHOTOS, attachment_store, sniff_upload
+from yiwang.cases.attachments import photos_store
 from yiwang.cases.models import Case, Channel, Kind
 from yiwang.cases.services import case_create
 from yiwang.core import clock
@@ -94,11 +95,38 @@ def _key_account(name: str, unit_code: str | None):
 
 @transaction.atomic
 def api_key_revoke(*, name: str) -> int:
-    """Revoke the live key of that name (or whose prefix that is); returns how many were revoked."""
+    """Revoke the live key of that name (or whose prefix that is); returns how many were revoked.
+    This process forgets every key at once; other processes within KEY_CACHE_SECONDS."""
     live = ApiKey.objects.filter(revoked_at__isnull=True)
     by_name = live.filter(name=name)
     keys = by_name if by_name.exists() else live.filter(prefix=name)
+    _reporters.clear()
     return keys.update(revoked_at=clock.now())
+
+
+# A client posts report after report with one key: its key and its account's roles are read once
+# per KEY_CACHE_SECONDS, as the REST API's bearer tokens are (yiwang/api.py, TokenAuth). Three
+# queries of every report otherwise (bench/incident_profile.py).
+KEY_CACHE_SECONDS = 5.0
+_reporters: dict[str, tuple[ApiKey, Viewer, float]] = {}
+
+
+def reporter_for(key: str) -> tuple[ApiKey, Viewer] | None:
+    """The live key behind an ``api_key`` argument and the viewer its account reports as; None when
+    the key is missing, wrong or revoked (a revocation elsewhere counts within KEY_CACHE_SECONDS)."""
+    now = time.monotonic()
+    hit = _reporters.get(key)
+    if hit is not None and now - hit[2] < KEY_CACHE_SECONDS:
+        return hit[0], hit[1]
+    api_key = selectors.api_key_for(key)
+    if api_key is None:
+        _reporters.pop(key, None)
+        return None
+    if len(_reporters) > 10_000:
+        _reporters.clear()
+    viewer = viewer_for(api_key.user)
+    _reporters[key] = (api_key, viewer, now)
+    return api_key, viewer
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -141,8 +169,9 @@ class Received:
     replayed: bool  # an earlier POST with the same device and content made it
 
 
-def request_submit(*, api_key: ApiKey, report: Report, media=None) -> Received:
-    """File a report as a case on behalf of ``api_key``'s account; one transaction."""
+def request_submit(*, api_key: ApiKey, report: Report, media=None, viewer: Viewer | None = None) -> Received:
+    """File a report as a case on behalf of ``api_key``'s account; one transaction (case_create's,
+    which writes the Submission with the case)."""
     regions = selectors.jurisdiction(report.jurisdiction_id or None)
     if not report.service_code:
         raise ValidationFailed(_("缺少 service_code。"), field="service_code")
@@ -156,24 +185,29 @@ def request_submit(*, api_key: ApiKey, report: Report, media=None) -> Received:
     key = _idempotency_key(api_key, report) if report.device_id else None
     trail = {k: v for k, v in (("key", api_key.name), ("device_id", report.device_id[:100]),
                                  ("account_id", report.account_id[:100])) if v}
-    with transaction.atomic():
-        created = case_create(
-            viewer=viewer_for(api_key.user), matter_code=matter.code, region_code=region_code,
-            title=_title(report.description), description=report.description, form=form, applicant_name=contact["name"],
-            applicant_phone=contact["phone"], channel=Channel.OPEN311, lat=lat, lng=lng,
-            address=report.address_string[:200], idempotency_key=key, attachments=attachments,
-            extra={"open311": trail},
-        )
-        case = created.case
-        existing = Submission.objects.filter(case=case).first() if created.replayed else None
-        if existing is not None:
-            return Received(existing, replayed=True)
-        submission = Submission.objects.create(
+    made: list[Submission] = []
+
+    def remember(case: Case) -> None:
+        # In the case's own transaction (case_create's ``then``): no report without its submission.
+        made.append(Submission.objects.create(
             case=case, api_key=api_key, token=secrets.token_urlsafe(16), device_id=report.device_id[:100],
             account_id=report.account_id[:100], email=contact["email"], created_at=case.created_at,
             region_path=case.region_path,
-        )
-    return Received(submission, replayed=created.replayed)
+        ))
+
+    created = case_create(
+        viewer=viewer or viewer_for(api_key.user), matter_code=matter.code, region_code=region_code,
+        title=_title(report.description), description=report.description, form=form, applicant_name=contact["name"],
+        applicant_phone=contact["phone"], channel=Channel.OPEN311, lat=lat, lng=lng,
+        address=report.address_string[:200], idempotency_key=key, attachments=attachments,
+        extra={"open311": trail}, then=remember,
+    )
+    if created.replayed:
+        existing = Submission.objects.filter(case=created.case).first()
+        if existing is not None:
+            return Received(existing, replayed=True)
+        remember(created.case)  # one write, atomic alone: a case this key made without its submission
+    return Received(made[0], replayed=created.replayed)
 
 
 def _title(description: str) -> str:
@@ -258,9 +292,8 @@ def _attachments(report: Report, media) -> list[dict]:
             raise ValidationFailed(_("media_url 不能超过 %(n)s 个字符。") % {"n": MAX_MEDIA_URL}, field="media_url")
         out.append({"code": "media_url", "name": _("照片链接"), "url": report.media_url})
     if media is not None:
-        content_type, ext = sniff_upload(media, allowed=PHOTOS, field="media")
-        out.append({"code": "photo", "name": _("现场照片"),
-                    **attachment_store(upload=media, content_type=content_type, ext=ext)})
+        # Re-encoded from its pixels, as every photo a case keeps: the phone's EXIF (GPS, serial) is gone.
+        out += photos_store([media], field="media", name=_("现场照片"))
     return out
 
 

@@ -17,6 +17,7 @@ from yiwang.core.errors import Conflict, DomainError, IllegalTransition, NotFoun
 from yiwang.open311 import selectors, services
 from yiwang.open311.formats import FORMATS, error, render
 from yiwang.org import district
+from yiwang.org.selectors import hierarchy
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS_MIME = ("application/json", "text/xml")
@@ -112,16 +113,17 @@ def _submit(request, fmt: str):
     data = request.GET.copy()
     for key in request.POST:
         data.setlist(key, request.POST.getlist(key))
-    api_key = selectors.api_key_for(data.get("api_key", ""))
-    if api_key is None:
+    reporter = services.reporter_for(data.get("api_key", ""))
+    if reporter is None:
         return error(fmt, 403, _("api_key 缺失、无效或已吊销。"))
+    api_key, viewer = reporter
     received = services.request_submit(api_key=api_key, report=services.Report.from_form(data),
-                                       media=request.FILES.get("media"))
+                                       media=request.FILES.get("media"), viewer=viewer)
     case = received.submission.case
     body = [{
         "service_request_id": case.number, "token": received.submission.token,
         "service_notice": _("已交由%(unit)s处理，请凭编号 %(number)s 查询进展。")
-        % {"unit": case.holder_unit.name, "number": case.number},
+        % {"unit": hierarchy().units[case.holder_unit_id].name, "number": case.number},
         "account_id": received.submission.account_id or None,
     }]
     return render(fmt, "service_requests", body, status=200 if received.replayed else 201)

@@ -5,11 +5,12 @@ import base64
 import pytest
 
 from yiwang.cases.models import Case
+from yiwang.cases.tests.photos import gps_jpeg, jpeg, stored_metadata
 from yiwang.core.errors import ValidationFailed
 from yiwang.grid.services import camera_create
 from yiwang.org.models import Region
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+JPEG = jpeg()
 
 
 @pytest.fixture
@@ -114,4 +115,23 @@ def test_an_inactive_camera_takes_no_alerts(api, camera):
     response = alert(api)
     assert response.status_code == 422, response.content
     assert response.json()["errors"]["code"] == ["摄像头 CAM-XFL-1 已停用。"]
+    assert Case.objects.count() == 0
+
+
+def test_a_snapshot_is_re_encoded_and_its_exif_gps_never_stored(api, camera, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    original = gps_jpeg()
+    response = alert(api, snapshot="data:image/jpeg;base64," + base64.b64encode(original).decode())
+    assert response.status_code == 201, response.content
+    photo, _record = Case.objects.get().materials
+    assert photo["content_type"] == "image/jpeg" and (tmp_path / photo["thumbnail"]).exists()
+    kept = stored_metadata(photo["reference"])
+    assert kept["exif"] == {} and kept["info"] == [] and b"SpyPhone" not in kept["raw"]
+    assert not any(p.read_bytes() == original for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_a_snapshot_that_does_not_decode_is_refused_by_field(api, camera):
+    fake = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\x00" * 64).decode()
+    response = alert(api, snapshot=fake)
+    assert response.status_code == 422 and "snapshot" in response.content.decode()
     assert Case.objects.count() == 0
