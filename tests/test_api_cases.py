@@ -104,7 +104,8 @@ def test_a_handler_runs_the_case_to_close_and_the_applicant_rates_it(api, world)
     assert r.status_code == 200, r.content
     assert r.json()["due_at"] is not None
     r = api("post", f"/cases/{number}/actions/decide", "handler_xfl", {"version": r.json()["version"], "decision": "approved"})
-    r = api("post", f"/cases/{number}/actions/close", "handler_xfl", {"version": r.json()["version"]})
+    r = api("post", f"/cases/{number}/actions/close", "handler_xfl",
+            {"version": r.json()["version"], "delivery": {"method": "post", "tracking": "SF1234567890"}})
     assert r.json()["state"] == "closed"
     assert [e["action"] for e in r.json()["timeline"]] == ["submit", "accept", "decide", "close"]
     rated = api("post", f"/cases/{number}/evaluation", "resident_wang", {"rating": 5, "comment": "很方便"})

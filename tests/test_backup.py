@@ -56,7 +56,7 @@ submit(attachments=[photo])
 act(submit(), clerk, "accept")
 third = submit()
 for viewer, action, kw in [(clerk, "accept", {}), (handler, "decide", {"decision": "approved"}),
-                           (handler, "close", {})]:
+                           (handler, "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
     act(third, viewer, action, **kw)
 print(photo["reference"])
 """

@@ -141,7 +141,7 @@ def _rate(ctx):
     case = _case(ctx, applicant=ctx.world.residents["wang"])
     _act(ctx, "clerk_xfl", case, "accept")
     _act(ctx, "handler_xfl", case, "decide", decision="approved")
-    _act(ctx, "handler_xfl", case, "close")
+    _act(ctx, "handler_xfl", case, "close", delivery={"method": "post", "tracking": "SF1234567890"})
     return Call("resident_wang", f"/cases/{case.number}/evaluation", {"rating": 5, "comment": "很方便"})
 
 

@@ -150,7 +150,7 @@ def test_a_resident_s_rating_that_is_not_1_to_5_is_refused_with_a_message(world,
 
     case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
     for user, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                             ("handler_xfl", "close", {})]:
+                             ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(user), case_id=case.pk, action=action, version=case.version, **kw)
     resident = logged_in(world, "resident_wang")
     response = resident.post(f"/cases/{case.number}/action/", {"action": "rate", "rating": rating}, follow=True)

@@ -91,7 +91,7 @@ def test_the_resident_rates_a_closed_case_on_its_page(wang, world):
     apply(wang)
     case = Case.objects.get()
     for user, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                             ("handler_xfl", "close", {})]:
+                             ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(user), case_id=case.pk, action=action, version=case.version, **kw)
     page = wang.get(f"/cases/{case.number}/").content.decode()
     assert "请评价本次服务" in page
