@@ -91,3 +91,22 @@ def test_hostile_text_in_the_result_does_not_disturb_the_receipt(world):
     sms = told(case)[-1]
     assert "61040219500101123X" not in sms and "{receipt}" in sms
     assert receipt_for(case).closed_hash[:16] in sms
+
+
+def test_a_reported_problem_closed_carries_the_receipt_in_its_closing_message(world):
+    from yiwang.cases.services.confirmation import incident_answer
+    from yiwang.command.services import register_and_dispatch
+
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="INC_PARKING", lat=34.405, lng=108.705,
+                       title="楼下乱停车 =1+1", channel="online", region_code="KG-DZ-XFL").case
+    case = register_and_dispatch(viewer=world.viewer("operator_kg"), case_id=case.pk, version=case.version)
+    act(world, "handler_en", case, "acknowledge")
+    act(world, "handler_en", case, "handle", result="已劝离车辆", reply="已劝离车辆")
+    act(world, "operator_kg", case, "verify")
+    act(world, "operator_kg", case, "ask_confirmation")
+    # The reporter answers 已解决 (issue 18): that closes it and sends the 结案 message.
+    case = incident_answer(case_id=case.pk, answer="yes", viewer=world.viewer("resident_wang"))
+    receipt = receipt_for(case)
+    assert receipt.closed_hash is not None
+    closing = [t for t in told(case) if receipt.closed_hash[:16] in t]
+    assert len(closing) == 1 and "已结案" in closing[0] and receipt.submitted_hash[:16] in closing[0]
