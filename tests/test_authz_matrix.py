@@ -428,6 +428,7 @@ def _make_admin_rows(w, own: Side) -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from yiwang.cases.models import CannedReply, EscalationRule
+    from yiwang.cases.retention import retention_sweep
     from yiwang.cases.tasks import sweep_deadlines_task
     from yiwang.catalog import services as catalog
     from yiwang.catalog.models import RoutingRule, SearchSynonym
@@ -442,6 +443,7 @@ def _make_admin_rows(w, own: Side) -> None:
     from yiwang.messages.services import preference_save
     from yiwang.open311 import services as open311
     from yiwang.org import oidc, second_factor
+    from yiwang.org.district import district_set
     from yiwang.org.models import Region
     from yiwang.org.services import user_create
     from yiwang.parking import services as parking
@@ -453,6 +455,7 @@ def _make_admin_rows(w, own: Side) -> None:
     cell = Region.objects.get(code=GRID["own"])
     community = w.regions[a["community"]]
     Group.objects.create(name="值班长")
+    district_set(name="西咸新区", short_name="西咸", open311_contact=f"管理员 {HOSTILE}")
     EscalationRule.objects.create(name="超期一天上报", kind="incident", after_hours=24, active=False)
     CannedReply.objects.create(action="request_supplement", title="缺照片", text=HOSTILE)
     MessageTemplate.objects.create(event="accepted", text="已受理 {case_number}")
@@ -480,6 +483,7 @@ def _make_admin_rows(w, own: Side) -> None:
     preference_save(user_id=staff.pk, phone="13800000009", email="", channels={})
     open311.public_text_set(viewer=admin, number=own.inc.number, hidden=False, text="路口停车已劝离")
     sweep_deadlines_task.enqueue()
+    retention_sweep()  # a run that finds nothing due: the world's cases are new
     # Subscribed and forwarded before the patrol's finding opens an incident: its first event queues
     # a delivery and a forwarding.
     integrations.subscription_add(name="市级平台", url="https://receiver.example/hook")
