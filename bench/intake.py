@@ -63,6 +63,7 @@ WORKERS = 2
 TARGET_RATIO = 0.30  # floor CPU per case / yiwang CPU per case (and yiwang rate / floor rate), at least
 TARGET_P99_MS = 50.0  # p99 at 80 % of peak, below
 OPEN_LOOP_SHARE = 0.8
+SETUP_TIMEOUT = 300.0  # seconds for each setup command (migrate, build_world, token)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # A server "waits" when, with requests always queued (closed loop), this many cores or more of the
 # machine are idle while the load generator, one Python thread, is not saturated (< LOADGEN_BUSY).
@@ -192,10 +193,13 @@ def prepare(tmp: Path) -> tuple[dict, str, Path, Path]:
     db = tmp / "bench.sqlite3"
     env = base_env(db, tmp)
     (tmp / "static").mkdir()  # `yiwang serve --no-collectstatic` mounts STATIC_ROOT, which must exist
-    migrate(env)
+    # Generous: each took over 60 s on a 2-core machine at a load average of 9.
+    migrate(env, timeout=SETUP_TIMEOUT)
     log("building the test world (yiwang.testing.build_world)")
-    run([str(YIWANG), "shell", "-c", "from yiwang.testing import build_world; build_world()"], env)
-    token = run([str(YIWANG), "token", "create", "clerk_xfl", "--name", "bench"], env).strip().splitlines()[-1]
+    run([str(YIWANG), "shell", "-c", "from yiwang.testing import build_world; build_world()"], env,
+        timeout=SETUP_TIMEOUT)
+    token = run([str(YIWANG), "token", "create", "clerk_xfl", "--name", "bench"], env,
+                timeout=SETUP_TIMEOUT).strip().splitlines()[-1]
     floor_db = tmp / "floor.sqlite3"
     with sqlite3.connect(db) as src, sqlite3.connect(floor_db) as dst:
         src.backup(dst)
@@ -290,7 +294,8 @@ def merge(parts: list[loadgen.PhaseResult]) -> loadgen.PhaseResult:
     """One phase's slices as one result: counts summed, latencies joined, the slices' schedules laid end
     to end (so ``per_second`` counts seconds of measuring, not of the clock)."""
     first = parts[0]
-    out = loadgen.PhaseResult(first.mode, first.connections, 0.0, target_rate=first.target_rate)
+    out = loadgen.PhaseResult(first.mode, first.connections, 0.0, target_rate=first.target_rate,
+                              ok_status=first.ok_status)
     for part in parts:
         out.sent += part.sent
         out.completed += part.completed

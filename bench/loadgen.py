@@ -55,6 +55,24 @@ class _Numbered:
         return self.head + b"%032x" % next(_numbers) + self.tail
 
 
+class Requests:
+    """Requests built beforehand, each sent once, in order, across every phase that is given this
+    object: for a body that must differ each time (a camera's alert id, a phone and its SMS code).
+    When they run out the last one is sent again, and its answer (a replay, a refusal) shows as an error."""
+
+    def __init__(self, requests: list[bytes]):
+        self.requests = requests
+        self.i = 0
+
+    def next(self) -> bytes:
+        request = self.requests[min(self.i, len(self.requests) - 1)]
+        self.i += 1
+        return request
+
+    def __len__(self) -> int:
+        return len(self.requests)
+
+
 @dataclass
 class PhaseResult:
     mode: str
@@ -72,9 +90,11 @@ class PhaseResult:
     start: float = 0.0
     client_cpu: float = 0.0  # CPU seconds this process spent during the phase
 
+    ok_status: int = 201  # the answer of a request that did what it was sent for (a form's: 302)
+
     @property
     def ok(self) -> int:
-        return self.statuses.get(201, 0)
+        return self.statuses.get(self.ok_status, 0)
 
     @property
     def errors(self) -> int:
@@ -175,9 +195,12 @@ class _Conn(asyncio.Protocol):
 
 
 class _Pool:
-    def __init__(self, host: str, port: int, request: bytes, connections: int, result: PhaseResult):
+    def __init__(self, host: str, port: int, request: bytes | Requests, connections: int, result: PhaseResult):
         self.host, self.port, self.request = host, port, request
-        self.numbered = _Numbered(request) if SEQ.encode() in request else None
+        if isinstance(request, Requests):
+            self.numbered = request
+        else:
+            self.numbered = _Numbered(request) if SEQ.encode() in request else None
         self.n = connections
         self.result = result
         self.loop = asyncio.get_running_loop()
@@ -284,9 +307,9 @@ def _cpu() -> float:
     return time.process_time()
 
 
-async def closed_loop(host: str, port: int, request: bytes, *, connections: int, duration: float,
-                      drain_timeout: float = 10.0) -> PhaseResult:
-    result = PhaseResult("closed", connections, 0.0)
+async def closed_loop(host: str, port: int, request: bytes | Requests, *, connections: int, duration: float,
+                      drain_timeout: float = 10.0, ok_status: int = 201) -> PhaseResult:
+    result = PhaseResult("closed", connections, 0.0, ok_status=ok_status)
     pool = _Pool(host, port, request, connections, result)
     await pool.open()
     gc.disable()
@@ -309,9 +332,9 @@ async def closed_loop(host: str, port: int, request: bytes, *, connections: int,
     return result
 
 
-async def open_loop(host: str, port: int, request: bytes, *, connections: int, rate: float, duration: float,
-                    drain_timeout: float = 10.0) -> PhaseResult:
-    result = PhaseResult("open", connections, 0.0, target_rate=rate)
+async def open_loop(host: str, port: int, request: bytes | Requests, *, connections: int, rate: float, duration: float,
+                    drain_timeout: float = 10.0, ok_status: int = 201) -> PhaseResult:
+    result = PhaseResult("open", connections, 0.0, target_rate=rate, ok_status=ok_status)
     pool = _Pool(host, port, request, connections, result)
     await pool.open()
     total = max(1, int(rate * duration))

@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Where an incident's CPU goes, entry point by entry point, in-process (no HTTP, no granian).
+
+``.venv/bin/python bench/incident_profile.py`` builds bench/incident_intake.py's database and entry
+points, then calls yiwang's WSGI application directly with each target's request (the very bytes the
+load bench sends, turned into a WSGI environ as bench/intake_profile.py does), one at a time, and
+prints the CPU per request of each and its ratio to the application's. ``--profile NAME`` adds
+cProfile's top functions for that target; ``--jobs`` also times the queued jobs (duplicate check,
+自动派遣) the reports left for the worker, per job.
+
+For a change of a few per cent, count instructions instead: ``--only NAME --no-baseline`` under
+``valgrind --tool=cachegrind --cache-sim=no``, with two values of ``--requests``, as bench/README.md
+("Profiling") says for the application.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import incident_intake  # noqa: E402
+import intake  # noqa: E402
+from common import YIWANG, log, run  # noqa: E402
+from intake_profile import environ_for  # noqa: E402
+
+
+def split(request: bytes) -> tuple[str, bytes, dict]:
+    """(path, body, headers) of a request built by loadgen.build_request."""
+    head, body = request.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    path = lines[0].split(" ")[1]
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    headers.pop("Host", None)
+    headers.pop("Content-Length", None)
+    return path, body, headers
+
+
+def drive(app, target, n: int) -> list[float]:
+    """CPU seconds of each of ``n`` calls; a call that does not answer the target's success stops the run."""
+    cpu: list[float] = []
+    status: list[str] = []
+    for _ in range(n):
+        request = target.request.next() if hasattr(target.request, "next") else target.request
+        path, body, headers = split(request)
+        env = environ_for(body, headers)
+        path, _, query = path.partition("?")
+        env.update(PATH_INFO=path, QUERY_STRING=query)
+        c0 = time.process_time()
+        result = app(env, lambda s, h, exc_info=None: status.append(s))
+        for _chunk in result:
+            pass
+        if hasattr(result, "close"):
+            result.close()
+        cpu.append(time.process_time() - c0)
+        if not status[-1].startswith(str(target.ok_status)):
+            raise SystemExit(f"{target.name}: answered {status[-1]}, not {target.ok_status}")
+    return cpu
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=300, help="measured requests per target, default 300")
+    ap.add_argument("--warmup", type=int, default=30, help="unmeasured requests per target first, default 30")
+    ap.add_argument("--only", action="append", help="this target only (repeatable)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the application (with --only)")
+    ap.add_argument("--profile", action="append", default=[], help="cProfile this target's requests (repeatable)")
+    ap.add_argument("--top", type=int, default=30, help="functions --profile lists, default 30")
+    ap.add_argument("--jobs", action="store_true", help="then run and time the jobs the reports queued")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="yiwang-incident-profile-"))
+    try:
+        env, clerk_token, _db, _floor_db = intake.prepare(tmp)
+        per_target = 2 * (args.requests + args.warmup) + 10
+        setup_env = dict(env, BENCH_CODES=str(per_target), BENCH_CAMERA=incident_intake.CAMERA,
+                         BENCH_LAT=incident_intake.LAT, BENCH_LNG=incident_intake.LNG)
+        setup = json.loads(run([str(YIWANG), "shell", "-c", incident_intake.SETUP], setup_env,
+                               timeout=300).strip().splitlines()[-1])
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        from django.core.wsgi import get_wsgi_application
+
+        from yiwang.warmup import warm_up
+
+        app = get_wsgi_application()
+        log(f"warm-up: {warm_up(close_connections=False)}")
+        targets = incident_intake.targets(8000, setup, clerk_token, per_target)
+        if args.only:
+            targets = [t for t in targets if t.name in args.only or (t.name == "application" and not args.no_baseline)]
+        results = {}
+        for t in targets:
+            drive(app, t, args.warmup)
+            cpu = drive(app, t, args.requests)
+            results[t.name] = statistics.mean(cpu)
+            log(f"{t.name}: {1000 * results[t.name]:.3f} CPU ms per request")
+            if t.name in args.profile:
+                prof = cProfile.Profile()
+                prof.enable()
+                drive(app, t, args.requests)
+                prof.disable()
+                for key in ("tottime", "cumulative"):
+                    out = io.StringIO()
+                    pstats.Stats(prof, stream=out).strip_dirs().sort_stats(key).print_stats(args.top)
+                    print(f"--- {t.name}, by {key}\n{out.getvalue()}")
+        base = results.get("application")
+        print(f"\nper request, in-process, {args.requests} requests each after {args.warmup} unmeasured")
+        for name, cpu in results.items():
+            ratio = f"{cpu / base:.2f}x" if base and name != "application" else "baseline" if base else "-"
+            print(f"  {name:13} {1000 * cpu:7.3f} CPU ms   {ratio}")
+        if args.jobs:
+            from yiwang.cases.tasks import run_announcements
+
+            c0 = time.process_time()
+            n = run_announcements()
+            c = time.process_time() - c0
+            print(f"  queued jobs (duplicate check, 自动派遣), in the worker: {n} jobs, "
+                  f"{1000 * c / max(1, n):.3f} CPU ms each")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
