@@ -64,7 +64,7 @@ ROLES = ["clerk_xfl", "handler_xfl", "handler_dz", "handler_kg", "operator_kg", 
          "leader_kg", "gridder_xfl", "secretary_cjc", "admin", "resident_wang", "resident_li", None]
 
 PAGES = [
-    "/maps/outlines.json", "/", "/work/", "/work/?tab=closed", "/work/?tab=mine", "/work/notifications/", "/work/faq/", "/work/preferences/", "/me/cases/", "/me/messages/", "/me/close/", "/grid/",
+    "/maps/outlines.json", "/", "/work/", "/work/?tab=closed", "/work/?tab=mine", "/work/notifications/", "/work/faq/", "/work/search-misses/", "/work/preferences/", "/me/cases/", "/me/messages/", "/me/close/", "/grid/",
     "/grid/KG-DZ-XFL-G1/", "/dashboard/", "/dashboard/cases/", "/dashboard/cases/?closed=1",
     "/dashboard/incidents/", "/command/", "/command/?tab=registered", "/command/?tab=handling", "/ledger/",
     "/party/", "/patrol/", "/parking/", "/parking/violations/", "/open311/v2/requests.json",
