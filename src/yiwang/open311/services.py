@@ -22,7 +22,9 @@ from django.utils.translation import gettext as _
 from yiwang.cases.attachments import photos_store
 from yiwang.cases.models import Case, Channel, Kind
 from yiwang.cases.services import case_create
+from yiwang.catalog.models import Matter
 from yiwang.core import clock
+from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import NotFound, PermissionDenied, ValidationFailed
 from yiwang.core.idnumber import mask_text
 from yiwang.core.text import check_text
@@ -175,7 +177,7 @@ def request_submit(*, api_key: ApiKey, report: Report, media=None, viewer: Viewe
     regions = selectors.jurisdiction(report.jurisdiction_id or None)
     if not report.service_code:
         raise ValidationFailed(_("缺少 service_code。"), field="service_code")
-    matter = selectors.exposed_matter(report.service_code)
+    matter = _exposed(report.service_code)
     lat, lng, region_code = _place(report, regions)
     if len(report.description) > MAX_DESCRIPTION:
         raise ValidationFailed(_("description 不能超过 %(n)s 个字。") % {"n": MAX_DESCRIPTION}, field="description")
@@ -208,6 +210,22 @@ def request_submit(*, api_key: ApiKey, report: Report, media=None, viewer: Viewe
             return Received(existing, replayed=True)
         remember(created.case)  # one write, atomic alone: a case this key made without its submission
     return Received(made[0], replayed=created.replayed)
+
+
+def _load_exposed() -> dict[str, Matter]:
+    return {m.code: m for m in selectors.exposed_matters()}
+
+
+# The services, read once per catalogue change (the catalogue's own version, "catalog.matters"),
+# not once per report.
+_services: ConfigCache[dict[str, Matter]] = ConfigCache("catalog.matters", _load_exposed)
+
+
+def _exposed(code: str) -> Matter:
+    matter = _services.get().get(code)
+    if matter is None:
+        return selectors.exposed_matter(code)  # its refusal, worded once, in selectors
+    return matter
 
 
 def _title(description: str) -> str:
