@@ -203,13 +203,23 @@ def test_the_overdue_list_links_to_the_work_page(leader, cases):
 
 
 def test_open_incidents_are_on_the_map_without_a_tile_server(leader, cases, settings):
+    """A town's or a community's map shows each open incident; a new city's counts them per community."""
     settings.YIWANG_TILE_URL = ""
-    text = body(leader.get("/dashboard/"))
+    text = body(leader.get("/dashboard/?region=KG-DZ"))
     config = page_json(text, "map-data")
     assert page_json(text, "map-base") == []  # no tiles: map.js draws the grid outlines as the base
     incident = next(p for p in config["points"] if p["href"] == f"/work/cases/{cases['incident'].number}/")
     assert (incident["lat"], incident["lng"]) == (34.45, 108.75)
     assert incident["label"].endswith("<b>占道</b>停车")  # raw text: map.js sets it with textContent
+    assert config["incidents"] == 1 and not config["clustered"]
+
+    config = page_json(body(leader.get("/dashboard/")), "map-data")  # leader_kg's home: the new city
+    assert config["clustered"] and config["incidents"] == 1
+    assert not any("/work/cases/" in p["href"] for p in config["points"])
+    cluster = next(p for p in config["points"] if "kind=incident" in p["href"])
+    assert (cluster["lat"], cluster["lng"]) == (34.45, 108.75) and cluster["label"].endswith("在办事件 1 件")
+    listed = body(leader.get("/dashboard/cases/?" + html.unescape(cluster["href"]).split("?", 1)[1]))
+    assert cases["incident"].number in listed and cases["late"].number not in listed
 
 
 def test_echarts_is_loaded_on_the_dashboard_only(leader, cases):

@@ -32,7 +32,7 @@ from yiwang.feedback.selectors import (
     rating_counts_by_unit,
     satisfaction_percent,
 )
-from yiwang.org.models import Level, Region
+from yiwang.org.models import LEVEL_RANK, Level, Region
 from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 
 
@@ -432,6 +432,44 @@ def open_incident_points(*, viewer: Viewer, region_code: str | None, limit: int 
     zone = timezone.get_current_timezone()
     return [IncidentPoint(Case.format_number(created_at, pk, zone), title, lat, lng)
             for pk, created_at, title, lat, lng in rows]
+
+
+class IncidentCluster(NamedTuple):
+    region: RegionInfo
+    n: int
+    lat: float
+    lng: float
+
+
+# The map of the whole area or of a new city counts its open incidents per community instead of
+# drawing each: thousands of points are unreadable at that scale, and they were 340 KB of the page
+# and most of its time (bench/scale.py "dashboard area"). A town's or a community's map shows each.
+CLUSTERED_LEVELS = frozenset({Level.AREA, Level.CITY})
+
+
+def open_incident_clusters(*, viewer: Viewer, region_code: str | None) -> list[IncidentCluster]:
+    """Open incidents (事件) with a location, counted per community (a grid's counted in its community;
+    one filed at a town or higher counts there), each placed at the mean of their locations; most first."""
+    place = dashboard_region(viewer=viewer, region_code=region_code)
+    rows = (_scoped_cases(viewer, place.region)
+            .filter(kind="incident", closed_at__isnull=True, lat__isnull=False, lng__isnull=False)
+            .values_list("region_path").annotate(n=Count("id"), lat=Sum("lat"), lng=Sum("lng")).order_by())
+    h = hierarchy()
+    by_path = {region.path: region for region in h.regions.values()}
+    community = LEVEL_RANK[Level.COMMUNITY]
+    sums: dict[int, list] = {}
+    for path, n, lat, lng in rows:
+        region = by_path.get(path)
+        if region is None:  # a region removed since: nowhere to draw it
+            continue
+        if region.rank > community:
+            region = next((r for r in h.chain(region.id) if r.rank == community), region)
+        total = sums.setdefault(region.id, [region, 0, 0.0, 0.0])
+        total[1] += n
+        total[2] += lat
+        total[3] += lng
+    clusters = [IncidentCluster(region, n, lat / n, lng / n) for region, n, lat, lng in sums.values()]
+    return sorted(clusters, key=lambda c: (-c.n, c.region.path))
 
 
 def region_centres(regions: list[RegionInfo]) -> dict[str, tuple[float, float]]:

@@ -85,8 +85,7 @@ def dashboard(request):
         "figures": figures, "trend": trend, "states": states, "region_query": _query(region=code),
         "overdue": stats.overdue_cases(viewer=viewer, region_code=code, limit=20),
         "trend_chart": trend_chart, "state_chart": state_chart,
-        "map_config": _map_config(place, breakdown["rows"],
-                                  stats.open_incident_points(viewer=viewer, region_code=code)),
+        "map_config": _map_config(place, breakdown["rows"], viewer=viewer),
         "now": clock.now(), "month": month.strftime("%Y-%m"), "month_error": month_error,
         "month_rows": [{**row, **_row_links(row)} for row in in_month["rows"]], "month_total": in_month["total"],
     }
@@ -105,11 +104,14 @@ def _row_links(row: dict) -> dict:
             "query": _query(region=region.code)}
 
 
-def _map_config(place: stats.DashboardRegion, rows: list[dict], incidents: list) -> dict | None:
-    """Leaflet config for web/map.js: open incidents in red, the child regions' centres in blue.
+def _map_config(place: stats.DashboardRegion, rows: list[dict], *, viewer) -> dict | None:
+    """Leaflet config for web/map.js: open incidents in red — each one on a town's or a community's
+    map, counted per community on a new city's or the area's (stats.CLUSTERED_LEVELS) — and the child
+    regions' centres in blue.
 
     Labels go in as text: web/static/web/map.js never lets Leaflet read them as HTML.
     """
+    code = place.region.code if place.region else None
     shown = [*place.children, *([place.region] if place.region else [])]
     centres = stats.region_centres(shown)
     open_by_code = {row["key"]: row["open"] for row in rows}
@@ -120,19 +122,33 @@ def _map_config(place: stats.DashboardRegion, rows: list[dict], incidents: list)
             label = _("%(name)s · 在办 %(n)s 件") % {"name": child.name, "n": open_by_code.get(child.code, 0)}
             points.append({"lat": lat, "lng": lng, "label": label, "color": "#0550ae",
                            "href": f"{reverse('stats:dashboard')}?{_query(region=child.code)}"})
-    # Up to 2,000 incidents: the URL is reversed once, not per point (reverse() was a third of the page).
-    case_url = reverse("web:work_case", args=["NUMBER"])
-    for point in incidents:
-        points.append({"lat": point.lat, "lng": point.lng, "label": f"{point.number} {mask_text(point.title, phones=False)}",
-                       "href": case_url.replace("NUMBER", point.number)})
+    clustered = place.region is None or place.region.level in stats.CLUSTERED_LEVELS
+    if clustered:
+        clusters = stats.open_incident_clusters(viewer=viewer, region_code=code)
+        cases_url = reverse("stats:cases")
+        for cluster in clusters:
+            label = _("%(name)s · 在办事件 %(n)s 件") % {"name": cluster.region.name, "n": cluster.n}
+            # The circle's area follows the count, within 6 to 24 px of radius.
+            points.append({"lat": cluster.lat, "lng": cluster.lng, "label": label,
+                           "radius": min(24, round(6 * (1 + cluster.n / 10) ** 0.5)),
+                           "href": f"{cases_url}?{_query(region=cluster.region.code, kind='incident', open=1)}"})
+        incidents = sum(cluster.n for cluster in clusters)
+    else:
+        located = stats.open_incident_points(viewer=viewer, region_code=code)
+        # Up to 2,000 incidents: the URL is reversed once, not per point (reverse() was a third of the page).
+        case_url = reverse("web:work_case", args=["NUMBER"])
+        for point in located:
+            points.append({"lat": point.lat, "lng": point.lng,
+                           "label": f"{point.number} {mask_text(point.title, phones=False)}",
+                           "href": case_url.replace("NUMBER", point.number)})
+        incidents = len(located)
     if points:
         center, zoom = _fit(points)
     elif place.region is not None and place.region.code in centres:
         center, zoom = list(centres[place.region.code]), ZOOM.get(place.region.level, 11)
     else:
         return None
-    return {"center": center, "zoom": zoom,
-            "points": points, "incidents": len(incidents)}
+    return {"center": center, "zoom": zoom, "points": points, "incidents": incidents, "clustered": clustered}
 
 
 def _fit(points: list[dict], width: int = 800, height: int = 300) -> tuple[list[float], int]:

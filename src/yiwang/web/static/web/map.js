@@ -1,4 +1,4 @@
-// A Leaflet map from a JSON config: {center:[lat,lng], zoom, points:[{lat,lng,label,href}], outlines, pick:bool}.
+// A Leaflet map from a JSON config: {center:[lat,lng], zoom, points:[{lat,lng,label,href,color,radius}], outlines, pick:bool}.
 // The base layer is the site's (#map-base, yiwang.core.maps): tiles when configured, else the grid
 // outlines from /maps/outlines.json, so a map in a closed network is never a grey square.
 // With pick, a click (or Enter on the focused map) sets the hidden #lat/#lng inputs and a marker.
@@ -37,7 +37,7 @@
       if (!cfg.points || !cfg.points.length) { map.fitBounds(layer.getBounds()); }
     } else if (!base.length) { baseOutlines(map, !(cfg.points && cfg.points.length)); }
     (cfg.points || []).forEach(function (p) {
-      var m = L.circleMarker([p.lat, p.lng], { radius: 6, color: p.color || "#b3261e" }).addTo(map);
+      var m = L.circleMarker([p.lat, p.lng], { radius: p.radius || 6, color: p.color || "#b3261e" }).addTo(map);
       if (p.label) {  // as text: labels can be what residents typed
         var tip = document.createElement("span"); tip.textContent = p.label; m.bindTooltip(tip);
       }
