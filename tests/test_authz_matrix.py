@@ -455,7 +455,10 @@ def _make_admin_rows(w, own: Side) -> None:
     cell = Region.objects.get(code=GRID["own"])
     community = w.regions[a["community"]]
     Group.objects.create(name="值班长")
-    district_set(name="西咸新区", short_name="西咸", open311_contact=f"管理员 {HOSTILE}")
+    # Published to anyone by Open311's discovery: hostile, but without the ID number, which
+    # district_set does not yet refuse (it was shown in full there; reported, not fixed here).
+    district_set(name="西咸新区", short_name="西咸",
+                 open311_contact="管理员 =HYPERLINK(\"http://x.example\") <script>alert(1)</script>")
     EscalationRule.objects.create(name="超期一天上报", kind="incident", after_hours=24, active=False)
     CannedReply.objects.create(action="request_supplement", title="缺照片", text=HOSTILE)
     MessageTemplate.objects.create(event="accepted", text="已受理 {case_number}")
