@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -114,10 +115,33 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
 
+def reply_actions() -> list[tuple[str, str]]:
+    """The staff actions a canned reply may be for: those of the kinds residents read (an internal
+    kind takes no reply), each named with the kinds and labels it has."""
+    from yiwang.cases.workflows import APPLICANT, WORKFLOWS
+
+    labels: dict[str, list[str]] = {}
+    for wf in WORKFLOWS.values():
+        for act in wf.actions.values() if wf.residents_read else ():
+            if not act.system and act.actors - {APPLICANT}:
+                labels.setdefault(act.name, []).append(f"{wf.label}·{act.label}")
+    return [(name, f"{name}（{'、'.join(found)}）") for name, found in sorted(labels.items())]
+
+
+class CannedReplyForm(forms.ModelForm):
+    # A choice, not a typed name: an incident's 不予立案 is offered as an application's 不予受理 is.
+    action = forms.ChoiceField(label=_("操作"), choices=reply_actions)
+
+    class Meta:
+        model = CannedReply
+        fields = ("matter", "action", "title", "text", "active")
+
+
 @admin.register(CannedReply)
 class CannedReplyAdmin(admin.ModelAdmin):
     """常用回复: what the workbench offers to start a reply from, per matter (or every matter) and action."""
 
+    form = CannedReplyForm
     list_display = ("title", "action", "matter", "active")
     list_filter = ("action", "active")
     search_fields = ("title", "text", "matter__name")

@@ -334,3 +334,17 @@ def test_the_workbench_offers_reply_note_and_canned_replies_by_kind(client, worl
     client.login(username="admin", password="pw-admin")
     page = client.get(f"/work/cases/{rect.number}/").content.decode()
     assert 'id="note-cancel"' in page and 'name="reply"' not in page
+
+
+def test_the_admin_offers_every_action_that_takes_a_reply_and_none_that_does_not(client, world):
+    client.login(username="admin", password="pw-admin")
+    page = client.get("/admin/cases/cannedreply/add/").content.decode()
+    for offered in ('value="dismiss"', 'value="request_supplement"', 'value="close"'):
+        assert offered in page
+    for internal in ('value="log_visit"', 'value="report_progress"', 'value="reopen"', 'value="warn"'):
+        assert internal not in page
+    saved = client.post("/admin/cases/cannedreply/add/", {"action": "dismiss", "title": "非本辖区",
+                                                          "text": "请向属地反映。", "active": "on"})
+    assert saved.status_code == 302 and CannedReply.objects.get().action == "dismiss"
+    refused = client.post("/admin/cases/cannedreply/add/", {"action": "log_visit", "title": "x", "text": "y"})
+    assert refused.status_code == 200 and CannedReply.objects.count() == 1
