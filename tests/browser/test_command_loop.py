@@ -85,7 +85,7 @@ def test_a_grid_report_goes_round_the_loop(new_page, world, login, shot, tmp_pat
     # 4. The operator checks, sends it back once, the handler redoes it, the operator verifies and closes.
     operator.goto("/command/?tab=verify")
     operator.get_by_role("link", name=case.number).click()
-    act(operator, case.number, "rework", "返工", comment="通道内仍有车辆")
+    act(operator, case.number, "rework", "返工", note="通道内仍有车辆")
     handler.goto(f"/work/cases/{case.number}/")
     act(handler, case.number, "acknowledge", "签收")
     act(handler, case.number, "handle", "处置完成", result="已拖移占道车辆")
