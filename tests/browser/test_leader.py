@@ -27,7 +27,7 @@ def some_cases(world):
     wang = world.viewer("resident_wang")
     rated = case_create(viewer=wang, matter_code="SENIOR_CARD", **SENIOR_OK).case
     for who, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                            ("handler_xfl", "close", {})]:
+                            ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         rated = case_act(viewer=world.viewer(who), case_id=rated.pk, action=action, version=rated.version, **kw)
     evaluation_create(viewer=wang, case_id=rated.pk, rating=1, tags=["efficiency"], comment="跑了三趟")
 

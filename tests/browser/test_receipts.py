@@ -29,7 +29,7 @@ def test_a_resident_checks_the_receipt_of_a_closed_case_on_a_phone(new_page, wor
     settings.YIWANG_SIGNING_KEY_FILE = str(tmp_path / "signing.pem")
     case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
     for actor, action, inputs in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                                  ("clerk_xfl", "close", {})]:
+                                  ("clerk_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(actor), case_id=case.pk, action=action, version=case.version, **inputs)
     checkpoint_create()
 

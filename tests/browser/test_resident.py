@@ -71,7 +71,7 @@ def test_a_resident_finds_applies_and_rates(page, world, shot, login, tmp_path):
     assert all(m["upload"] and m["reference"].startswith("materials/") for m in case.materials)
     assert case.form_data == {"birth_date": "1950-01-01"}
     for user, action, kw in [("clerk_xfl", "accept", {}), ("handler_xfl", "decide", {"decision": "approved"}),
-                             ("handler_xfl", "close", {})]:
+                             ("handler_xfl", "close", {"delivery": {"method": "post", "tracking": "SF1234567890"}})]:
         case = case_act(viewer=world.viewer(user), case_id=case.pk, action=action, version=case.version, **kw)
 
     page.reload()

@@ -79,7 +79,8 @@ def test_a_new_number_is_told_each_step_and_reminded_once_to_rate(new_page, worl
     case = case_act(viewer=resident, case_id=case.pk, action="resubmit", version=case.version, comment="已重新上传")
     case = case_act(viewer=handler, case_id=case.pk, action="decide", version=case.version, decision="approved")
     case = case_act(viewer=clerk, case_id=case.pk, action="close", version=case.version,
-                    result="老年证已制好，请带身份证到幸福里社区便民服务站领取")
+                    result="老年证已制好，请带身份证到幸福里社区便民服务站领取",
+                    delivery={"method": "pickup", "hall": "KG-DZ-XFL-SH"})
 
     told = sms_lines(PHONE)[::-1]  # oldest first
     accepted, supplement, closed = (line for line in told if number in line)
