@@ -139,3 +139,31 @@ def test_the_openapi_document_describes_the_photos(client):
     schema = client.get("/api/v1/openapi.json").json()
     action_in = schema["components"]["schemas"]["ActionIn"]["properties"]["photos"]
     assert action_in["type"] == "array" and "uploads" in action_in["description"]
+
+
+def test_photos_are_re_encoded_before_the_case_is_locked(acknowledged, world, monkeypatch):
+    """Decoding nine phone photos takes seconds: done under the case's row lock, every other actor on
+    the case would wait for it. The step re-encodes them first, outside its transaction."""
+    from django.db import connection
+
+    from yiwang.cases import attachments
+    from yiwang.cases.services import actions
+
+    depth_at_call = connection.savepoint_ids[:]
+    seen = []
+    real = attachments.photos_store
+
+    def watched(*args, **kwargs):
+        seen.append(connection.savepoint_ids[:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "photos_store", watched)
+    photo = SimpleUploadedFile("after.jpg", jpeg("blue"))
+    case = step(world, "handler_en", acknowledged, "handle", result="已清理", photos=[photo])
+    assert seen == [depth_at_call]  # not inside case_act's own atomic block, where the lock is taken
+    assert len(case.events.order_by("-seq").first().payload["photos"]) == 1
+    # An action that never takes photos refuses them before decoding any.
+    seen.clear()
+    with pytest.raises(ValidationFailed) as refused:
+        step(world, "operator_kg", case, "claim", photos=[SimpleUploadedFile("x.jpg", jpeg())])
+    assert refused.value.field == "photos" and "不能附照片" in refused.value.message and seen == []

@@ -28,11 +28,13 @@ from yiwang.cases.workflows import (
     POST,
     SYSTEM,
     SYSTEM_ACTIONS,
+    WORKFLOWS,
     Action,
     AtTheTop,
     Inputs,
     Rules,
     Workflow,
+    action_label,
     applies,
     transition,
     workflow,
@@ -143,6 +145,13 @@ def case_act(
 
     ``reply`` is what the resident reads, ``note`` what only staff read; ``comment`` (the older single
     box) is taken as one or the other by the action's declaration (_replies_and_materials)."""
+    # Evidence (处置/核查 before and after) is re-encoded and stored before the case is locked:
+    # decoding nine phone photos takes seconds, and the lock would make every other actor wait for it.
+    # The stored files are content-addressed; a step refused below leaves them unreferenced.
+    photos = [p for p in photos or [] if p is not None]
+    if photos and action not in EVIDENCE_ACTIONS:
+        raise ValidationFailed(_("“%(action)s”不能附照片。") % {"action": action_label(action)}, field="photos")
+    stored_photos = photos_store(photos, field="photos") if photos else []
     with transaction.atomic():
         case = case_for_action(viewer, case_id)
         wf, act = _action_for(case, action)
@@ -165,12 +174,10 @@ def case_act(
         inputs = _inputs(case, act, viewer=viewer, comment=comment, unit_code=unit_code, result=result,
                          decision=decision, assignee_username=assignee_username, slot=slot,
                          parent_number=parent_number, may_reach=may_reach)
-        photos = [p for p in photos or [] if p is not None]
-        if photos:
-            # Evidence (处置/核查 before and after): re-encoded, stored, kept on the step's event.
+        if stored_photos:
             if not act.evidence:
                 raise ValidationFailed(_("“%(action)s”不能附照片。") % {"action": act.label}, field="photos")
-            extra = {**(extra or {}), "photos": photos_store(photos, field="photos", name=stored(str, act.label))}
+            extra = {**(extra or {}), "photos": [{**p, "name": stored(str, act.label)} for p in stored_photos]}
         inputs, claimed = _replies_and_materials(case, act, inputs, viewer=viewer, capacity=capacity, reply=reply,
                                                  note=note, missing=missing, materials=materials, delivery=delivery)
         case = take(case, act, inputs, viewer=viewer, capacity=capacity, at=clock.now(), rules=rules_for(case),
@@ -178,6 +185,10 @@ def case_act(
         if claimed and Upload.objects.filter(pk__in=claimed, case__isnull=True).update(case_id=case.pk) != len(claimed):
             raise Conflict(_("上传的文件已被其他办件引用，请重新上传。"), field="materials")
         return case
+
+
+# The actions of any kind that take photos: a step without any is refused before a photo is decoded.
+EVIDENCE_ACTIONS = frozenset(name for wf in WORKFLOWS.values() for name, act in wf.actions.items() if act.evidence)
 
 
 def _action_for(case: Case, action: str) -> tuple[Workflow, Action]:
