@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from yiwang.cases.attachments import photo_uploads_claim
+from yiwang.cases.attachments import photo_uploads_cite, photo_uploads_read
 from yiwang.cases.models import Case, Upload
 from yiwang.cases.services import case_act, case_create
 from yiwang.cases.tests.photos import gps_jpeg, jpeg, stored_metadata
@@ -79,8 +79,11 @@ def test_the_handler_brings_after_photos_re_encoded_and_cited_once(acknowledged,
     assert "61040219500101123X" not in body
     # Cited once: the same handle on another step is refused by its index.
     with pytest.raises(ValidationFailed) as refused:
-        photo_uploads_claim(viewer=world.viewer("handler_en"), handles=[handles[1]], case_id=acknowledged.pk)
+        photo_uploads_read(viewer=world.viewer("handler_en"), handles=[handles[1]])
     assert refused.value.field == "photos.0"
+    with pytest.raises(ValidationFailed) as refused:  # and by the citing, inside another step's transaction
+        photo_uploads_cite(viewer=world.viewer("handler_en"), handles=[handles[1]], case_id=acknowledged.pk)
+    assert refused.value.field == "photos"
 
 
 def test_ten_photos_are_refused_beside_the_field(acknowledged):
@@ -167,3 +170,37 @@ def test_photos_are_re_encoded_before_the_case_is_locked(acknowledged, world, mo
     with pytest.raises(ValidationFailed) as refused:
         step(world, "operator_kg", case, "claim", photos=[SimpleUploadedFile("x.jpg", jpeg())])
     assert refused.value.field == "photos" and "不能附照片" in refused.value.message and seen == []
+
+
+def test_a_report_through_the_api_brings_its_photos_re_encoded(world):
+    """POST /api/v1/cases: a reported problem takes up to 9 photos by upload handle, as a step does."""
+    wang = Caller("resident_wang")
+    handles = [wang.upload("phone.jpg", gps_jpeg()), wang.upload(HOSTILE_NAME, jpeg("red"))]
+    report = {"matter_code": "INC_PARKING", "region_code": "KG-DZ-XFL", "description": "楼下乱停车",
+              "lat": 34.4051, "lng": 108.7052, "photos": handles}
+    response = wang.client.post("/api/v1/cases", json.dumps(report), content_type="application/json",
+                                HTTP_IDEMPOTENCY_KEY="report-1", **wang.auth)
+    assert response.status_code == 201, response.content
+    case = Case.objects.get(pk=Case.parse_number(response.json()["number"])[1])
+    photos = [m for m in case.materials if m.get("thumbnail")]
+    assert len(photos) == 2
+    for photo in photos:  # no EXIF: no GPS, no maker, no serial number
+        kept = stored_metadata(photo["reference"])
+        assert kept["exif"] == {} and b"SpyPhone" not in kept["raw"] and b"SERIAL" not in kept["raw"]
+    assert set(Upload.objects.values_list("case_id", flat=True)) == {case.pk}
+    replay = wang.client.post("/api/v1/cases", json.dumps(report), content_type="application/json",
+                              HTTP_IDEMPOTENCY_KEY="report-1", **wang.auth)
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    # Cited once: a second report citing them is refused beside the photo, and writes no case.
+    again = wang.client.post("/api/v1/cases", json.dumps(report), content_type="application/json", **wang.auth)
+    assert again.status_code == 422 and "photos.0" in again.json()["errors"]
+    # Another person's handle is the same refusal; an application takes no photos.
+    li = Caller("resident_li")
+    theirs = li.upload("x.jpg", jpeg())
+    refused = wang.client.post("/api/v1/cases", json.dumps({**report, "photos": [theirs]}),
+                               content_type="application/json", **wang.auth)
+    assert refused.status_code == 422 and "photos.0" in refused.json()["errors"]
+    application = {"matter_code": "SENIOR_CARD", "photos": [li.upload("y.jpg", jpeg())]}
+    refused = li.client.post("/api/v1/cases", json.dumps(application), content_type="application/json", **li.auth)
+    assert refused.status_code == 422 and "photos" in refused.json()["errors"]
+    assert Case.objects.count() == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status
@@ -13,11 +12,11 @@ from ninja.files import UploadedFile
 from pydantic import ConfigDict
 
 from yiwang.cases import attachments, deadlines, personal, selectors, services
-from yiwang.cases.models import Case
+from yiwang.cases.models import Case, Kind
 from yiwang.cases.workflows import action_label, workflow
-from yiwang.catalog.selectors import matter_info_by_id
+from yiwang.catalog.selectors import matter_cache, matter_info_by_id
 from yiwang.core import idempotency, idnumber
-from yiwang.core.errors import NotFound
+from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.core.schemas import Input, json_response
 from yiwang.org.models import Resident
 from yiwang.org.selectors import hierarchy, request_viewer, scope_q
@@ -60,6 +59,11 @@ class CaseIn(Input):
     supervisor_unit_code: str | None = Field(None, max_length=40, description="the unit that accepts its result")
     assignee: str | None = Field(None, max_length=150, description="responsible person: a username of that unit")
     due_at: dt.datetime | None = Field(None, description="the deadline, for kinds whose deadline is given (rectification)")
+    photos: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50,
+        description=f"a reported problem's photos, up to {attachments.MAX_PHOTOS}: handles POST /api/v1/uploads "
+        "answered for JPEG or PNG files you uploaded and no case cites yet, re-encoded from their pixels (no EXIF "
+        "or GPS: the report's place is lat/lng)")
 
 
 class UnitRef(Schema):
@@ -260,6 +264,14 @@ def create_case(request, payload: CaseIn):
                                             pk=payload.applicant_id).first()
         if applicant is None:
             raise NotFound(_("没有找到该居民，或您无权查看。"), field="applicant_id")
+    photos = []
+    if payload.photos:
+        matter = matter_cache.get().by_code.get(payload.matter_code)
+        if matter is not None and matter.kind != Kind.INCIDENT:
+            raise ValidationFailed(_("只有反映的问题(事件)可以附现场照片。"), field="photos")
+        # Re-encoded before the case's transaction (no lock held meanwhile), cited inside it.
+        photos = attachments.photos_store(attachments.photo_uploads_read(viewer=viewer, handles=payload.photos),
+                                          field="photos", name=_("现场照片"))
     created = services.case_create(
         viewer=viewer, matter_code=payload.matter_code, region_code=payload.region_code, title=payload.title,
         description=payload.description, form=payload.form,
@@ -268,7 +280,9 @@ def create_case(request, payload: CaseIn):
         channel=payload.channel, lat=payload.lat, lng=payload.lng, address=payload.address,
         idempotency_key=idempotency.request_key(request), home_visit=payload.home_visit,
         unit_code=payload.unit_code, supervisor_unit_code=payload.supervisor_unit_code,
-        assignee_username=payload.assignee, due_at=payload.due_at,
+        assignee_username=payload.assignee, due_at=payload.due_at, attachments=photos or None,
+        then=(lambda case: attachments.photo_uploads_cite(viewer=viewer, handles=payload.photos, case_id=case.pk))
+        if payload.photos else None,
     )
     # case_summary() is already in CaseOut's shape (cases/tests/test_intake_answer.py checks the bytes), so it
     # is rendered as it is: ninja validating our own answer again cost 7 % of an intake's CPU.
@@ -314,18 +328,19 @@ def get_case(request, number: str):
 def act_on_case(request, number: str, action: str, payload: ActionIn):
     viewer = request_viewer(request)
     case = selectors.case_get(viewer=viewer, number=number)
-    # One transaction: a refused step (a stale version, an action without evidence) leaves the uploads
-    # unclaimed, for the caller to cite again.
-    with transaction.atomic():
-        photos = attachments.photo_uploads_claim(viewer=viewer, handles=payload.photos, case_id=case.pk)
-        services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
-                          comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
-                          decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot,
-                          parent_number=payload.parent_number, reply=payload.reply, note=payload.note,
-                          missing=payload.missing or None,
-                          materials=[m.model_dump(exclude_defaults=True) | {"code": m.code}
-                                     for m in payload.materials] or None,
-                          delivery=payload.delivery.model_dump() if payload.delivery else None, photos=photos)
+    # Read and re-encoded before the step's transaction; cited inside it, so a refused step (a stale
+    # version, an action without evidence) leaves the uploads for the caller to cite again.
+    photos = attachments.photo_uploads_read(viewer=viewer, handles=payload.photos)
+    services.case_act(viewer=viewer, case_id=case.pk, action=action, version=payload.version,
+                      comment=payload.comment, unit_code=payload.unit_code, result=payload.result,
+                      decision=payload.decision, assignee_username=payload.assignee, slot=payload.slot,
+                      parent_number=payload.parent_number, reply=payload.reply, note=payload.note,
+                      missing=payload.missing or None,
+                      materials=[m.model_dump(exclude_defaults=True) | {"code": m.code}
+                                 for m in payload.materials] or None,
+                      delivery=payload.delivery.model_dump() if payload.delivery else None, photos=photos,
+                      then=lambda acted: attachments.photo_uploads_cite(viewer=viewer, handles=payload.photos,
+                                                                        case_id=acted.pk))
     return case_detail(request, selectors.case_get(viewer=viewer, number=number))
 
 

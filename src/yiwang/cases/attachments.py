@@ -79,12 +79,13 @@ def _check_photo_count(given: int, *, field: str) -> None:
                                field=field)
 
 
-def photo_uploads_claim(*, viewer, handles: list[str], case_id: int, field: str = "photos") -> list:
-    """The caller's own unclaimed uploads named by ``handles`` (POST /api/v1/uploads), as files for
-    ``photos_store`` to re-encode, now cited by the case: the API's way to bring a step's photos.
+def photo_uploads_read(*, viewer, handles: list[str], field: str = "photos") -> list:
+    """The caller's own uploads named by ``handles`` (POST /api/v1/uploads) that no case cites yet, as
+    files for ``photos_store`` to re-encode: the API's way to bring a report's or a step's photos.
 
-    Call it inside the transaction that takes the step, so a refused step leaves them unclaimed. The
-    stored upload is the file as sent; what the step keeps is photos_store's re-encoded copy.
+    Read before the case's transaction, so the re-encoding holds no lock (on SQLite, the writer's);
+    ``photo_uploads_cite`` then claims them inside it, checking again. The stored upload is the file
+    as sent; what the case keeps is photos_store's re-encoded copy.
     """
     from django.core.files.base import ContentFile
 
@@ -96,18 +97,32 @@ def photo_uploads_claim(*, viewer, handles: list[str], case_id: int, field: str 
     for i, handle in enumerate(handles):
         if handle in handles[:i]:
             raise ValidationFailed(_("同一个上传文件只能引用一次。"), field=f"{field}.{i}")
-    found = {u.token: u for u in Upload.objects.select_for_update().filter(
-        token__in=handles, user_id=viewer.user_id, case__isnull=True)}
+    found = {u.token: u for u in Upload.objects.filter(token__in=handles, user_id=viewer.user_id, case__isnull=True)}
     files = []
     for i, handle in enumerate(handles):
         upload = found.get(handle)
         if upload is None:
-            # Another person's handle, one already cited, or none at all: the same answer for each.
-            raise ValidationFailed(_("没有找到该上传文件，或它已被其他办件引用。请重新上传。"), field=f"{field}.{i}")
+            raise ValidationFailed(_upload_gone(), field=f"{field}.{i}")
         with default_storage.open(upload.path, "rb") as f:
             files.append(ContentFile(f.read(), name=upload.filename or "photo"))
-    Upload.objects.filter(pk__in=[u.pk for u in found.values()]).update(case_id=case_id)
     return files
+
+
+def photo_uploads_cite(*, viewer, handles: list[str], case_id: int, field: str = "photos") -> None:
+    """Mark the uploads ``photo_uploads_read`` gave as cited by the case, inside the transaction that
+    writes it: an upload another request cited meanwhile refuses the whole step, which rolls back."""
+    from yiwang.cases.models import Upload
+
+    if not handles:
+        return
+    claimed = Upload.objects.filter(token__in=handles, user_id=viewer.user_id, case__isnull=True).update(case_id=case_id)
+    if claimed != len(handles):
+        # Another person's handle, one already cited, or none at all: the same answer for each.
+        raise ValidationFailed(_upload_gone(), field=field)
+
+
+def _upload_gone() -> str:  # read when refusing: in the reader's language
+    return _("没有找到该上传文件，或它已被其他办件引用。请重新上传。")
 
 
 def _photo_store(upload, *, field: str, name: str) -> dict:

@@ -139,12 +139,14 @@ def case_act(
     result: str = "", decision: str = "", assignee_username: str | None = None, slot: dt.datetime | None = None,
     parent_number: str | None = None, extra: dict | None = None,
     reply: str = "", note: str = "", missing: list[str] | None = None, materials: list[dict] | None = None,
-    delivery: dict | None = None, photos: list | None = None,
+    delivery: dict | None = None, photos: list | None = None, then: Callable[[Case], None] | None = None,
 ) -> Case:
     """Take a workflow action on a case the viewer may see; exactly one of two racing actors wins.
 
     ``reply`` is what the resident reads, ``note`` what only staff read; ``comment`` (the older single
-    box) is taken as one or the other by the action's declaration (_replies_and_materials)."""
+    box) is taken as one or the other by the action's declaration (_replies_and_materials).
+    ``then(case)`` runs inside the step's transaction, after it: the caller's own rows that must stand
+    or fall with the step (the API's uploads, cited by it)."""
     # Evidence (处置/核查 before and after) is re-encoded and stored before the case is locked:
     # decoding nine phone photos takes seconds, and the lock would make every other actor wait for it.
     # The stored files are content-addressed; a step refused below leaves them unreferenced.
@@ -184,6 +186,8 @@ def case_act(
                     payload=extra)
         if claimed and Upload.objects.filter(pk__in=claimed, case__isnull=True).update(case_id=case.pk) != len(claimed):
             raise Conflict(_("上传的文件已被其他办件引用，请重新上传。"), field="materials")
+        if then is not None:
+            then(case)
         return case
 
 
