@@ -19,7 +19,8 @@ def test_a_record_out_of_reach_is_the_site_404_page_with_the_reason(client, worl
     assert "页面不存在" in html and 'class="top"' in html  # the site's layout, not a bare line
     unknown = client.get("/no-such-page/")
     assert unknown.status_code == 404 and "页面不存在" in unknown.content.decode()
-    assert "Http404" not in unknown.content.decode()
+    assert "Http404" not in unknown.content.decode() and "Resolver404" not in unknown.content.decode()
+    assert "您要找的页面或记录不存在" in unknown.content.decode()  # an unmatched URL: the plain reason
 
 
 @pytest.mark.django_db
