@@ -16,13 +16,15 @@ import os
 import platform
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+# The SQLite library yiwang runs on (pysqlite3's, not the system's): the same for both sides.
+from yiwang.core.backends.sqlite import sqlite3
 
 ROOT = Path(__file__).resolve().parent.parent
 # Benchmarks read staff pages as a signed-in staff member past the second factor: their users have

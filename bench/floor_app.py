@@ -30,9 +30,11 @@ import datetime as dt
 import fcntl
 import json
 import os
-import sqlite3
 import threading
 import time
+
+# The SQLite library yiwang runs on (pysqlite3's, not the system's): the same for both sides.
+from yiwang.core.backends.sqlite import sqlite3
 
 DB = os.environ.get("FLOOR_DB", "")
 INIT = [c.strip() for c in os.environ.get("FLOOR_INIT_COMMAND", "").split(";") if c.strip()]
