@@ -77,7 +77,8 @@ def test_verify_passes_with_reveals_on_open_and_closed_cases(world, case):
     case = Case.objects.get(pk=case.pk)
     case = case_act(viewer=clerk, case_id=case.pk, action="accept", version=case.version)
     case = case_act(viewer=handler, case_id=case.pk, action="decide", version=case.version, decision="approved")
-    case = case_act(viewer=clerk, case_id=case.pk, action="close", version=case.version)
+    case = case_act(viewer=clerk, case_id=case.pk, action="close", version=case.version,
+                    delivery={"method": "post", "tracking": "SF1234567890"})
     case_reveal_id(viewer=handler, case_id=case.pk, field="description", reason="归档核对")
     report = verify()
     assert report.ok, report.problems
