@@ -12,24 +12,10 @@ from PIL import Image
 from yiwang.cases.models import Case
 from yiwang.cases.services import case_act
 from yiwang.cases.services.confirmation import confirmation_token
+from yiwang.cases.tests.photos import gps_jpeg, jpeg
 
 pytestmark = pytest.mark.django_db
 PIN = {"lat": "34.4051", "lng": "108.7052"}
-
-
-def jpeg(color="gray", size=(64, 48), **save) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG", **save)
-    return out.getvalue()
-
-
-def gps_jpeg() -> bytes:
-    """A phone's photo: its maker, serial number and GPS position in EXIF, a comment after."""
-    exif = Image.Exif()
-    exif[0x010F] = "SpyPhone"
-    exif[0xA431] = "SERIAL-123456"
-    exif[0x8825] = {1: "N", 2: (34.0, 24.0, 18.0), 3: "E", 4: (108.0, 42.0, 19.0)}
-    return jpeg("green", (800, 600), exif=exif, comment=b"=1+1 hidden")
 
 
 def png_with_alpha() -> bytes:

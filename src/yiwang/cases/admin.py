@@ -13,11 +13,12 @@ from yiwang.cases.models import (
 )
 from yiwang.cases.selectors import staff_payload
 from yiwang.cases.services import workday_set
+from yiwang.core.admin import ReadOnlyAdmin
 from yiwang.core.idnumber import mask_data, mask_text
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
     """Read-only: cases change only through their workflow (the API, pages and CLI)."""
 
     list_display = ("id", "kind", "title_masked", "state", "holder_unit", "created_at", "due_at")
@@ -57,18 +58,9 @@ class CaseAdmin(admin.ModelAdmin):
     def result_masked(self, obj):
         return mask_text(obj.result, phones=False)
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdmin):
     list_display = ("case", "seq", "at", "action", "actor_name", "from_state", "to_state")
     exclude = ("payload",)
     readonly_fields = ("payload_masked",)
@@ -76,15 +68,6 @@ class CaseEventAdmin(admin.ModelAdmin):
     @admin.display(description="payload")
     def payload_masked(self, obj):
         return mask_data(staff_payload(obj.payload), phones=False)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Workday)
@@ -150,7 +133,7 @@ class CannedReplyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyAdmin):
     """Read-only: the retention sweep's log (docs/retention.md). Only the sweep writes it."""
 
     list_display = ("started_at", "finished_at", "cases", "counts_shown", "files_deleted", "error_count")
@@ -170,12 +153,3 @@ class RetentionRunAdmin(admin.ModelAdmin):
     def errors_shown(self, obj):
         # An error quotes an exception's text, which may quote data: ID numbers stay masked.
         return "\n".join(mask_text(str(e), phones=False) for e in obj.errors or [])
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -6,12 +6,13 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from yiwang.core import idnumber
+from yiwang.core.admin import ReadOnlyAdmin
 from yiwang.messages import texts
 from yiwang.messages.models import ChannelPreference, Message, MessageTemplate
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     """Read only: a message changes through the worker and `yiwang messages resend|confirm`, whose
     rules (never send an unknown one twice) an edit here would bypass."""
 
@@ -19,15 +20,6 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("status", "channel")
     search_fields = ("to", "dedupe_key")
     date_hierarchy = "created_at"
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MessageTemplateForm(forms.ModelForm):

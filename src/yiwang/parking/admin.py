@@ -8,6 +8,7 @@ from django.forms import BaseInlineFormSet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from yiwang.core.admin import ReadOnlyAdmin
 from yiwang.core.idnumber import mask_text
 from yiwang.parking import fees, penalties
 from yiwang.parking.models import (
@@ -81,17 +82,6 @@ class PenaltyRuleAdmin(admin.ModelAdmin):
     form = PenaltyRuleForm
     list_display = ("name", "zone_kind", "place_kind", "min_repeat", "decision", "amount", "active")
     list_filter = ("decision", "active")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ParkingSession)
