@@ -161,14 +161,16 @@ class ActionIn(Input):
     slot: dt.datetime | None = Field(None, description="home-visit time (schedule_visit)")
     parent_number: str | None = Field(None, max_length=40, description="the case a duplicate is merged into (merge)")
     reply: str = Field("", max_length=2000, description="to the resident: shown on their case page, /lookup/, "
-                       "Open311 and in their messages; required by reject, request_supplement, and decide 不予")
+                       "Open311 and in their messages; required by reject, request_supplement, decide 不予 and an incident's "
+                       "dismiss (不予立案)")
     note: str = Field("", max_length=2000, description="to colleagues only; required by transfer, escalate, "
                       "supervise. An older `comment` is taken as the reply or the note as the action declares")
     missing: list[str] = Field(default_factory=list, max_length=50,
                                description="request_supplement: codes of the matter's materials asked for")
     materials: list[Material] = Field(default_factory=list, max_length=50,
                                       description="resubmit: exactly the materials the supplement asked for")
-    delivery: DeliveryIn | None = Field(None, description="close: how the result reaches the applicant")
+    delivery: DeliveryIn | None = Field(None, description="close (办结) of an application: how the result reaches "
+                                        "the applicant; required there")
     photos: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=50,
         description=f"up to {attachments.MAX_PHOTOS} photos, on an action that takes evidence (an incident's "
