@@ -5,6 +5,7 @@ import pytest
 
 from yiwang.cases.models import Case, CaseEvent
 from yiwang.cases.services import case_create
+from yiwang.cases.tasks import run_announcements
 
 
 @pytest.fixture
@@ -21,8 +22,9 @@ def report(world, lat=34.405, lng=108.705):
 def test_the_board_lists_reports_with_their_suggested_unit_and_duplicates(operator, world,
                                                                         django_capture_on_commit_callbacks):
     first = report(world)
-    with django_capture_on_commit_callbacks(execute=True):  # intake checks run once the report commits
+    with django_capture_on_commit_callbacks(execute=True):
         second = report(world, lat=34.4051)
+    assert run_announcements() == 2  # the intake checks: the worker's job, queued with each report
     body = operator.get("/command/").content.decode()
     assert first.number in body and second.number in body
     assert "底张街道综合执法队" in body  # the suggestion for 乱停车 in 幸福里
