@@ -239,6 +239,28 @@ def test_hostile_text_is_stored_as_text_and_rendered_harmless(client, tmp_path):
 
 
 @pytest.mark.django_db
+def test_an_id_number_is_refused_in_the_published_identity(client, tmp_path):
+    """The name, signature and Open311 contact are published (every page, every SMS, Open311's
+    discovery): a person's ID number typed into one is refused beside the field, masked in the message."""
+    from yiwang.core.errors import ValidationFailed
+    from yiwang.org.district import district_set
+
+    for field in ("name", "short_name", "sms_signature", "open311_contact"):
+        with pytest.raises(ValidationFailed) as refused:
+            district_set(**{field: f"联系人 {ID_NUMBER}"})
+        assert refused.value.field == field and ID_NUMBER not in refused.value.message
+    district_set(open311_contact="热线 029-12345678，13800000000")  # a hotline and a phone are what a contact is
+    assert "029-12345678" in client.get("/open311/v2/discovery.json").content.decode()
+    leaky = copy(tmp_path)
+    identity_file = (leaky / "district.yaml").read_text(encoding="utf-8")
+    (leaky / "district.yaml").write_text(identity_file.replace("name: 青川新区", f"name: 青川新区{ID_NUMBER}"),
+                                         encoding="utf-8")
+    with pytest.raises(CommandError):
+        load(leaky)
+    assert ID_NUMBER not in client.get("/open311/v2/discovery.json").content.decode()
+
+
+@pytest.mark.django_db
 def test_only_a_superuser_edits_the_district_in_the_admin_and_every_page_follows(client):
     load()
     leader = get_user_model().objects.get(username="qc_leader")

@@ -28,7 +28,7 @@ from django.db.models import Avg
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
-from yiwang.core import clock, confcache
+from yiwang.core import clock, confcache, idnumber
 from yiwang.core.confcache import ConfigCache
 from yiwang.core.errors import ValidationFailed
 from yiwang.core.text import check_text
@@ -112,6 +112,11 @@ def check_row(row: District) -> None:
     for field in ("name", "short_name", "sms_signature", "open311_contact"):
         value = getattr(row, field)
         check_text(value, field=field)
+        # Shown to everyone (every page's title, Open311's discovery, every SMS): a person's ID number
+        # typed here would be published. A phone is fine: a hotline is what a contact is for.
+        if found := idnumber.find_in_text(value):
+            raise ValidationFailed(_("这里的内容会公开显示，不能含有身份证号(%(n)s)。") % {"n": idnumber.mask(found[0])},
+                                   field=field)
         limit = District._meta.get_field(field).max_length
         if len(value) > limit:
             raise ValidationFailed(_("不能超过 %(n)s 个字。") % {"n": limit}, field=field)
