@@ -173,3 +173,15 @@ def run_benchmark(name: str, ap: argparse.ArgumentParser, args: argparse.Namespa
             print(f"temp dir kept: {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wsgi_call(app, env: dict) -> str:
+    """One request through a WSGI app in this process, its body read and closed: the status line.
+    The profiles (intake_profile.py, incident_profile.py) time this alone, without HTTP or granian."""
+    status: list[str] = []
+    result = app(env, lambda s, h, exc_info=None: status.append(s))
+    for _chunk in result:
+        pass
+    if hasattr(result, "close"):
+        result.close()
+    return status[-1]

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import incident_intake  # noqa: E402
 import intake  # noqa: E402
-from common import YIWANG, log, run  # noqa: E402
+from common import YIWANG, log, run, wsgi_call  # noqa: E402
 from intake_profile import environ_for  # noqa: E402
 
 
@@ -50,7 +50,6 @@ def split(request: bytes) -> tuple[str, bytes, dict]:
 def drive(app, target, n: int) -> list[float]:
     """CPU seconds of each of ``n`` calls; a call that does not answer the target's success stops the run."""
     cpu: list[float] = []
-    status: list[str] = []
     for _ in range(n):
         request = target.request.next() if hasattr(target.request, "next") else target.request
         path, body, headers = split(request)
@@ -58,14 +57,10 @@ def drive(app, target, n: int) -> list[float]:
         path, _, query = path.partition("?")
         env.update(PATH_INFO=path, QUERY_STRING=query)
         c0 = time.process_time()
-        result = app(env, lambda s, h, exc_info=None: status.append(s))
-        for _chunk in result:
-            pass
-        if hasattr(result, "close"):
-            result.close()
+        status = wsgi_call(app, env)
         cpu.append(time.process_time() - c0)
-        if not status[-1].startswith(str(target.ok_status)):
-            raise SystemExit(f"{target.name}: answered {status[-1]}, not {target.ok_status}")
+        if not status.startswith(str(target.ok_status)):
+            raise SystemExit(f"{target.name}: answered {status}, not {target.ok_status}")
     return cpu
 
 

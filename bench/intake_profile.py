@@ -53,7 +53,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import bench_env, log  # noqa: E402
+from common import bench_env, log, wsgi_call  # noqa: E402
 from intake import BODY  # noqa: E402
 
 Driver = Callable[[object, bytes, dict, int], tuple[list[float], list[float]]]
@@ -173,19 +173,15 @@ def wsgi_driver(keyed: bool) -> Driver:
     """Call a WSGI app n times; (CPU s, wall s) of each call, with its answer read to the end."""
 
     def drive(app, body: bytes, headers: dict, n: int) -> tuple[list[float], list[float]]:
-        cpu, wall, status = [], [], []
+        cpu, wall = [], []
         for _ in range(n):
             env = environ_for(body, {**headers, "Idempotency-Key": uuid.uuid4().hex} if keyed else headers)
             c0, w0 = time.process_time(), time.perf_counter()
-            result = app(env, lambda s, h, exc_info=None: status.append(s))
-            for _chunk in result:
-                pass
-            if hasattr(result, "close"):
-                result.close()
+            status = wsgi_call(app, env)
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
-            if not status[-1].startswith("201"):
-                raise SystemExit(f"unexpected answer {status[-1]}")
+            if not status.startswith("201"):
+                raise SystemExit(f"unexpected answer {status}")
         return cpu, wall
 
     return drive
