@@ -99,3 +99,22 @@ def test_a_title_with_markup_is_shown_as_text_on_the_map(page, world, login):
                                el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})); }""")
     page.wait_for_function("() => [...document.querySelectorAll('.leaflet-tooltip')].some(t => t.textContent.includes('<img'))")
     assert page.evaluate("() => window.pwned") is None
+
+
+def test_on_a_phone_the_new_city_map_counts_incidents_per_community_and_a_circle_opens_them(new_page, world, shot,
+                                                                                             login):
+    """A new city's map draws one circle per community (not each incident); its link lists that
+    community's open incidents. At 390 px nothing scrolls sideways."""
+    some_cases(world)
+    phone = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    login(phone, "leader_kg", next_url="/dashboard/")
+    circles = phone.locator("#map path.leaflet-interactive:not(.map-outline)")
+    expect(circles).not_to_have_count(0)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot("dashboard-phone-clusters", phone)
+    config = phone.evaluate("JSON.parse(document.getElementById('map-data').textContent)")
+    assert config["clustered"] and config["incidents"] == 1
+    cluster = next(p for p in config["points"] if "kind=incident" in p["href"])
+    phone.goto(cluster["href"])
+    expect(phone.locator("main")).to_contain_text("路口乱停车")
+    expect(phone.locator("main")).not_to_contain_text("王大爷")  # the applications elsewhere in 空港 are not in it
