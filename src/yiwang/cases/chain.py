@@ -35,8 +35,12 @@ def seal(payload: dict) -> dict:
     return {**payload, SALT: secrets.token_hex(16)}
 
 
+# What a hash covers, as text: json.dumps with these options built a new encoder on every call.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _canonical(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 def sealed_digest(salt: str, value) -> str:
@@ -67,10 +71,9 @@ def event_hash(
         return payload[ATTESTED]
     if isinstance(payload, dict):
         payload = hashed_payload(payload)
-    body = json.dumps(
+    body = _canonical(
         [prev, seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor_id, action,
          from_state, to_state, from_unit_id, to_unit_id, payload],
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 

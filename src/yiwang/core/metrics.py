@@ -39,8 +39,17 @@ REQUEST_LATENCY = Histogram(
 )
 
 
+# (route, method, status class) → its histogram child: labels() validates and looks the labels up under
+# a lock on every call. Routes are URL pattern names, so the map stays as small as the URL conf.
+_children: dict[tuple[str, str, int], Histogram] = {}
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
-    REQUEST_LATENCY.labels(route=route, method=method, status=f"{status // 100}xx").observe(seconds)
+    key = (route, method, status // 100)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = REQUEST_LATENCY.labels(route=route, method=method, status=f"{status // 100}xx")
+    child.observe(seconds)
 
 
 def may_read_metrics(request: HttpRequest) -> bool:

@@ -19,7 +19,7 @@ from yiwang.cases.attachments import materials_from_caller
 from yiwang.cases.models import Case, Channel, Kind, Notification
 from yiwang.cases.services.actions import take
 from yiwang.cases.services.notifications import tell_resident
-from yiwang.cases.services.timeline import insert_opened, rules_for, staff_of, stored
+from yiwang.cases.services.timeline import insert_opened, new_row, rules_for, staff_of, stored
 from yiwang.cases.workflows import SYSTEM, Inputs, workflow
 from yiwang.catalog.selectors import MatterInfo, matter_info
 from yiwang.core import clock
@@ -182,7 +182,8 @@ def case_create(
         if due_at <= now:
             raise ValidationFailed(_("期限须晚于现在。"), field="due_at")
     key = _idempotency_key(viewer, proven_phone, idempotency_key)
-    case = Case(
+    case = new_row(
+        Case,
         kind=matter.kind, matter_id=matter.id, matter_version_id=matter.version_id,
         title=title or matter.name, description=description, form_data=form, materials=materials,
         applicant=applicant, applicant_name=applicant_name, applicant_phone=applicant_phone, channel=channel,
