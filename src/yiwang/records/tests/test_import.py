@@ -388,3 +388,46 @@ def test_on_postgresql_it_also_imports_with_the_row_by_row_key_checks(world, tmp
 
     assert Case.objects.count() == 2 and CaseEvent.objects.count() == 8
     verify_passes()
+
+
+# --- --rebuild-indexes ------------------------------------------------------------------------------
+
+
+def _indexes() -> list[str]:
+    return sorted(sql for _name, sql in bulk.writer_for_connection().index_definitions())
+
+
+def test_rebuild_indexes_writes_the_same_and_leaves_every_index_as_it_was(world, tmp_path):
+    before = _indexes()
+    assert any("case_search_idx" in sql or "case_created_idx" in sql for sql in before)
+
+    out, _err = run_import(tmp_path, senior("A"), senior("B"), args=("--rebuild-indexes",))
+
+    assert "imported 2 cases, 8 events and 2 ratings" in out
+    assert _indexes() == before
+    assert Case.objects.count() == 2 and Evaluation.objects.count() == 2
+    assert rollups.differences() == []
+    verify_passes()
+
+
+def test_rebuild_indexes_refused_or_crashed_leaves_the_indexes(world, tmp_path, monkeypatch):
+    before = _indexes()
+
+    message = refused(tmp_path, senior("A"), senior("B", matter="NO_SUCH"), args=("--rebuild-indexes",))
+    assert "line 2:" in message and "nothing was written" in message
+    assert _indexes() == before
+
+    _crash_on_second_events_write(monkeypatch)
+    with pytest.raises(RuntimeError):
+        bulk.import_cases(io.BytesIO(jsonl(*[senior(f"R{i}") for i in range(6)])), chunk=2, rebuild_indexes=True)
+    assert _indexes() == before
+    assert not Case.objects.exists() and not CaseEvent.objects.exists()
+
+
+def test_rebuild_indexes_needs_one_transaction(world, tmp_path):
+    message = refused(tmp_path, senior("A"), args=("--rebuild-indexes", "--commit-every", "10"))
+
+    assert "--rebuild-indexes needs the whole import in one transaction" in message
+    assert not Case.objects.exists()
+    with pytest.raises(ValueError):
+        bulk.import_cases(io.BytesIO(jsonl(senior("A"))), commit_every=10, rebuild_indexes=True)
