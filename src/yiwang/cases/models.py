@@ -378,6 +378,30 @@ class CaseMonthTally(models.Model):
         return f"{self.region_path} {self.kind}/{self.state} {self.month:%Y-%m}: {self.closed}"
 
 
+class CaseReceivedTally(models.Model):
+    """Cases received per region, kind, receiving unit and local month of submission, kept in step
+    like CaseTally (cases.rollups): a unit's "received" in a month (stats, the public figures).
+
+    The receiving unit is the one that first held the case: the holder at submission, which is the
+    first event's ``to_unit``. Later transfers do not move a case here, so a case counts once, in the
+    month it was submitted, for the unit it reached first; written once, on submission.
+    """
+
+    region_path = models.CharField(max_length=255)
+    kind = models.CharField(max_length=20)
+    unit_id = models.BigIntegerField()
+    month = models.DateField()  # the first day of the local month the case was submitted in
+    received = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region_path", "kind", "unit_id", "month"],
+                                               name="case_received_tally_key")]
+        indexes = [models.Index(fields=["month"], name="case_received_tally_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.region_path} {self.kind} {self.unit_id} {self.month:%Y-%m}: {self.received}"
+
+
 class Upload(models.Model):
     """A file someone uploaded to cite as a material: the only way a case comes to hold a file.
 

@@ -1,5 +1,5 @@
-"""Case tallies (``CaseTally``, ``CaseDayTally``, ``CaseMonthTally``): indicator rollups written in
-the same transaction as the timeline.
+"""Case tallies (``CaseTally``, ``CaseDayTally``, ``CaseMonthTally``, ``CaseReceivedTally``): indicator
+rollups written in the same transaction as the timeline.
 
 Every case contributes one to exactly one tally row, keyed by what the indicators group on. When a
 timeline write changes a case's key or its measures, the old row loses the case and the new row
@@ -11,6 +11,11 @@ The month tally counts closed cases only, so only a closing or a reopening moves
 more upsert on those events, none on the others). Whether a case was sent back before it closed is
 in its timeline, not its row: the upsert reads it there itself, from the events before the one
 being written, so working out the statements still needs no query.
+
+The received tally counts each case once, for the unit that first held it, in the month it was
+submitted: one more row in the submission's upsert batch, none on later steps (a case's region, kind
+and submission time do not change; were one to, the upsert would read that unit from the case's first
+event, as the month tally reads its rework).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from yiwang.cases.deadlines import is_on_time
-from yiwang.cases.models import Case, CaseDayTally, CaseEvent, CaseMonthTally, CaseTally
+from yiwang.cases.models import Case, CaseDayTally, CaseEvent, CaseMonthTally, CaseReceivedTally, CaseTally
 
 Key = tuple[str, str, str, bool, int, int]
 Measures = tuple[int, int, int, int]
@@ -58,7 +63,11 @@ MonthKey = tuple[str, str, str, int, dt.date]
 REWORK_ACTIONS = ("rework", "not_resolved", "reopen")
 # (case id, events before the one being written): where the month tally's upsert reads "reworked".
 Probe = tuple[int, int] | None
-Contribution = tuple[tuple[Key, Measures], dict[DayKey, tuple[int, int]], dict[MonthKey, Measures], Probe]
+RECEIVED_KEY_COLUMNS = ("region_path", "kind", "unit_id", "month")
+# The unit is None once the case is stored: the upsert then reads it from the case's first event.
+ReceivedKey = tuple[str, str, int | None, dt.date]
+Contribution = tuple[tuple[Key, Measures], dict[DayKey, tuple[int, int]], dict[MonthKey, Measures], Probe,
+                     dict[ReceivedKey, tuple[int]]]
 
 
 def month_of(moment: dt.datetime) -> dt.date:
@@ -68,7 +77,8 @@ def month_of(moment: dt.datetime) -> dt.date:
 
 def contributions(case: Case) -> Contribution:
     """Everything a case adds to the tallies: its CaseTally row, its CaseDayTally days, its
-    CaseMonthTally row once closed, and where its rework is read (None for a case not yet stored)."""
+    CaseMonthTally row once closed, where its rework is read (None for a case not yet stored), and its
+    CaseReceivedTally row (the unit that receives a new case is its holder, cases.models)."""
     days: dict[DayKey, list[int]] = {}
     days.setdefault((case.region_path, timezone.localdate(case.created_at), case.kind), [0, 0])[0] += 1
     key, measures = contribution(case)
@@ -78,7 +88,9 @@ def contributions(case: Case) -> Contribution:
         months[(case.region_path, case.kind, case.state, case.handling_unit_id or case.holder_unit_id,
                 month_of(case.closed_at))] = measures
     probe = (case.id, case.event_count) if case.id is not None else None
-    return (key, measures), {k: tuple(v) for k, v in days.items()}, months, probe
+    received = {(case.region_path, case.kind, case.holder_unit_id if probe is None else None,
+                 month_of(case.created_at)): (1,)}
+    return (key, measures), {k: tuple(v) for k, v in days.items()}, months, probe, received
 
 
 Statement = tuple[str, list]
@@ -109,6 +121,11 @@ def changes(before: Contribution | None, after: Contribution) -> list[Statement]
         # it leaves and the row it enters (None: a new case, sent back never).
         statement = month_statement(_deltas(old_months, after[2], len(MONTH_MEASURE_COLUMNS)),
                                     before[3] if before else None)
+        if statement is not None:
+            statements.append(statement)
+    old_received = before[4] if before else {}
+    if old_received != after[4]:
+        statement = received_statement(_deltas(old_received, after[4], 1), after[3])
         if statement is not None:
             statements.append(statement)
     return statements
@@ -149,6 +166,27 @@ def month_statement(rows: Iterable[tuple[tuple, Iterable[int]]], probe: Probe) -
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(MONTH_KEY_COLUMNS):])
     sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_sql] * len(rows))} "
            f"ON CONFLICT ({', '.join(MONTH_KEY_COLUMNS)}) DO UPDATE SET {updates}")
+    return sql, params
+
+
+def received_statement(rows: Iterable[tuple[tuple, Iterable[int]]], probe: Probe) -> Statement | None:
+    """The upsert of CaseReceivedTally rows (key, [received]); a key whose unit is None takes the
+    unit of event 1 of case ``probe[0]`` (by the unique (case, seq) index). One statement."""
+    rows = sorted(((tuple(key), tuple(values)) for key, values in rows if any(values)),
+                  key=lambda row: (row[0][0], row[0][1], row[0][2] or 0, row[0][3]))
+    if not rows:
+        return None
+    if probe is None and any(key[2] is None for key, _values in rows):
+        raise ValueError("a stored case's receiving unit is read from its first event: its id is needed")
+    table = CaseReceivedTally._meta.db_table
+    first_unit = f"(SELECT to_unit_id FROM {CaseEvent._meta.db_table} WHERE case_id = %s AND seq = 1)"
+    sql_rows, params = [], []
+    for (path, kind, unit, month), (received,) in rows:
+        sql_rows.append(f"(%s, %s, {'%s' if unit is not None else first_unit}, %s, %s)")
+        params.extend((path, kind, unit if unit is not None else probe[0], month, received))
+    sql = (f"INSERT INTO {table} ({', '.join(RECEIVED_KEY_COLUMNS)}, received) VALUES {', '.join(sql_rows)} "
+           f"ON CONFLICT ({', '.join(RECEIVED_KEY_COLUMNS)}) DO UPDATE SET received = {table}.received + "
+           "excluded.received")
     return sql, params
 
 
@@ -294,6 +332,26 @@ def stored_months() -> dict[MonthKey, MonthRow]:
             .values_list(*MONTH_KEY_COLUMNS, *MONTH_MEASURE_COLUMNS, "reworked")}
 
 
+def _received_group_by_sql() -> str:
+    case, events = Case._meta.db_table, CaseEvent._meta.db_table
+    return (
+        f"SELECT {case}.region_path, {case}.kind, COALESCE(e.to_unit_id, 0), {local_month_sql(f'{case}.created_at')}, "
+        f"COUNT(*) FROM {case} JOIN {events} e ON e.case_id = {case}.id AND e.seq = 1 GROUP BY 1, 2, 3, 4"
+    )
+
+
+def recompute_received() -> dict[tuple[str, str, int, dt.date], int]:
+    """The received tallies as the cases and their first events say they should be."""
+    with connection.cursor() as cursor:
+        cursor.execute(_received_group_by_sql(), [])
+        return {(r[0], r[1], int(r[2]), as_date(r[3])): int(r[4]) for r in cursor.fetchall()}
+
+
+def stored_received() -> dict[tuple[str, str, int, dt.date], int]:
+    return {tuple(r[:4]): r[4] for r in CaseReceivedTally.objects.exclude(received=0)
+            .values_list(*RECEIVED_KEY_COLUMNS, "received")}
+
+
 def stored() -> dict[Key, Measures]:
     return {
         tuple(row[:6]): tuple(row[6:])
@@ -318,8 +376,10 @@ def differences(limit: int = 10) -> list[str]:
     """Where the stored tallies and a recomputation disagree (empty when they agree)."""
     out = mismatches("tally", "cases", recompute(), stored(), limit)
     out += mismatches("day tally", "cases", recompute_days(), stored_days(), limit - len(out))
-    return out + mismatches("month tally", "cases and their timelines", recompute_months(), stored_months(),
-                            limit - len(out))
+    out += mismatches("month tally", "cases and their timelines", recompute_months(), stored_months(),
+                      limit - len(out))
+    return out + mismatches("received tally", "cases and their first events", recompute_received(),
+                            stored_received(), limit - len(out))
 
 
 def lock_for_rebuild(cursor, *tables: str) -> None:
@@ -340,8 +400,9 @@ def rebuild() -> int:
     days = CaseDayTally._meta.db_table
     months = CaseMonthTally._meta.db_table
     month_columns = ", ".join((*MONTH_KEY_COLUMNS, *MONTH_MEASURE_COLUMNS, "reworked"))
+    received = CaseReceivedTally._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        lock_for_rebuild(cursor, table, days, months)
+        lock_for_rebuild(cursor, table, days, months, received)
         cursor.execute(f"DELETE FROM {table}", [])
         cursor.execute(f"INSERT INTO {table} ({columns}) {_group_by_sql()}", [])
         rows = cursor.rowcount
@@ -350,4 +411,8 @@ def rebuild() -> int:
         rows += cursor.rowcount
         cursor.execute(f"DELETE FROM {months}", [])
         cursor.execute(f"INSERT INTO {months} ({month_columns}) {_month_group_by_sql()}", [])
+        rows += cursor.rowcount
+        cursor.execute(f"DELETE FROM {received}", [])
+        cursor.execute(f"INSERT INTO {received} ({', '.join(RECEIVED_KEY_COLUMNS)}, received) "
+                       f"{_received_group_by_sql()}", [])
         return rows + cursor.rowcount

@@ -68,6 +68,8 @@ def tallies_snapshot() -> dict:
         "case_months": sorted([path, kind, state, unit, month.strftime("%Y-%m"), *measures]
                               for (path, kind, state, unit, month), measures in
                               case_rollups.stored_months().items()),
+        "case_received": sorted([path, kind, unit, month.strftime("%Y-%m"), n]
+                                for (path, kind, unit, month), n in case_rollups.stored_received().items()),
         "ratings": sorted([*key, n] for key, n in rating_rollups.stored().items()),
         "rating_months": sorted([path, unit, rating, month.strftime("%Y-%m"), n]
                                 for (path, unit, rating, month), n in rating_rollups.stored_months().items()),

@@ -6,7 +6,7 @@ the same scope, period and kinds are the same number (tested). Only counts and r
 name or text.
 
 - per region (area › city › town › community): ``region_breakdown``'s total and its children;
-- per handling unit: ``indicators``' unit rows;
+- per handling unit: ``indicators``' unit rows (in a month, "received" by the unit that first held a case);
 - over all time, and for one month (``month=``) from the month tallies, the rework rate included;
 - per month, submitted and closed from the day tallies (``day_counts``, as the weekly trend).
 
@@ -119,12 +119,12 @@ def _unit_figures(row: dict | None) -> dict:
 
 
 def _unit_month_figures(row: dict | None, month: dt.date) -> dict:
-    """An indicators() unit row of one month. A unit's month has no "received": the day tallies a
-    month's submissions are counted in know the region, not the unit a case would end at."""
-    row = row or {"closed": 0, "on_time_rate": None, "ratings": 0, "bad_reviews": 0, "satisfaction_rate": None,
-                  "incidents_closed": 0, "incidents_reworked": 0, "rework_rate": None}
+    """An indicators() unit row of one month. "Received": the cases submitted that month that the
+    unit held first (cases.models.CaseReceivedTally), as the dashboard's month table counts them."""
+    row = row or {"received": 0, "closed": 0, "on_time_rate": None, "ratings": 0, "bad_reviews": 0,
+                  "satisfaction_rate": None, "incidents_closed": 0, "incidents_reworked": 0, "rework_rate": None}
     return {
-        "month": month.strftime("%Y-%m"), "received": None, "closed": row["closed"],
+        "month": month.strftime("%Y-%m"), "received": row["received"], "closed": row["closed"],
         "on_time_rate": row["on_time_rate"], "ratings": row["ratings"], "bad_reviews": row["bad_reviews"],
         "satisfaction_rate": row["satisfaction_rate"], "incidents_closed": row["incidents_closed"],
         "incidents_reworked": row["incidents_reworked"], "rework_rate": row["rework_rate"],

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yiwang.cases.deadlines import late_q, overdue_q
-from yiwang.cases.models import Case, CaseDayTally, CaseMonthTally, CaseTally, Kind
+from yiwang.cases.models import Case, CaseDayTally, CaseMonthTally, CaseReceivedTally, CaseTally, Kind
 from yiwang.cases.workflows import WORKFLOWS
 from yiwang.core import clock
 from yiwang.core.db import stale_ok
@@ -112,6 +112,17 @@ def _received_in(viewer: Viewer, region_path: str | None, month: dt.date, kinds:
             .values("region_path").annotate(cases=Sum("submitted")).order_by())
 
 
+def received_by_unit(viewer: Viewer, region_path: str | None, month: dt.date, kinds: Kinds) -> dict[int, int]:
+    """Cases submitted in ``month`` by the unit that first held them (cases.models.CaseReceivedTally)."""
+    qs = CaseReceivedTally.objects.using(stale_ok()).filter(
+        scope_q(viewer, holder_field="unit_id", resident_field=None), month=month).exclude(received=0)
+    if region_path:
+        qs = qs.filter(region_path__startswith=region_path)
+    if kinds is not None:
+        qs = qs.filter(kind__in=sorted(kinds))
+    return dict(qs.values_list("unit_id").annotate(n=Sum("received")).order_by())
+
+
 def responsible_unit_id(row: dict) -> int:
     """The unit a tally row counts for: its holder while open, its handler (else holder) once closed."""
     if row["closed"]:
@@ -162,19 +173,23 @@ def indicators(*, viewer: Viewer, region_code: str | None = None, month: dt.date
             cases = cases.filter(kind__in=sorted(kinds))
         overdue_open = cases.filter(overdue_q(clock.now())).count()
         received = sum(by_state.values())
+        received_units: dict[int, int] = {}
     else:
         overdue_open = None
         received = sum(row["cases"] for row in _received_in(viewer, region_path, month, kinds))
+        received_units = received_by_unit(viewer, region_path, month, kinds)
     ratings = evaluation_counts(viewer=viewer, region_path=region_path, month=month)
     rated = rating_counts_by_unit(viewer=viewer, region_path=region_path, month=month)
     no_ratings = {"ratings": 0, "bad_reviews": 0, "satisfaction_rate": None}
     units = []
-    for unit_id in sorted(set(open_by_unit) | set(closed_by_unit) | set(rated)):
+    for unit_id in sorted(set(open_by_unit) | set(closed_by_unit) | set(rated) | set(received_units)):
         unit = h.units.get(unit_id)
         agg = closed_by_unit.get(unit_id, zero)
         units.append({
             "unit": unit.code if unit else str(unit_id), "name": unit.name if unit else "",
             "level": h.regions[unit.region_id].level if unit else "", "open": open_by_unit.get(unit_id, 0),
+            # In a month: submitted then and first held by the unit; over all time None (held or handled).
+            "received": received_units.get(unit_id, 0) if month else None,
             "closed": agg["closed"], "on_time_rate": percent(agg["on_time"], agg["with_due"]),
             "incidents_closed": agg["rework_base"], "incidents_reworked": agg["reworked"],
             "rework_rate": percent(agg["reworked"], agg["rework_base"]),
@@ -496,6 +511,10 @@ class FigureFilters:
     unit_code: str | None = None  # counted for this unit (see responsible_unit_q)
     week: str | None = None  # ISO week of submission, or of closing when closed is set
     rating: str | None = None  # "any" rated, "bad" (差评), "good"
+    # A local month (its first day): of submission, of closing when closed, late or level is set, of
+    # rating when rating is; as the dashboard's month figures count them.
+    month: dt.date | None = None
+    received: bool = False  # with unit_code: received by that unit (its first holder, CaseReceivedTally)
 
 
 def figure_cases(*, viewer: Viewer, filters: FigureFilters):
@@ -524,13 +543,24 @@ def figure_cases(*, viewer: Viewer, filters: FigureFilters):
     if f.unit_code:
         unit_id = hierarchy().unit(f.unit_code).id
         # A rating counts for the unit recorded on it (feedback's tallies), whatever has happened since.
-        qs = qs.filter(evaluation__handling_unit_id=unit_id) if f.rating else qs.filter(responsible_unit_q(unit_id))
+        if f.rating:
+            qs = qs.filter(evaluation__handling_unit_id=unit_id)
+        elif f.received:
+            qs = qs.filter(events__seq=1, events__to_unit_id=unit_id)
+        else:
+            qs = qs.filter(responsible_unit_q(unit_id))
     if f.week:
         try:
             start, end = week_bounds(f.week)
         except ValueError:
             raise ValidationFailed(_("周次应写作 2026-W48 这样的格式。"), field="week") from None
         field = "closed_at" if f.closed else "created_at"
+        qs = qs.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    if f.month:
+        start = timezone.make_aware(dt.datetime.combine(f.month, dt.time.min))
+        end = timezone.make_aware(dt.datetime.combine(next_month(f.month), dt.time.min))
+        field = ("evaluation__created_at" if f.rating else
+                 "closed_at" if f.closed or f.late or f.level else "created_at")
         qs = qs.filter(**{f"{field}__gte": start, f"{field}__lt": end})
     if f.rating == "any":
         qs = qs.filter(evaluation__isnull=False)

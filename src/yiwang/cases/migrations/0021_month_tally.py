@@ -2,10 +2,9 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    # The day tallies gain their kind and the month tallies start: both recounted from the cases.
-    from yiwang.cases import rollups
-
-    rollups.rebuild()
+    # Counted by 0022_received_tally instead: rollups.rebuild() now also writes a table that does not
+    # exist yet at this point, and 0022 recounts every case tally anyway.
+    pass
 
 
 class Migration(migrations.Migration):

@@ -92,7 +92,7 @@ def test_a_reopened_case_leaves_its_month_and_closes_again_as_reworked_in_the_ne
     assert verify().ok and not all_rollups.differences()
 
 
-def test_closing_adds_one_statement_and_opening_none(world, django_assert_num_queries):
+def test_closing_adds_one_statement_and_opening_one_for_its_receiving_unit(world, django_assert_num_queries):
     with clock.frozen_at(MONDAY):
         case = reported(world)
         before = rollups.contributions(case)
@@ -102,8 +102,9 @@ def test_closing_adds_one_statement_and_opening_none(world, django_assert_num_qu
             "INSERT INTO cases_casetally", "INSERT INTO cases_casedaytally", "INSERT INTO cases_casemonthtally"]
         opened = rollups.contributions(Case(region_path="/XX/", kind="incident", state="reported", holder_unit_id=1,
                                             created_at=MONDAY, event_count=0))
+        # A submission: its holder receives it (a literal id, the case has none yet); no month row.
         assert [sql.split(" (")[0] for sql, _params in rollups.changes(None, opened)] == [
-            "INSERT INTO cases_casetally", "INSERT INTO cases_casedaytally"]
+            "INSERT INTO cases_casetally", "INSERT INTO cases_casedaytally", "INSERT INTO cases_casereceivedtally"]
 
 
 def test_verify_names_a_tampered_month_tally_and_rebuild_repairs_it(world):
