@@ -57,6 +57,7 @@ def dashboard(request):
     except ValidationFailed as exc:
         month, month_error = clock.today().replace(day=1), exc.message
     in_month = stats.region_breakdown(viewer=viewer, region_code=code, month=month)
+    month_figures = stats.indicators(viewer=viewer, region_code=code, month=month)
     cases_url = reverse("stats:cases")
 
     def href(**params) -> str:
@@ -80,6 +81,9 @@ def dashboard(request):
     levels = dict(Level.choices)
     units = sorted(({**unit, "level_label": levels.get(unit["level"], "")} for unit in figures["by_unit"]),
                    key=lambda u: (-u["open"], -u["closed"], u["unit"]))
+    month_units = sorted(({**unit, "level_label": levels.get(unit["level"], "")}
+                          for unit in month_figures["by_unit"]),
+                         key=lambda u: (-u["received"], -u["closed"], u["unit"]))
     context = {
         "place": place, "region": place.region, "rows": rows, "total": breakdown["total"], "units": units,
         "figures": figures, "trend": trend, "states": states, "region_query": _query(region=code),
@@ -88,6 +92,7 @@ def dashboard(request):
         "map_config": _map_config(place, breakdown["rows"], viewer=viewer),
         "now": clock.now(), "month": month.strftime("%Y-%m"), "month_error": month_error,
         "month_rows": [{**row, **_row_links(row)} for row in in_month["rows"]], "month_total": in_month["total"],
+        "month_units": month_units, "month_query": _query(region=code, month=month.strftime("%Y-%m")),
     }
     return render(request, "stats/dashboard.html", context, status=422 if month_error else 200)
 
@@ -163,6 +168,7 @@ def _fit(points: list[dict], width: int = 800, height: int = 300) -> tuple[list[
 
 
 def _filters(query) -> stats.FigureFilters:
+    """The list's filters from the query; ValidationFailed for a malformed month."""
     def flag(name: str) -> bool:
         return query.get(name) == "1"
 
@@ -171,6 +177,7 @@ def _filters(query) -> stats.FigureFilters:
         state=query.get("state") or None, open=flag("open"), closed=flag("closed"), overdue=flag("overdue"),
         late=flag("late"), level=query.get("level") or None, unit_code=query.get("unit") or None,
         week=query.get("week") or None, rating=query.get("rating") or None,
+        month=parse_month(query["month"]) if query.get("month") else None, received=flag("received"),
     )
 
 
@@ -184,6 +191,11 @@ def _describe(filters: stats.FigureFilters, place: stats.DashboardRegion) -> lis
         out.append(filters.state)
     if filters.week:
         out.append((_("%(w)s 办结") if filters.closed else _("%(w)s 提交")) % {"w": filters.week})
+    if filters.month:
+        month = filters.month.strftime("%Y-%m")
+        out.append(_("%(m)s 评价") % {"m": month} if filters.rating else
+                   _("%(m)s 办结") % {"m": month} if filters.closed or filters.late or filters.level else
+                   _("%(m)s 提交") % {"m": month})
     for on, text in [
         (filters.open, _("在办")), (filters.closed and not filters.week, _("已办结")), (filters.overdue, _("超期")),
         (filters.late, _("超期办结")), (filters.rating == "any", _("已评价")), (filters.rating == "bad", _("差评")),
@@ -194,7 +206,8 @@ def _describe(filters: stats.FigureFilters, place: stats.DashboardRegion) -> lis
     if filters.level in Level.values:
         out.append(_("%(level)s办结") % {"level": Level(filters.level).label})
     if filters.unit_code:
-        out.append(hierarchy().unit(filters.unit_code).name)
+        name = hierarchy().unit(filters.unit_code).name
+        out.append(_("%(unit)s首次受理") % {"unit": name} if filters.received else name)
     return out
 
 
@@ -211,10 +224,10 @@ def _list_order(filters: stats.FigureFilters) -> str:
 def cases(request):
     """The cases behind a dashboard figure, keyset-paged, with an Excel export of the same filters."""
     viewer = request_viewer(request)
-    filters = _filters(request.GET)
     params = request.GET.copy()
     params.pop("cursor", None)
     try:
+        filters = _filters(request.GET)
         place = stats.dashboard_region(viewer=viewer, region_code=filters.region_code)
         qs = stats.figure_cases(viewer=viewer, filters=filters)
         page = paginate(qs.select_related("matter", "holder_unit", "evaluation"), order=_list_order(filters),
@@ -229,7 +242,8 @@ def cases(request):
     context = {
         "place": place, "region": place.region, "total": qs.count(), "rows": rows, "page": page,
         "description": _describe(filters, place), "query": params.urlencode(),
-        "dashboard_query": _query(region=place.region.code if place.region else None),
+        "dashboard_query": _query(region=place.region.code if place.region else None,
+                                  month=filters.month.strftime("%Y-%m") if filters.month else None),
     }
     return render(request, "stats/cases.html", context)
 
@@ -249,8 +263,8 @@ def _rating_of(case) -> dict | None:
 def cases_export(request):
     """The same list as an .xlsx file (phone numbers masked)."""
     viewer = request_viewer(request)
-    filters = _filters(request.GET)
     try:
+        filters = _filters(request.GET)
         qs = stats.figure_cases(viewer=viewer, filters=filters)
     except NotFound:
         raise
