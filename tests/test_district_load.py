@@ -109,6 +109,7 @@ def test_without_a_district_pages_name_no_place(client, settings):
     home = client.get("/").content.decode()
     assert re.search(r"<title>\s*一网通办\s*</title>", home)
     assert not XIXIAN.search(home)
+    assert '<script id="map-bounds" type="application/json">null</script>' in home  # maps pan freely
     assert client.get("/open311/v2/discovery.json").json()["contact"] == "“一网”平台管理员"
 
 
@@ -274,7 +275,10 @@ def test_only_a_superuser_edits_the_district_in_the_admin_and_every_page_follows
         "bounds": "[[30.5, 104.8], [30.7, 105.0]]", "sms_signature": "【青川示范区】", "open311_contact": ""})
     assert response.status_code == 302, response.content.decode()[:2000]
     client.logout()
-    assert "青川示范区" in client.get("/").content.decode()
+    page = client.get("/").content.decode()
+    assert "青川示范区" in page
+    # Every map is kept within the district's bounds (web/map.js reads them from the base template).
+    assert '<script id="map-bounds" type="application/json">[[30.5, 104.8], [30.7, 105.0]]</script>' in page
     assert client.get("/open311/v2/discovery.json").json()["contact"] == "青川示范区“一网”平台管理员"
     client.force_login(admin)
     response = client.post(f"/admin/org/district/{row.pk}/change/", {"name": "青川\x07"})

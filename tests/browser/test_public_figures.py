@@ -56,3 +56,33 @@ def test_an_outsider_reads_the_figures_and_the_map_and_an_operator_hides_a_repor
 
     page.goto("/open/map/")
     expect(page.locator("#incident-list li")).to_have_text("—")
+
+
+def _outlines_on_screen(page) -> int:
+    """How many of the map's grid outlines are at least partly inside the map's box."""
+    return page.evaluate("""() => {
+        const map = document.querySelector('#map').getBoundingClientRect();
+        return [...document.querySelectorAll('#map path.map-outline')].filter(p => {
+            const r = p.getBoundingClientRect();
+            return r.right > map.left && r.left < map.right && r.bottom > map.top && r.top < map.bottom;
+        }).length;
+    }""")
+
+
+def test_a_phone_map_cannot_be_dragged_away_from_the_district(new_page, world, settings):
+    settings.YIWANG_TILE_URL = settings.YIWANG_TIANDITU_KEY = ""
+    # org.district's south,west,north,east: around the test world's three grids
+    settings.YIWANG_MAP_BOUNDS = "34.40,108.70,34.41,108.75"
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    page.goto("/open/map/")
+    expect(page.locator("#map path.map-outline").first).to_be_attached()
+    assert _outlines_on_screen(page) > 0
+    box = page.locator("#map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for _ in range(8):  # 2,400 px east: without the bounds every outline leaves the screen
+        page.mouse.move(x + 150, y)
+        page.mouse.down()
+        page.mouse.move(x - 150, y, steps=5)
+        page.mouse.up()
+    page.wait_for_timeout(300)  # Leaflet eases the map back inside its bounds
+    assert _outlines_on_screen(page) > 0

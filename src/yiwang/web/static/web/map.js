@@ -1,11 +1,15 @@
 // A Leaflet map from a JSON config: {center:[lat,lng], zoom, points:[{lat,lng,label,href,color,radius}], outlines, pick:bool}.
 // The base layer is the site's (#map-base, yiwang.core.maps): tiles when configured, else the grid
 // outlines from /maps/outlines.json, so a map in a closed network is never a grey square.
+// The district's bounds (#map-bounds, org.district; null when not configured) keep every map near the
+// district: a resident dragging a phone map cannot lose it on the other side of the world.
 // With pick, a click (or Enter on the focused map) sets the hidden #lat/#lng inputs and a marker.
 // Maps inside an htmx-swapped panel (the workbench case page) are drawn again after each swap.
 (function () {
   var baseEl = document.getElementById("map-base");
   var base = baseEl ? JSON.parse(baseEl.textContent) : [];
+  var boundsEl = document.getElementById("map-bounds");
+  var limits = boundsEl ? JSON.parse(boundsEl.textContent) : null;
   var outlineStyle = { color: "#57606a", weight: 1, fillOpacity: 0.04, className: "map-outline" };
   function named(f, l) { var tip = document.createElement("span"); tip.textContent = f.properties.name; l.bindTooltip(tip); }
   function baseOutlines(map, fit) {
@@ -26,7 +30,12 @@
     // Inside an htmx-swapped panel the config rides on the element itself (data-map-json): htmx
     // re-inserts the panel's <script> tags, so a json_script next to it is not there to read yet.
     var cfg = JSON.parse(el.dataset.mapJson || document.getElementById(el.dataset.mapConfig).textContent);
-    var map = L.map(el, { keyboard: true }).setView(cfg.center, cfg.zoom || 11);
+    var options = { keyboard: true };
+    if (limits) {  // half the district's size again on each side: room for a point just outside it
+      options.maxBounds = L.latLngBounds(limits).pad(0.5);
+      options.maxBoundsViscosity = 1.0;
+    }
+    var map = L.map(el, options).setView(cfg.center, cfg.zoom || 11);
     base.forEach(function (t) {
       L.tileLayer(t.url, { maxZoom: t.max_zoom || 19, subdomains: t.subdomains || "abc", attribution: t.attribution || "" }).addTo(map);
     });
