@@ -20,6 +20,7 @@ One command (``.venv/bin/python bench/import_rate.py``):
 ``--compare SRC`` repeats steps 1 and 3 with ``PYTHONPATH=SRC`` (the ``src`` of another checkout, e.g. a
 ``git worktree`` of an older commit) against a second scratch database (``<name>_cmp``), with the same
 file, alternating ``--rounds`` times, so both figures come from the same run on the same machine.
+``--import-args`` times this checkout's importer with those arguments too (``this+args``).
 Results go to bench/results/import_rate-<timestamp>.json.
 """
 
@@ -73,8 +74,9 @@ class Target:
         self.env = {k: v for k, v in self.env.items() if not k.startswith("GRANIAN_")}
         if self.kind == "postgres":
             self.env["YIWANG_DATABASE_URL"] = f"{PG_SERVER}/{dbname}"
-        if src:
-            self.env["PYTHONPATH"] = src
+        # This checkout's code, not whichever the venv's editable install points at.
+        self.env["PYTHONPATH"] = src or str(ROOT / "src")
+        self.extra: list[str] = []
 
     def _pg(self, dbname: str):
         import psycopg
@@ -195,6 +197,10 @@ def verify(target: Target) -> str:
 
 def bench(args, tmp: Path) -> tuple[dict, int]:
     targets = [Target(args, tmp, "this", None, PG_NAME)]
+    if args.import_args:
+        with_args = Target(args, tmp, "this+args", None, PG_NAME + "_args")
+        with_args.extra = args.import_args
+        targets = [with_args, *targets] if args.compare else [with_args]
     if args.compare:
         targets.append(Target(args, tmp, "compare", args.compare, PG_NAME + "_cmp"))
     data = Path(args.data) if args.data else tmp / "cases.jsonl"
@@ -204,8 +210,9 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
             target.fresh()
             if not data.exists():
                 generate(target, args.cases, data, f"{args.seed}")
-            files = split(data, args.jobs if args.db == "postgres" else 1)
-            result = timed_import(target, files, args.import_args)
+            jobs = args.args_jobs if target.extra and args.args_jobs else args.jobs
+            files = split(data, jobs if args.db == "postgres" else 1)
+            result = timed_import(target, files, target.extra)
             result["round"] = r + 1
             if args.verify:
                 result["verify"] = verify(target)
@@ -218,7 +225,8 @@ def bench(args, tmp: Path) -> tuple[dict, int]:
     if args.compare:
         def best(label):
             return max(x["cases_per_s"] for x in runs if x["label"] == label)
-        print(f"this / compare, best round each: {best('this') / best('compare'):.2f}")
+        for label in sorted({x["label"] for x in runs} - {"compare"}):
+            print(f"{label} / compare, best round each: {best(label) / best('compare'):.2f}")
     return {"benchmark": "import_rate", "environment": environment(db=args.db, cases=args.cases, jobs=args.jobs,
                                                                    compare=args.compare), "runs": runs}, 0
 
@@ -230,9 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=200_000, help="cases generated and imported, default 200,000")
     ap.add_argument("--jobs", type=int, default=1,
                     help="PostgreSQL: imports at once, each a slice of the file in its own transaction; default 1")
+    ap.add_argument("--args-jobs", type=int, default=0,
+                    help="--jobs for this+args (default: --jobs); 1 for --rebuild-indexes, which locks the tables")
     ap.add_argument("--compare", metavar="SRC", help="also time the importer of SRC (PYTHONPATH) in the same run")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the timed imports (fresh databases), default 1")
-    ap.add_argument("--import-args", default="", help="more arguments for `yiwang import`, e.g. '--commit-every 50000'")
+    ap.add_argument("--import-args", default="",
+                    help="more arguments for this checkout's `yiwang import`, e.g. '--rebuild-indexes'; with --compare, "
+                         "this checkout is timed both with them (this+args) and without (this)")
     ap.add_argument("--no-verify", dest="verify", action="store_false", help="skip `yiwang verify` after each import")
     ap.add_argument("--data", metavar="FILE", help="the generated cases: reused when FILE exists (its own count), "
                     "else generated into it and kept")
@@ -249,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def cleanup():
         if args.db == "postgres" and not args.keep:
-            for name in (PG_NAME, PG_NAME + "_cmp"):
+            for name in (PG_NAME, PG_NAME + "_cmp", PG_NAME + "_args"):
                 with contextlib.suppress(Exception):
                     import psycopg
 

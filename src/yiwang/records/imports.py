@@ -712,6 +712,10 @@ class PostgresWriter(Writer):
             # Sorting one table's worth of keys at the end is cheaper than a B-tree insert per row: a
             # larger sort memory for this transaction only keeps each index build in one pass.
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            # Locked before the definitions are read: a second import doing the same waits here for the
+            # first to commit, instead of reading the definition of an index being dropped under it.
+            cursor.execute(f'LOCK TABLE "{self.cases.name}", "{self.events.name}", "{self.ratings.name}" '
+                           "IN ACCESS EXCLUSIVE MODE")
             cursor.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
                            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique ORDER BY 1",
                            [[self.cases.name, self.events.name, self.ratings.name]])
