@@ -12,7 +12,7 @@ from yiwang.core import idnumber
 from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.grid.models import Building, Camera, Household, HouseholdMember, Organisation
 from yiwang.org.models import Level, Region, Resident, Role
-from yiwang.org.selectors import Viewer, hierarchy, scope_q
+from yiwang.org.selectors import RegionInfo, Viewer, hierarchy, scope_q
 
 FLAGS = ("elderly_alone", "low_income", "poverty")
 
@@ -39,6 +39,15 @@ def grid_list(*, viewer: Viewer, community_code: str | None = None) -> list[Regi
 def grid_get(*, viewer: Viewer, code: str) -> Region:
     grid = grid_queryset(viewer).select_related("parent").filter(code=code).first()
     if grid is None:
+        raise NotFound(_("没有找到网格 %(code)s，或您无权查看。") % {"code": code}, field="code")
+    return grid
+
+
+def grid_info(*, viewer: Viewer, code: str) -> RegionInfo:
+    """grid_get's grid and refusal from the cached hierarchy, without its row: what a report needs."""
+    h = hierarchy()
+    grid = h.regions.get(h.region_by_code.get(code, -1))
+    if grid is None or grid.level != Level.GRID or not viewer.can_see_path(grid.path):
         raise NotFound(_("没有找到网格 %(code)s，或您无权查看。") % {"code": code}, field="code")
     return grid
 

@@ -41,7 +41,7 @@ from yiwang.grid.models import (
 )
 from yiwang.org import geo
 from yiwang.org.models import Level, Region, Resident, Role, Unit
-from yiwang.org.selectors import Viewer, scope_q
+from yiwang.org.selectors import RegionInfo, Viewer, scope_q
 from yiwang.org.services import region_create, region_update, resident_create, resident_update
 
 # --- grid outlines -------------------------------------------------------------------------------
@@ -314,13 +314,15 @@ def may_report(viewer: Viewer) -> bool:
     return is_grid_worker(viewer) or viewer.is_superuser
 
 
-@transaction.atomic
 def grid_report(
-    *, viewer: Viewer, grid: Region, matter_code: str, description: str, lat: object = None, lng: object = None,
-    address: str = "", photo=None, idempotency_key: str | None = None, photos: list | None = None,
+    *, viewer: Viewer, grid: Region | RegionInfo, matter_code: str, description: str, lat: object = None,
+    lng: object = None, address: str = "", photo=None, idempotency_key: str | None = None, photos: list | None = None,
 ) -> Created:
     """A grid worker reports an incident (channel "grid"), placed by its point, else in the grid,
-    with up to attachments.MAX_PHOTOS photos (``photos``, or one ``photo``), re-encoded."""
+    with up to attachments.MAX_PHOTOS photos (``photos``, or one ``photo``), re-encoded.
+
+    One transaction, case_create's, as camera_alert: none around the checks and the photos'
+    re-encoding, which on SQLite would hold the one write lock through them."""
     if not may_report(viewer):
         raise PermissionDenied(_("只有网格员可以在这里上报事件。"))
     _incident_matter(matter_code, "category")
@@ -329,7 +331,9 @@ def grid_report(
     located = None
     if lat not in (None, "") or lng not in (None, ""):
         located = geo.check_point(lat, lng)
-    attachments = photos_store([*(photos or []), photo], field="photos", name=_stored(_("现场照片")))
+    uploads = [p for p in (*(photos or []), photo) if p is not None]
+    # The stored name is translated under translation.override: a report without photos skips it.
+    attachments = photos_store(uploads, field="photos", name=_stored(_("现场照片"))) if uploads else []
     return case_create(
         viewer=viewer, matter_code=matter_code, description=description[:5000], channel=Channel.GRID,
         # Without a point the report stays in the grid it was made from.

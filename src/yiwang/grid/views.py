@@ -50,14 +50,16 @@ def index(request):
 @sensitive_post_parameters("description", "address")
 def detail(request, code: str):
     viewer = _staff_viewer(request)
-    grid = pages.found(selectors.grid_get, viewer=viewer, code=code)
     errors: dict = {}
     if request.method == "POST":
+        # A report needs the grid's code and the viewer's right to see it, both in the cached
+        # hierarchy: the grid's row (its outline, its community's) is read for the page alone.
+        place = pages.found(selectors.grid_info, viewer=viewer, code=code)
         try:
             form = ReportForm(request.POST, request.FILES)
             data = pages.cleaned(form)
             created = services.grid_report(
-                viewer=viewer, grid=grid, matter_code=data["category"], description=data["description"],
+                viewer=viewer, grid=place, matter_code=data["category"], description=data["description"],
                 lat=data["lat"], lng=data["lng"], address=data["address"], photo=data["photo"],
                 photos=form.photos, idempotency_key=data["idempotency_key"],
             )
@@ -65,7 +67,8 @@ def detail(request, code: str):
             errors = pages.refused(request, exc)  # the form again, the message beside the field (200, as ever)
         else:
             messages.success(request, _("已上报，案件编号 %(n)s。") % {"n": created.case.number})
-            return HttpResponseRedirect(reverse("grid:detail", args=[grid.code]))
+            return HttpResponseRedirect(reverse("grid:detail", args=[place.code]))
+    grid = pages.found(selectors.grid_get, viewer=viewer, code=code)
     return _detail_page(request, viewer, grid, errors=errors)
 
 

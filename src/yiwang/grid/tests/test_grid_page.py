@@ -157,3 +157,35 @@ def test_the_grid_worker_checks_in_on_patrol_from_the_grid_page(client, world):
     client.post("/patrol/check-in/", {"lat": "34.405", "lng": "108.705"}, HTTP_HX_REQUEST="true")
     log = PatrolLog.objects.get()
     assert log.shift_id is None and log.user.username == "gridder_xfl" and len(log.track) == 1
+
+
+# --- a report's POST reads the grid from the cached hierarchy, not its row (bench/incident_intake.py) ----
+
+
+def test_a_report_to_a_grid_out_of_reach_or_not_a_grid_is_not_found_and_opens_nothing(client, world):
+    report = {"category": "INC_PARKING", "description": "乱停车"}
+    login(client, "clerk_spd")  # staff of another region
+    assert client.post("/grid/KG-DZ-XFL-G1/", report).status_code == 404
+    login(client, "gridder_xfl")
+    for code in ("KG-DZ-XFL", "KG-DZ-CJC-G1", "NO-SUCH-GRID", "KG-DZ-XFL-G1%00"):  # a community, another's grid, junk
+        response = client.post(f"/grid/{code}/", report)
+        assert response.status_code == 404, code
+    assert Case.objects.count() == 0
+
+
+def test_a_refused_report_shows_the_page_with_the_grid_and_the_field(client, world, basic_data):
+    response = login(client, "gridder_xfl").post("/grid/KG-DZ-XFL-G1/", {"category": "INC_PARKING",
+                                                                        "description": "x", "lat": "999"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "坐标超出范围" in body and "王大爷" in body and 'name="category"' in body
+
+
+def test_a_report_reads_no_more_than_the_session_the_user_and_their_roles(client, world, django_assert_max_num_queries):
+    login(client, "gridder_xfl")
+    report = {"category": "INC_PARKING", "description": "乱停车", "lat": "34.405", "lng": "108.705"}
+    client.post("/grid/KG-DZ-XFL-G1/", report)  # the caches (hierarchy, catalogue, routing) filled
+    # 4 reads (session, user, resident, staff) and the case's transaction (BEGIN, the case, its event,
+    # three tallies, the queued job, COMMIT): no grid row, no matter list, no savepoint, no session write.
+    with django_assert_max_num_queries(12):
+        response = client.post("/grid/KG-DZ-XFL-G1/", report)
+    assert response.status_code == 302 and Case.objects.count() == 2
