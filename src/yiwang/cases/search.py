@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from yiwang.cases.models import Case
 from yiwang.catalog.search import fold
 from yiwang.core.pagination import seek
+from yiwang.org.selectors import Viewer, hierarchy
 
 _RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 MAX_QUERY_TOKENS = 12
@@ -84,10 +85,41 @@ def text_filter(q: str) -> Q | None:
     return Q(pk__in=RawSQL("SELECT rowid FROM cases_case_fts WHERE cases_case_fts MATCH %s", [_fts5_query(words)]))
 
 
-RECENT_WALK = 5_000  # the district's newest cases read one by one before the index is asked
+RECENT_WALK = 5_000  # candidates read newest first, one by one, before the GIN index is asked
+MAX_STREAMS = 64  # ordered index scans merged into one walk; a wider scope walks the district's newest
 
 
-def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int) -> list[int]:
+def scope_streams(viewer: Viewer, *, region_path: str | None = None,
+                  holder_unit_id: int | None = None) -> list[Q] | None:
+    """Slices of the case table, each readable newest first from one index, whose union holds every
+    case that ``viewer`` may find under these filters; None when the district's own newest are the
+    better walk (a superuser without a region or unit filter, or a scope of too many regions).
+
+    A region prefix is read as one slice per region under it (``region_path = …``, index
+    case_region_walk_idx): a prefix covers several paths, and only an equality keeps the index in
+    ``created_at`` order. Every case's path is its region's (Region.path never changes), so the
+    regions of the hierarchy are all the paths there are. Slices may overlap (a case in the
+    viewer's region held by the viewer's unit): the walk drops the second copy.
+    """
+    if holder_unit_id is not None:
+        return [Q(holder_unit_id=holder_unit_id)]
+    if region_path is not None:
+        prefixes: tuple[str, ...] = (region_path,)
+    elif viewer.is_superuser:
+        return None
+    else:
+        prefixes = viewer.region_paths
+    paths = sorted(r.path for r in hierarchy().regions.values() if r.path.startswith(prefixes))
+    streams = [Q(region_path=p) for p in paths]
+    if region_path is None:  # the scope's other two ways in (org.selectors.scope_q)
+        streams += [Q(holder_unit_id=u) for u in sorted(viewer.unit_ids)]
+        if viewer.resident_id is not None:
+            streams.append(Q(applicant_id=viewer.resident_id))
+    return streams if len(streams) <= MAX_STREAMS else None
+
+
+def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int,
+                    streams: list[Q] | None = None) -> list[int]:
     """Ids of the newest ``n`` cases that meet ``conditions`` (the viewer's scope and filters) and
     whose text matches ``q``, from after ``cursor`` (created_at descending, then id).
 
@@ -98,33 +130,57 @@ def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int) -> lis
     the date index backwards hoping to meet matches soon and reads the whole table for a small
     community (664 ms at 1M). So, in two steps:
 
-    1. the district's newest RECENT_WALK cases, read newest first, each tested for ``conditions`` and
-       the text: a word in one case of 250 fills a page there, at a cost that does not grow with the
-       history; the LIMIT inside the subquery keeps the index out of it;
-    2. only if that page is not full: the matches older than the walk, all of them through the
-       indexes (GIN and, where PostgreSQL sees it pays, the region index), then the newest;
-       OFFSET 0 fences them off from the ORDER BY … LIMIT, so no backward walk.
+    1. a walk: the newest RECENT_WALK candidates, each tested for ``conditions`` and the text.
+       Without ``streams`` the candidates are the district's newest cases; with them (a clerk's
+       regions and units, see scope_streams) each stream is one ordered index scan and PostgreSQL
+       merges them (Merge Append), stopping at RECENT_WALK rows, so a community's own newest
+       5,000 are read, not the district's, whatever the history's size. The same query gives the
+       oldest candidate read (where step 2 starts) and whether the walk ran dry;
+    2. only if that page is not full and older candidates remain: the matches older than the walk,
+       all of them through the indexes (GIN and, where PostgreSQL sees it pays, the region index),
+       then the newest; OFFSET 0 fences them off from the ORDER BY … LIMIT, so no backward walk.
 
     PostgreSQL only: on SQLite the FTS5 table answers (cases.selectors.case_list).
     """
     tsquery = _tsquery(query_tokens(q))
-    district = seek(Case.objects.all(), order="-created_at", cursor=cursor)
     # CASE, not the bare condition: Django renders a condition that can match nothing (an unknown
     # matter) as the integer 0 in a SELECT list. No condition at all (a superuser): every case.
     wanted = (CaseWhen(When(conditions, then=Value(True)), default=Value(False), output_field=BooleanField())
               if conditions else Value(True))
-    walk = district.annotate(sv=RawSQL('"cases_case"."search_vector"', ()), wanted=wanted)
-    sql, params = walk.values("id", "created_at", "sv", "wanted")[:RECENT_WALK].query.sql_with_params()
+    parts, params = [], []
+    for stream in streams if streams is not None else [Q()]:
+        walk = (seek(Case.objects.filter(stream), order="-created_at", cursor=cursor)
+                .annotate(sv=RawSQL('"cases_case"."search_vector"', ()), wanted=wanted)
+                .values("id", "created_at", "sv", "wanted")[:RECENT_WALK])
+        try:
+            sql, p = walk.query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        parts.append(f"({sql})")
+        params += p
+    if not parts:
+        return []
+    merged = parts[0] if len(parts) == 1 else (
+        f"SELECT * FROM ({' UNION ALL '.join(parts)}) u ORDER BY u.created_at DESC, u.id DESC LIMIT %s")
+    if len(parts) > 1:
+        params.append(RECENT_WALK)
+    # Kind 0: the page's matches; 1: the oldest candidate read; 2: how many were read.
     with connection.cursor() as db:
-        db.execute(f"SELECT r.id FROM ({sql}) r WHERE r.wanted AND r.sv @@ to_tsquery('simple'::regconfig, %s) "
-                   f"ORDER BY r.created_at DESC, r.id DESC LIMIT %s", [*params, tsquery, n])
-        ids = [row[0] for row in db.fetchall()]
-    if len(ids) >= n:
-        return ids
-    last = list(district.values_list("created_at", "id")[RECENT_WALK - 1:RECENT_WALK])
-    if not last:
-        return ids  # the walk read every case there is
-    at, pk = last[0]
+        db.execute(
+            f"WITH w AS (SELECT r.id, r.created_at, r.wanted AND r.sv @@ to_tsquery('simple'::regconfig, %s) AS hit "
+            f"FROM ({merged}) r) "
+            f"SELECT 0, m.id, m.created_at FROM (SELECT DISTINCT id, created_at FROM w WHERE hit "
+            f"ORDER BY created_at DESC, id DESC LIMIT %s) m "
+            f"UNION ALL (SELECT 1, id, created_at FROM w ORDER BY created_at, id LIMIT 1) "
+            f"UNION ALL SELECT 2, COUNT(*), NULL FROM w",
+            [tsquery, *params, n])
+        rows = db.fetchall()
+    ids = [pk for kind, pk, _at in rows if kind == 0]
+    oldest = [(at, pk) for kind, pk, at in rows if kind == 1]
+    read = next(count for kind, count, _at in rows if kind == 2)
+    if len(ids) >= n or read < RECENT_WALK or not oldest:
+        return ids  # a full page, or the walk read every candidate there is
+    at, pk = oldest[0]
     older = (Case.objects.filter(conditions, Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
              .filter(Q(_PostgresMatch(tsquery))).order_by().values("id", "created_at"))
     try:

@@ -109,7 +109,10 @@ def case_list(*, viewer: Viewer, filters: CaseFilters, order: str = "-created", 
         raise ValidationFailed(_("请输入要搜索的文字（汉字、字母或数字）。"), field="q")
     if order == "-created" and connection.vendor == "postgresql":
         check_limit(limit)
-        ids = search.newest_matching(conditions, filters.text, cursor=cursor, n=limit + 1)
+        streams = search.scope_streams(
+            viewer, region_path=h.region(filters.region_code).path if filters.region_code else None,
+            holder_unit_id=h.unit(filters.holder_unit_code).id if filters.holder_unit_code else None)
+        ids = search.newest_matching(conditions, filters.text, cursor=cursor, n=limit + 1, streams=streams)
         return page_of(rows_in_order(qs, ids), order=ORDERS[order], limit=limit)
     # The page's ids first, then their rows: PostgreSQL expects a phrase to match one row, and
     # would otherwise join every match to its matter and unit before sorting them.
