@@ -3,6 +3,21 @@ import pytest
 from yiwang.core import confcache
 
 
+def pytest_configure(config):
+    # The test database's commits need not reach the disk: a test never survives a crash of the
+    # server it runs on, and every commit would otherwise wait ~4.5 ms for an fsync on this machine
+    # (pg_test_fsync), thousands of times in a run (each browser test commits its world). Only this
+    # process's connections (pytest-django's, the live server's thread) are affected: the tests that
+    # kill servers to prove durability (crash safety, failover, replica) start `yiwang` processes
+    # with their own YIWANG_DATABASE_URL, on the server's default synchronous_commit = on.
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            options = db.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
+
+
 @pytest.fixture
 def world(db):
     from yiwang.testing import build_world
