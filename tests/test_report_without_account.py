@@ -176,6 +176,24 @@ def test_a_number_that_is_not_a_mainland_mobile_is_refused_beside_it(client, wor
     assert report(client, "123456", phone=phone).status_code == 422 and not Case.objects.exists()
 
 
+def test_the_right_code_is_counted_and_spent_in_the_cases_own_transaction(client, world, clock_at,
+                                                                          django_assert_max_num_queries):
+    reported(client, OTHER)  # the caches a report reads (regions, routing, integrations) filled
+    send(client)
+    code = last_code()
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    assert report(client, wrong).status_code == 422
+    assert PhoneCode.objects.get(phone=PHONE).attempts == 1  # a wrong try stays counted, the report refused
+    # The code read, then one UPDATE (the try counted, the code spent) and the case's inserts in one
+    # transaction (here savepoints): the categories are read only for a form shown again.
+    with django_assert_max_num_queries(12):
+        answer = report(client, code)
+    assert answer.status_code == 302 and Case.objects.count() == 2
+    row = PhoneCode.objects.get(phone=PHONE)
+    assert row.attempts == 2 and row.used_at is not None
+    assert report(client, code, idempotency_key="again").status_code == 422 and Case.objects.count() == 2
+
+
 def test_codes_are_throttled_as_for_sign_up(client, world, clock_at):
     assert send(client).status_code == 200
     again = send(client)

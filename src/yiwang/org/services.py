@@ -296,32 +296,35 @@ def code_check(*, phone: str, purpose: str, code: str, then: Callable[[], T] | N
     """Accept ``code`` for ``phone`` once, or refuse it (ValidationFailed on field "code").
 
     The latest code for the number and use counts; it is dead once used, after 5 minutes, or after
-    5 tries. Each try is committed before the code is compared, so call this outside any transaction
-    that a refusal would roll back.
+    5 tries. A wrong try is committed on its own, so call this outside any transaction that a
+    refusal would roll back.
 
     ``then()``, when given, is what the code is spent on (a problem reported without an account): it
     runs in the transaction that marks the code used, and its answer is returned. If it refuses, the
-    code stays unused, so the visitor corrects the field named and submits again with the same code."""
+    code stays unused (that try, with the right code, uncounted), so the visitor corrects the field
+    named and submits again with the same code."""
     phone = mobile_number(phone)
     typed = (code or "").strip()
     now = clock.now()
     row = PhoneCode.objects.filter(phone=phone, purpose=purpose).order_by("-created_at", "-pk").first()
     invalid = _("验证码无效，请重新获取。")
+    # Every try is counted by one conditional UPDATE: racing guesses cannot all read the same count and
+    # write it back (a lost update would let more than 5 through), on SQLite as on PostgreSQL. Only a
+    # try counted while fewer than 5 were can succeed, whichever way it compared.
+    countable = PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True, attempts__lt=CODE_TRIES) if row else None
     if row is None or row.used_at is not None or row.attempts >= CODE_TRIES:
         error = invalid
     elif now >= row.expires_at:
         error = _("验证码已过期，请重新获取。")
-    # The try is counted before the code is compared, by one conditional UPDATE committed on its own:
-    # racing guesses cannot all read the same count and write it back (a lost update would let more
-    # than 5 through), on SQLite as on PostgreSQL.
-    elif not PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True, attempts__lt=CODE_TRIES).update(
-            attempts=F("attempts") + 1):
-        error = invalid
     elif constant_time_compare(row.code_hash, _code_hash(phone, purpose, typed)):
-        # Single use even when two tries with the right code race: only one of them marks it.
+        # The right code: its try counted and the code spent by one UPDATE, in then()'s transaction (one
+        # write transaction per report, not two). Single use even when two tries with it race: one marks it.
         with transaction.atomic():
-            if PhoneCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
+            if countable.update(attempts=F("attempts") + 1, used_at=now):
                 return then() if then is not None else None
+        error = invalid
+    # A wrong code: the try committed on its own, whatever the caller does next.
+    elif not countable.update(attempts=F("attempts") + 1):
         error = invalid
     else:
         left = CODE_TRIES - PhoneCode.objects.values_list("attempts", flat=True).get(pk=row.pk)
