@@ -5,8 +5,8 @@
 points, then calls yiwang's WSGI application directly with each target's request (the very bytes the
 load bench sends, turned into a WSGI environ as bench/intake_profile.py does), one at a time, and
 prints the CPU per request of each and its ratio to the application's. ``--profile NAME`` adds
-cProfile's top functions for that target; ``--jobs`` also times the queued jobs (duplicate check,
-自动派遣) the reports left for the worker, per job.
+cProfile's top functions for that target; ``--queries`` prints the SQL of one request of each;
+``--jobs`` also times the queued jobs (duplicate check, 自动派遣) the reports left for the worker, per job.
 
 For a change of a few per cent, count instructions instead: ``--only NAME --no-baseline`` under
 ``valgrind --tool=cachegrind --cache-sim=no``, with two values of ``--requests``, as bench/README.md
@@ -64,6 +64,30 @@ def drive(app, target, n: int) -> list[float]:
     return cpu
 
 
+def interleaved(app, targets, warmup: int, n: int) -> dict[str, list[float]]:
+    """CPU seconds of each target's ``n`` calls, made one per target in turn after ``warmup`` rounds."""
+    for _ in range(warmup):
+        for t in targets:
+            drive(app, t, 1)
+    cpu: dict[str, list[float]] = {t.name: [] for t in targets}
+    for i in range(n):
+        for t in targets if i % 2 == 0 else targets[::-1]:
+            cpu[t.name] += drive(app, t, 1)
+    return cpu
+
+
+def print_queries(app, target) -> None:
+    """The SQL statements of one more request of ``target``, numbered, with the transaction markers."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        drive(app, target, 1)
+    print(f"--- {target.name}: {len(captured.captured_queries)} queries")
+    for i, q in enumerate(captured.captured_queries, 1):
+        print(f"{i:3} {q['sql'][:220]}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=300, help="measured requests per target, default 300")
@@ -73,6 +97,10 @@ def main() -> int:
     ap.add_argument("--profile", action="append", default=[], help="cProfile this target's requests (repeatable)")
     ap.add_argument("--top", type=int, default=30, help="functions --profile lists, default 30")
     ap.add_argument("--jobs", action="store_true", help="then run and time the jobs the reports queued")
+    ap.add_argument("--queries", action="store_true", help="print the SQL of one request of each target")
+    ap.add_argument("--interleave", action="store_true",
+                    help="one request of each target in turn (the order flipped every round), not target by "
+                         "target: on a busy machine a burst of other work then falls on all of them alike")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="yiwang-incident-profile-"))
@@ -97,11 +125,20 @@ def main() -> int:
         if args.only:
             targets = [t for t in targets if t.name in args.only or (t.name == "application" and not args.no_baseline)]
         results = {}
+        if args.interleave:
+            cpu = interleaved(app, targets, args.warmup, args.requests)
+            # Trimmed mean (a tenth off each end): a request preempted by another process counts less.
+            results = {name: statistics.mean(sorted(v)[len(v) // 10:len(v) - len(v) // 10]) for name, v in cpu.items()}
+            for name, value in results.items():
+                log(f"{name}: {1000 * value:.3f} CPU ms per request (interleaved, trimmed mean)")
         for t in targets:
-            drive(app, t, args.warmup)
-            cpu = drive(app, t, args.requests)
-            results[t.name] = statistics.mean(cpu)
-            log(f"{t.name}: {1000 * results[t.name]:.3f} CPU ms per request")
+            if not args.interleave:
+                drive(app, t, args.warmup)
+                cpu = drive(app, t, args.requests)
+                results[t.name] = statistics.mean(cpu)
+                log(f"{t.name}: {1000 * results[t.name]:.3f} CPU ms per request")
+            if args.queries:
+                print_queries(app, t)
             if t.name in args.profile:
                 prof = cProfile.Profile()
                 prof.enable()
@@ -112,7 +149,8 @@ def main() -> int:
                     pstats.Stats(prof, stream=out).strip_dirs().sort_stats(key).print_stats(args.top)
                     print(f"--- {t.name}, by {key}\n{out.getvalue()}")
         base = results.get("application")
-        print(f"\nper request, in-process, {args.requests} requests each after {args.warmup} unmeasured")
+        how = "taking turns, trimmed mean" if args.interleave else "target by target, mean"
+        print(f"\nper request, in-process, {args.requests} requests each after {args.warmup} unmeasured ({how})")
         for name, cpu in results.items():
             ratio = f"{cpu / base:.2f}x" if base and name != "application" else "baseline" if base else "-"
             print(f"  {name:13} {1000 * cpu:7.3f} CPU ms   {ratio}")
