@@ -13,6 +13,8 @@ column with a GIN index (migration 0014), SQLite an FTS5 table kept in step by t
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 
 from django.core.exceptions import EmptyResultSet
@@ -63,6 +65,16 @@ class _PostgresMatch(Func):
         table = compiler.query.get_initial_alias()
         return (f"{connection.ops.quote_name(table)}.search_vector @@ to_tsquery('simple'::regconfig, %s)",
                 [self.extra["query"]])
+
+
+class _PostgresRecheck(_PostgresMatch):
+    """The same test as _PostgresMatch, as a function call: PostgreSQL neither uses an index for it
+    nor multiplies its bigrams' frequencies into a guess of one row."""
+
+    def as_sql(self, compiler, connection, **extra):
+        table = compiler.query.get_initial_alias()
+        return (f"ts_match_vq({connection.ops.quote_name(table)}.search_vector, "
+                f"to_tsquery('simple'::regconfig, %s))", [self.extra["query"]])
 
 
 def _tsquery(words: list[str]) -> str:
@@ -181,8 +193,18 @@ def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int,
     if len(ids) >= n or read < RECENT_WALK or not oldest:
         return ids  # a full page, or the walk read every candidate there is
     at, pk = oldest[0]
-    older = (Case.objects.filter(conditions, Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
-             .filter(Q(_PostgresMatch(tsquery))).order_by().values("id", "created_at"))
+    older = Case.objects.filter(conditions, Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
+    if streams:
+        # The index is asked for the first token only, the whole phrase tested on what remains: PostgreSQL
+        # then expects thousands of matches, not one, and ANDs the GIN bitmap with the streams' own
+        # indexes, visiting only the scope's matches (201 heap blocks instead of 4,476 for 井盖缺失 in a
+        # community at 1M cases), not every match in the district's history.
+        words = query_tokens(q)
+        older = older.filter(functools.reduce(operator.or_, streams), _PostgresMatch(_tsquery(words[:1])),
+                             _PostgresRecheck(tsquery))
+    else:
+        older = older.filter(_PostgresMatch(tsquery))
+    older = older.order_by().values("id", "created_at")
     try:
         sql, params = older.query.sql_with_params()
     except EmptyResultSet:  # conditions that match nothing (an unknown matter)
