@@ -431,3 +431,16 @@ def test_rebuild_indexes_needs_one_transaction(world, tmp_path):
     assert not Case.objects.exists()
     with pytest.raises(ValueError):
         bulk.import_cases(io.BytesIO(jsonl(senior("A"))), commit_every=10, rebuild_indexes=True)
+
+
+def test_a_ref_repeated_in_a_later_chunk_is_refused_whether_or_not_its_chunk_is_written_yet(world):
+    # Chunks of two: line 3 repeats a ref of the chunk still being written while its own chunk is
+    # replayed (PostgreSQL), line 5 one written by then.
+    stream = io.BytesIO(jsonl(senior("A"), senior("B"), senior("A"), senior("C"), senior("B")))
+
+    report = bulk.import_cases(stream, chunk=2, skip_bad=True)
+
+    assert [(line, "已经导入过" in message) for line, message in report.errors] == [(3, True), (5, True)]
+    assert sorted(Case.objects.values_list("idempotency_key", flat=True)) == ["import:A", "import:B", "import:C"]
+    assert report.progress.cases == 3
+    verify_passes()
