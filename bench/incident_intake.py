@@ -178,8 +178,12 @@ def phase(server: Server, ts: list[Target], args, rates: dict[str, float] | None
         result = merge(parts[t.name])
         out[t.name] = (result, meters[t.name].summary(result.completed))
         what = "closed loop" if rates is None else f"open loop at {rates[t.name]:.0f} req/s"
+        cpu = out[t.name][1]["cpu_ms_per_request"]
+        # The CPU per case is logged as it is measured: the worker's drain after the load may outlast the
+        # watchdog on a busy machine, and the table is printed only after it.
         log(f"{t.name}: {what}: {result.ok_rate:.0f} req/s (p50 {fmt_ms(result.percentile(50))}, "
-            f"p99 {fmt_ms(result.percentile(99))}, errors {result.errors} {dict(result.statuses)})")
+            f"p99 {fmt_ms(result.percentile(99))}, errors {result.errors} {dict(result.statuses)}, "
+            f"CPU {'-' if cpu is None else f'{cpu:.2f}'} ms per case)")
     return out
 
 
