@@ -189,8 +189,9 @@ def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int,
        5,000 are read, not the district's, whatever the history's size. The same query gives the
        oldest candidate read (where step 2 starts) and whether the walk ran dry;
     2. only if that page is not full and older candidates remain: the matches older than the walk,
-       all of them through the indexes (GIN and, where PostgreSQL sees it pays, the region index),
-       then the newest; OFFSET 0 fences them off from the ORDER BY … LIMIT, so no backward walk.
+       all of them through the indexes, then the newest; OFFSET 0 fences them off from the
+       ORDER BY … LIMIT, so no backward walk. For a narrow scope (NARROW_STREAMS) the GIN bitmap
+       is ANDed with the streams' own, so only the scope's cases are read from the table.
 
     PostgreSQL only: on SQLite the FTS5 table answers (cases.selectors.case_list).
     """
