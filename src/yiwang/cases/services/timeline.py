@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Model
+from django.db.models import NOT_PROVIDED, F, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.dispatch import Signal
@@ -45,6 +45,8 @@ def _blueprint(model: type[Model]) -> tuple[dict, tuple, frozenset[str], frozens
     for field in model._meta.concrete_fields:
         if field.has_default() and callable(field.default):
             factories.append((field.attname, field.default))
+        elif not field.has_default() and field.db_default is not NOT_PROVIDED:
+            factories.append((field.attname, field.get_default))  # an expression: one per row, as Django makes it
         else:
             constants[field.attname] = field.get_default()
     relations = frozenset(f.name for f in model._meta.concrete_fields if f.is_relation)
