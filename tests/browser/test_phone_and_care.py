@@ -52,3 +52,27 @@ def test_care_mode_makes_the_text_larger_and_stays_on(new_page, world, shot):
     shot("home-care", of=page)
     page.get_by_role("button", name="标准版").click()
     expect(page.locator("body")).to_have_class("portal")
+
+
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+    'main button, main .button, main select, main input:not([type=hidden]):not([type=radio]):not([type=checkbox])')]
+    .filter(el => el.offsetParent !== null && el.getBoundingClientRect().height < 44)
+    .map(el => (el.name || el.textContent || el.type).trim().slice(0, 20))"""
+
+
+def test_staff_on_a_phone_get_44_px_targets_too(new_page, world, login, settings):
+    # The grid worker reports from the street and the handler acts on a case from a phone: the same tap
+    # targets as residents get (WCAG 2.5.5), not the desktop workbench's 40 px.
+    settings.YIWANG_TILE_URL = settings.YIWANG_TIANDITU_KEY = ""
+    case = case_create(viewer=world.viewer("resident_wang"), matter_code="SENIOR_CARD", **SENIOR_OK).case
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    login(page, "gridder_xfl")
+    page.goto("/grid/KG-DZ-XFL-G1/")
+    expect(page.locator("main form button").first).to_be_visible()
+    assert page.evaluate(SMALL_TARGETS) == [], "/grid/KG-DZ-XFL-G1/ at 360 px"
+    assert fits(page)
+    clerk = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    login(clerk, "clerk_xfl")
+    for url in ("/work/", f"/work/cases/{case.number}/"):
+        clerk.goto(url)
+        assert clerk.evaluate(SMALL_TARGETS) == [], f"{url} at 360 px"
