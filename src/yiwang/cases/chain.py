@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from json.encoder import c_make_encoder, encode_basestring
 
 GENESIS = "0" * 64
 
@@ -43,6 +44,29 @@ def _canonical(value) -> str:
     return _CANONICAL.encode(value)
 
 
+# The same encoding, made once: JSONEncoder.encode builds a new C encoder (and a Python closure) on
+# every call, a third of a hash's cost. No circular-reference markers: a payload is decoded JSON or
+# built from it, and a cycle would still fail (RecursionError instead of ValueError).
+_c_encode = c_make_encoder(None, str, encode_basestring, None, ":", ",", True, False, True) \
+    if c_make_encoder is not None else None
+
+
+def _canonical_list(value: list) -> str:
+    if _c_encode is None:
+        return _CANONICAL.encode(value)
+    return "".join(_c_encode(value, 0))
+
+
+def _utc_text(at: dt.datetime) -> str:
+    """``at.astimezone(UTC).isoformat(timespec="microseconds")``, formatted by hand: isoformat's keyword
+    parsing cost more than the formatting (1.0 µs), and an f-string with format specs costs 1.2 µs against
+    this printf-style 0.6 µs."""
+    if at.tzinfo is not dt.UTC:
+        at = at.astimezone(dt.UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031
+        at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond)
+
+
 def sealed_digest(salt: str, value) -> str:
     return hashlib.sha256((salt + _canonical(value)).encode()).hexdigest()
 
@@ -71,9 +95,8 @@ def event_hash(
         return payload[ATTESTED]
     if isinstance(payload, dict):
         payload = hashed_payload(payload)
-    body = _canonical(
-        [prev, seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor_id, action,
-         from_state, to_state, from_unit_id, to_unit_id, payload],
+    body = _canonical_list(
+        [prev, seq, _utc_text(at), actor_id, action, from_state, to_state, from_unit_id, to_unit_id, payload],
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
