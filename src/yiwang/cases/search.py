@@ -208,14 +208,16 @@ def newest_matching(conditions: Q, q: str, *, cursor: str | None, n: int,
     if len(parts) > 1:
         params.append(RECENT_WALK)
     # Read lazily, in the walk's order, only the matches and the walk's last candidate: a common word
-    # stops the walk after its first few hundred rows. A case is in at most three streams (its region,
-    # its holder, its applicant), so 3n + 1 rows hold n distinct matches or the last candidate.
+    # stops the walk after its first few hundred rows. A case in two streams (its region and its
+    # holder) comes out twice in a row, as the merge orders by (created_at, id): lag() drops the copy,
+    # so n + 1 rows hold n distinct matches or the last candidate.
     with connection.cursor() as db:
         db.execute(
             f"SELECT r.id, r.created_at, r.hit, r.rn = %s FROM (SELECT m.id, m.created_at, "
-            f"m.wanted AND m.sv @@ to_tsquery('simple'::regconfig, %s) AS hit, row_number() OVER () AS rn "
-            f"FROM ({merged}) m) r WHERE r.hit OR r.rn = %s LIMIT %s",
-            [RECENT_WALK, tsquery, *params, RECENT_WALK, 3 * n + 1])
+            f"m.wanted AND m.sv @@ to_tsquery('simple'::regconfig, %s) AS hit, row_number() OVER () AS rn, "
+            f"lag(m.id) OVER () AS previous FROM ({merged}) m) r "
+            f"WHERE (r.hit AND r.previous IS DISTINCT FROM r.id) OR r.rn = %s LIMIT %s",
+            [RECENT_WALK, tsquery, *params, RECENT_WALK, n + 1])
         rows = db.fetchall()
     found = sorted({(at, pk) for pk, at, hit, _last in rows if hit}, reverse=True)
     ids = [pk for _at, pk in found[:n]]

@@ -43,15 +43,15 @@ def spread(world):
     return made
 
 
-def _expected(world, username, **where):
-    qs = Case.objects.filter(scope_q(world.viewer(username)), search.text_filter(PHRASE), **where)
+def _expected(world, username, text=PHRASE, **where):
+    qs = Case.objects.filter(scope_q(world.viewer(username)), search.text_filter(text), **where)
     return list(qs.order_by("-created_at", "-id").values_list("id", flat=True))
 
 
-def _pages(world, username, limit, **filters):
+def _pages(world, username, limit, text=PHRASE, **filters):
     seen, cursor = [], None
     while True:
-        page = case_list(viewer=world.viewer(username), filters=CaseFilters(text=PHRASE, **filters), limit=limit,
+        page = case_list(viewer=world.viewer(username), filters=CaseFilters(text=text, **filters), limit=limit,
                          cursor=cursor)
         seen += [c.id for c in page.items]
         cursor = page.next_cursor
@@ -68,6 +68,12 @@ def test_scoped_search_pages_equal_a_plain_ordered_query(world, spread, monkeypa
         expected = _expected(world, username)
         for limit in (1, 3, 50):
             assert _pages(world, username, limit) == expected, (username, limit)
+    # Only the applications say 老年证, and each is in two of the clerk's streams (幸福里 and its hall):
+    # every match comes twice out of the merge, and a page still holds as many distinct cases.
+    expected = _expected(world, "clerk_xfl", "老年证")
+    assert len(expected) == 4
+    for limit in (1, 3, 50):
+        assert _pages(world, "clerk_xfl", limit, "老年证") == expected, limit
     # Filters narrow the walk to one region's subtree or one unit, for a superuser too.
     region = world.regions["xfl"]
     assert _pages(world, "admin", 2, region_code="KG-DZ-XFL") == _expected(
