@@ -9,9 +9,10 @@ case numbers and tokens, and a label per path would grow without end.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import time
-import uuid
 from collections.abc import Callable
 
 from django.core.signals import request_finished
@@ -26,9 +27,17 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 access_log = logging.getLogger("yiwang.request")
 
 
+# uuid.uuid4().hex without building a UUID object (half the cost): 16 random bytes, version 4 and the
+# RFC 4122 variant set in the same bits.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def request_id(request: HttpRequest) -> str:
     offered = request.META.get("HTTP_X_REQUEST_ID", "")
-    return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+    if _REQUEST_ID.fullmatch(offered):
+        return offered
+    return "%032x" % (int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET)
 
 
 def route_name(request: HttpRequest) -> str:
@@ -78,9 +87,14 @@ class RequestObservationMiddleware:
         observe_request(route=route, method=request.method or "", status=response.status_code, seconds=duration)
         response["X-Request-ID"] = context["request_id"]
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
-        access_log.log(level, "%s %s %s", request.method, route, response.status_code,
-                       extra={"method": request.method, "status": response.status_code,
-                              "duration_ms": round(duration * 1000, 1)})
+        if access_log.isEnabledFor(level):
+            # The record Logger.log would make, without its walk up the stack for the caller (findCaller):
+            # the caller is this line.
+            access_log.handle(access_log.makeRecord(
+                access_log.name, level, __file__, sys._getframe().f_lineno, "%s %s %s",
+                (request.method, route, response.status_code), None, "__call__",
+                {"method": request.method, "status": response.status_code, "duration_ms": round(duration * 1000, 1)},
+            ))
         return response
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
