@@ -40,10 +40,6 @@ def seal(payload: dict) -> dict:
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _canonical(value) -> str:
-    return _CANONICAL.encode(value)
-
-
 # The same encoding, made once: JSONEncoder.encode builds a new C encoder (and a Python closure) on
 # every call, a third of a hash's cost. No circular-reference markers: a payload is decoded JSON or
 # built from it, and a cycle would still fail (RecursionError instead of ValueError).
@@ -51,8 +47,8 @@ _c_encode = c_make_encoder(None, str, encode_basestring, None, ":", ",", True, F
     if c_make_encoder is not None else None
 
 
-def _canonical_list(value: list) -> str:
-    if _c_encode is None:
+def _canonical(value) -> str:
+    if _c_encode is None or isinstance(value, str):
         return _CANONICAL.encode(value)
     return "".join(_c_encode(value, 0))
 
@@ -95,7 +91,7 @@ def event_hash(
         return payload[ATTESTED]
     if isinstance(payload, dict):
         payload = hashed_payload(payload)
-    body = _canonical_list(
+    body = _canonical(
         [prev, seq, _utc_text(at), actor_id, action, from_state, to_state, from_unit_id, to_unit_id, payload],
     )
     return hashlib.sha256(body.encode()).hexdigest()
