@@ -86,6 +86,15 @@ def percentile(values: list[float], p: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds one process has used (utime + stime, /proc/<pid>/stat); 0.0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def machine_busy_s() -> float:
     """CPU seconds all processes on the machine have used since boot (user + nice + system, /proc/stat)."""
     # irq/softirq time (e.g. loopback traffic) is left out: it is the bench's own but no process's.

@@ -45,22 +45,14 @@ from common import (
     environment,
     log,
     machine_busy_s,
+    process_cpu_s,
     run,
     run_benchmark,
 )
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_NAME = os.environ.get("YIWANG_BENCH_IMPORT_DB", "yiwang_h4bench")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SCALE = Path(__file__).resolve().parent / "scale.py"
-
-
-def cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 class Target:
@@ -139,7 +131,7 @@ def timed_import(target: Target, files: list[Path], extra: list[str]) -> dict:
         while not done.wait(0.2):
             with contextlib.suppress(Exception):
                 for pid in target.backend_pids(conn):
-                    seen[pid] = max(seen.get(pid, 0.0), cpu_s(pid))
+                    seen[pid] = max(seen.get(pid, 0.0), process_cpu_s(pid))
 
     watcher = threading.Thread(target=watch, daemon=True) if conn else None
     if watcher:

@@ -53,6 +53,7 @@ from common import (  # noqa: E402
     log,
     machine_busy_s,
     migrate,
+    process_cpu_s,
     run,
     run_benchmark,
     version,
@@ -137,13 +138,7 @@ class Server:
             pass
         return None
 
-    @staticmethod
-    def cpu_s(pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-        except (OSError, IndexError, ValueError):
-            return 0.0
+    cpu_s = staticmethod(process_cpu_s)
 
     def worker_cpu(self) -> dict[int, float]:
         return {pid: self.cpu_s(pid) for pid in self.workers()}

@@ -53,14 +53,19 @@ def next_month(first: dt.date) -> dt.date:
     return (first + dt.timedelta(days=32)).replace(day=1)
 
 
-def _tallies(viewer: Viewer, region_path: str | None, kinds: Kinds = None):
-    """The scoped case tallies (cases.rollups): the same rows scope_q lets the viewer read, counted."""
-    qs = CaseTally.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None)).exclude(n=0)
+def _within(qs, region_path: str | None, kinds: Kinds):
+    """``qs`` (cases or any tally keyed by region path and kind) narrowed to a region's subtree and kinds."""
     if region_path:
         qs = qs.filter(region_path__startswith=region_path)
     if kinds is not None:
         qs = qs.filter(kind__in=sorted(kinds))
     return qs
+
+
+def _tallies(viewer: Viewer, region_path: str | None, kinds: Kinds = None):
+    """The scoped case tallies (cases.rollups): the same rows scope_q lets the viewer read, counted."""
+    qs = CaseTally.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None)).exclude(n=0)
+    return _within(qs, region_path, kinds)
 
 
 def _tally_sums(qs, *fields: str):
@@ -73,11 +78,7 @@ def _month_tallies(viewer: Viewer, region_path: str | None, month: dt.date, kind
     """The scoped month tallies: the cases closed in ``month``, by the unit they count for."""
     qs = CaseMonthTally.objects.using(stale_ok()).filter(
         scope_q(viewer, holder_field="unit_id", resident_field=None), month=month).exclude(closed=0)
-    if region_path:
-        qs = qs.filter(region_path__startswith=region_path)
-    if kinds is not None:
-        qs = qs.filter(kind__in=sorted(kinds))
-    return qs
+    return _within(qs, region_path, kinds)
 
 
 def _closed_rows(viewer: Viewer, region_path: str | None, month: dt.date | None, kinds: Kinds,
@@ -99,11 +100,7 @@ def _closed_rows(viewer: Viewer, region_path: str | None, month: dt.date | None,
 
 def _day_tallies(viewer: Viewer, region_path: str | None, kinds: Kinds = None):
     qs = CaseDayTally.objects.using(stale_ok()).filter(scope_q(viewer, holder_field=None, resident_field=None))
-    if region_path:
-        qs = qs.filter(region_path__startswith=region_path)
-    if kinds is not None:
-        qs = qs.filter(kind__in=sorted(kinds))
-    return qs
+    return _within(qs, region_path, kinds)
 
 
 def _received_in(viewer: Viewer, region_path: str | None, month: dt.date, kinds: Kinds):
@@ -116,10 +113,7 @@ def received_by_unit(viewer: Viewer, region_path: str | None, month: dt.date, ki
     """Cases submitted in ``month`` by the unit that first held them (cases.models.CaseReceivedTally)."""
     qs = CaseReceivedTally.objects.using(stale_ok()).filter(
         scope_q(viewer, holder_field="unit_id", resident_field=None), month=month).exclude(received=0)
-    if region_path:
-        qs = qs.filter(region_path__startswith=region_path)
-    if kinds is not None:
-        qs = qs.filter(kind__in=sorted(kinds))
+    qs = _within(qs, region_path, kinds)
     return dict(qs.values_list("unit_id").annotate(n=Sum("received")).order_by())
 
 
@@ -166,11 +160,7 @@ def indicators(*, viewer: Viewer, region_code: str | None = None, month: dt.date
         total.update(sums)
 
     if month is None:
-        cases = Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None))
-        if region_path:
-            cases = cases.filter(region_path__startswith=region_path)
-        if kinds is not None:
-            cases = cases.filter(kind__in=sorted(kinds))
+        cases = _within(Case.objects.using(stale_ok()).filter(scope_q(viewer, resident_field=None)), region_path, kinds)
         overdue_open = cases.filter(overdue_q(clock.now())).count()
         received = sum(by_state.values())
         received_units: dict[int, int] = {}
