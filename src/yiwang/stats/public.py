@@ -33,7 +33,7 @@ from yiwang.core.errors import NotFound, ValidationFailed
 from yiwang.feedback.models import Evaluation
 from yiwang.org.models import Level
 from yiwang.org.selectors import Membership, RegionInfo, Viewer, hierarchy
-from yiwang.stats.selectors import day_counts, indicators, next_month, region_breakdown
+from yiwang.stats.selectors import day_counts, indicators, next_month, region_breakdown, unit_month_counts
 
 MONTHS = 12  # months of submitted/closed a page shows, the current one last
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -150,11 +150,25 @@ def data_version() -> str:
     return f"{events}:{ratings}"
 
 
-def months(*, viewer: Viewer, region: RegionInfo | None, last: dt.date, count: int = MONTHS) -> list[dict]:
-    """Submitted and closed per calendar month (local days), ``count`` months ending with ``last``."""
+def _month_firsts(last: dt.date, count: int) -> list[dt.date]:
     firsts = [last]
     while len(firsts) < count:
         firsts.insert(0, (firsts[0] - dt.timedelta(days=1)).replace(day=1))
+    return firsts
+
+
+def unit_months(*, viewer: Viewer, unit_id: int, last: dt.date, count: int = MONTHS) -> list[dict]:
+    """A unit's received and closed per calendar month, ``count`` months ending with ``last``: each the
+    unit's month figure (_unit_month_figures) of that month."""
+    firsts = _month_firsts(last, count)
+    counts = unit_month_counts(viewer, unit_id, firsts[0], next_month(last), PUBLIC_KINDS)
+    return [{"month": f.strftime("%Y-%m"), "received": counts.get(f, (0, 0))[0], "closed": counts.get(f, (0, 0))[1]}
+            for f in firsts]
+
+
+def months(*, viewer: Viewer, region: RegionInfo | None, last: dt.date, count: int = MONTHS) -> list[dict]:
+    """Submitted and closed per calendar month (local days), ``count`` months ending with ``last``."""
+    firsts = _month_firsts(last, count)
     submitted: Counter[dt.date] = Counter()
     closed: Counter[dt.date] = Counter()
     end = next_month(last)
@@ -189,7 +203,8 @@ def public_figures(*, region_code: str | None = None, unit_code: str | None = No
         return {
             "region": None, "unit": row["unit"],
             "figures": {k: v for k, v in row.items() if k not in ("unit", "month")},
-            "children": [], "units": [], "months": [], "month": row["month"],
+            "children": [], "units": [], "months": unit_months(viewer=viewer, unit_id=row["unit"]["id"], last=first),
+            "month": row["month"],
         }
     breakdown = region_breakdown(viewer=viewer, region_code=region.code if region else None, kinds=PUBLIC_KINDS)
     shown = breakdown["place"].region

@@ -117,6 +117,30 @@ def received_by_unit(viewer: Viewer, region_path: str | None, month: dt.date, ki
     return dict(qs.values_list("unit_id").annotate(n=Sum("received")).order_by())
 
 
+def unit_month_counts(viewer: Viewer, unit_id: int, since: dt.date, until: dt.date,
+                      kinds: Kinds) -> dict[dt.date, tuple[int, int]]:
+    """{first of month: (received, closed)} for one unit, months ``since`` ≤ m < ``until``: received as
+    received_by_unit counts it (the unit that held the case first), closed as the month tallies do (the
+    unit the case counted for when it closed), so each equals the unit's figure of that month."""
+    received = _within(CaseReceivedTally.objects.using(stale_ok()).filter(
+        scope_q(viewer, holder_field="unit_id", resident_field=None), unit_id=unit_id,
+        month__gte=since, month__lt=until), None, kinds)
+    closed = _within(CaseMonthTally.objects.using(stale_ok()).filter(
+        scope_q(viewer, holder_field="unit_id", resident_field=None), unit_id=unit_id,
+        month__gte=since, month__lt=until), None, kinds)
+    out: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+    for month, n in received.values_list("month").annotate(n=Sum("received")).order_by():
+        out[_as_date(month)][0] += n
+    for month, n in closed.values_list("month").annotate(n=Sum("closed")).order_by():
+        out[_as_date(month)][1] += n
+    return {month: (r, c) for month, (r, c) in out.items()}
+
+
+def _as_date(value) -> dt.date:
+    # SQLite hands a DateField back as a date through the ORM too; a string is a raw backend's answer.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 def responsible_unit_id(row: dict) -> int:
     """The unit a tally row counts for: its holder while open, its handler (else holder) once closed."""
     if row["closed"]:

@@ -98,3 +98,28 @@ def test_a_checkpoint_signs_the_received_tallies(moved, settings, tmp_path):
     doc["tallies"]["case_received"][0][4] += 1
     report = checkpoints.verify_document(doc, signing.private_key().public_key())
     assert any("tallies digest" in p for p in report.problems), report.problems
+
+
+def test_a_unit_s_months_are_its_figures_of_each_month(moved, client):
+    with clock.frozen_at(TODAY):
+        for code in UNITS:
+            series = public.public_figures(unit_code=code, month="2026-12")["months"]
+            assert len(series) == public.MONTHS and series[-1]["month"] == "2026-12"
+            by_month = {m["month"]: m for m in series}
+            for month in MONTHS:
+                label = month.strftime("%Y-%m")
+                figure = public.public_figures(unit_code=code, month=label)["month"]
+                assert (by_month[label]["received"], by_month[label]["closed"]) == (
+                    figure["received"], figure["closed"]), (code, label)
+            assert sum(m["received"] for m in series) == sum(first_held(moved, code, m) for m in MONTHS)
+        # A month asked for ends the series: nothing after it is counted.
+        assert public.public_figures(unit_code="KG-DZ-XFL-SH", month="2026-11")["months"][-1]["month"] == "2026-11"
+        # The unit's public page shows the series as the region's does (web/public/figures.html).
+        page = client.get("/open/?unit=KG-DZ-XFL-SH&month=2026-12").content.decode()
+        november = by_month_of("KG-DZ-XFL-SH")["2026-11"]
+        assert (f'<tr data-month="2026-11"><th scope="row">2026-11</th><td>{november["received"]}</td>'
+                f'<td>{november["closed"]}</td></tr>') in page
+
+
+def by_month_of(code: str) -> dict:
+    return {m["month"]: m for m in public.public_figures(unit_code=code, month="2026-12")["months"]}
