@@ -118,3 +118,25 @@ def test_on_a_phone_the_new_city_map_counts_incidents_per_community_and_a_circle
     phone.goto(cluster["href"])
     expect(phone.locator("main")).to_contain_text("路口乱停车")
     expect(phone.locator("main")).not_to_contain_text("王大爷")  # the applications elsewhere in 空港 are not in it
+
+
+def test_on_a_phone_a_leader_reads_a_month_by_unit_and_opens_the_cases_behind_a_number(new_page, world, shot,
+                                                                                     login):
+    """/dashboard/?month=…: the month's table by unit (received = held first) on a 390 px phone, and a
+    unit's received number opens exactly that many cases of that month."""
+    from yiwang.core import clock
+
+    some_cases(world)
+    month = clock.today().strftime("%Y-%m")
+    phone = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    login(phone, "leader_kg", next_url=f"/dashboard/?region=KG&month={month}")
+    station = phone.locator('#month-unit-table tr[data-unit="KG-DZ-XFL-SH"]')
+    expect(station).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    received = station.locator('[data-figure="received"]')
+    count = int(received.text_content())
+    assert count >= 3  # the station took the three applications some_cases() made for 幸福里
+    shot("dashboard-month-units-phone", phone)
+    received.click()
+    expect(phone.locator("#total")).to_have_attribute("data-total", str(count))
+    assert month in phone.url and "received=1" in phone.url
