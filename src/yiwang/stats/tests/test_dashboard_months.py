@@ -67,3 +67,23 @@ def test_the_list_s_month_filter_is_refused_when_malformed(moved, client):
         ok = figure_cases(viewer=moved.viewer("leader_kg"), filters=FigureFilters(
             region_code="KG", unit_code="KG-DZ-XFL-SH", received=True, month=dt.date(2026, 11, 1)))
         assert ok.count() == 3
+
+
+def test_a_neighbour_reads_nothing_of_another_unit_s_month(moved, client):
+    """程家村's secretary (same town) and 三普东's clerk (another new city) ask for 幸福里's station by month:
+    the dashboard's month table and the list behind a number give them none of its cases."""
+    with clock.frozen_at(TODAY):
+        mine = client.login(username="leader_kg", password="pw-leader_kg") and _total(
+            client, "/dashboard/cases/?unit=KG-DZ-XFL-SH&received=1&month=2026-11")
+        assert mine == 3
+        for username in ("secretary_cjc", "clerk_spd"):
+            client.logout()
+            client.login(username=username, password=f"pw-{username}")
+            page = client.get("/dashboard/cases/", {"unit": "KG-DZ-XFL-SH", "received": "1", "month": "2026-11"})
+            assert page.status_code in (200, 403, 404), username
+            if page.status_code == 200:
+                assert 'data-total="0"' in page.content.decode(), username
+            table = client.get("/dashboard/", {"month": "2026-11"}).content.decode()
+            assert 'data-unit="KG-DZ-XFL-SH"' not in table, username
+            assert figure_cases(viewer=moved.viewer(username), filters=FigureFilters(
+                unit_code="KG-DZ-XFL-SH", received=True, month=dt.date(2026, 11, 1))).count() == 0, username
