@@ -14,7 +14,9 @@ from yiwang.messages import selectors, services
 from yiwang.messages.models import Message, Status
 from yiwang.messages.tests.blocking import FlakySms
 
-T0 = timezone.make_aware(dt.datetime(2026, 12, 7, 9, 0))
+# Tomorrow 09:00 (local): messages are queued at the real time, so every frozen moment of delivery
+# must come after it (a fixed date here started failing once the real clock passed it).
+T0 = timezone.make_aware(dt.datetime.combine(timezone.localdate() + dt.timedelta(days=1), dt.time(9, 0)))
 PHONE = "13800000001"
 
 
